@@ -1,0 +1,2 @@
+//! The `rtcpeer` command-line tool.
+fn main() {}

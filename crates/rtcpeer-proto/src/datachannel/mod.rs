@@ -1,0 +1,1 @@
+//! datachannel (to be written).

@@ -1,0 +1,1 @@
+//! jsep (to be written).

@@ -1,0 +1,33 @@
+//! # rtcpeer-proto
+//!
+//! The sans-IO core of rtcpeer. Nothing in this crate opens a socket, reads a
+//! clock, spawns a thread or awaits a future: every state machine takes
+//! datagrams, commands and the current [`Instant`](std::time::Instant) as
+//! input, and yields datagrams to send, events and its next deadline as output.
+//! The `rtcpeer` crate drives it with real sockets and timers; the tests drive
+//! it with a simulated network.
+//!
+//! One module per protocol:
+//!
+//! | module | protocol |
+//! |---|---|
+//! | [`sdp`] | SDP (RFC 8866) and the WebRTC attributes |
+//! | [`stun`] | STUN messages (RFC 8489) |
+//! | [`ice`] | the ICE agent (RFC 8445, trickle RFC 8838) |
+//! | [`dtls`] | DTLS through `dimpl`, certificates and fingerprints (RFC 8842) |
+//! | [`sctp`] | the boundary around the SCTP association (RFC 8261) |
+//! | [`datachannel`] | DCEP and data channels (RFC 8831/8832) |
+//! | [`jsep`] | offer/answer generation and checking (RFC 8829) |
+//! | [`peer`] | the peer-connection state machine that ties them together |
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod datachannel;
+pub mod dtls;
+pub mod ice;
+pub mod jsep;
+pub mod net;
+pub mod peer;
+pub mod sctp;
+pub mod sdp;
+pub mod stun;

@@ -1,0 +1,1 @@
+//! sctp (to be written).

@@ -1,0 +1,1 @@
+//! stun (to be written).
