@@ -2,4 +2,43 @@
 //!
 //! A WebRTC stack in Rust: the W3C `RTCPeerConnection` on tokio, driving the
 //! sans-IO core in `rtcpeer-proto`.
+//!
+//! Each [`RTCPeerConnection`] is a handle to one tokio task that owns the
+//! connection's UDP sockets and its `rtcpeer_proto` core. Handles send commands
+//! to the task over a bounded channel and get their answers on a oneshot channel;
+//! the task sends events back on per-connection and per-channel streams. There is
+//! no lock shared between the application and the task.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), rtcpeer::RtcError> {
+//! use rtcpeer::{RTCConfiguration, RTCPeerConnection, DataChannelInit};
+//! let pc = RTCPeerConnection::new(RTCConfiguration::default()).await?;
+//! let channel = pc.create_data_channel("chat", DataChannelInit::default()).await?;
+//! pc.set_local_description(None).await?;
+//! let offer = pc.local_description().await?;
+//! # let _ = (channel, offer);
+//! # Ok(()) }
+//! ```
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod command;
+mod config;
+mod connection;
+mod data_channel;
+mod driver;
+mod events;
+mod interfaces;
+mod proto;
+mod standin;
+mod stats;
+
+pub use config::{RTCConfiguration, RTCIceServer};
+pub use connection::{PeerConnection, PeerConnectionEvent, RTCPeerConnection};
+pub use data_channel::{DataChannelEvent, RTCDataChannel, SEND_HIGH_WATER_MARK};
+pub use events::{Events, RECEIVE_BACKLOG_LIMIT};
+pub use proto::{
+    BundlePolicy, Certificate, DataChannelInit, DataChannelMessage, DataChannelState, IceCandidateInit,
+    IceConnectionState, IceGatheringState, IceTransportPolicy, PeerConnectionState, RtcError, SdpType,
+    SessionDescriptionInit, SignalingState,
+};

@@ -1,0 +1,71 @@
+//! What the handles ask the connection task to do.
+
+use std::net::SocketAddr;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::data_channel::RTCDataChannel;
+use crate::proto::{
+    ChannelId, DataChannelInit, DataChannelMessage, IceCandidateInit, IceConnectionState, IceGatheringState,
+    PeerConnectionState, RtcError, SessionDescriptionInit, SignalingState,
+};
+use crate::stats::TransportStats;
+
+/// The reply to a command that can fail.
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, RtcError>>;
+
+/// How many commands may wait for the task before callers wait to enqueue more.
+pub(crate) const COMMAND_QUEUE: usize = 64;
+
+/// The four state attributes of a connection, read together.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct States {
+    pub signaling: SignalingState,
+    pub ice_gathering: IceGatheringState,
+    pub ice_connection: IceConnectionState,
+    pub connection: PeerConnectionState,
+}
+
+/// One request to the connection task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    CreateOffer(Reply<SessionDescriptionInit>),
+    CreateAnswer(Reply<SessionDescriptionInit>),
+    SetLocalDescription(Option<SessionDescriptionInit>, Reply<()>),
+    SetRemoteDescription(SessionDescriptionInit, Reply<()>),
+    AddIceCandidate(Option<IceCandidateInit>, Reply<()>),
+    LocalDescription(oneshot::Sender<Option<SessionDescriptionInit>>),
+    RemoteDescription(oneshot::Sender<Option<SessionDescriptionInit>>),
+    States(oneshot::Sender<States>),
+    LocalAddresses(oneshot::Sender<Vec<SocketAddr>>),
+    Stats(oneshot::Sender<TransportStats>),
+    CreateDataChannel {
+        label: String,
+        init: DataChannelInit,
+        reply: Reply<RTCDataChannel>,
+    },
+    Send {
+        channel: ChannelId,
+        message: DataChannelMessage,
+        reply: Reply<()>,
+    },
+    CloseChannel(ChannelId),
+    SetBufferedAmountLowThreshold(ChannelId, usize),
+    /// Close the connection; the reply comes after the sockets are closed.
+    Close(oneshot::Sender<()>),
+}
+
+/// The error every call gets once the connection's task has ended.
+pub(crate) fn closed_error() -> RtcError {
+    RtcError::InvalidState("the RTCPeerConnection is closed".into())
+}
+
+/// Sends a command built around a fresh reply channel and waits for the reply.
+pub(crate) async fn call<T>(
+    commands: &mpsc::Sender<Command>,
+    make: impl FnOnce(oneshot::Sender<T>) -> Command,
+) -> Result<T, RtcError> {
+    let (tx, rx) = oneshot::channel();
+    commands.send(make(tx)).await.map_err(|_| closed_error())?;
+    rx.await.map_err(|_| closed_error())
+}

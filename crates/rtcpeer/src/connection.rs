@@ -1,0 +1,268 @@
+//! `RTCPeerConnection`: the application's handle to one connection's task.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, info_span, warn, Instrument};
+
+use crate::command::{call, Command, States, COMMAND_QUEUE};
+use crate::config::RTCConfiguration;
+use crate::data_channel::RTCDataChannel;
+use crate::driver::Driver;
+use crate::events::{self, Backlog, Events};
+use crate::interfaces;
+use crate::proto::{
+    Core, DataChannelInit, IceCandidateInit, IceConnectionState, IceGatheringState, PeerConfig, PeerConnectionState,
+    RtcError, SessionDescriptionInit, SignalingState,
+};
+use crate::stats::TransportStats;
+
+/// An event of the connection, in the order the W3C specification fires them.
+#[derive(Debug)]
+pub enum PeerConnectionEvent {
+    /// `icecandidate`: a local candidate to hand to the peer; `None` is the end-of-candidates (null) candidate.
+    IceCandidate(Option<IceCandidateInit>),
+    /// `icegatheringstatechange`.
+    IceGatheringStateChange(IceGatheringState),
+    /// `iceconnectionstatechange`.
+    IceConnectionStateChange(IceConnectionState),
+    /// `connectionstatechange`.
+    ConnectionStateChange(PeerConnectionState),
+    /// `signalingstatechange`.
+    SignalingStateChange(SignalingState),
+    /// `negotiationneeded`.
+    NegotiationNeeded,
+    /// `datachannel`: the peer opened a channel.
+    DataChannel(RTCDataChannel),
+}
+
+/// Numbers the connections in log spans.
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
+
+/// The W3C `RTCPeerConnection`, on tokio.
+///
+/// The handle talks to one task per connection, which owns the UDP sockets and the
+/// sans-IO core; every call is a message to that task and an answer back. Events
+/// come on the connection's event stream ([`next_event`](Self::next_event) or
+/// [`take_events`](Self::take_events)) and on each [`RTCDataChannel`]'s own stream.
+///
+/// The connection ends on [`close`](Self::close), or when this handle and every
+/// data channel handle have been dropped. After that every call returns
+/// `InvalidStateError`.
+///
+/// Clones share the connection but not its event stream: the stream stays with
+/// the handle returned by [`new`](Self::new) (or goes wherever
+/// [`take_events`](Self::take_events) sends it); a clone's `next_event` returns `None`.
+///
+/// Unread events are bounded: see [`RECEIVE_BACKLOG_LIMIT`](crate::RECEIVE_BACKLOG_LIMIT).
+#[derive(Debug)]
+pub struct RTCPeerConnection {
+    commands: mpsc::Sender<Command>,
+    events: Option<Events<PeerConnectionEvent>>,
+    ended: watch::Receiver<bool>,
+}
+
+impl Clone for RTCPeerConnection {
+    fn clone(&self) -> Self {
+        RTCPeerConnection {
+            commands: self.commands.clone(),
+            events: None,
+            ended: self.ended.clone(),
+        }
+    }
+}
+
+/// The same type under the name the rest of Rust uses.
+pub type PeerConnection = RTCPeerConnection;
+
+async fn bind_all(addresses: &[IpAddr]) -> Result<Vec<(UdpSocket, SocketAddr)>, RtcError> {
+    let mut sockets = Vec::new();
+    for &ip in addresses {
+        if ip.is_unspecified() {
+            return Err(RtcError::Type(format!(
+                "bind address {ip} is unspecified; name the address of an interface"
+            )));
+        }
+        match UdpSocket::bind(SocketAddr::new(ip, 0)).await {
+            Ok(socket) => match socket.local_addr() {
+                Ok(local) => {
+                    debug!(%local, "bound");
+                    sockets.push((socket, local));
+                }
+                Err(error) => warn!(%ip, %error, "bound socket has no local address; skipped"),
+            },
+            Err(error) => warn!(%ip, %error, "cannot bind; address skipped"),
+        }
+    }
+    if sockets.is_empty() {
+        return Err(RtcError::Operation(format!(
+            "could not bind a UDP socket on any of {addresses:?}"
+        )));
+    }
+    Ok(sockets)
+}
+
+impl RTCPeerConnection {
+    /// Creates a connection: binds one UDP socket (ephemeral port) per local address and starts its task.
+    ///
+    /// Must be called inside a tokio runtime.
+    pub async fn new(config: RTCConfiguration) -> Result<Self, RtcError> {
+        if config.certificates.len() > 1 {
+            return Err(RtcError::NotSupported("at most one certificate is supported".into()));
+        }
+        let addresses = if config.bind_addresses.is_empty() {
+            let system = interfaces::system_addresses()
+                .map_err(|e| RtcError::Operation(format!("cannot list network interfaces: {e}")))?;
+            interfaces::default_addresses(&system)
+        } else {
+            config.bind_addresses.clone()
+        };
+        let span = info_span!("rtcpeer", connection = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed));
+        let sockets = bind_all(&addresses).instrument(span.clone()).await?;
+        let core_config = PeerConfig {
+            certificate: config.certificates.into_iter().next(),
+            bundle_policy: config.bundle_policy,
+            ice_transport_policy: config.ice_transport_policy,
+        };
+        let mut core = Core::new(core_config, Instant::now())?;
+        for (_, local) in &sockets {
+            core.add_local_address(*local);
+        }
+        let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
+        let backlog = Arc::new(Backlog::default());
+        let (event_tx, event_rx) = events::stream(&backlog);
+        let (ended_tx, ended) = watch::channel(false);
+        let driver = Driver::new(
+            core,
+            sockets,
+            command_rx,
+            commands.downgrade(),
+            event_tx,
+            backlog,
+            ended_tx,
+        );
+        tokio::spawn(driver.run().instrument(span));
+        Ok(RTCPeerConnection {
+            commands,
+            events: Some(event_rx),
+            ended,
+        })
+    }
+
+    /// `createOffer()`.
+    pub async fn create_offer(&self) -> Result<SessionDescriptionInit, RtcError> {
+        call(&self.commands, Command::CreateOffer).await?
+    }
+
+    /// `createAnswer()`.
+    pub async fn create_answer(&self) -> Result<SessionDescriptionInit, RtcError> {
+        call(&self.commands, Command::CreateAnswer).await?
+    }
+
+    /// `setLocalDescription()`; `None` lets the connection create the offer or answer itself.
+    pub async fn set_local_description(&self, description: Option<SessionDescriptionInit>) -> Result<(), RtcError> {
+        call(&self.commands, |reply| Command::SetLocalDescription(description, reply)).await?
+    }
+
+    /// `setRemoteDescription()`.
+    pub async fn set_remote_description(&self, description: SessionDescriptionInit) -> Result<(), RtcError> {
+        call(&self.commands, |reply| {
+            Command::SetRemoteDescription(description, reply)
+        })
+        .await?
+    }
+
+    /// `addIceCandidate()`; `None` or an empty candidate is the end-of-candidates indication.
+    pub async fn add_ice_candidate(&self, candidate: Option<IceCandidateInit>) -> Result<(), RtcError> {
+        call(&self.commands, |reply| Command::AddIceCandidate(candidate, reply)).await?
+    }
+
+    /// `localDescription`, with the candidates gathered so far.
+    pub async fn local_description(&self) -> Result<Option<SessionDescriptionInit>, RtcError> {
+        call(&self.commands, Command::LocalDescription).await
+    }
+
+    /// `remoteDescription`.
+    pub async fn remote_description(&self) -> Result<Option<SessionDescriptionInit>, RtcError> {
+        call(&self.commands, Command::RemoteDescription).await
+    }
+
+    async fn states(&self) -> Result<States, RtcError> {
+        call(&self.commands, Command::States).await
+    }
+
+    /// `signalingState`.
+    pub async fn signaling_state(&self) -> Result<SignalingState, RtcError> {
+        Ok(self.states().await?.signaling)
+    }
+
+    /// `iceGatheringState`.
+    pub async fn ice_gathering_state(&self) -> Result<IceGatheringState, RtcError> {
+        Ok(self.states().await?.ice_gathering)
+    }
+
+    /// `iceConnectionState`.
+    pub async fn ice_connection_state(&self) -> Result<IceConnectionState, RtcError> {
+        Ok(self.states().await?.ice_connection)
+    }
+
+    /// `connectionState`.
+    pub async fn connection_state(&self) -> Result<PeerConnectionState, RtcError> {
+        Ok(self.states().await?.connection)
+    }
+
+    /// `createDataChannel(label, init)`.
+    pub async fn create_data_channel(&self, label: &str, init: DataChannelInit) -> Result<RTCDataChannel, RtcError> {
+        let label = label.to_owned();
+        call(&self.commands, |reply| Command::CreateDataChannel {
+            label,
+            init,
+            reply,
+        })
+        .await?
+    }
+
+    /// The local addresses of the connection's sockets (rtcpeer extension).
+    pub async fn local_addresses(&self) -> Result<Vec<SocketAddr>, RtcError> {
+        call(&self.commands, Command::LocalAddresses).await
+    }
+
+    /// What the connection's sockets have carried (rtcpeer extension).
+    pub async fn transport_stats(&self) -> Result<TransportStats, RtcError> {
+        call(&self.commands, Command::Stats).await
+    }
+
+    /// `close()`: closes every channel and the connection, and returns once the sockets are closed
+    /// and the task has ended. Closing a closed connection does nothing.
+    pub async fn close(&self) {
+        // An error means the task has already ended, which is what close() wants.
+        let _ = call(&self.commands, Command::Close).await;
+        self.closed().await;
+    }
+
+    /// Resolves once the connection's task has ended (after `close()`, or when it closed for another reason).
+    pub async fn closed(&self) {
+        let mut ended = self.ended.clone();
+        // An error means the task dropped its sender, so it has ended too.
+        let _ = ended.wait_for(|ended| *ended).await;
+    }
+
+    /// Whether the connection's task has ended.
+    pub fn is_closed(&self) -> bool {
+        *self.ended.borrow() || self.commands.is_closed()
+    }
+
+    /// The next connection event; `None` once the connection has ended (or after [`take_events`](Self::take_events)).
+    pub async fn next_event(&mut self) -> Option<PeerConnectionEvent> {
+        self.events.as_mut()?.recv().await
+    }
+
+    /// Takes the connection's event stream, for reading it in another task. Returns `None` the second time.
+    pub fn take_events(&mut self) -> Option<Events<PeerConnectionEvent>> {
+        self.events.take()
+    }
+}

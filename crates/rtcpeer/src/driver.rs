@@ -1,0 +1,449 @@
+//! The connection task: owns the sockets and the sans-IO core, and moves bytes,
+//! commands, timers and events between them.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Instant;
+
+use tokio::io::ReadBuf;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, trace, warn};
+
+use crate::command::{closed_error, Command, Reply, States};
+use crate::connection::PeerConnectionEvent;
+use crate::data_channel::{ChannelShared, DataChannelEvent, RTCDataChannel, SEND_HIGH_WATER_MARK};
+use crate::events::{self, Backlog, EventSender};
+use crate::proto::{ChannelId, Core, DataChannelMessage, DataChannelState, PeerEvent, Receive, RtcError};
+use crate::stats::TransportStats;
+
+/// The largest UDP payload; a datagram is never bigger.
+const MAX_DATAGRAM: usize = 65_535;
+
+/// At most this many sends may wait for buffer space, over all channels of a connection.
+const MAX_WAITING_SENDS: usize = 1024;
+
+/// A send waiting for the channel's buffered amount to fall below the high-water mark.
+struct WaitingSend {
+    message: DataChannelMessage,
+    reply: Reply<()>,
+}
+
+/// What the task keeps per data channel.
+struct ChannelEntry {
+    shared: Arc<ChannelShared>,
+    events: EventSender<DataChannelEvent>,
+    waiting: VecDeque<WaitingSend>,
+}
+
+/// One bound UDP socket.
+struct Socket {
+    socket: UdpSocket,
+    local: SocketAddr,
+}
+
+/// What woke the task.
+enum Input {
+    Command(Option<Command>),
+    Datagram(usize, io::Result<(usize, SocketAddr)>),
+    Timeout,
+    Drained,
+}
+
+/// The state of one connection's task.
+pub(crate) struct Driver {
+    core: Core,
+    sockets: Vec<Socket>,
+    commands: mpsc::Receiver<Command>,
+    /// Lets the task hand out new channel handles without keeping itself alive.
+    weak_commands: mpsc::WeakSender<Command>,
+    events: EventSender<PeerConnectionEvent>,
+    backlog: Arc<Backlog>,
+    channels: HashMap<ChannelId, ChannelEntry>,
+    waiting_sends: usize,
+    stats: TransportStats,
+    buffer: Vec<u8>,
+    /// The socket polled first next time, so that no socket starves the others.
+    next_socket: usize,
+    ended: watch::Sender<bool>,
+}
+
+impl Driver {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        core: Core,
+        sockets: Vec<(UdpSocket, SocketAddr)>,
+        commands: mpsc::Receiver<Command>,
+        weak_commands: mpsc::WeakSender<Command>,
+        events: EventSender<PeerConnectionEvent>,
+        backlog: Arc<Backlog>,
+        ended: watch::Sender<bool>,
+    ) -> Self {
+        Driver {
+            core,
+            sockets: sockets
+                .into_iter()
+                .map(|(socket, local)| Socket { socket, local })
+                .collect(),
+            commands,
+            weak_commands,
+            events,
+            backlog,
+            channels: HashMap::new(),
+            waiting_sends: 0,
+            stats: TransportStats::default(),
+            buffer: vec![0; MAX_DATAGRAM],
+            next_socket: 0,
+            ended,
+        }
+    }
+
+    /// Runs until the connection is closed or every handle is dropped; the sockets close when this returns.
+    pub(crate) async fn run(mut self) {
+        let mut close_reply = None;
+        loop {
+            self.flush().await;
+            let deadline = self.core.poll_timeout();
+            let reading = !self.backlog.is_full();
+            let input = {
+                let sockets = &self.sockets;
+                let buffer = &mut self.buffer;
+                let first = self.next_socket;
+                tokio::select! {
+                    command = self.commands.recv() => Input::Command(command),
+                    (index, result) = poll_fn(|cx| poll_sockets(sockets, first, buffer, cx)), if reading => {
+                        Input::Datagram(index, result)
+                    }
+                    () = self.backlog.drained(), if !reading => Input::Drained,
+                    () = sleep_until(deadline), if deadline.is_some() => Input::Timeout,
+                }
+            };
+            match input {
+                Input::Command(None) => {
+                    debug!("every handle was dropped; closing");
+                    break;
+                }
+                Input::Command(Some(Command::Close(reply))) => {
+                    close_reply = Some(reply);
+                    break;
+                }
+                Input::Command(Some(command)) => self.handle_command(command),
+                Input::Datagram(index, result) => self.handle_datagram(index, result),
+                Input::Timeout => self.core.handle_timeout(Instant::now()),
+                Input::Drained => trace!("the application caught up; reading the network again"),
+            }
+        }
+        self.shut_down().await;
+        // Dropping the sockets closes them before anybody hears that the connection is closed.
+        drop(self.sockets);
+        let _ = self.ended.send(true);
+        if let Some(reply) = close_reply {
+            let _ = reply.send(());
+        }
+    }
+
+    /// Closes the core, sends what it still has to say, and ends every stream.
+    async fn shut_down(&mut self) {
+        self.core.close();
+        self.commands.close();
+        self.flush().await;
+        for (_, mut entry) in self.channels.drain() {
+            entry.shared.update(None);
+            for waiting in entry.waiting.drain(..) {
+                let _ = waiting.reply.send(Err(closed_error()));
+            }
+        }
+        // Commands that were queued before the channel closed get the closed error, not silence.
+        while let Ok(command) = self.commands.try_recv() {
+            reject(command);
+        }
+    }
+
+    fn handle_datagram(&mut self, index: usize, result: io::Result<(usize, SocketAddr)>) {
+        self.next_socket = (index + 1) % self.sockets.len().max(1);
+        let Some(socket) = self.sockets.get(index) else {
+            return;
+        };
+        match result {
+            Ok((len, source)) => {
+                self.stats.datagrams_received += 1;
+                self.stats.bytes_received += len as u64;
+                let contents = self.buffer.get(..len).unwrap_or_default();
+                self.core.handle_receive(
+                    Instant::now(),
+                    Receive {
+                        source,
+                        destination: socket.local,
+                        contents,
+                    },
+                );
+            }
+            Err(error) => {
+                // ECONNREFUSED after an ICMP port unreachable and the like: count, never fatal.
+                self.stats.receive_errors += 1;
+                debug!(local = %socket.local, %error, "receive error");
+            }
+        }
+    }
+
+    fn handle_command(&mut self, command: Command) {
+        let now = Instant::now();
+        match command {
+            Command::CreateOffer(reply) => {
+                let _ = reply.send(self.core.create_offer());
+            }
+            Command::CreateAnswer(reply) => {
+                let _ = reply.send(self.core.create_answer());
+            }
+            Command::SetLocalDescription(desc, reply) => {
+                let _ = reply.send(self.core.set_local_description(now, desc));
+            }
+            Command::SetRemoteDescription(desc, reply) => {
+                let _ = reply.send(self.core.set_remote_description(now, desc));
+            }
+            Command::AddIceCandidate(candidate, reply) => {
+                let _ = reply.send(self.core.add_ice_candidate(now, candidate));
+            }
+            Command::LocalDescription(reply) => {
+                let _ = reply.send(self.core.local_description());
+            }
+            Command::RemoteDescription(reply) => {
+                let _ = reply.send(self.core.remote_description());
+            }
+            Command::States(reply) => {
+                let _ = reply.send(States {
+                    signaling: self.core.signaling_state(),
+                    ice_gathering: self.core.ice_gathering_state(),
+                    ice_connection: self.core.ice_connection_state(),
+                    connection: self.core.connection_state(),
+                });
+            }
+            Command::LocalAddresses(reply) => {
+                let _ = reply.send(self.sockets.iter().map(|s| s.local).collect());
+            }
+            Command::Stats(reply) => {
+                let _ = reply.send(self.stats);
+            }
+            Command::CreateDataChannel { label, init, reply } => {
+                let result = self
+                    .core
+                    .create_data_channel(&label, init)
+                    .and_then(|channel| self.channel_handle(channel).ok_or_else(closed_error));
+                let _ = reply.send(result);
+            }
+            Command::Send {
+                channel,
+                message,
+                reply,
+            } => self.send(channel, message, reply),
+            Command::CloseChannel(channel) => self.core.close_data_channel(channel),
+            Command::SetBufferedAmountLowThreshold(channel, threshold) => {
+                self.core.set_buffered_amount_low_threshold(channel, threshold)
+            }
+            Command::Close(reply) => {
+                // Handled by the loop; unreachable here, but answering is harmless.
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    /// Sends now, or queues the send behind earlier waiting ones while the channel's buffer is above the mark.
+    fn send(&mut self, channel: ChannelId, message: DataChannelMessage, reply: Reply<()>) {
+        let Some(entry) = self.channels.get_mut(&channel) else {
+            let _ = reply.send(Err(RtcError::InvalidState("the data channel is closed".into())));
+            return;
+        };
+        let buffered = self.core.data_channel(channel).map_or(0, |info| info.buffered_amount);
+        if entry.waiting.is_empty() && buffered <= SEND_HIGH_WATER_MARK {
+            let result = self.core.send(channel, &message);
+            entry.shared.update(self.core.data_channel(channel).as_ref());
+            let _ = reply.send(result);
+        } else if self.waiting_sends >= MAX_WAITING_SENDS {
+            let _ = reply.send(Err(RtcError::Operation(format!(
+                "more than {MAX_WAITING_SENDS} sends are already waiting for buffer space"
+            ))));
+        } else {
+            entry.waiting.push_back(WaitingSend { message, reply });
+            self.waiting_sends += 1;
+        }
+    }
+
+    /// Lets waiting sends through as far as the buffered amounts allow.
+    fn release_waiting_sends(&mut self) {
+        if self.waiting_sends == 0 {
+            return;
+        }
+        for (&channel, entry) in self.channels.iter_mut() {
+            while !entry.waiting.is_empty() {
+                let info = self.core.data_channel(channel);
+                if info.is_some_and(|i| i.state == DataChannelState::Open && i.buffered_amount > SEND_HIGH_WATER_MARK) {
+                    break;
+                }
+                let Some(waiting) = entry.waiting.pop_front() else {
+                    break;
+                };
+                self.waiting_sends -= 1;
+                let result = self.core.send(channel, &waiting.message);
+                let _ = waiting.reply.send(result);
+            }
+        }
+    }
+
+    /// Creates the application's handle for a channel and starts tracking it.
+    fn channel_handle(&mut self, channel: ChannelId) -> Option<RTCDataChannel> {
+        let info = self.core.data_channel(channel)?;
+        let commands = self.weak_commands.upgrade()?;
+        let shared = Arc::new(ChannelShared::new(&info));
+        let (sender, stream) = events::stream(&self.backlog);
+        self.channels.insert(
+            channel,
+            ChannelEntry {
+                shared: shared.clone(),
+                events: sender,
+                waiting: VecDeque::new(),
+            },
+        );
+        Some(RTCDataChannel::new(channel, &info, shared, commands, stream))
+    }
+
+    /// After every input: sends what the core wants sent, hands its events out, and refreshes the channels.
+    async fn flush(&mut self) {
+        loop {
+            while let Some(transmit) = self.core.poll_transmit() {
+                let Some(socket) = self.sockets.iter().find(|s| s.local == transmit.source) else {
+                    self.stats.send_errors += 1;
+                    warn!(source = %transmit.source, "the core sent from an address with no socket");
+                    continue;
+                };
+                match socket.socket.send_to(&transmit.contents, transmit.destination).await {
+                    Ok(_) => {
+                        self.stats.datagrams_sent += 1;
+                        self.stats.bytes_sent += transmit.contents.len() as u64;
+                    }
+                    Err(error) => {
+                        self.stats.send_errors += 1;
+                        debug!(destination = %transmit.destination, %error, "send failed");
+                    }
+                }
+            }
+            self.release_waiting_sends();
+            // Refreshed before the events go out, so a handle reading `Open` sees an open channel.
+            let channels: Vec<ChannelId> = self.channels.keys().copied().collect();
+            for channel in channels {
+                if let Some(entry) = self.channels.get(&channel) {
+                    entry.shared.update(self.core.data_channel(channel).as_ref());
+                }
+            }
+            let mut any = false;
+            while let Some(event) = self.core.poll_event() {
+                any = true;
+                self.dispatch(event);
+            }
+            // Events (a channel closing, a send released) can queue more datagrams.
+            if !any {
+                break;
+            }
+        }
+    }
+
+    fn dispatch(&mut self, event: PeerEvent) {
+        trace!(?event, "core event");
+        let to_app = match event {
+            PeerEvent::IceCandidate(candidate) => PeerConnectionEvent::IceCandidate(candidate),
+            PeerEvent::IceGatheringStateChange(state) => PeerConnectionEvent::IceGatheringStateChange(state),
+            PeerEvent::IceConnectionStateChange(state) => PeerConnectionEvent::IceConnectionStateChange(state),
+            PeerEvent::ConnectionStateChange(state) => PeerConnectionEvent::ConnectionStateChange(state),
+            PeerEvent::SignalingStateChange(state) => PeerConnectionEvent::SignalingStateChange(state),
+            PeerEvent::NegotiationNeeded => PeerConnectionEvent::NegotiationNeeded,
+            PeerEvent::DataChannel(channel) => match self.channel_handle(channel) {
+                Some(handle) => PeerConnectionEvent::DataChannel(handle),
+                None => return,
+            },
+            PeerEvent::ChannelOpen(channel) => return self.deliver_to_channel(channel, 1, DataChannelEvent::Open),
+            PeerEvent::ChannelMessage(channel, message) => {
+                let cost = match &message {
+                    DataChannelMessage::Text(text) => text.len(),
+                    DataChannelMessage::Binary(bytes) => bytes.len(),
+                };
+                return self.deliver_to_channel(channel, cost, DataChannelEvent::Message(message));
+            }
+            PeerEvent::ChannelBufferedAmountLow(channel) => {
+                return self.deliver_to_channel(channel, 1, DataChannelEvent::BufferedAmountLow)
+            }
+            PeerEvent::ChannelClosing(channel) => {
+                return self.deliver_to_channel(channel, 1, DataChannelEvent::Closing)
+            }
+            PeerEvent::ChannelError(channel, error) => {
+                return self.deliver_to_channel(channel, error.len(), DataChannelEvent::Error(error))
+            }
+            PeerEvent::ChannelClose(channel) => {
+                self.deliver_to_channel(channel, 1, DataChannelEvent::Close);
+                if let Some(mut entry) = self.channels.remove(&channel) {
+                    entry.shared.update(None);
+                    for waiting in entry.waiting.drain(..) {
+                        self.waiting_sends -= 1;
+                        let _ = waiting
+                            .reply
+                            .send(Err(RtcError::InvalidState("the data channel is closed".into())));
+                    }
+                }
+                return;
+            }
+        };
+        if !self.events.send(1, to_app) {
+            trace!("the application dropped the connection's event stream");
+        }
+    }
+
+    fn deliver_to_channel(&self, channel: ChannelId, cost: usize, event: DataChannelEvent) {
+        if let Some(entry) = self.channels.get(&channel) {
+            entry.events.send(cost, event);
+        }
+    }
+}
+
+/// Answers a command that arrived after the connection closed.
+fn reject(command: Command) {
+    match command {
+        Command::CreateOffer(reply) | Command::CreateAnswer(reply) => drop(reply.send(Err(closed_error()))),
+        Command::SetLocalDescription(_, reply)
+        | Command::SetRemoteDescription(_, reply)
+        | Command::AddIceCandidate(_, reply)
+        | Command::Send { reply, .. } => drop(reply.send(Err(closed_error()))),
+        Command::CreateDataChannel { reply, .. } => drop(reply.send(Err(closed_error()))),
+        Command::Close(reply) => drop(reply.send(())),
+        // The other replies are dropped, which their callers read as "closed".
+        _ => {}
+    }
+}
+
+/// Polls every socket once, starting at `first`, for one datagram.
+fn poll_sockets(
+    sockets: &[Socket],
+    first: usize,
+    buffer: &mut [u8],
+    cx: &mut std::task::Context<'_>,
+) -> Poll<(usize, io::Result<(usize, SocketAddr)>)> {
+    let count = sockets.len();
+    for offset in 0..count {
+        let index = (first + offset) % count;
+        let Some(socket) = sockets.get(index) else { continue };
+        let mut read = ReadBuf::new(buffer);
+        match socket.socket.poll_recv_from(cx, &mut read) {
+            Poll::Ready(Ok(source)) => return Poll::Ready((index, Ok((read.filled().len(), source)))),
+            Poll::Ready(Err(error)) => return Poll::Ready((index, Err(error))),
+            Poll::Pending => {}
+        }
+    }
+    Poll::Pending
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    if let Some(deadline) = deadline {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)).await
+    }
+}

@@ -1,0 +1,18 @@
+//! Counters of the connection task's sockets.
+
+/// What the connection's sockets have carried, as counted by the runtime.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransportStats {
+    /// Datagrams received on any socket.
+    pub datagrams_received: u64,
+    /// Bytes received on any socket.
+    pub bytes_received: u64,
+    /// Datagrams sent.
+    pub datagrams_sent: u64,
+    /// Bytes sent.
+    pub bytes_sent: u64,
+    /// Receive errors the sockets reported (for example ECONNREFUSED after an ICMP port unreachable); never fatal.
+    pub receive_errors: u64,
+    /// Datagrams the operating system refused to send, or that named a source address with no socket.
+    pub send_errors: u64,
+}
