@@ -151,8 +151,10 @@ impl Driver {
         self.core.close();
         self.commands.close();
         self.flush().await;
+        // Channels the core closed without a close event still end with `Close`, then the stream ends.
         for (_, mut entry) in self.channels.drain() {
             entry.shared.update(None);
+            entry.events.send(1, DataChannelEvent::Close);
             for waiting in entry.waiting.drain(..) {
                 let _ = waiting.reply.send(Err(closed_error()));
             }

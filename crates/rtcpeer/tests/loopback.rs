@@ -337,3 +337,40 @@ async fn dropping_every_handle_frees_the_sockets() {
     .await;
     assert!(freed.is_ok(), "the port was freed after the last handle was dropped");
 }
+
+#[tokio::test]
+async fn garbage_datagrams_are_dropped_and_the_connection_keeps_working() {
+    let (mut pair, _) = connected_pair().await;
+    let target = pair.answerer.local_addresses().await.expect("addresses")[0];
+    let before = pair.answerer.transport_stats().await.expect("stats");
+    let attacker = UdpSocket::bind((LOOPBACK, 0)).expect("a loopback socket");
+    let mut sent = 0u64;
+    for (i, size) in [0usize, 1, 4, 20, 100, 1500, 9000, 65_507].iter().enumerate() {
+        for first in [0u8, 1, 22, 128, 255] {
+            let mut datagram: Vec<u8> = (0..*size).map(|b| (b * 31 + i) as u8).collect();
+            if let Some(byte) = datagram.first_mut() {
+                *byte = first;
+            }
+            attacker.send_to(&datagram, target).expect("send garbage");
+            sent += 1;
+            // Paced, so that the kernel's receive buffer never overflows and every datagram reaches the task.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    pair.offerer_channel.send_text("still here").await.expect("send");
+    assert_eq!(
+        next_message(&mut pair.answerer_channel).await,
+        DataChannelMessage::Text("still here".into())
+    );
+    let after = pair.answerer.transport_stats().await.expect("stats");
+    assert!(
+        after.datagrams_received >= before.datagrams_received + sent,
+        "{sent} garbage datagrams not all seen: {before:?} -> {after:?}"
+    );
+    assert_eq!(
+        pair.answerer.connection_state().await,
+        Ok(PeerConnectionState::Connected)
+    );
+    pair.offerer.close().await;
+    pair.answerer.close().await;
+}
