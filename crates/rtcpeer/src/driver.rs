@@ -275,10 +275,12 @@ impl Driver {
     }
 
     /// Lets waiting sends through as far as the buffered amounts allow.
-    fn release_waiting_sends(&mut self) {
+    /// Returns whether any send went through.
+    fn release_waiting_sends(&mut self) -> bool {
         if self.waiting_sends == 0 {
-            return;
+            return false;
         }
+        let mut released = false;
         for (&channel, entry) in self.channels.iter_mut() {
             while !entry.waiting.is_empty() {
                 let info = self.core.data_channel(channel);
@@ -289,10 +291,12 @@ impl Driver {
                     break;
                 };
                 self.waiting_sends -= 1;
+                released = true;
                 let result = self.core.send(channel, &waiting.message);
                 let _ = waiting.reply.send(result);
             }
         }
+        released
     }
 
     /// Creates the application's handle for a channel and starts tracking it.
@@ -315,7 +319,9 @@ impl Driver {
     /// After every input: sends what the core wants sent, hands its events out, and refreshes the channels.
     async fn flush(&mut self) {
         loop {
+            let mut progressed = false;
             while let Some(transmit) = self.core.poll_transmit() {
+                progressed = true;
                 let Some(socket) = self.sockets.iter().find(|s| s.local == transmit.source) else {
                     self.stats.send_errors += 1;
                     warn!(source = %transmit.source, "the core sent from an address with no socket");
@@ -332,21 +338,17 @@ impl Driver {
                     }
                 }
             }
-            self.release_waiting_sends();
+            progressed |= self.release_waiting_sends();
             // Refreshed before the events go out, so a handle reading `Open` sees an open channel.
-            let channels: Vec<ChannelId> = self.channels.keys().copied().collect();
-            for channel in channels {
-                if let Some(entry) = self.channels.get(&channel) {
-                    entry.shared.update(self.core.data_channel(channel).as_ref());
-                }
+            for (&channel, entry) in &self.channels {
+                entry.shared.update(self.core.data_channel(channel).as_ref());
             }
-            let mut any = false;
             while let Some(event) = self.core.poll_event() {
-                any = true;
+                progressed = true;
                 self.dispatch(event);
             }
-            // Events (a channel closing, a send released) can queue more datagrams.
-            if !any {
+            // Released sends and events (a channel closing) can queue more datagrams: go round until quiet.
+            if !progressed {
                 break;
             }
         }
