@@ -1,0 +1,166 @@
+//! Helpers shared by the integration tests: two loopback peers connected by trickle.
+#![allow(dead_code)]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use rtcpeer::{
+    DataChannelEvent, DataChannelInit, DataChannelMessage, DataChannelState, IceCandidateInit, PeerConnectionEvent,
+    PeerConnectionState, RTCConfiguration, RTCDataChannel, RTCPeerConnection, SignalingState,
+};
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+pub const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// What a pump saw, in order, as the W3C event names (plus the candidate for `icecandidate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seen {
+    Signaling(SignalingState),
+    Gathering(String),
+    Candidate(Option<IceCandidateInit>),
+    IceConnection(String),
+    Connection(PeerConnectionState),
+    NegotiationNeeded,
+    DataChannel,
+}
+
+/// Reads `pc`'s events, hands its candidates to `other`, reports every event on `seen` and
+/// remote channels on `channels`.
+pub fn pump(
+    pc: &mut RTCPeerConnection,
+    other: &RTCPeerConnection,
+) -> (mpsc::UnboundedReceiver<Seen>, mpsc::UnboundedReceiver<RTCDataChannel>) {
+    let other = other.clone();
+    let (seen_tx, seen) = mpsc::unbounded_channel();
+    let (channel_tx, channels) = mpsc::unbounded_channel();
+    let mut events = pc.take_events().expect("a fresh connection has its event stream");
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            let seen = match event {
+                PeerConnectionEvent::IceCandidate(candidate) => {
+                    other
+                        .add_ice_candidate(candidate.clone())
+                        .await
+                        .expect("the peer accepts our candidate");
+                    Seen::Candidate(candidate)
+                }
+                PeerConnectionEvent::IceGatheringStateChange(s) => Seen::Gathering(s.to_string()),
+                PeerConnectionEvent::IceConnectionStateChange(s) => Seen::IceConnection(s.to_string()),
+                PeerConnectionEvent::ConnectionStateChange(s) => Seen::Connection(s),
+                PeerConnectionEvent::SignalingStateChange(s) => Seen::Signaling(s),
+                PeerConnectionEvent::NegotiationNeeded => Seen::NegotiationNeeded,
+                PeerConnectionEvent::DataChannel(channel) => {
+                    let _ = channel_tx.send(channel);
+                    Seen::DataChannel
+                }
+            };
+            let _ = seen_tx.send(seen);
+        }
+    });
+    (seen, channels)
+}
+
+pub struct Pair {
+    pub offerer: RTCPeerConnection,
+    pub answerer: RTCPeerConnection,
+    pub answerer_seen: mpsc::UnboundedReceiver<Seen>,
+    pub offerer_channel: RTCDataChannel,
+    pub answerer_channel: RTCDataChannel,
+}
+
+pub async fn loopback_peer() -> RTCPeerConnection {
+    RTCPeerConnection::new(RTCConfiguration::bound_to([LOOPBACK]))
+        .await
+        .expect("a connection bound to loopback")
+}
+
+/// Waits until `seen` reports `wanted`, returning everything seen up to and including it.
+pub async fn wait_for(seen: &mut mpsc::UnboundedReceiver<Seen>, wanted: Seen) -> Vec<Seen> {
+    let mut log = Vec::new();
+    let found = timeout(PATIENCE, async {
+        while let Some(s) = seen.recv().await {
+            log.push(s.clone());
+            if s == wanted {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "{wanted:?} never came; saw {log:?}");
+    log
+}
+
+pub async fn open_channel(channel: &mut RTCDataChannel) {
+    let event = timeout(PATIENCE, channel.next_event())
+        .await
+        .expect("the channel opens");
+    assert_eq!(event, Some(DataChannelEvent::Open));
+    assert_eq!(channel.ready_state(), DataChannelState::Open);
+}
+
+/// Offer/answer in memory, candidates by trickle, a reliable channel open on both sides.
+pub async fn connected_pair() -> (Pair, Vec<Seen>) {
+    let mut offerer = loopback_peer().await;
+    let mut answerer = loopback_peer().await;
+    let mut offerer_channel = offerer
+        .create_data_channel("test", DataChannelInit::default())
+        .await
+        .expect("createDataChannel");
+    assert_eq!(offerer_channel.label(), "test");
+    assert_eq!(offerer_channel.ready_state(), DataChannelState::Connecting);
+
+    let offer = offerer.create_offer().await.expect("createOffer");
+    offerer
+        .set_local_description(Some(offer.clone()))
+        .await
+        .expect("SLD(offer)");
+    answerer.set_remote_description(offer).await.expect("SRD(offer)");
+    let answer = answerer.create_answer().await.expect("createAnswer");
+    answerer
+        .set_local_description(Some(answer.clone()))
+        .await
+        .expect("SLD(answer)");
+    offerer.set_remote_description(answer).await.expect("SRD(answer)");
+
+    let (mut offerer_seen, _offerer_channels) = pump(&mut offerer, &answerer);
+    let (answerer_seen, mut answerer_channels) = pump(&mut answerer, &offerer);
+    let offerer_log = wait_for(&mut offerer_seen, Seen::Connection(PeerConnectionState::Connected)).await;
+
+    let mut answerer_channel = timeout(PATIENCE, answerer_channels.recv())
+        .await
+        .expect("the datachannel event comes")
+        .expect("a remote channel");
+    assert_eq!(answerer_channel.label(), "test");
+    open_channel(&mut offerer_channel).await;
+    open_channel(&mut answerer_channel).await;
+    (
+        Pair {
+            offerer,
+            answerer,
+            answerer_seen,
+            offerer_channel,
+            answerer_channel,
+        },
+        offerer_log,
+    )
+}
+
+pub async fn next_message(channel: &mut RTCDataChannel) -> DataChannelMessage {
+    match timeout(PATIENCE, channel.next_event()).await.expect("a message comes") {
+        Some(DataChannelEvent::Message(message)) => message,
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+pub fn position(log: &[Seen], wanted: &Seen) -> usize {
+    log.iter()
+        .position(|s| s == wanted)
+        .unwrap_or_else(|| panic!("{wanted:?} missing from {log:?}"))
+}
+
+pub fn port_is_free(addr: std::net::SocketAddr) -> bool {
+    std::net::UdpSocket::bind(addr).is_ok()
+}
