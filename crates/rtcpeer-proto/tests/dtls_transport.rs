@@ -441,6 +441,8 @@ fn garbage_datagrams_are_ignored() {
         net.server.handle_receive(net.now, j);
         net.client.handle_receive(net.now, j);
     }
+    assert_eq!(net.server.state(), DtlsState::New, "junk does not start a handshake");
+    assert_eq!(net.server.poll_transmit(), None);
     net.connect();
     for j in &junk {
         net.server.handle_receive(net.now, j);
@@ -603,4 +605,64 @@ fn record_overhead_per_version() {
             assert_eq!(d.len(), len + expected_overhead, "{:?}", net.client.version());
         }
     }
+}
+
+/// A small deterministic generator, so a failure can be replayed.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+
+    /// A datagram that passes the RFC 7983 DTLS check: first byte 20..=63,
+    /// often a plausible record header, then random bytes.
+    fn dtls_like(&mut self) -> Vec<u8> {
+        let len = (self.next() % 300) as usize;
+        let mut d: Vec<u8> = (0..len).map(|_| self.next() as u8).collect();
+        if let Some(first) = d.first_mut() {
+            *first = 20 + (self.next() % 44) as u8;
+        }
+        if d.len() > 3 && self.next() % 2 == 0 {
+            d[1] = 254;
+            d[2] = 253;
+        }
+        d
+    }
+}
+
+#[test]
+fn random_dtls_like_datagrams_never_break_a_connection() {
+    let mut rng = Lcg(0x5eed);
+    // Fresh transports: must not panic, whatever happens to them.
+    let mut fresh = Net::default_pair();
+    for _ in 0..2000 {
+        let d = rng.dtls_like();
+        fresh.server.handle_receive(fresh.now, &d);
+        fresh.client.handle_receive(fresh.now, &d);
+    }
+    fresh.collect_events();
+
+    let mut net = Net::default_pair();
+    net.connect();
+    for _ in 0..2000 {
+        let d = rng.dtls_like();
+        net.server.handle_receive(net.now, &d);
+        net.client.handle_receive(net.now, &d);
+    }
+    net.collect_events();
+    assert!(
+        both_connected(&net),
+        "client {:?} server {:?}",
+        net.client_events,
+        net.server_events
+    );
+    assert!(Net::data(&net.server_events).is_empty(), "forged data was delivered");
+    net.server.send(b"fine").unwrap();
+    net.flush();
+    assert_eq!(Net::data(&net.client_events), vec![b"fine".to_vec()]);
 }

@@ -40,7 +40,7 @@ pub enum DtlsRole {
 /// The transport's state, named as W3C `RTCDtlsTransportState`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DtlsState {
-    /// Created; a server has not yet received anything.
+    /// Created; a server has not yet answered a ClientHello.
     New,
     /// The handshake is under way.
     Connecting,
@@ -201,9 +201,6 @@ impl DtlsTransport {
             return;
         }
         let Some(engine) = self.engine.as_mut() else { return };
-        if self.state == DtlsState::New {
-            self.state = DtlsState::Connecting;
-        }
         // dimpl wants its clock advanced before a packet at a new instant.
         let result = engine.handle_timeout(now).and_then(|()| engine.handle_packet(datagram));
         match result {
@@ -330,6 +327,10 @@ impl DtlsTransport {
             let Some(engine) = self.engine.as_mut() else { return };
             match engine.poll_output(&mut self.out_buf) {
                 dimpl::Output::Packet(p) => {
+                    // A server starts connecting when it answers a ClientHello.
+                    if self.state == DtlsState::New {
+                        self.state = DtlsState::Connecting;
+                    }
                     if self.transmits.len() < self.config.max_transmit_queue {
                         self.transmits.push_back(p.to_vec());
                     } else {
