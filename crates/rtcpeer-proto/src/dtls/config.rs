@@ -28,8 +28,10 @@ pub struct DtlsConfig {
     /// Versions accepted when we are the server. Default [`DtlsVersions::Auto`],
     /// so a client that offers DTLS 1.3 gets it and a 1.2 client gets 1.2.
     pub server_versions: DtlsVersions,
-    /// Largest datagram produced (handshake flights are fragmented to fit).
-    /// Default 1150 bytes, below the usual 1200-byte WebRTC budget.
+    /// Largest handshake datagram: flights are fragmented to fit. Default 1150
+    /// bytes, below the usual 1200-byte WebRTC budget. Application data is not
+    /// split: one [`send`](super::DtlsTransport::send) is one record in one
+    /// datagram, 37 bytes (DTLS 1.2 AES-GCM) or 22 bytes (DTLS 1.3) longer.
     pub mtu: usize,
     /// Outgoing datagrams held until [`poll_transmit`](super::DtlsTransport::poll_transmit)
     /// takes them. Default 256. When full, [`send`](super::DtlsTransport::send) returns
