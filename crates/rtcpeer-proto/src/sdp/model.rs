@@ -249,14 +249,15 @@ impl SessionDescription {
 
     /// The media sections, each with the session-level fallbacks of RFC 8839/8842.
     pub fn media_sections(&self) -> impl Iterator<Item = MediaSection<'_>> {
-        self.media
-            .iter()
-            .map(move |media| MediaSection { session: self, media })
+        self.media.iter().map(move |description| MediaSection {
+            session: self,
+            description,
+        })
     }
 
     /// The media section whose `a=mid` is `mid`.
     pub fn media_by_mid(&self, mid: &str) -> Option<MediaSection<'_>> {
-        self.media_sections().find(|m| m.media.mid() == Some(mid))
+        self.media_sections().find(|m| m.description.mid() == Some(mid))
     }
 
     fn session_ice_ufrag(&self) -> Option<&str> {
@@ -451,23 +452,25 @@ pub struct MediaSection<'a> {
     /// The session the section belongs to.
     pub session: &'a SessionDescription,
     /// The section itself.
-    pub media: &'a MediaDescription,
+    pub description: &'a MediaDescription,
 }
 
 impl<'a> MediaSection<'a> {
     /// `a=ice-ufrag`, media level first, then session level.
     pub fn ice_ufrag(&self) -> Option<&'a str> {
-        self.media.ice_ufrag().or_else(|| self.session.session_ice_ufrag())
+        self.description
+            .ice_ufrag()
+            .or_else(|| self.session.session_ice_ufrag())
     }
 
     /// `a=ice-pwd`, media level first, then session level.
     pub fn ice_pwd(&self) -> Option<&'a str> {
-        self.media.ice_pwd().or_else(|| self.session.session_ice_pwd())
+        self.description.ice_pwd().or_else(|| self.session.session_ice_pwd())
     }
 
     /// `a=ice-options`: the media-level tokens, or the session-level ones when the section has none.
     pub fn ice_options(&self) -> Vec<&'a str> {
-        let media = self.media.ice_options();
+        let media = self.description.ice_options();
         if media.is_empty() {
             ice_options(&self.session.attributes)
         } else {
@@ -477,7 +480,7 @@ impl<'a> MediaSection<'a> {
 
     /// `a=fingerprint`: the media-level lines, or the session-level ones when the section has none.
     pub fn fingerprints(&self) -> Vec<&'a Fingerprint> {
-        let media = self.media.fingerprints();
+        let media = self.description.fingerprints();
         if media.is_empty() {
             fingerprints(&self.session.attributes)
         } else {
@@ -487,13 +490,13 @@ impl<'a> MediaSection<'a> {
 
     /// `a=setup`, media level first, then session level.
     pub fn setup(&self) -> Option<Setup> {
-        self.media.setup().or_else(|| self.session.session_setup())
+        self.description.setup().or_else(|| self.session.session_setup())
     }
 }
 
 impl std::ops::Deref for MediaSection<'_> {
     type Target = MediaDescription;
     fn deref(&self) -> &MediaDescription {
-        self.media
+        self.description
     }
 }
