@@ -939,3 +939,201 @@ impl fmt::Display for Attribute {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(text: &str) -> Attribute {
+        let a = Attribute::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(Attribute::parse(&a.to_string()), Ok(a.clone()), "{text}");
+        a
+    }
+
+    #[test]
+    fn parses_typed_webrtc_attributes() {
+        assert_eq!(round_trip("ice-ufrag:EsAw"), Attribute::IceUfrag("EsAw".into()));
+        assert_eq!(
+            round_trip("ice-options:trickle renomination"),
+            Attribute::IceOptions(vec!["trickle".into(), "renomination".into()])
+        );
+        assert_eq!(round_trip("setup:passive"), Attribute::Setup(Setup::Passive));
+        assert_eq!(
+            round_trip("group:BUNDLE 0 1"),
+            Attribute::Group(Group {
+                semantics: "BUNDLE".into(),
+                ids: vec!["0".into(), "1".into()]
+            })
+        );
+        assert_eq!(
+            round_trip("msid:- 7f0a"),
+            Attribute::Msid(Msid {
+                stream_id: "-".into(),
+                track_id: Some("7f0a".into())
+            })
+        );
+        assert_eq!(
+            round_trip("rtpmap:111 opus/48000/2"),
+            Attribute::Rtpmap(Rtpmap {
+                payload_type: 111,
+                encoding: "opus".into(),
+                clock_rate: 48000,
+                channels: Some(2)
+            })
+        );
+        let Attribute::Fmtp(fmtp) = round_trip("fmtp:111 minptime=10; useinbandfec=1") else {
+            panic!("not fmtp");
+        };
+        let params: Vec<_> = fmtp.parameters().collect();
+        assert_eq!(params, [("minptime", Some("10")), ("useinbandfec", Some("1"))]);
+        assert_eq!(
+            round_trip("rtcp-fb:* transport-cc"),
+            Attribute::RtcpFb(RtcpFb {
+                payload_type: None,
+                kind: "transport-cc".into(),
+                params: None
+            })
+        );
+        assert_eq!(
+            round_trip("extmap:2/recvonly urn:ietf:params:rtp-hdrext:csrc-audio-level vad"),
+            Attribute::Extmap(Extmap {
+                id: 2,
+                direction: Some(Direction::RecvOnly),
+                uri: "urn:ietf:params:rtp-hdrext:csrc-audio-level".into(),
+                extensions: Some("vad".into())
+            })
+        );
+        assert_eq!(
+            round_trip("ssrc:3735928559 msid:stream track"),
+            Attribute::Ssrc(Ssrc {
+                ssrc: 3735928559,
+                name: "msid".into(),
+                value: Some("stream track".into())
+            })
+        );
+        assert_eq!(
+            round_trip("simulcast:recv a,~b;c send d"),
+            Attribute::Simulcast(Simulcast {
+                send: vec![vec![SimulcastId {
+                    rid: "d".into(),
+                    paused: false
+                }]],
+                recv: vec![
+                    vec![
+                        SimulcastId {
+                            rid: "a".into(),
+                            paused: false
+                        },
+                        SimulcastId {
+                            rid: "b".into(),
+                            paused: true
+                        }
+                    ],
+                    vec![SimulcastId {
+                        rid: "c".into(),
+                        paused: false
+                    }]
+                ],
+            })
+        );
+        assert_eq!(
+            round_trip("sctpmap:5000 webrtc-datachannel 1024"),
+            Attribute::Sctpmap(Sctpmap {
+                port: 5000,
+                protocol: "webrtc-datachannel".into(),
+                streams: Some(1024)
+            })
+        );
+        assert_eq!(round_trip("max-message-size:262144"), Attribute::MaxMessageSize(262144));
+        assert_eq!(round_trip("recvonly"), Attribute::Direction(Direction::RecvOnly));
+        assert!(matches!(
+            round_trip("candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host"),
+            Attribute::Candidate(c) if c.port == 5000
+        ));
+        assert_eq!(
+            round_trip("msid-semantic:WMS *"),
+            Attribute::MsidSemantic(MsidSemantic {
+                semantic: "WMS".into(),
+                ids: vec!["*".into()]
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_attributes_are_kept_verbatim() {
+        assert_eq!(
+            round_trip("goo:hi there "),
+            Attribute::Other {
+                name: "goo".into(),
+                value: Some("hi there ".into())
+            }
+        );
+        assert_eq!(
+            round_trip("x-google-flag"),
+            Attribute::Other {
+                name: "x-google-flag".into(),
+                value: None
+            }
+        );
+        // Names are case-sensitive: this is not a=candidate.
+        assert!(matches!(round_trip("Candidate:foo"), Attribute::Other { .. }));
+    }
+
+    #[test]
+    fn tolerates_negative_ssrcs() {
+        let Attribute::SsrcGroup(g) = round_trip("ssrc-group:FID -1 -2147483648") else {
+            panic!("not ssrc-group");
+        };
+        assert_eq!(g.ssrcs, [u32::MAX, 1 << 31]);
+        assert!(Attribute::parse("ssrc:-2147483649 cname:x").is_err());
+    }
+
+    #[test]
+    fn rejects_values_that_break_the_grammar() {
+        for (text, name) in [
+            (
+                "fingerprint:md5 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B",
+                "fingerprint",
+            ),
+            ("fingerprint:sha-256 4A:AD", "fingerprint"),
+            (
+                "fingerprint:sha-1 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:00:00:00:0G",
+                "fingerprint",
+            ),
+            ("setup:both", "setup"),
+            ("rtpmap:128 foo/8000", "rtpmap"),
+            ("rtpmap:96 VP8", "rtpmap"),
+            ("rtpmap:96 VP8/+90000", "rtpmap"),
+            ("fmtp:x apt=96", "fmtp"),
+            ("extmap:0 urn:x", "extmap"),
+            ("extmap:1/sideways urn:x", "extmap"),
+            ("rid:f both", "rid"),
+            ("simulcast:send", "simulcast"),
+            ("simulcast:send a recv b send c", "simulcast"),
+            ("ssrc-group:SIM 1 2 3 4", "ssrc-group"),
+            ("ssrc-group:FID", "ssrc-group"),
+            ("sctp-port:65536", "sctp-port"),
+            ("max-message-size:-1", "max-message-size"),
+            ("rtcp-mux:yes", "rtcp-mux"),
+            ("ice-ufrag:", "ice-ufrag"),
+            ("mid", "mid"),
+            ("rtcp:9 IN IP7 x", "rtcp"),
+        ] {
+            match Attribute::parse(text) {
+                Err(SdpErrorKind::InvalidAttribute { name: got, .. }) => assert_eq!(got, name, "{text}"),
+                other => panic!("{text}: expected an a={name} error, got {other:?}"),
+            }
+        }
+        assert!(matches!(
+            Attribute::parse("candidate:1 1 udp 1 1.2.3.4 5 typ bogus"),
+            Err(SdpErrorKind::Candidate(_))
+        ));
+        assert!(matches!(
+            Attribute::parse("=x"),
+            Err(SdpErrorKind::InvalidField {
+                field: "attribute name",
+                ..
+            })
+        ));
+    }
+}

@@ -117,3 +117,196 @@ impl std::str::FromStr for SessionDescription {
         SessionDescription::parse(s)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str =
+        "v=0\no=- 1 2 IN IP4 127.0.0.1\ns=-\nt=0 0\na=ice-ufrag:sess\na=ice-pwd:sessionpassword0123456789\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 111\nc=IN IP4 0.0.0.0\na=mid:0\na=rtpmap:111 opus/48000/2\n";
+
+    fn err(text: &str) -> (usize, SdpErrorKind) {
+        let e = SessionDescription::parse(text).expect_err(text);
+        (e.line, e.kind)
+    }
+
+    #[test]
+    fn accepts_lf_and_writes_crlf() {
+        let d = SessionDescription::parse(MINIMAL).unwrap();
+        let written = d.to_string();
+        assert_eq!(written, MINIMAL.replace('\n', "\r\n"));
+        assert_eq!(SessionDescription::parse(&written).unwrap(), d);
+        // No final line end is fine too.
+        assert_eq!(SessionDescription::parse(MINIMAL.trim_end()).unwrap(), d);
+    }
+
+    #[test]
+    fn session_level_values_are_the_fallback() {
+        let d = SessionDescription::parse(MINIMAL).unwrap();
+        let m = d.media_sections().next().unwrap();
+        assert_eq!(m.description.ice_ufrag(), None);
+        assert_eq!(m.ice_ufrag(), Some("sess"));
+        assert_eq!(m.ice_pwd(), Some("sessionpassword0123456789"));
+        assert_eq!(m.direction(), Direction::SendRecv);
+        assert_eq!(m.connections[0].address, "0.0.0.0");
+    }
+
+    #[test]
+    fn builds_an_offer_from_scratch() {
+        let mut offer = SessionDescription::new(7, 1);
+        offer.push_attribute(Attribute::Group(Group {
+            semantics: "BUNDLE".into(),
+            ids: vec!["0".into()],
+        }));
+        let mut audio = MediaDescription::new(MediaKind::Audio, 9, "UDP/TLS/RTP/SAVPF", vec!["111".into()]);
+        audio.connections.push(Connection::ip("0.0.0.0".parse().unwrap()));
+        audio
+            .push_attribute(Attribute::Mid("0".into()))
+            .push_attribute(Attribute::Setup(Setup::ActPass))
+            .push_attribute(Attribute::Direction(Direction::SendOnly))
+            .push_attribute(Attribute::RtcpMux)
+            .push_attribute(Attribute::EndOfCandidates);
+        offer.push_media(audio);
+        let text = offer.to_string();
+        assert!(text.starts_with("v=0\r\no=- 7 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"));
+        assert!(text.contains("m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n"));
+        let parsed = SessionDescription::parse(&text).unwrap();
+        assert_eq!(parsed, offer);
+        let m = parsed.media_by_mid("0").unwrap();
+        assert_eq!(m.direction(), Direction::SendOnly);
+        assert!(m.end_of_candidates());
+        assert!(!m.is_rejected());
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_problem() {
+        assert_eq!(err(""), (0, SdpErrorKind::Empty));
+        assert_eq!(err("v=1\n"), (1, err("v=1\n").1));
+        assert!(matches!(
+            err("v=1\n").1,
+            SdpErrorKind::InvalidField {
+                field: "v= version",
+                ..
+            }
+        ));
+        assert_eq!(err("s=-\n"), (1, SdpErrorKind::Expected { expected: 'v' }));
+        assert_eq!(err("v=0\n"), (2, SdpErrorKind::Expected { expected: 'o' }));
+        assert_eq!(
+            err("v=0\no=- 1 1 IN IP4 ::1\n"),
+            (3, SdpErrorKind::Expected { expected: 's' })
+        );
+        assert!(matches!(
+            err("v=0\no=- 1 IN IP4 x\ns=-\nt=0 0\n"),
+            (2, SdpErrorKind::InvalidField { field: "o=", .. })
+        ));
+        assert!(matches!(
+            err("v=0\no=- 99999999999999999999 1 IN IP4 x\ns=-\nt=0 0\n"),
+            (
+                2,
+                SdpErrorKind::InvalidField {
+                    field: "o= session id",
+                    ..
+                }
+            )
+        ));
+        assert_eq!(
+            err("v=0\no=- 1 1 IN IP4 x\ns=-\nm=audio 9 RTP/AVP 0\n"),
+            (4, SdpErrorKind::Expected { expected: 't' })
+        );
+        assert_eq!(
+            err("v=0\no=- 1 1 IN IP4 x\ns=-\n"),
+            (4, SdpErrorKind::Expected { expected: 't' })
+        );
+        assert_eq!(
+            err("v=0\no=- 1 1 IN IP4 x\ns=-\nt=0 0\nc=IN IP4 x\n"),
+            (5, SdpErrorKind::OutOfOrder('c'))
+        );
+        assert_eq!(
+            err("v=0\no=- 1 1 IN IP4 x\ns=-\ni=a\ni=b\nt=0 0\n"),
+            (5, SdpErrorKind::Duplicate('i'))
+        );
+        assert_eq!(
+            err("v=0\no=- 1 1 IN IP4 x\ns=-\nt=0 0\nf=x\n"),
+            (5, SdpErrorKind::UnknownType('f'))
+        );
+        assert_eq!(
+            err("v=0\no=- 1 1 IN IP4 x\ns=-\nt=0 0\na=x\ry\n"),
+            (5, SdpErrorKind::ControlCharacter(b'\r'))
+        );
+        assert_eq!(
+            err("v=0\no=- 1 1 IN IP4 x\ns=-\nt=0 0\nax\n"),
+            (5, SdpErrorKind::NotTypeValue)
+        );
+        assert_eq!(
+            err("v=0\no=- 1 1 IN IP4 x\ns=-\nt=0 0\nm=audio 9 RTP/AVP 0\nt=0 0\n"),
+            (6, SdpErrorKind::OutOfOrder('t'))
+        );
+        assert!(matches!(
+            err("v=0\no=- 1 1 IN IP4 x\ns=-\nt=0 0\nm=audio 9 RTP/AVP\n"),
+            (5, SdpErrorKind::InvalidField { field: "m=", .. })
+        ));
+        assert!(matches!(
+            err("v=0\no=- 1 1 IN IP4 x\ns=-\nt=0 0\nm=audio 70000 RTP/AVP 0\n"),
+            (5, SdpErrorKind::InvalidField { field: "m= port", .. })
+        ));
+        let e = SessionDescription::parse("v=0\no=- 1 1 IN IP4 x\ns=-\nt=0 0\na=setup:x\n").unwrap_err();
+        assert_eq!(e.to_string(), "line 5: invalid a=setup: unknown role \"x\"");
+    }
+
+    #[test]
+    fn non_utf8_lines_are_named() {
+        let e = SessionDescription::parse_bytes(b"v=0\no=- 1 1 IN IP4 x\ns=\xff\n").unwrap_err();
+        assert_eq!((e.line, e.kind), (3, SdpErrorKind::NotUtf8));
+    }
+
+    #[test]
+    fn limits_are_enforced_and_named() {
+        let long = format!(
+            "v=0\no=- 1 1 IN IP4 x\ns=-\nt=0 0\na=x:{}\n",
+            "y".repeat(MAX_LINE_BYTES)
+        );
+        assert!(matches!(
+            err(&long),
+            (
+                5,
+                SdpErrorKind::LineTooLong {
+                    limit: MAX_LINE_BYTES,
+                    ..
+                }
+            )
+        ));
+        let mut many = String::from("v=0\no=- 1 1 IN IP4 x\ns=-\nt=0 0\n");
+        for _ in 0..=MAX_MEDIA_SECTIONS {
+            many.push_str("m=audio 0 RTP/AVP 0\n");
+        }
+        let (line, kind) = err(&many);
+        assert_eq!(
+            kind,
+            SdpErrorKind::TooManyMediaSections {
+                limit: MAX_MEDIA_SECTIONS
+            }
+        );
+        assert_eq!(line, 5 + MAX_MEDIA_SECTIONS);
+    }
+
+    #[test]
+    fn optional_session_lines_round_trip() {
+        let text = "v=0\r\no=jdoe 2890844526 2890842807 IN IP4 10.47.16.5\r\ns=SDP Seminar\r\ni=A Seminar\r\n\
+u=http://127.0.0.1/seminar\r\ne=j.doe@example.com\r\np=+1 617 555-6011\r\nc=IN IP4 224.2.17.12/127\r\n\
+b=CT:128\r\nt=2873397496 2873404696\r\nr=7d 1h 0 25h\r\nz=2882844526 -1h\r\nk=prompt\r\na=recvonly\r\n\
+m=audio 49170/2 RTP/AVP 0\r\ni=voice\r\nb=AS:64\r\nk=prompt\r\n";
+        let d = SessionDescription::parse(text).unwrap();
+        assert_eq!(d.to_string(), text);
+        assert_eq!(d.timings[0].repeats, ["7d 1h 0 25h"]);
+        assert_eq!(d.timings[0].zone_adjustments.as_deref(), Some("2882844526 -1h"));
+        assert_eq!(d.media[0].port_count, Some(2));
+        assert_eq!(
+            d.media[0].bandwidths[0],
+            Bandwidth {
+                kind: "AS".into(),
+                value: 64
+            }
+        );
+    }
+}
