@@ -372,7 +372,9 @@ impl IceAgent {
     /// Handles one received datagram. Anything that is not a well-formed, authenticated STUN
     /// Binding message for us is dropped and counted in [`IceAgent::stats`].
     pub fn handle_receive(&mut self, now: Instant, r: Receive<'_>) {
-        if matches!(self.state, IceConnectionState::Closed) {
+        if self.state == IceConnectionState::Closed || (self.state == IceConnectionState::Failed && self.ever_connected)
+        {
+            // Closed, or consent expired (RFC 7675 §5.1): answer nothing.
             return;
         }
         let msg = match Message::decode(r.contents) {
@@ -551,6 +553,7 @@ impl IceAgent {
             p.nominate_on_success = false;
         }
         self.recompute_priorities();
+        self.nominate_best_valid_pair();
     }
 
     fn has_check_to_send(&self) -> bool {
@@ -693,7 +696,8 @@ impl IceAgent {
             if f.transmits >= max_transmits {
                 tracing::debug!(pair = i, "ICE check timed out");
                 p.in_flight = None;
-                if p.state != PairState::Succeeded {
+                // A valid pair whose nomination check went unanswered has lost its path too.
+                if p.state != PairState::Succeeded || self.nominating == Some(i) {
                     p.state = PairState::Failed;
                 }
                 if self.nominating == Some(i) {
@@ -706,6 +710,7 @@ impl IceAgent {
             f.next_at = now + f.rto;
             resend.push((i, f.bytes.clone()));
         }
+        self.nominate_best_valid_pair();
         for (i, bytes) in resend {
             let Some(p) = self.pairs.get(i) else { continue };
             let (Some(l), Some(r)) = (self.locals.get(p.local), self.remotes.get(p.remote)) else {
@@ -966,10 +971,9 @@ impl IceAgent {
                     p.nominated = true;
                     self.nominating = None;
                     self.select_nominated(now, pair);
-                } else if self.nominating.is_none() && self.selected.is_none() {
+                } else {
                     // Regular nomination: repeat the check on the first valid pair with USE-CANDIDATE.
-                    self.nominating = Some(pair);
-                    self.trigger(pair, true);
+                    self.nominate_best_valid_pair();
                 }
             }
             IceRole::Controlled => {
@@ -978,6 +982,24 @@ impl IceAgent {
                     self.select_nominated(now, pair);
                 }
             }
+        }
+    }
+
+    /// Controlling, nothing selected or being nominated: nominate the best valid pair, if any.
+    fn nominate_best_valid_pair(&mut self) {
+        if self.role != IceRole::Controlling || self.selected.is_some() || self.nominating.is_some() {
+            return;
+        }
+        let best = self
+            .pairs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.state == PairState::Succeeded && p.in_flight.is_none())
+            .max_by_key(|(_, p)| p.priority)
+            .map(|(i, _)| i);
+        if let Some(pair) = best {
+            self.nominating = Some(pair);
+            self.trigger(pair, true);
         }
     }
 
@@ -993,6 +1015,7 @@ impl IceAgent {
         }
         if self.nominating == Some(pair) {
             self.nominating = None;
+            self.nominate_best_valid_pair();
         }
     }
 

@@ -37,12 +37,16 @@ fn addr(s: &str) -> SocketAddr {
 
 impl Net {
     fn new(role_a: IceRole, role_b: IceRole) -> Net {
+        Net::with_configs(IceAgentConfig::new(role_a), IceAgentConfig::new(role_b))
+    }
+
+    fn with_configs(config_a: IceAgentConfig, config_b: IceAgentConfig) -> Net {
         let start = Instant::now();
         Net {
             now: start,
             start,
-            a: IceAgent::new(IceAgentConfig::new(role_a), start),
-            b: IceAgent::new(IceAgentConfig::new(role_b), start),
+            a: IceAgent::new(config_a, start),
+            b: IceAgent::new(config_b, start),
             owners: HashMap::new(),
             events_a: Vec::new(),
             events_b: Vec::new(),
@@ -272,21 +276,62 @@ fn trickled_candidates_in_both_directions_connect() {
 
 #[test]
 fn role_conflict_resolves_to_exactly_one_controlling_agent() {
-    for roles in [IceRole::Controlling, IceRole::Controlled] {
-        for _ in 0..8 {
-            let mut net = Net::new(roles, roles);
+    // Both roles, both tie-breaker orders: the larger tie-breaker ends up controlling, whether
+    // the conflict is repaired by switching on a request or on a 487 response.
+    for role in [IceRole::Controlling, IceRole::Controlled] {
+        for (tie_a, tie_b) in [(1u64, 2u64), (2, 1), (u64::MAX, 0)] {
+            let mut config_a = IceAgentConfig::new(role);
+            config_a.tie_breaker = Some(tie_a);
+            let mut config_b = IceAgentConfig::new(role);
+            config_b.tie_breaker = Some(tie_b);
+            let mut net = Net::with_configs(config_a, config_b);
             let ca = net.host(Side::A, "127.0.0.1:10000");
             let cb = net.host(Side::B, "127.0.0.1:20000");
             net.exchange_credentials();
             net.a.add_remote_candidate(cb);
             net.b.add_remote_candidate(ca);
             net.run(Duration::from_secs(5), Net::connected)
-                .unwrap_or_else(|| panic!("no connection with both {roles:?}"));
-            assert_ne!(net.a.role(), net.b.role(), "both {:?}", net.a.role());
+                .unwrap_or_else(|| panic!("no connection with both {role:?}"));
+            let winner = if tie_a > tie_b { &net.a } else { &net.b };
+            assert_eq!(
+                winner.role(),
+                IceRole::Controlling,
+                "both {role:?}, ties {tie_a}/{tie_b}"
+            );
+            assert_ne!(net.a.role(), net.b.role());
             assert!(net.a.stats().role_conflicts + net.b.stats().role_conflicts > 0);
             assert_eq!(flip(net.b.selected_pair()), net.a.selected_pair());
         }
     }
+}
+
+/// Drops every request that carries USE-CANDIDATE.
+fn drop_nominations(t: Transmit) -> Option<Transmit> {
+    let msg = Message::decode(&t.contents).ok()?;
+    (!msg.use_candidate()).then_some(t)
+}
+
+#[test]
+fn lost_nomination_is_retried_on_another_valid_pair() {
+    let mut net = Net::new(IceRole::Controlling, IceRole::Controlled);
+    let a1 = net.host(Side::A, "127.0.0.1:10000");
+    let a2 = net.host(Side::A, "127.0.0.2:10000");
+    let cb = net.host(Side::B, "127.0.0.1:20000");
+    net.exchange_credentials();
+    net.a.add_remote_candidate(cb);
+    net.b.add_remote_candidate(a1);
+    net.b.add_remote_candidate(a2);
+    // Nominations are lost for longer than a check's 15.75 s lifetime: both pairs become valid,
+    // the first nomination times out, and the other valid pair must be nominated instead.
+    net.mangle = Some(drop_nominations);
+    net.run(Duration::from_secs(20), |_| false);
+    assert_eq!(net.a.selected_pair(), None);
+    net.mangle = None;
+    let took = net
+        .run(Duration::from_secs(30), Net::connected)
+        .expect("never nominated again");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(flip(net.b.selected_pair()), net.a.selected_pair());
 }
 
 #[test]
