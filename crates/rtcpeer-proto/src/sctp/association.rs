@@ -209,13 +209,19 @@ impl SctpAssociation {
         self.transmits.pop_front()
     }
 
-    /// The next event, if any.
+    /// The next event, if any: notifications first, then received messages.
     pub fn poll_event(&mut self) -> Option<SctpEvent> {
+        self.poll_notification().or_else(|| self.read_message())
+    }
+
+    /// The next event that is not a received message.
+    ///
+    /// Lets a caller that cannot take more messages right now keep up with state
+    /// changes; the messages stay in the association's bounded receive buffer, whose
+    /// shrinking window slows the peer down.
+    pub fn poll_notification(&mut self) -> Option<SctpEvent> {
         self.pump();
-        if let Some(event) = self.events.pop_front() {
-            return Some(event);
-        }
-        self.read_message()
+        self.events.pop_front()
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should be called next.
