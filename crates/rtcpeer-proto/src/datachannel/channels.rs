@@ -60,6 +60,9 @@ struct Channel {
     low_threshold: usize,
     /// We sent the OPEN and no ACK came yet: messages go ordered (RFC 8832 §6).
     awaiting_ack: bool,
+    /// The application sent data since the last `bufferedamountlow`; DCEP traffic
+    /// alone does not make the event fire.
+    low_armed: bool,
 }
 
 impl Channel {
@@ -170,7 +173,7 @@ impl DataChannels {
         }
         let stream_id = if init.negotiated {
             let id = init.id.ok_or(DataChannelError::NegotiatedWithoutId)?;
-            if self.by_stream.contains_key(&id) {
+            if !self.stream_id_free(id) {
                 return Err(DataChannelError::IdInUse(id));
             }
             Some(id)
@@ -191,6 +194,7 @@ impl DataChannels {
             state: DataChannelState::Connecting,
             low_threshold: 0,
             awaiting_ack: false,
+            low_armed: false,
         };
         if let Some(sid) = stream_id {
             self.by_stream.insert(sid, cid);
@@ -318,7 +322,11 @@ impl DataChannels {
                     DataChannelError::InvalidState(DataChannelState::Closing)
                 }
                 other => DataChannelError::Sctp(other),
-            })
+            })?;
+        if let Some(channel) = self.channels.get_mut(&id) {
+            channel.low_armed = true;
+        }
+        Ok(())
     }
 
     /// Closes a channel (RFC 8831 §6.7): our outgoing stream is reset after the data
@@ -426,9 +434,12 @@ impl DataChannels {
     /// The lowest free stream id of our parity: even on the DTLS client, odd on the server.
     fn allocate_stream_id(&self) -> Option<u16> {
         let first = if self.is_dtls_client { 0 } else { 1 };
-        (first..=MAX_STREAM_ID)
-            .step_by(2)
-            .find(|sid| !self.by_stream.contains_key(sid))
+        (first..=MAX_STREAM_ID).step_by(2).find(|sid| self.stream_id_free(*sid))
+    }
+
+    /// Neither used by a channel nor still being reset.
+    fn stream_id_free(&self, sid: u16) -> bool {
+        !self.by_stream.contains_key(&sid) && self.sctp.as_ref().is_none_or(|s| s.is_stream_available(sid))
     }
 
     /// Opens a channel on the established association: DCEP OPEN for in-band channels.
@@ -544,8 +555,13 @@ impl DataChannels {
                 self.finish_close(cid);
             }
             SctpEvent::BufferedAmountLow { stream } => {
-                if let Some(&cid) = self.by_stream.get(&stream) {
-                    self.events.push_back(DataChannelEvent::BufferedAmountLow(cid));
+                let Some(&cid) = self.by_stream.get(&stream) else {
+                    return;
+                };
+                if let Some(channel) = self.channels.get_mut(&cid) {
+                    if std::mem::take(&mut channel.low_armed) {
+                        self.events.push_back(DataChannelEvent::BufferedAmountLow(cid));
+                    }
                 }
             }
             SctpEvent::Closed { reason } => {
@@ -650,6 +666,7 @@ impl DataChannels {
             state: DataChannelState::Open,
             low_threshold: 0,
             awaiting_ack: false,
+            low_armed: false,
         };
         tracing::debug!(channel = %cid, stream, label = %channel.label, "data channel opened by the peer");
         self.channels.insert(cid, channel);

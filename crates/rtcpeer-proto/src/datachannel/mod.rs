@@ -129,7 +129,10 @@ pub struct DataChannelInfo {
     pub stream_id: Option<u16>,
     /// The current state.
     pub state: DataChannelState,
-    /// Bytes queued for sending and not yet acknowledged.
+    /// Bytes queued for sending and not yet acknowledged by the peer's SCTP.
+    ///
+    /// Empty messages count one byte (the byte RFC 8831 §6.6 puts on the wire), and
+    /// the DCEP OPEN or ACK counts until SCTP acknowledges it.
     pub buffered_amount: usize,
     /// The level at or below which [`DataChannelEvent::BufferedAmountLow`] fires.
     pub buffered_amount_low_threshold: usize,

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use sctp_proto::{
-    Association, AssociationHandle, ClientConfig, DatagramEvent, Endpoint, EndpointConfig, Event, Payload,
-    PayloadProtocolIdentifier, ReliabilityType, ServerConfig, StreamEvent, TransportConfig,
+    Association, AssociationError, AssociationHandle, ClientConfig, DatagramEvent, Endpoint, EndpointConfig, Event,
+    Payload, PayloadProtocolIdentifier, ReliabilityType, ServerConfig, StreamEvent, TransportConfig,
 };
 
 use super::{Reliability, SctpConfig, SctpError, SctpEvent, MAX_MESSAGE_SIZE_LIMIT};
@@ -47,6 +47,9 @@ pub struct SctpAssociation {
     readable: BTreeSet<u16>,
     /// Streams we asked to reset and have not yet seen reset.
     resetting: BTreeSet<u16>,
+    /// Streams reset but whose reset handshake has not completed: their ids cannot
+    /// be used again yet (RFC 6525).
+    quarantined: BTreeSet<u16>,
     /// Last known buffered amount of every stream with data queued.
     buffered: BTreeMap<u16, usize>,
     low_thresholds: HashMap<u16, usize>,
@@ -119,6 +122,7 @@ impl SctpAssociation {
             transmits: VecDeque::new(),
             readable: BTreeSet::new(),
             resetting: BTreeSet::new(),
+            quarantined: BTreeSet::new(),
             buffered: BTreeMap::new(),
             low_thresholds: HashMap::new(),
         }
@@ -303,6 +307,12 @@ impl SctpAssociation {
             .map_err(|e| map_error(stream, e))
     }
 
+    /// False while `stream` is being reset or its reset has not completed, when its
+    /// id must not carry a new channel yet.
+    pub fn is_stream_available(&self, stream: u16) -> bool {
+        !self.resetting.contains(&stream) && !self.quarantined.contains(&stream)
+    }
+
     /// Bytes queued on `stream` and not yet acknowledged by the peer.
     pub fn buffered_amount(&self, stream: u16) -> usize {
         self.buffered.get(&stream).copied().unwrap_or(0)
@@ -372,7 +382,14 @@ impl SctpAssociation {
                 }
                 Event::HandshakeFailed { reason } | Event::AssociationLost { reason } if !self.closed => {
                     self.closed = true;
-                    let reason = (!self.local_close).then(|| reason.to_string());
+                    let reason = match reason {
+                        // Orderly ends: our close, the peer's SHUTDOWN or ABORT.
+                        AssociationError::AssociationClosed
+                        | AssociationError::ApplicationClosed
+                        | AssociationError::LocallyClosed => None,
+                        _ if self.local_close => None,
+                        failure => Some(failure.to_string()),
+                    };
                     tracing::debug!(?reason, "SCTP association closed");
                     self.events.push_back(SctpEvent::Closed { reason });
                 }
@@ -385,18 +402,23 @@ impl SctpAssociation {
                 }
                 Event::Stream(StreamEvent::Finished { id }) => {
                     self.resetting.remove(&id);
+                    self.quarantined.insert(id);
                     self.buffered.remove(&id);
                     self.events.push_back(SctpEvent::StreamReset { stream: id });
                 }
-                // A reset of a stream the peer never knew completes without a
-                // reciprocal reset; report it all the same.
-                Event::Stream(StreamEvent::ResetComplete { id }) if self.resetting.contains(&id) => {
-                    self.resetting.remove(&id);
-                    self.buffered.remove(&id);
-                    self.events.push_back(SctpEvent::StreamReset { stream: id });
+                Event::Stream(StreamEvent::ResetComplete { id }) => {
+                    self.quarantined.remove(&id);
+                    // A reset of a stream the peer never knew completes without a
+                    // reciprocal reset; report it all the same.
+                    if self.resetting.remove(&id) {
+                        self.buffered.remove(&id);
+                        self.events.push_back(SctpEvent::StreamReset { stream: id });
+                    }
                 }
                 Event::Stream(StreamEvent::ResetFailed { id, reason }) => {
+                    // The id stays quarantined: the peer may still consider it in use.
                     tracing::debug!(stream = id, ?reason, "SCTP stream reset failed");
+                    self.quarantined.insert(id);
                     if self.resetting.remove(&id) {
                         self.events.push_back(SctpEvent::StreamReset { stream: id });
                     }
@@ -688,9 +710,7 @@ mod tests {
             p.a_events
         );
         assert!(
-            p.b_events
-                .iter()
-                .any(|e| matches!(e, SctpEvent::Closed { reason: Some(_) })),
+            p.b_events.contains(&SctpEvent::Closed { reason: None }),
             "{:?}",
             p.b_events
         );

@@ -99,9 +99,10 @@ pub enum SctpEvent {
         /// The stream concerned.
         stream: u16,
     },
-    /// The association is gone, with the reason when it did not end by our own [`SctpAssociation::close`].
+    /// The association is gone.
     Closed {
-        /// Why it ended, when it was not a local close.
+        /// `None` for an orderly end (our [`SctpAssociation::close`], the peer's
+        /// SHUTDOWN or ABORT); otherwise what failed (timeout, protocol error, ...).
         reason: Option<String>,
     },
 }
