@@ -647,3 +647,26 @@ fn garbage_packets_do_not_disturb_the_channels() {
     net.run_for(Duration::from_millis(100));
     assert_eq!(messages_on(&net.b_events, b_id), vec![bin(b"still here")]);
 }
+
+#[test]
+fn a_peer_ignoring_our_max_message_size_is_not_delivered_oversized_messages() {
+    let small = DataChannelsConfig {
+        local_max_message_size: 1000,
+        ..Default::default()
+    };
+    let mut net = Net::with_configs(13, DataChannelsConfig::default(), small);
+    // a is told the wrong limit, as a misbehaving peer would be.
+    net.a.start(true, 5000, MAX_MSG, net.now);
+    net.b.start(false, 5000, MAX_MSG, net.now);
+    let (a_id, b_id) = open_channel(&mut net, "greedy", DataChannelInit::default());
+    net.a.send(a_id, &bin(&[5; 1000])).unwrap();
+    net.run_for(Duration::from_millis(500));
+    net.a.send(a_id, &bin(&[6; 5000])).unwrap();
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(messages_on(&net.b_events, b_id), vec![bin(&[5; 1000])]);
+    assert!(
+        net.b_events.contains(&DataChannelEvent::Closed(b_id)),
+        "{:?}",
+        net.b_events
+    );
+}

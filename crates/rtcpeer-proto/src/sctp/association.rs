@@ -529,6 +529,7 @@ fn map_error(stream: u16, e: sctp_proto::Error) -> SctpError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sctp::DEFAULT_MAX_MESSAGE_SIZE;
     use std::time::Duration;
 
     struct Pair {
@@ -640,21 +641,19 @@ mod tests {
             p.a.send(1, 52, b"x", true, Reliability::Reliable),
             Err(SctpError::UnsupportedPpid(52))
         );
-        let big = vec![0u8; DEFAULT_MAX_MESSAGE_SIZE_FOR_TEST + 1];
+        let big = vec![0u8; DEFAULT_MAX_MESSAGE_SIZE + 1];
         assert_eq!(
             p.a.send(1, 53, &big, true, Reliability::Reliable),
             Err(SctpError::MessageTooLarge {
                 len: big.len(),
-                max: DEFAULT_MAX_MESSAGE_SIZE_FOR_TEST
+                max: DEFAULT_MAX_MESSAGE_SIZE
             })
         );
-        let fits = vec![7u8; DEFAULT_MAX_MESSAGE_SIZE_FOR_TEST];
+        let fits = vec![7u8; DEFAULT_MAX_MESSAGE_SIZE];
         p.a.send(1, 53, &fits, true, Reliability::Reliable).unwrap();
         p.run(Duration::from_secs(2));
         assert_eq!(messages(&p.b_events), vec![(1, 53, fits)]);
     }
-
-    const DEFAULT_MAX_MESSAGE_SIZE_FOR_TEST: usize = super::super::DEFAULT_MAX_MESSAGE_SIZE;
 
     #[test]
     fn reset_is_reported_on_both_sides() {
