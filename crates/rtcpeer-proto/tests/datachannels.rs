@@ -627,6 +627,10 @@ fn close_all_closes_every_channel_on_both_sides() {
         );
     }
     assert!(!net.a.is_connected() && !net.b.is_connected());
+    assert_eq!(
+        net.b.create("after", DataChannelInit::default()),
+        Err(DataChannelError::InvalidState(DataChannelState::Closed))
+    );
     assert!(
         net.b_events.iter().all(|e| !matches!(e, DataChannelEvent::Error(..))),
         "orderly close is no error"

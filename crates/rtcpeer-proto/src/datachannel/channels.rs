@@ -168,6 +168,9 @@ impl DataChannels {
                 return Err(DataChannelError::IdOutOfRange(id));
             }
         }
+        if self.sctp.as_ref().is_some_and(SctpAssociation::is_closed) {
+            return Err(DataChannelError::InvalidState(DataChannelState::Closed));
+        }
         if self.live_channels() >= MAX_CHANNELS {
             return Err(DataChannelError::TooManyChannels);
         }

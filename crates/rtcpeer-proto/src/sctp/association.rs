@@ -133,6 +133,11 @@ impl SctpAssociation {
         &self.config
     }
 
+    /// True once the association has ended (closed, aborted or failed).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
     /// True once the association is established and until it closes.
     pub fn is_connected(&self) -> bool {
         self.connected && !self.closed
