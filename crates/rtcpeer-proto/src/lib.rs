@@ -28,6 +28,7 @@ pub mod ice;
 pub mod jsep;
 pub mod net;
 pub mod peer;
+mod rand;
 pub mod sctp;
 pub mod sdp;
 pub mod stun;

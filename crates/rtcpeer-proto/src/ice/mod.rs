@@ -1,5 +1,80 @@
 //! ICE (RFC 8445): candidates and the sans-IO agent.
+//!
+//! [`IceAgent`] is a full (never lite) ICE agent for a single component (component 1: RTP/RTCP
+//! multiplexed, data channels) over UDP host candidates. It owns no socket and no clock: the
+//! runtime feeds it received datagrams and the current time and sends what it returns.
+//!
+//! # Driving it
+//!
+//! 1. Create it with an [`IceAgentConfig`] (role and credentials; the JSEP layer may change the
+//!    role later with [`IceAgent::set_role`]); add a host candidate per bound socket with
+//!    [`IceAgent::add_local_candidate`].
+//! 2. Give it the peer's credentials ([`IceAgent::set_remote_credentials`]) and candidates as they
+//!    trickle in ([`IceAgent::add_remote_candidate`], then [`IceAgent::end_of_remote_candidates`]).
+//!    Hostname (mDNS) candidates are refused until the runtime resolves them to an IP.
+//! 3. Route datagrams for which [`IceAgent::accepts`] is true to [`IceAgent::handle_receive`];
+//!    call [`IceAgent::handle_timeout`] at [`IceAgent::poll_timeout`]; drain
+//!    [`IceAgent::poll_transmit`] and [`IceAgent::poll_event`] after each call.
+//!
+//! # States
+//!
+//! `New` → `Checking` (first check sent or received) → `Connected` (a nominated pair is
+//! selected; [`IceEvent::SelectedPairChanged`] tells where to send) → `Completed` (also
+//! end-of-candidates signalled and no check pending). From `Connected`/`Completed`:
+//! `Disconnected` when the selected pair has had no authenticated success response for
+//! `disconnected_timeout` (5 s), back to `Connected` when one arrives, `Failed` when none came for
+//! `failed_timeout` (30 s, consent expiry of RFC 7675). `Checking` → `Failed` once end-of-candidates
+//! was signalled and every pair has failed, or when there is no pair at all
+//! `no_candidates_timeout` (10 s) after end-of-candidates. A new remote candidate after such a
+//! failure (never after consent expiry) returns to `Checking`. `Closed` after [`IceAgent::close`].
+//!
+//! # Checks and nomination
+//!
+//! - Pairs are formed between every local and remote candidate of the same address family, with the
+//!   priority of RFC 8445 §6.1.2.3. There is no Frozen state: new pairs are Waiting and one check
+//!   is sent every `check_pacing` (Ta, 50 ms), triggered checks first, then the highest-priority
+//!   Waiting pair.
+//! - A check is retransmitted after `initial_rto` (250 ms), doubling up to `max_rto` (3 s), at most
+//!   `max_retransmits` (7) times; with the defaults an unanswered pair fails 15.75 s after its first
+//!   check, so an unreachable peer with end-of-candidates fails the agent in about 16 s.
+//! - Incoming Binding requests must carry `USERNAME` = `our-ufrag:their-ufrag`,
+//!   MESSAGE-INTEGRITY with our pwd and (if present) a valid FINGERPRINT. Missing USERNAME,
+//!   integrity or PRIORITY → 400; unknown ufrag or bad integrity → 401 (counted in
+//!   [`IceStats`]); unknown comprehension-required attributes → 420. A valid request is answered
+//!   with XOR-MAPPED-ADDRESS, may teach a peer-reflexive remote candidate
+//!   ([`IceEvent::RemoteCandidateLearned`]) and triggers a check on its pair. Requests that arrive
+//!   before the remote credentials are answered at once; their triggered checks wait (bounded by
+//!   the pair limit) until the credentials are set.
+//! - Role conflicts are repaired per RFC 8445 §7.3.1.1 (487 and tie-breaker), both for incoming
+//!   requests and 487 responses.
+//! - The controlling agent uses regular nomination: after the first check that succeeds it repeats
+//!   the check on that pair with USE-CANDIDATE, and selects it when that succeeds. The controlled
+//!   agent selects a pair when a USE-CANDIDATE request arrived for it and its own check on it
+//!   succeeded (a higher-priority nominated pair replaces the selection). With an ice-lite peer
+//!   ([`IceAgent::set_remote_lite`]) we are always controlling.
+//! - Successful checks make their own pair valid: responses must come from the address the check
+//!   went to and arrive on the base it left from; the XOR-MAPPED-ADDRESS is not used to build
+//!   separate valid pairs (only host candidates are supported locally).
+//! - Once connected, a consent check (a Binding request, not retransmitted) goes out on the
+//!   selected pair every `consent_interval` (2.5 s, randomized ×0.8–1.2); they are also the
+//!   keepalives.
+//!
+//! # Limits
+//!
+//! At most `max_local_candidates` (16) local and `max_remote_candidates` (100, peer-reflexive
+//! included) remote candidates and `max_pairs` (500) pairs; extra candidates/pairs are refused and
+//! counted. At most 256 queued datagrams and 64 queued events. ICE restarts, TCP candidates,
+//! components other than 1 and server-reflexive/relayed local candidates are not supported.
 
+pub mod agent;
 pub mod candidate;
+pub mod credentials;
+mod pair;
 
+pub use agent::{IceAgent, IceAgentConfig, IceConnectionState, IceEvent, IceStats};
 pub use candidate::{Candidate, CandidateAddress, CandidateKind, CandidateParseError, TransportProtocol};
+pub use credentials::{IceCredentials, IceRole};
+pub use pair::pair_priority;
+
+#[cfg(test)]
+mod tests;

@@ -102,7 +102,7 @@ impl IceCandidateInit {
 macro_rules! w3c_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),* $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
         pub enum $name {
             $($(#[$vdoc])* #[serde(rename = $text)] $variant,)*
         }
@@ -124,6 +124,7 @@ w3c_enum!(
     /// `RTCSignalingState`.
     SignalingState {
         /// No offer/answer exchange in progress.
+        #[default]
         Stable => "stable",
         /// A local offer has been applied.
         HaveLocalOffer => "have-local-offer",
@@ -142,6 +143,7 @@ w3c_enum!(
     /// `RTCIceGatheringState`.
     IceGatheringState {
         /// Nothing gathered yet.
+        #[default]
         New => "new",
         /// Gathering candidates.
         Gathering => "gathering",
@@ -154,6 +156,7 @@ w3c_enum!(
     /// `RTCIceConnectionState`.
     IceConnectionState {
         /// Not started.
+        #[default]
         New => "new",
         /// Checking candidate pairs.
         Checking => "checking",
@@ -174,6 +177,7 @@ w3c_enum!(
     /// `RTCPeerConnectionState`: ICE and DTLS combined.
     PeerConnectionState {
         /// Not started.
+        #[default]
         New => "new",
         /// ICE or DTLS in progress.
         Connecting => "connecting",
@@ -192,6 +196,7 @@ w3c_enum!(
     /// `RTCBundlePolicy`.
     BundlePolicy {
         /// Bundle by media type.
+        #[default]
         Balanced => "balanced",
         /// One transport for everything.
         MaxBundle => "max-bundle",
@@ -204,6 +209,7 @@ w3c_enum!(
     /// `RTCIceTransportPolicy`.
     IceTransportPolicy {
         /// Every kind of candidate.
+        #[default]
         All => "all",
         /// Relay candidates only.
         Relay => "relay",

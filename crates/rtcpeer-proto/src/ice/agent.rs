@@ -1,0 +1,1087 @@
+//! The sans-IO ICE agent (full ICE, RFC 8445; consent freshness, RFC 7675).
+//!
+//! See the [module documentation](super) for states, timers and limits.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::candidate::{compute_priority, Candidate, CandidateAddress, CandidateKind, TransportProtocol};
+use super::credentials::{random_u64, IceCredentials, IceRole};
+use super::pair::{pair_priority, CandidatePair, InFlight, PairState};
+use crate::net::{PacketKind, Receive, Transmit};
+use crate::stun::{
+    peek_header, Attribute, Class, Integrity, Message, Method, TransactionId, MESSAGE_INTEGRITY,
+    MESSAGE_INTEGRITY_SHA256,
+};
+
+/// The only component this agent handles (RTP/RTCP multiplexed, data channels).
+const COMPONENT: u16 = 1;
+/// The most outgoing datagrams queued before `poll_transmit` drains them; more are dropped.
+const MAX_QUEUED_TRANSMITS: usize = 256;
+/// The most events queued before `poll_event` drains them; more are dropped.
+const MAX_QUEUED_EVENTS: usize = 64;
+/// The most consent checks remembered while awaiting their answers.
+const MAX_CONSENT_IN_FLIGHT: usize = 8;
+
+/// Settings of an [`IceAgent`]. [`IceAgentConfig::new`] gives browser-like defaults.
+#[derive(Debug, Clone)]
+pub struct IceAgentConfig {
+    /// The initial role (JSEP may change it with [`IceAgent::set_role`]).
+    pub role: IceRole,
+    /// Our ufrag and pwd.
+    pub local: IceCredentials,
+    /// The role-conflict tie-breaker; `None` picks a random one.
+    pub tie_breaker: Option<u64>,
+    /// Ta: the pacing between new (ordinary or triggered) checks. Default 50 ms.
+    pub check_pacing: Duration,
+    /// The first retransmission timeout of a check. Default 250 ms, doubling per retransmit.
+    pub initial_rto: Duration,
+    /// The retransmission timeout stops doubling here. Default 3 s.
+    pub max_rto: Duration,
+    /// Retransmits of a check before its pair fails. Default 7 (8 transmissions; with the
+    /// default RTOs an unanswered pair fails 15.75 s after its first check).
+    pub max_retransmits: u32,
+    /// Mean interval between consent checks on the selected pair, randomized ×0.8–1.2. Default 2.5 s
+    /// (browsers ping the selected pair about this often; RFC 7675 allows it).
+    pub consent_interval: Duration,
+    /// No consent response for this long: `Disconnected`. Default 5 s.
+    pub disconnected_timeout: Duration,
+    /// No consent response for this long: `Failed` (consent expired, RFC 7675 §5.1). Default 30 s.
+    pub failed_timeout: Duration,
+    /// After end-of-candidates, how long to wait with no pair at all (a peer-reflexive one may
+    /// still appear) before `Failed`. Default 10 s.
+    pub no_candidates_timeout: Duration,
+    /// The most local candidates. Default 16.
+    pub max_local_candidates: usize,
+    /// The most remote candidates, signalled and peer-reflexive together. Default 100.
+    pub max_remote_candidates: usize,
+    /// The most candidate pairs; pairs beyond it are not formed. Default 500.
+    pub max_pairs: usize,
+    /// A SOFTWARE attribute to put in our messages.
+    pub software: Option<String>,
+}
+
+impl IceAgentConfig {
+    /// A configuration with random credentials and the documented defaults.
+    pub fn new(role: IceRole) -> Self {
+        IceAgentConfig {
+            role,
+            local: IceCredentials::random(),
+            tie_breaker: None,
+            check_pacing: Duration::from_millis(50),
+            initial_rto: Duration::from_millis(250),
+            max_rto: Duration::from_secs(3),
+            max_retransmits: 7,
+            consent_interval: Duration::from_millis(2500),
+            disconnected_timeout: Duration::from_secs(5),
+            failed_timeout: Duration::from_secs(30),
+            no_candidates_timeout: Duration::from_secs(10),
+            max_local_candidates: 16,
+            max_remote_candidates: 100,
+            max_pairs: 500,
+            software: None,
+        }
+    }
+}
+
+/// The connection state, as `RTCIceConnectionState` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IceConnectionState {
+    /// Nothing checked yet.
+    New,
+    /// Checks are running; no pair is selected.
+    Checking,
+    /// A nominated pair is selected and has consent.
+    Connected,
+    /// Connected, end-of-candidates was signalled and no more checks are pending.
+    Completed,
+    /// The selected pair has not been answered for `disconnected_timeout`.
+    Disconnected,
+    /// Every pair failed after end-of-candidates, or consent expired.
+    Failed,
+    /// [`IceAgent::close`] was called.
+    Closed,
+}
+
+/// Something the agent's user should know about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IceEvent {
+    /// The connection state changed.
+    StateChanged(IceConnectionState),
+    /// A (new) pair was selected: send application data from `local` to `remote`.
+    SelectedPairChanged {
+        /// Our socket address (the candidate's base).
+        local: SocketAddr,
+        /// The peer's address.
+        remote: SocketAddr,
+    },
+    /// A peer-reflexive remote candidate was learned from an incoming check.
+    RemoteCandidateLearned(Candidate),
+}
+
+/// Counters of what the agent did and dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IceStats {
+    /// Connectivity checks sent (first transmissions).
+    pub checks_sent: u64,
+    /// Check retransmissions.
+    pub retransmits: u64,
+    /// Consent checks sent on the selected pair.
+    pub consent_checks_sent: u64,
+    /// Binding requests that passed authentication.
+    pub requests_accepted: u64,
+    /// Responses matched to a check of ours and authenticated.
+    pub responses_accepted: u64,
+    /// Datagrams that did not decode as STUN.
+    pub malformed: u64,
+    /// Messages with a wrong FINGERPRINT.
+    pub bad_fingerprint: u64,
+    /// Messages whose MESSAGE-INTEGRITY did not verify (requests answered with 401, responses dropped).
+    pub bad_integrity: u64,
+    /// Requests with a USERNAME not meant for us (answered with 401).
+    pub bad_username: u64,
+    /// Requests missing USERNAME, MESSAGE-INTEGRITY or PRIORITY (answered with 400).
+    pub bad_requests: u64,
+    /// Responses that match none of our transactions.
+    pub unknown_transactions: u64,
+    /// Datagrams received on an address that is not one of our candidates' bases.
+    pub unknown_local_address: u64,
+    /// Role conflicts seen (in requests or as 487 responses).
+    pub role_conflicts: u64,
+    /// Remote candidates refused because of the limit.
+    pub remote_candidates_refused: u64,
+    /// Pairs not formed because of the limit.
+    pub pairs_refused: u64,
+    /// Outgoing datagrams dropped because the queue was full.
+    pub transmits_dropped: u64,
+}
+
+#[derive(Debug, Clone)]
+struct LocalCandidate {
+    candidate: Candidate,
+    /// The socket address checks are sent from (a host candidate is its own base).
+    base: SocketAddr,
+}
+
+#[derive(Debug, Clone)]
+struct RemoteCandidate {
+    candidate: Candidate,
+    addr: SocketAddr,
+}
+
+#[derive(Debug)]
+struct Consent {
+    /// When the selected pair last got an authenticated success response.
+    last_ok: Instant,
+    /// When the next consent check is due.
+    next_at: Instant,
+    /// Outstanding consent checks (not retransmitted: each interval sends a new one).
+    in_flight: VecDeque<TransactionId>,
+}
+
+/// A sans-IO full ICE agent for one component. Feed it datagrams ([`IceAgent::handle_receive`])
+/// and time ([`IceAgent::handle_timeout`]); drain [`IceAgent::poll_transmit`] and
+/// [`IceAgent::poll_event`]; call `handle_timeout` again at [`IceAgent::poll_timeout`].
+#[derive(Debug)]
+pub struct IceAgent {
+    config: IceAgentConfig,
+    role: IceRole,
+    tie_breaker: u64,
+    remote_credentials: Option<IceCredentials>,
+    remote_lite: bool,
+    locals: Vec<LocalCandidate>,
+    remotes: Vec<RemoteCandidate>,
+    pairs: Vec<CandidatePair>,
+    triggered: VecDeque<usize>,
+    /// The pair the controlling side is nominating.
+    nominating: Option<usize>,
+    selected: Option<usize>,
+    end_of_remote_candidates: Option<Instant>,
+    ever_connected: bool,
+    next_check_at: Instant,
+    consent: Consent,
+    prflx_count: u32,
+    state: IceConnectionState,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<IceEvent>,
+    stats: IceStats,
+}
+
+impl IceAgent {
+    /// A new agent in state `New`.
+    pub fn new(config: IceAgentConfig, now: Instant) -> Self {
+        let tie_breaker = config.tie_breaker.unwrap_or_else(random_u64);
+        IceAgent {
+            role: config.role,
+            tie_breaker,
+            config,
+            remote_credentials: None,
+            remote_lite: false,
+            locals: Vec::new(),
+            remotes: Vec::new(),
+            pairs: Vec::new(),
+            triggered: VecDeque::new(),
+            nominating: None,
+            selected: None,
+            end_of_remote_candidates: None,
+            ever_connected: false,
+            next_check_at: now,
+            consent: Consent {
+                last_ok: now,
+                next_at: now,
+                in_flight: VecDeque::new(),
+            },
+            prflx_count: 0,
+            state: IceConnectionState::New,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: IceStats::default(),
+        }
+    }
+
+    /// Our ufrag and pwd (to put in the SDP).
+    pub fn local_credentials(&self) -> &IceCredentials {
+        &self.config.local
+    }
+
+    /// The current role.
+    pub fn role(&self) -> IceRole {
+        self.role
+    }
+
+    /// Sets the role (JSEP decides it once offer and answer are known). Ignored, with a
+    /// warning, when the remote is ice-lite: then we are always controlling.
+    pub fn set_role(&mut self, role: IceRole) {
+        if self.remote_lite && role == IceRole::Controlled {
+            tracing::warn!("remote is ice-lite, staying controlling");
+            return;
+        }
+        self.switch_role(role);
+    }
+
+    /// Sets the peer's ufrag and pwd. Checks can only be sent once these are known; checks
+    /// received before are answered and their triggered checks queued until then.
+    pub fn set_remote_credentials(&mut self, credentials: IceCredentials) {
+        self.remote_credentials = Some(credentials);
+    }
+
+    /// Declares the remote agent ice-lite: we become controlling and nominate regularly.
+    pub fn set_remote_lite(&mut self, lite: bool) {
+        self.remote_lite = lite;
+        if lite {
+            self.switch_role(IceRole::Controlling);
+        }
+    }
+
+    /// Adds a local host UDP candidate for component 1 (its base is its own address: the socket
+    /// the runtime bound). Returns false if the candidate is not such a candidate, is a duplicate,
+    /// or the local candidate limit is reached.
+    pub fn add_local_candidate(&mut self, candidate: Candidate) -> bool {
+        let Some(base) = candidate.socket_addr() else {
+            return false;
+        };
+        if candidate.kind != CandidateKind::Host
+            || candidate.protocol != TransportProtocol::Udp
+            || candidate.component != COMPONENT
+            || self.state == IceConnectionState::Closed
+            || self.locals.len() >= self.config.max_local_candidates
+            || self.locals.iter().any(|l| l.base == base)
+        {
+            return false;
+        }
+        self.locals.push(LocalCandidate { candidate, base });
+        let local = self.locals.len() - 1;
+        for remote in 0..self.remotes.len() {
+            self.form_pair(local, remote);
+        }
+        true
+    }
+
+    /// Adds a remote UDP candidate for component 1, at any time (trickle). Returns false for
+    /// hostname (mDNS) candidates, which must be resolved to an IP first, for other components or
+    /// TCP, for duplicates, and beyond `max_remote_candidates`. A signalled candidate for an
+    /// address already learned as peer-reflexive replaces it (and returns true).
+    pub fn add_remote_candidate(&mut self, candidate: Candidate) -> bool {
+        if self.state == IceConnectionState::Closed
+            || candidate.protocol != TransportProtocol::Udp
+            || candidate.component != COMPONENT
+        {
+            return false;
+        }
+        let Some(addr) = candidate.socket_addr() else {
+            tracing::debug!(address = %candidate.address, "ignoring unresolved remote candidate");
+            return false;
+        };
+        if let Some(existing) = self.remotes.iter_mut().find(|r| r.addr == addr) {
+            if existing.candidate.kind == CandidateKind::PeerReflexive && candidate.kind != CandidateKind::PeerReflexive
+            {
+                existing.candidate = candidate;
+                self.recompute_priorities();
+                return true;
+            }
+            return false;
+        }
+        if self.remotes.len() >= self.config.max_remote_candidates {
+            self.stats.remote_candidates_refused += 1;
+            return false;
+        }
+        self.remotes.push(RemoteCandidate { candidate, addr });
+        let remote = self.remotes.len() - 1;
+        for local in 0..self.locals.len() {
+            self.form_pair(local, remote);
+        }
+        if self.state == IceConnectionState::Failed && !self.ever_connected {
+            // A new candidate after all checks failed: try again, as browsers do.
+            self.set_state(IceConnectionState::Checking);
+        }
+        true
+    }
+
+    /// The peer signalled end-of-candidates: once every pair has failed, the agent fails.
+    pub fn end_of_remote_candidates(&mut self, now: Instant) {
+        if self.end_of_remote_candidates.is_none() {
+            self.end_of_remote_candidates = Some(now);
+        }
+        self.update_state(now);
+    }
+
+    /// Whether a datagram is a STUN message for this agent: a Binding request or indication
+    /// whose USERNAME starts with our ufrag, or a response to one of our transactions.
+    pub fn accepts(&self, datagram: &[u8]) -> bool {
+        if PacketKind::of(datagram) != PacketKind::Stun {
+            return false;
+        }
+        let Ok((class, method, tid)) = peek_header(datagram) else {
+            return false;
+        };
+        if method != Method::BINDING {
+            return false;
+        }
+        match class {
+            Class::Request | Class::Indication => Message::decode(datagram).is_ok_and(|m| {
+                m.username()
+                    .and_then(|u| u.split_once(':'))
+                    .is_some_and(|(ours, _)| ours == self.config.local.ufrag)
+                    || class == Class::Indication
+            }),
+            Class::SuccessResponse | Class::ErrorResponse => self.owns_transaction(&tid),
+        }
+    }
+
+    /// Handles one received datagram. Anything that is not a well-formed, authenticated STUN
+    /// Binding message for us is dropped and counted in [`IceAgent::stats`].
+    pub fn handle_receive(&mut self, now: Instant, r: Receive<'_>) {
+        if self.state == IceConnectionState::Closed || (self.state == IceConnectionState::Failed && self.ever_connected)
+        {
+            // Closed, or consent expired (RFC 7675 §5.1): answer nothing.
+            return;
+        }
+        let msg = match Message::decode(r.contents) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(error = %e, from = %r.source, "dropping malformed STUN");
+                self.stats.malformed += 1;
+                return;
+            }
+        };
+        if msg.method != Method::BINDING {
+            self.stats.malformed += 1;
+            return;
+        }
+        if msg.has_fingerprint() && msg.check_fingerprint().is_err() {
+            self.stats.bad_fingerprint += 1;
+            return;
+        }
+        let Some(local) = self.locals.iter().position(|l| l.base == r.destination) else {
+            self.stats.unknown_local_address += 1;
+            return;
+        };
+        match msg.class {
+            Class::Request => self.handle_request(now, r, local, &msg),
+            Class::Indication => {}
+            Class::SuccessResponse | Class::ErrorResponse => self.handle_response(now, r, &msg),
+        }
+        self.update_state(now);
+    }
+
+    /// Advances timers: retransmissions, paced checks, consent checks and state timeouts.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if matches!(self.state, IceConnectionState::Closed | IceConnectionState::Failed) {
+            return;
+        }
+        self.retransmit_due(now);
+        if self.remote_credentials.is_some() && now >= self.next_check_at {
+            if let Some(pair) = self.next_pair_to_check() {
+                self.send_check(now, pair);
+                self.next_check_at = now + self.config.check_pacing;
+            }
+        }
+        if self.selected.is_some() && self.has_consent_state() && now >= self.consent.next_at {
+            self.send_consent_check(now);
+        }
+        self.update_state(now);
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<IceEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`IceAgent::handle_timeout`] must next be called; `None` when nothing is pending.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if matches!(self.state, IceConnectionState::Closed | IceConnectionState::Failed) {
+            return None;
+        }
+        let mut deadline: Option<Instant> = None;
+        let mut consider = |t: Instant| deadline = Some(deadline.map_or(t, |d| d.min(t)));
+        for p in &self.pairs {
+            if let Some(f) = &p.in_flight {
+                consider(f.next_at);
+            }
+        }
+        if self.remote_credentials.is_some() && self.has_check_to_send() {
+            consider(self.next_check_at);
+        }
+        if self.selected.is_some() && self.has_consent_state() {
+            consider(self.consent.next_at);
+            if self.state == IceConnectionState::Disconnected {
+                consider(self.consent.last_ok + self.config.failed_timeout);
+            } else {
+                consider(self.consent.last_ok + self.config.disconnected_timeout);
+            }
+        }
+        if let Some(end) = self.end_of_remote_candidates {
+            if self.selected.is_none() && self.pairs.is_empty() {
+                consider(end + self.config.no_candidates_timeout);
+            }
+        }
+        deadline
+    }
+
+    /// The selected pair as (local base, remote address); `None` before selection and after
+    /// consent was lost for good.
+    pub fn selected_pair(&self) -> Option<(SocketAddr, SocketAddr)> {
+        let pair = self.pairs.get(self.selected?)?;
+        Some((self.locals.get(pair.local)?.base, self.remotes.get(pair.remote)?.addr))
+    }
+
+    /// The connection state.
+    pub fn state(&self) -> IceConnectionState {
+        self.state
+    }
+
+    /// Counters of checks, responses and dropped messages.
+    pub fn stats(&self) -> &IceStats {
+        &self.stats
+    }
+
+    /// The remote candidates known, signalled and peer-reflexive.
+    pub fn remote_candidates(&self) -> impl Iterator<Item = &Candidate> {
+        self.remotes.iter().map(|r| &r.candidate)
+    }
+
+    /// Stops the agent: no more checks or answers; state `Closed`.
+    pub fn close(&mut self) {
+        for p in &mut self.pairs {
+            p.in_flight = None;
+        }
+        self.triggered.clear();
+        self.transmits.clear();
+        self.selected = None;
+        self.set_state(IceConnectionState::Closed);
+    }
+
+    // ---- pairs ----
+
+    fn form_pair(&mut self, local: usize, remote: usize) -> Option<usize> {
+        let (l, r) = (self.locals.get(local)?, self.remotes.get(remote)?);
+        if l.base.is_ipv4() != r.addr.is_ipv4() {
+            return None;
+        }
+        if let Some(i) = self.pairs.iter().position(|p| p.local == local && p.remote == remote) {
+            return Some(i);
+        }
+        if self.pairs.len() >= self.config.max_pairs {
+            self.stats.pairs_refused += 1;
+            return None;
+        }
+        let priority = self.priority_of(&l.candidate, &r.candidate);
+        self.pairs.push(CandidatePair {
+            local,
+            remote,
+            priority,
+            state: PairState::Waiting,
+            nominate_on_success: false,
+            nominated: false,
+            in_flight: None,
+        });
+        Some(self.pairs.len() - 1)
+    }
+
+    fn priority_of(&self, local: &Candidate, remote: &Candidate) -> u64 {
+        match self.role {
+            IceRole::Controlling => pair_priority(local.priority, remote.priority),
+            IceRole::Controlled => pair_priority(remote.priority, local.priority),
+        }
+    }
+
+    fn recompute_priorities(&mut self) {
+        for i in 0..self.pairs.len() {
+            let p = &self.pairs[i];
+            let priority = match (self.locals.get(p.local), self.remotes.get(p.remote)) {
+                (Some(l), Some(r)) => self.priority_of(&l.candidate, &r.candidate),
+                _ => continue,
+            };
+            self.pairs[i].priority = priority;
+        }
+    }
+
+    fn switch_role(&mut self, role: IceRole) {
+        if self.role == role {
+            return;
+        }
+        tracing::debug!(?role, "ICE role changed");
+        self.role = role;
+        self.nominating = None;
+        for p in &mut self.pairs {
+            p.nominate_on_success = false;
+        }
+        self.recompute_priorities();
+        self.nominate_best_valid_pair();
+    }
+
+    fn has_check_to_send(&self) -> bool {
+        !self.triggered.is_empty() || self.pairs.iter().any(|p| p.state == PairState::Waiting)
+    }
+
+    /// The triggered queue first, then the highest-priority Waiting pair.
+    fn next_pair_to_check(&mut self) -> Option<usize> {
+        while let Some(i) = self.triggered.pop_front() {
+            if self.pairs.get(i).is_some_and(|p| p.in_flight.is_none()) {
+                return Some(i);
+            }
+        }
+        self.pairs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.state == PairState::Waiting && p.in_flight.is_none())
+            .max_by_key(|(_, p)| p.priority)
+            .map(|(i, _)| i)
+    }
+
+    fn trigger(&mut self, pair: usize, front: bool) {
+        if self.triggered.contains(&pair) {
+            return;
+        }
+        if front {
+            self.triggered.push_front(pair);
+        } else {
+            self.triggered.push_back(pair);
+        }
+    }
+
+    // ---- sending ----
+
+    fn queue_transmit(&mut self, source: SocketAddr, destination: SocketAddr, contents: Vec<u8>) {
+        if self.transmits.len() >= MAX_QUEUED_TRANSMITS {
+            self.stats.transmits_dropped += 1;
+            return;
+        }
+        self.transmits.push_back(Transmit {
+            source,
+            destination,
+            contents,
+        });
+    }
+
+    fn emit(&mut self, event: IceEvent) {
+        if self.events.len() >= MAX_QUEUED_EVENTS {
+            tracing::warn!(?event, "ICE event queue full, dropping event");
+            return;
+        }
+        self.events.push_back(event);
+    }
+
+    fn set_state(&mut self, state: IceConnectionState) {
+        if self.state != state {
+            tracing::debug!(from = ?self.state, to = ?state, "ICE connection state");
+            self.state = state;
+            self.emit(IceEvent::StateChanged(state));
+        }
+    }
+
+    /// A Binding request on `pair` (a connectivity or consent check), signed with the remote pwd.
+    fn build_request(
+        &self,
+        pair: usize,
+        tid: TransactionId,
+        use_candidate: bool,
+    ) -> Option<(Vec<u8>, SocketAddr, SocketAddr)> {
+        let creds = self.remote_credentials.as_ref()?;
+        let p = self.pairs.get(pair)?;
+        let local = self.locals.get(p.local)?;
+        let remote = self.remotes.get(p.remote)?;
+        let local_preference = ((local.candidate.priority >> 8) & 0xFFFF) as u16;
+        let mut msg = Message::new(Class::Request, Method::BINDING, tid)
+            .with(Attribute::Username(format!(
+                "{}:{}",
+                creds.ufrag, self.config.local.ufrag
+            )))
+            .with(Attribute::Priority(compute_priority(
+                CandidateKind::PeerReflexive,
+                local_preference,
+                COMPONENT,
+            )));
+        msg = match self.role {
+            IceRole::Controlling => msg.with(Attribute::IceControlling(self.tie_breaker)),
+            IceRole::Controlled => msg.with(Attribute::IceControlled(self.tie_breaker)),
+        };
+        if use_candidate {
+            msg = msg.with(Attribute::UseCandidate);
+        }
+        if let Some(s) = &self.config.software {
+            msg = msg.with(Attribute::Software(s.clone()));
+        }
+        let bytes = msg
+            .encode_with(Some(Integrity::Sha1(creds.pwd.as_bytes())), true)
+            .ok()?;
+        Some((bytes, local.base, remote.addr))
+    }
+
+    fn send_check(&mut self, now: Instant, pair: usize) {
+        let use_candidate = self.role == IceRole::Controlling && self.nominating == Some(pair);
+        let tid = TransactionId::random();
+        let Some((bytes, source, destination)) = self.build_request(pair, tid, use_candidate) else {
+            return;
+        };
+        let rto = self.config.initial_rto;
+        let sent_as_controlling = self.role == IceRole::Controlling;
+        if let Some(p) = self.pairs.get_mut(pair) {
+            if p.state != PairState::Succeeded {
+                p.state = PairState::InProgress;
+            }
+            p.in_flight = Some(InFlight {
+                transaction_id: tid,
+                bytes: bytes.clone(),
+                next_at: now + rto,
+                rto,
+                transmits: 1,
+                use_candidate,
+                sent_as_controlling,
+            });
+        }
+        tracing::trace!(%source, %destination, use_candidate, "ICE check");
+        self.stats.checks_sent += 1;
+        self.queue_transmit(source, destination, bytes);
+        if self.state == IceConnectionState::New {
+            self.set_state(IceConnectionState::Checking);
+        }
+    }
+
+    fn retransmit_due(&mut self, now: Instant) {
+        let max_transmits = self.config.max_retransmits.saturating_add(1);
+        let max_rto = self.config.max_rto;
+        let mut resend = Vec::new();
+        for (i, p) in self.pairs.iter_mut().enumerate() {
+            let Some(f) = p.in_flight.as_mut() else { continue };
+            if now < f.next_at {
+                continue;
+            }
+            if f.transmits >= max_transmits {
+                tracing::debug!(pair = i, "ICE check timed out");
+                p.in_flight = None;
+                // A valid pair whose nomination check went unanswered has lost its path too.
+                if p.state != PairState::Succeeded || self.nominating == Some(i) {
+                    p.state = PairState::Failed;
+                }
+                if self.nominating == Some(i) {
+                    self.nominating = None;
+                }
+                continue;
+            }
+            f.transmits += 1;
+            f.rto = (f.rto * 2).min(max_rto);
+            f.next_at = now + f.rto;
+            resend.push((i, f.bytes.clone()));
+        }
+        self.nominate_best_valid_pair();
+        for (i, bytes) in resend {
+            let Some(p) = self.pairs.get(i) else { continue };
+            let (Some(l), Some(r)) = (self.locals.get(p.local), self.remotes.get(p.remote)) else {
+                continue;
+            };
+            let (source, destination) = (l.base, r.addr);
+            self.stats.retransmits += 1;
+            self.queue_transmit(source, destination, bytes);
+        }
+    }
+
+    fn has_consent_state(&self) -> bool {
+        matches!(
+            self.state,
+            IceConnectionState::Connected | IceConnectionState::Completed | IceConnectionState::Disconnected
+        )
+    }
+
+    fn send_consent_check(&mut self, now: Instant) {
+        let Some(pair) = self.selected else { return };
+        let tid = TransactionId::random();
+        if let Some((bytes, source, destination)) = self.build_request(pair, tid, false) {
+            if self.consent.in_flight.len() >= MAX_CONSENT_IN_FLIGHT {
+                self.consent.in_flight.pop_front();
+            }
+            self.consent.in_flight.push_back(tid);
+            self.stats.consent_checks_sent += 1;
+            self.queue_transmit(source, destination, bytes);
+        }
+        self.consent.next_at = now + self.jittered_consent_interval();
+    }
+
+    fn jittered_consent_interval(&self) -> Duration {
+        // 0.8 + 0.4·u, u uniform in [0, 1).
+        let u = (random_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        self.config.consent_interval.mul_f64(0.8 + 0.4 * u)
+    }
+
+    fn respond(&mut self, r: &Receive<'_>, msg: Message, signed: bool) {
+        let key = signed.then_some(self.config.local.pwd.as_bytes());
+        match msg.encode_with(key.map(Integrity::Sha1), true) {
+            Ok(bytes) => self.queue_transmit(r.destination, r.source, bytes),
+            Err(e) => tracing::warn!(error = %e, "could not encode STUN response"),
+        }
+    }
+
+    fn error_response(&mut self, r: &Receive<'_>, request: &Message, code: u16, reason: &str, signed: bool) {
+        let msg =
+            Message::new(Class::ErrorResponse, Method::BINDING, request.transaction_id).with(Attribute::ErrorCode {
+                code,
+                reason: reason.to_string(),
+            });
+        self.respond(r, msg, signed);
+    }
+
+    // ---- receiving ----
+
+    fn handle_request(&mut self, now: Instant, r: Receive<'_>, local: usize, msg: &Message) {
+        let has_integrity =
+            msg.attribute(MESSAGE_INTEGRITY).is_some() || msg.attribute(MESSAGE_INTEGRITY_SHA256).is_some();
+        let Some(username) = msg.username().filter(|_| has_integrity) else {
+            self.stats.bad_requests += 1;
+            self.error_response(&r, msg, 400, "Bad Request", false);
+            return;
+        };
+        let ours = username.split_once(':').map(|(ours, _)| ours);
+        if ours != Some(self.config.local.ufrag.as_str()) {
+            self.stats.bad_username += 1;
+            self.error_response(&r, msg, 401, "Unauthenticated", false);
+            return;
+        }
+        if msg.check_integrity(self.config.local.pwd.as_bytes()).is_err() {
+            tracing::debug!(from = %r.source, "STUN request with bad integrity");
+            self.stats.bad_integrity += 1;
+            self.error_response(&r, msg, 401, "Unauthenticated", false);
+            return;
+        }
+        let unknown = msg.unknown_comprehension_required();
+        if !unknown.is_empty() {
+            let reply = Message::new(Class::ErrorResponse, Method::BINDING, msg.transaction_id)
+                .with(Attribute::ErrorCode {
+                    code: 420,
+                    reason: "Unknown Attribute".into(),
+                })
+                .with(Attribute::UnknownAttributes(unknown));
+            self.respond(&r, reply, true);
+            return;
+        }
+        let Some(remote_priority) = msg.priority() else {
+            self.stats.bad_requests += 1;
+            self.error_response(&r, msg, 400, "Bad Request", true);
+            return;
+        };
+        // Role conflict (RFC 8445 §7.3.1.1).
+        match (self.role, msg.ice_controlling(), msg.ice_controlled()) {
+            (IceRole::Controlling, Some(theirs), _) => {
+                self.stats.role_conflicts += 1;
+                if self.tie_breaker >= theirs {
+                    self.error_response(&r, msg, 487, "Role Conflict", true);
+                    return;
+                }
+                self.switch_role(IceRole::Controlled);
+            }
+            (IceRole::Controlled, _, Some(theirs)) => {
+                self.stats.role_conflicts += 1;
+                if self.tie_breaker >= theirs {
+                    self.switch_role(IceRole::Controlling);
+                } else {
+                    self.error_response(&r, msg, 487, "Role Conflict", true);
+                    return;
+                }
+            }
+            _ => {}
+        }
+        self.stats.requests_accepted += 1;
+
+        let response = Message::new(Class::SuccessResponse, Method::BINDING, msg.transaction_id)
+            .with(Attribute::XorMappedAddress(r.source));
+        let response = match &self.config.software {
+            Some(s) => response.with(Attribute::Software(s.clone())),
+            None => response,
+        };
+        self.respond(&r, response, true);
+
+        let remote = match self.remotes.iter().position(|c| c.addr == r.source) {
+            Some(i) => Some(i),
+            None => self.learn_peer_reflexive(r.source, remote_priority),
+        };
+        let Some(pair) = remote.and_then(|remote| self.form_pair(local, remote)) else {
+            return;
+        };
+        if self.state == IceConnectionState::New {
+            self.set_state(IceConnectionState::Checking);
+        }
+        let use_candidate = msg.use_candidate() && self.role == IceRole::Controlled;
+        let Some(p) = self.pairs.get_mut(pair) else { return };
+        match p.state {
+            PairState::Succeeded => {
+                if use_candidate && !p.nominated {
+                    p.nominated = true;
+                    self.select_nominated(now, pair);
+                }
+            }
+            PairState::InProgress => {
+                p.nominate_on_success |= use_candidate;
+            }
+            PairState::Waiting | PairState::Failed => {
+                p.nominate_on_success |= use_candidate;
+                p.state = PairState::Waiting;
+                self.trigger(pair, false);
+            }
+        }
+    }
+
+    fn learn_peer_reflexive(&mut self, addr: SocketAddr, priority: u32) -> Option<usize> {
+        if self.remotes.len() >= self.config.max_remote_candidates {
+            self.stats.remote_candidates_refused += 1;
+            return None;
+        }
+        self.prflx_count += 1;
+        let candidate = Candidate {
+            foundation: format!("prflx{}", self.prflx_count),
+            component: COMPONENT,
+            protocol: TransportProtocol::Udp,
+            priority,
+            address: CandidateAddress::Ip(addr.ip()),
+            port: addr.port(),
+            kind: CandidateKind::PeerReflexive,
+            related: None,
+            tcp_type: None,
+            extensions: Vec::new(),
+        };
+        tracing::debug!(%addr, "learned peer-reflexive remote candidate");
+        self.remotes.push(RemoteCandidate {
+            candidate: candidate.clone(),
+            addr,
+        });
+        self.emit(IceEvent::RemoteCandidateLearned(candidate));
+        Some(self.remotes.len() - 1)
+    }
+
+    fn owns_transaction(&self, tid: &TransactionId) -> bool {
+        self.consent.in_flight.contains(tid)
+            || self
+                .pairs
+                .iter()
+                .any(|p| p.in_flight.as_ref().is_some_and(|f| f.transaction_id == *tid))
+    }
+
+    fn handle_response(&mut self, now: Instant, r: Receive<'_>, msg: &Message) {
+        let tid = msg.transaction_id;
+        let consent = self.consent.in_flight.contains(&tid);
+        let pair = if consent {
+            self.selected
+        } else {
+            self.pairs
+                .iter()
+                .position(|p| p.in_flight.as_ref().is_some_and(|f| f.transaction_id == tid))
+        };
+        let Some(pair) = pair else {
+            self.stats.unknown_transactions += 1;
+            return;
+        };
+        let Some(creds) = &self.remote_credentials else { return };
+        if msg.check_integrity(creds.pwd.as_bytes()).is_err() {
+            tracing::debug!(from = %r.source, "STUN response with bad integrity");
+            self.stats.bad_integrity += 1;
+            return;
+        }
+        self.stats.responses_accepted += 1;
+        if consent {
+            self.consent.in_flight.retain(|t| *t != tid);
+            if msg.class == Class::SuccessResponse && self.pair_addresses(pair) == Some((r.destination, r.source)) {
+                self.consent.last_ok = now;
+            }
+            return;
+        }
+        let Some(check) = self.pairs.get_mut(pair).and_then(|p| p.in_flight.take()) else {
+            return;
+        };
+        // The response must come back on the same address pair (RFC 8445 §7.2.5.2.1).
+        if self.pair_addresses(pair) != Some((r.destination, r.source)) {
+            self.fail_pair(pair);
+            return;
+        }
+        if msg.class == Class::ErrorResponse {
+            if msg.error_code() == Some(487) {
+                self.stats.role_conflicts += 1;
+                let sent_as = if check.sent_as_controlling {
+                    IceRole::Controlling
+                } else {
+                    IceRole::Controlled
+                };
+                if self.role == sent_as {
+                    let other = match sent_as {
+                        IceRole::Controlling => IceRole::Controlled,
+                        IceRole::Controlled => IceRole::Controlling,
+                    };
+                    self.switch_role(other);
+                }
+                if let Some(p) = self.pairs.get_mut(pair) {
+                    p.state = PairState::Waiting;
+                }
+                self.trigger(pair, false);
+            } else {
+                self.fail_pair(pair);
+            }
+            return;
+        }
+        let Some(p) = self.pairs.get_mut(pair) else { return };
+        p.state = PairState::Succeeded;
+        if self.selected == Some(pair) {
+            self.consent.last_ok = now;
+        }
+        match self.role {
+            IceRole::Controlling => {
+                if check.use_candidate {
+                    p.nominated = true;
+                    self.nominating = None;
+                    self.select_nominated(now, pair);
+                } else {
+                    // Regular nomination: repeat the check on the first valid pair with USE-CANDIDATE.
+                    self.nominate_best_valid_pair();
+                }
+            }
+            IceRole::Controlled => {
+                if p.nominate_on_success {
+                    p.nominated = true;
+                    self.select_nominated(now, pair);
+                }
+            }
+        }
+    }
+
+    /// Controlling, nothing selected or being nominated: nominate the best valid pair, if any.
+    fn nominate_best_valid_pair(&mut self) {
+        if self.role != IceRole::Controlling || self.selected.is_some() || self.nominating.is_some() {
+            return;
+        }
+        let best = self
+            .pairs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.state == PairState::Succeeded && p.in_flight.is_none())
+            .max_by_key(|(_, p)| p.priority)
+            .map(|(i, _)| i);
+        if let Some(pair) = best {
+            self.nominating = Some(pair);
+            self.trigger(pair, true);
+        }
+    }
+
+    fn pair_addresses(&self, pair: usize) -> Option<(SocketAddr, SocketAddr)> {
+        let p = self.pairs.get(pair)?;
+        Some((self.locals.get(p.local)?.base, self.remotes.get(p.remote)?.addr))
+    }
+
+    fn fail_pair(&mut self, pair: usize) {
+        if let Some(p) = self.pairs.get_mut(pair) {
+            p.in_flight = None;
+            p.state = PairState::Failed;
+        }
+        if self.nominating == Some(pair) {
+            self.nominating = None;
+            self.nominate_best_valid_pair();
+        }
+    }
+
+    /// Selects a nominated pair if nothing is selected yet or it has a higher priority.
+    fn select_nominated(&mut self, now: Instant, pair: usize) {
+        let better = match self.selected.and_then(|s| self.pairs.get(s)) {
+            None => true,
+            Some(current) => self.pairs.get(pair).is_some_and(|p| p.priority > current.priority),
+        };
+        if !better || self.selected == Some(pair) {
+            return;
+        }
+        let Some((local, remote)) = self.pair_addresses(pair) else {
+            return;
+        };
+        tracing::debug!(%local, %remote, "ICE selected pair");
+        self.selected = Some(pair);
+        self.ever_connected = true;
+        self.consent.last_ok = now;
+        self.consent.next_at = now + self.jittered_consent_interval();
+        self.emit(IceEvent::SelectedPairChanged { local, remote });
+        self.set_state(IceConnectionState::Connected);
+    }
+
+    fn update_state(&mut self, now: Instant) {
+        match self.state {
+            IceConnectionState::Closed | IceConnectionState::Failed => {}
+            IceConnectionState::Connected | IceConnectionState::Completed | IceConnectionState::Disconnected => {
+                let silent = now.saturating_duration_since(self.consent.last_ok);
+                if silent >= self.config.failed_timeout {
+                    tracing::debug!("ICE consent expired");
+                    self.selected = None;
+                    for p in &mut self.pairs {
+                        p.in_flight = None;
+                    }
+                    self.triggered.clear();
+                    self.set_state(IceConnectionState::Failed);
+                } else if silent >= self.config.disconnected_timeout {
+                    self.set_state(IceConnectionState::Disconnected);
+                } else {
+                    let pending = self
+                        .pairs
+                        .iter()
+                        .any(|p| matches!(p.state, PairState::Waiting | PairState::InProgress));
+                    if self.end_of_remote_candidates.is_some() && !pending && self.triggered.is_empty() {
+                        self.set_state(IceConnectionState::Completed);
+                    } else if self.state == IceConnectionState::Disconnected {
+                        self.set_state(IceConnectionState::Connected);
+                    }
+                }
+            }
+            IceConnectionState::New | IceConnectionState::Checking => {
+                let Some(end) = self.end_of_remote_candidates else {
+                    return;
+                };
+                let all_failed = self.pairs.iter().all(|p| p.state == PairState::Failed) && self.triggered.is_empty();
+                let give_up = if self.pairs.is_empty() {
+                    now >= end + self.config.no_candidates_timeout
+                } else {
+                    all_failed
+                };
+                if give_up {
+                    tracing::debug!("all ICE candidate pairs failed");
+                    self.set_state(IceConnectionState::Failed);
+                }
+            }
+        }
+    }
+}

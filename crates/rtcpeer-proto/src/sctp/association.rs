@@ -1,0 +1,743 @@
+//! [`SctpAssociation`]: one SCTP association over DTLS, wrapping `sctp-proto`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use sctp_proto::{
+    Association, AssociationError, AssociationHandle, ClientConfig, DatagramEvent, Endpoint, EndpointConfig, Event,
+    Payload, PayloadProtocolIdentifier, ReliabilityType, ServerConfig, StreamEvent, TransportConfig,
+};
+
+use super::{Reliability, SctpConfig, SctpError, SctpEvent, MAX_MESSAGE_SIZE_LIMIT};
+
+/// The most bytes queued for sending across all streams; sends beyond it fail
+/// with [`SctpError::BufferFull`] (browsers use a similar 16 MiB limit).
+pub const MAX_SEND_BUFFER: usize = 16 * 1024 * 1024;
+
+/// The most outgoing packets kept between two [`SctpAssociation::poll_transmit`] calls.
+/// `sctp-proto` only produces what its congestion window allows, so this is a guard,
+/// not a flow control.
+const MAX_TRANSMIT_QUEUE: usize = 4096;
+
+/// One SCTP association carried over DTLS (RFC 8261).
+///
+/// Created when DTLS is connected. The DTLS client side sends INIT right away;
+/// the server side waits for it. Packets from [`poll_transmit`](Self::poll_transmit)
+/// go into DTLS; packets out of DTLS go into [`handle_receive`](Self::handle_receive).
+pub struct SctpAssociation {
+    config: SctpConfig,
+    endpoint: Endpoint,
+    association: Option<(AssociationHandle, Association)>,
+    /// `sctp-proto` addresses associations by socket address; over DTLS there is
+    /// only one peer, so this is a fixed placeholder that never reaches the wire.
+    peer: SocketAddr,
+    /// The time of the latest input, used when `sctp-proto` wants a clock to transmit.
+    now: Instant,
+    connected: bool,
+    closed: bool,
+    local_close: bool,
+    events: VecDeque<SctpEvent>,
+    transmits: VecDeque<Vec<u8>>,
+    /// Streams that have complete messages waiting in `sctp-proto`. Messages are read
+    /// from there one per [`poll_event`](Self::poll_event), so they stay in its bounded
+    /// receive buffer until the layer above takes them.
+    readable: BTreeSet<u16>,
+    /// Streams we asked to reset and have not yet seen reset.
+    resetting: BTreeSet<u16>,
+    /// Streams reset but whose reset handshake has not completed: their ids cannot
+    /// be used again yet (RFC 6525).
+    quarantined: BTreeSet<u16>,
+    /// Last known buffered amount of every stream with data queued.
+    buffered: BTreeMap<u16, usize>,
+    low_thresholds: HashMap<u16, usize>,
+}
+
+impl std::fmt::Debug for SctpAssociation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SctpAssociation")
+            .field("config", &self.config)
+            .field("connected", &self.connected)
+            .field("closed", &self.closed)
+            .field("buffered", &self.buffered)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SctpAssociation {
+    /// Creates the association; on the client side this queues the INIT.
+    pub fn new(config: SctpConfig, now: Instant) -> Self {
+        let local_max = clamp_message_size(config.local_max_message_size);
+        let remote_max = clamp_message_size(config.remote_max_message_size);
+        let transport = TransportConfig::default()
+            .with_local_port(config.local_port)
+            .with_remote_port(config.remote_port)
+            .with_max_receive_message_size(local_max as u32)
+            .with_max_send_message_size(remote_max as u32)
+            // Room for a few maximum-size messages in reassembly at once.
+            .with_max_receive_buffer_size((local_max.saturating_mul(4)).clamp(1 << 20, 64 << 20) as u32)
+            // As for browsers, the association lives as long as DTLS does; ICE decides
+            // when the peer is gone.
+            .with_max_init_retransmits(None)
+            .with_max_data_retransmits(None)
+            // Same initial RTO as RFC 9260 recommends (1 s) rather than 3 s.
+            .with_rto_initial_ms(1000);
+        let transport = Arc::new(transport);
+        let server = (!config.is_client).then(|| {
+            let mut server = ServerConfig::new();
+            server.transport = Arc::clone(&transport);
+            Arc::new(server)
+        });
+        let mut endpoint = Endpoint::new(Arc::new(EndpointConfig::new()), server);
+        let peer = SocketAddr::from(([127, 0, 0, 1], config.remote_port.max(1)));
+        let mut association = None;
+        let mut events = VecDeque::new();
+        let mut closed = false;
+        if config.is_client {
+            let mut client = ClientConfig::new();
+            client.transport = transport;
+            match endpoint.connect(client, peer) {
+                Ok(a) => association = Some(a),
+                Err(e) => {
+                    tracing::warn!(error = %e, "SCTP association could not be started");
+                    closed = true;
+                    events.push_back(SctpEvent::Closed {
+                        reason: Some(e.to_string()),
+                    });
+                }
+            }
+        }
+        SctpAssociation {
+            config,
+            endpoint,
+            association,
+            peer,
+            now,
+            connected: false,
+            closed,
+            local_close: false,
+            events,
+            transmits: VecDeque::new(),
+            readable: BTreeSet::new(),
+            resetting: BTreeSet::new(),
+            quarantined: BTreeSet::new(),
+            buffered: BTreeMap::new(),
+            low_thresholds: HashMap::new(),
+        }
+    }
+
+    /// The configuration the association was created with.
+    pub fn config(&self) -> &SctpConfig {
+        &self.config
+    }
+
+    /// True once the association has ended (closed, aborted or failed).
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// True once the association is established and until it closes.
+    pub fn is_connected(&self) -> bool {
+        self.connected && !self.closed
+    }
+
+    /// Feeds one SCTP packet that came out of DTLS. Malformed packets are dropped.
+    pub fn handle_receive(&mut self, now: Instant, packet: &[u8]) {
+        self.now = now;
+        if self.closed {
+            return;
+        }
+        let Some((handle, event)) = self
+            .endpoint
+            .handle(now, self.peer, None, None, Bytes::copy_from_slice(packet))
+        else {
+            tracing::trace!(len = packet.len(), "SCTP packet dropped");
+            return;
+        };
+        match event {
+            DatagramEvent::NewAssociation(association) => {
+                if self.association.is_none() {
+                    tracing::debug!("SCTP association accepted");
+                    self.association = Some((handle, association));
+                } else {
+                    tracing::debug!("second SCTP association refused");
+                }
+            }
+            DatagramEvent::AssociationEvent(event) => {
+                if let Some((h, association)) = self.association.as_mut() {
+                    if *h == handle {
+                        association.handle_event(event);
+                    }
+                }
+            }
+        }
+        self.pump();
+        self.check_shutdown_done();
+    }
+
+    /// Runs the timers that are due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        if let Some((_, association)) = self.association.as_mut() {
+            if association.poll_timeout().is_some_and(|t| t <= now) {
+                association.handle_timeout(now);
+            }
+        }
+        self.pump();
+        self.check_shutdown_done();
+    }
+
+    /// After our [`close`](Self::close), notices the end of the SHUTDOWN exchange.
+    ///
+    /// `sctp-proto` does not move the initiator of a shutdown to its closed state after
+    /// SHUTDOWN-COMPLETE; once its shutdown timer stopped (SHUTDOWN-ACK received) no
+    /// timer is left, which is the sign. Only checked after input, when the SHUTDOWN
+    /// has had a chance to leave.
+    fn check_shutdown_done(&mut self) {
+        if self.closed || !self.local_close {
+            return;
+        }
+        let Some((_, association)) = self.association.as_ref() else {
+            return;
+        };
+        if association.is_closed() || (association.is_closing() && association.poll_timeout().is_none()) {
+            self.closed = true;
+            tracing::debug!("SCTP association shut down");
+            self.events.push_back(SctpEvent::Closed { reason: None });
+        }
+    }
+
+    /// The next SCTP packet to hand to DTLS.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        if self.transmits.is_empty() {
+            self.collect_transmits();
+            self.pump();
+        }
+        self.transmits.pop_front()
+    }
+
+    /// The next event, if any: notifications first, then received messages.
+    pub fn poll_event(&mut self) -> Option<SctpEvent> {
+        self.poll_notification().or_else(|| self.read_message())
+    }
+
+    /// The next event that is not a received message.
+    ///
+    /// Lets a caller that cannot take more messages right now keep up with state
+    /// changes; the messages stay in the association's bounded receive buffer, whose
+    /// shrinking window slows the peer down.
+    pub fn poll_notification(&mut self) -> Option<SctpEvent> {
+        self.pump();
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed {
+            return None;
+        }
+        self.association.as_ref().and_then(|(_, a)| a.poll_timeout())
+    }
+
+    /// Queues one message on `stream`.
+    ///
+    /// `data` must not be empty (data channels send one zero byte for empty
+    /// messages, RFC 8831 §6.6) and must fit the peer's maximum message size.
+    pub fn send(
+        &mut self,
+        stream: u16,
+        ppid: u32,
+        data: &[u8],
+        ordered: bool,
+        reliability: Reliability,
+    ) -> Result<(), SctpError> {
+        if !self.is_connected() {
+            return Err(SctpError::NotConnected);
+        }
+        if data.is_empty() {
+            return Err(SctpError::EmptyMessage);
+        }
+        let max = clamp_message_size(self.config.remote_max_message_size);
+        if data.len() > max {
+            return Err(SctpError::MessageTooLarge { len: data.len(), max });
+        }
+        let ppi = PayloadProtocolIdentifier::from(ppid);
+        if ppi == PayloadProtocolIdentifier::Unknown {
+            return Err(SctpError::UnsupportedPpid(ppid));
+        }
+        if self.resetting.contains(&stream) {
+            return Err(SctpError::StreamClosed(stream));
+        }
+        let total: usize = self.buffered.values().sum();
+        if total.saturating_add(data.len()) > MAX_SEND_BUFFER {
+            return Err(SctpError::BufferFull);
+        }
+        let (rel_type, rel_value) = match reliability {
+            Reliability::Reliable => (ReliabilityType::Reliable, 0),
+            Reliability::MaxRetransmits(n) => (ReliabilityType::Rexmit, u32::from(n)),
+            Reliability::MaxPacketLifeTime(d) => {
+                (ReliabilityType::Timed, u32::try_from(d.as_millis()).unwrap_or(u32::MAX))
+            }
+        };
+        let Some((_, association)) = self.association.as_mut() else {
+            return Err(SctpError::NotConnected);
+        };
+        let mut s = match association.stream(stream) {
+            Ok(s) => s,
+            Err(_) => association.open_stream(stream, ppi).map_err(|e| map_error(stream, e))?,
+        };
+        s.set_reliability_params(!ordered, rel_type, rel_value)
+            .map_err(|e| map_error(stream, e))?;
+        s.write_sctp(&Bytes::copy_from_slice(data), ppi)
+            .map_err(|e| map_error(stream, e))?;
+        let amount = s.buffered_amount().unwrap_or(0);
+        self.buffered.insert(stream, amount);
+        Ok(())
+    }
+
+    /// Makes sure `stream` exists on our side, so a reset from the peer reaches it
+    /// even before we have sent or received anything on it (negotiated channels).
+    pub fn open_stream(&mut self, stream: u16) -> Result<(), SctpError> {
+        let Some((_, association)) = self.association.as_mut() else {
+            return Err(SctpError::NotConnected);
+        };
+        if association.stream(stream).is_ok() {
+            return Ok(());
+        }
+        association
+            .open_stream(stream, PayloadProtocolIdentifier::Binary)
+            .map(|_| ())
+            .map_err(|e| map_error(stream, e))
+    }
+
+    /// False while `stream` is being reset or its reset has not completed, when its
+    /// id must not carry a new channel yet.
+    pub fn is_stream_available(&self, stream: u16) -> bool {
+        !self.resetting.contains(&stream) && !self.quarantined.contains(&stream)
+    }
+
+    /// Bytes queued on `stream` and not yet acknowledged by the peer.
+    pub fn buffered_amount(&self, stream: u16) -> usize {
+        self.buffered.get(&stream).copied().unwrap_or(0)
+    }
+
+    /// Sets the level at or below which [`SctpEvent::BufferedAmountLow`] fires for `stream`.
+    pub fn set_buffered_amount_low_threshold(&mut self, stream: u16, threshold: usize) {
+        self.low_thresholds.insert(stream, threshold);
+    }
+
+    /// Resets our outgoing `stream` (RFC 6525), after the data already queued on it.
+    /// The peer answers by resetting its side, which yields [`SctpEvent::StreamReset`].
+    pub fn reset_stream(&mut self, stream: u16) -> Result<(), SctpError> {
+        let Some((_, association)) = self.association.as_mut() else {
+            return Err(SctpError::NotConnected);
+        };
+        if self.closed || !self.connected {
+            return Err(SctpError::NotConnected);
+        }
+        if self.resetting.contains(&stream) {
+            return Ok(());
+        }
+        let mut s = match association.stream(stream) {
+            Ok(s) => s,
+            Err(_) => association
+                .open_stream(stream, PayloadProtocolIdentifier::Binary)
+                .map_err(|e| map_error(stream, e))?,
+        };
+        s.close().map_err(|e| map_error(stream, e))?;
+        self.resetting.insert(stream);
+        self.pump();
+        Ok(())
+    }
+
+    /// Shuts the association down gracefully (SHUTDOWN), or aborts it if it is not established yet.
+    pub fn close(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.local_close = true;
+        if let Some((_, association)) = self.association.as_mut() {
+            if association.shutdown().is_err() {
+                let _ = association.close();
+            }
+        } else {
+            self.closed = true;
+            self.events.push_back(SctpEvent::Closed { reason: None });
+        }
+        self.pump();
+    }
+
+    /// Moves `sctp-proto`'s output into our queues and turns its events into ours.
+    fn pump(&mut self) {
+        let Some((_, association)) = self.association.as_mut() else {
+            return;
+        };
+        // The only endpoint event is "drained", which `sctp-proto` raises as soon as a
+        // shutdown starts; passing it on would unroute the SHUTDOWN-ACK. The endpoint
+        // holds just this one association, so it is simply never removed.
+        while association.poll_endpoint_event().is_some() {}
+        while let Some(event) = association.poll() {
+            match event {
+                Event::Connected if !self.connected => {
+                    self.connected = true;
+                    tracing::debug!("SCTP association established");
+                    self.events.push_back(SctpEvent::Connected);
+                }
+                Event::HandshakeFailed { reason } | Event::AssociationLost { reason } if !self.closed => {
+                    self.closed = true;
+                    let reason = match reason {
+                        // Orderly ends: our close, the peer's SHUTDOWN or ABORT.
+                        AssociationError::AssociationClosed
+                        | AssociationError::ApplicationClosed
+                        | AssociationError::LocallyClosed => None,
+                        _ if self.local_close => None,
+                        failure => Some(failure.to_string()),
+                    };
+                    tracing::debug!(?reason, "SCTP association closed");
+                    self.events.push_back(SctpEvent::Closed { reason });
+                }
+                Event::Stream(StreamEvent::Opened { .. }) => {
+                    // Streams the peer opened; we address them by id, so just drain the queue.
+                    while association.accept_stream().is_some() {}
+                }
+                Event::Stream(StreamEvent::Readable { id }) => {
+                    self.readable.insert(id);
+                }
+                Event::Stream(StreamEvent::Finished { id }) => {
+                    self.resetting.remove(&id);
+                    self.quarantined.insert(id);
+                    self.buffered.remove(&id);
+                    self.events.push_back(SctpEvent::StreamReset { stream: id });
+                }
+                Event::Stream(StreamEvent::ResetComplete { id }) => {
+                    self.quarantined.remove(&id);
+                    // A reset of a stream the peer never knew completes without a
+                    // reciprocal reset; report it all the same.
+                    if self.resetting.remove(&id) {
+                        self.buffered.remove(&id);
+                        self.events.push_back(SctpEvent::StreamReset { stream: id });
+                    }
+                }
+                Event::Stream(StreamEvent::ResetFailed { id, reason }) => {
+                    // The id stays quarantined: the peer may still consider it in use.
+                    tracing::debug!(stream = id, ?reason, "SCTP stream reset failed");
+                    self.quarantined.insert(id);
+                    if self.resetting.remove(&id) {
+                        self.events.push_back(SctpEvent::StreamReset { stream: id });
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.refresh_buffered();
+    }
+
+    /// Updates the cached buffered amounts and fires the low-threshold crossings.
+    fn refresh_buffered(&mut self) {
+        let Some((_, association)) = self.association.as_mut() else {
+            return;
+        };
+        let streams: Vec<u16> = self.buffered.keys().copied().collect();
+        for stream in streams {
+            let old = self.buffered.get(&stream).copied().unwrap_or(0);
+            let new = association
+                .stream(stream)
+                .and_then(|s| s.buffered_amount())
+                .unwrap_or(0);
+            if new == 0 {
+                self.buffered.remove(&stream);
+            } else {
+                self.buffered.insert(stream, new);
+            }
+            let threshold = self.low_thresholds.get(&stream).copied().unwrap_or(0);
+            if old > threshold && new <= threshold {
+                self.events.push_back(SctpEvent::BufferedAmountLow { stream });
+            }
+        }
+    }
+
+    fn collect_transmits(&mut self) {
+        let mut out = Vec::new();
+        while let Some(t) = self.endpoint.poll_transmit() {
+            out.push(t.payload);
+        }
+        if let Some((_, association)) = self.association.as_mut() {
+            while self.transmits.len() + out.len() < MAX_TRANSMIT_QUEUE {
+                match association.poll_transmit(self.now) {
+                    Some(t) => out.push(t.payload),
+                    None => break,
+                }
+            }
+        }
+        for payload in out {
+            if let Payload::RawEncode(packets) = payload {
+                self.transmits.extend(packets.into_iter().map(|b| b.to_vec()));
+            }
+        }
+    }
+
+    /// Reads one complete message from a readable stream.
+    fn read_message(&mut self) -> Option<SctpEvent> {
+        let (_, association) = self.association.as_mut()?;
+        while let Some(&stream) = self.readable.first() {
+            let chunks = match association.stream(stream) {
+                Ok(mut s) => s.read_sctp(),
+                Err(_) => Ok(None),
+            };
+            match chunks {
+                Ok(Some(chunks)) => {
+                    let mut data = vec![0u8; chunks.len()];
+                    let n = chunks.read(&mut data).unwrap_or(0);
+                    data.truncate(n);
+                    let ppid = match chunks.ppi {
+                        PayloadProtocolIdentifier::Dcep => 50,
+                        PayloadProtocolIdentifier::String => 51,
+                        PayloadProtocolIdentifier::Binary => 53,
+                        PayloadProtocolIdentifier::StringEmpty => 56,
+                        PayloadProtocolIdentifier::BinaryEmpty => 57,
+                        PayloadProtocolIdentifier::Unknown => {
+                            tracing::debug!(stream, "message with an unknown PPID dropped");
+                            continue;
+                        }
+                    };
+                    return Some(SctpEvent::Message { stream, ppid, data });
+                }
+                Ok(None) | Err(_) => {
+                    self.readable.remove(&stream);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Maps SDP's "0 = no limit" and oversized values to what we are ready to buffer.
+fn clamp_message_size(size: usize) -> usize {
+    if size == 0 {
+        MAX_MESSAGE_SIZE_LIMIT
+    } else {
+        size.min(MAX_MESSAGE_SIZE_LIMIT)
+    }
+}
+
+fn map_error(stream: u16, e: sctp_proto::Error) -> SctpError {
+    match e {
+        sctp_proto::Error::ErrStreamClosed | sctp_proto::Error::ErrStreamResetPending => {
+            SctpError::StreamClosed(stream)
+        }
+        other => SctpError::Refused(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sctp::DEFAULT_MAX_MESSAGE_SIZE;
+    use std::time::Duration;
+
+    struct Pair {
+        a: SctpAssociation,
+        b: SctpAssociation,
+        now: Instant,
+        a_events: Vec<SctpEvent>,
+        b_events: Vec<SctpEvent>,
+    }
+
+    impl Pair {
+        fn new() -> Pair {
+            let now = Instant::now();
+            let a = SctpAssociation::new(SctpConfig::new(true), now);
+            let b = SctpAssociation::new(SctpConfig::new(false), now);
+            Pair {
+                a,
+                b,
+                now,
+                a_events: Vec::new(),
+                b_events: Vec::new(),
+            }
+        }
+
+        /// Shuttles packets until both sides are quiet, advancing time to due timers.
+        fn run(&mut self, max_time: Duration) {
+            let end = self.now + max_time;
+            loop {
+                let mut moved = false;
+                while let Some(p) = self.a.poll_transmit() {
+                    self.b.handle_receive(self.now, &p);
+                    moved = true;
+                }
+                while let Some(p) = self.b.poll_transmit() {
+                    self.a.handle_receive(self.now, &p);
+                    moved = true;
+                }
+                while let Some(e) = self.a.poll_event() {
+                    self.a_events.push(e);
+                }
+                while let Some(e) = self.b.poll_event() {
+                    self.b_events.push(e);
+                }
+                if moved {
+                    continue;
+                }
+                let next = [self.a.poll_timeout(), self.b.poll_timeout()]
+                    .into_iter()
+                    .flatten()
+                    .min();
+                match next {
+                    Some(t) if t <= end => {
+                        self.now = self.now.max(t);
+                        self.a.handle_timeout(self.now);
+                        self.b.handle_timeout(self.now);
+                    }
+                    _ => return,
+                }
+            }
+        }
+    }
+
+    fn connected_pair() -> Pair {
+        let mut p = Pair::new();
+        p.run(Duration::from_secs(5));
+        assert!(p.a.is_connected() && p.b.is_connected());
+        assert!(p.a_events.contains(&SctpEvent::Connected));
+        assert!(p.b_events.contains(&SctpEvent::Connected));
+        p.a_events.clear();
+        p.b_events.clear();
+        p
+    }
+
+    fn messages(events: &[SctpEvent]) -> Vec<(u16, u32, Vec<u8>)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                SctpEvent::Message { stream, ppid, data } => Some((*stream, *ppid, data.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn connects_and_carries_messages_both_ways() {
+        let mut p = connected_pair();
+        p.a.send(1, 53, b"hello", true, Reliability::Reliable).unwrap();
+        p.b.send(2, 51, b"world", true, Reliability::Reliable).unwrap();
+        p.run(Duration::from_secs(1));
+        assert_eq!(messages(&p.b_events), vec![(1, 53, b"hello".to_vec())]);
+        assert_eq!(messages(&p.a_events), vec![(2, 51, b"world".to_vec())]);
+    }
+
+    #[test]
+    fn refuses_what_it_cannot_send() {
+        let now = Instant::now();
+        let mut lone = SctpAssociation::new(SctpConfig::new(true), now);
+        assert_eq!(
+            lone.send(1, 53, b"x", true, Reliability::Reliable),
+            Err(SctpError::NotConnected)
+        );
+
+        let mut p = connected_pair();
+        assert_eq!(
+            p.a.send(1, 53, b"", true, Reliability::Reliable),
+            Err(SctpError::EmptyMessage)
+        );
+        assert_eq!(
+            p.a.send(1, 52, b"x", true, Reliability::Reliable),
+            Err(SctpError::UnsupportedPpid(52))
+        );
+        let big = vec![0u8; DEFAULT_MAX_MESSAGE_SIZE + 1];
+        assert_eq!(
+            p.a.send(1, 53, &big, true, Reliability::Reliable),
+            Err(SctpError::MessageTooLarge {
+                len: big.len(),
+                max: DEFAULT_MAX_MESSAGE_SIZE
+            })
+        );
+        let fits = vec![7u8; DEFAULT_MAX_MESSAGE_SIZE];
+        p.a.send(1, 53, &fits, true, Reliability::Reliable).unwrap();
+        p.run(Duration::from_secs(2));
+        assert_eq!(messages(&p.b_events), vec![(1, 53, fits)]);
+    }
+
+    #[test]
+    fn reset_is_reported_on_both_sides() {
+        let mut p = connected_pair();
+        p.a.send(3, 53, b"last words", true, Reliability::Reliable).unwrap();
+        p.run(Duration::from_millis(10));
+        p.a.reset_stream(3).unwrap();
+        assert_eq!(
+            p.a.send(3, 53, b"too late", true, Reliability::Reliable),
+            Err(SctpError::StreamClosed(3))
+        );
+        p.run(Duration::from_secs(2));
+        assert_eq!(messages(&p.b_events), vec![(3, 53, b"last words".to_vec())]);
+        assert!(
+            p.b_events.contains(&SctpEvent::StreamReset { stream: 3 }),
+            "{:?}",
+            p.b_events
+        );
+        assert!(
+            p.a_events.contains(&SctpEvent::StreamReset { stream: 3 }),
+            "{:?}",
+            p.a_events
+        );
+    }
+
+    #[test]
+    fn buffered_amount_drains_and_fires_low() {
+        let mut p = connected_pair();
+        p.a.set_buffered_amount_low_threshold(1, 1000);
+        for _ in 0..20 {
+            p.a.send(1, 53, &[1u8; 10_000], true, Reliability::Reliable).unwrap();
+        }
+        assert_eq!(p.a.buffered_amount(1), 200_000);
+        p.run(Duration::from_secs(2));
+        assert_eq!(p.a.buffered_amount(1), 0);
+        let lows = p
+            .a_events
+            .iter()
+            .filter(|e| **e == SctpEvent::BufferedAmountLow { stream: 1 })
+            .count();
+        assert_eq!(lows, 1);
+        assert_eq!(messages(&p.b_events).len(), 20);
+    }
+
+    #[test]
+    fn close_reaches_the_peer() {
+        let mut p = connected_pair();
+        p.a.close();
+        p.run(Duration::from_secs(5));
+        assert!(
+            p.a_events.contains(&SctpEvent::Closed { reason: None }),
+            "{:?}",
+            p.a_events
+        );
+        assert!(
+            p.b_events.contains(&SctpEvent::Closed { reason: None }),
+            "{:?}",
+            p.b_events
+        );
+        assert!(!p.a.is_connected() && !p.b.is_connected());
+    }
+
+    #[test]
+    fn garbage_input_is_ignored() {
+        let mut p = connected_pair();
+        let mut seed = 0x1234_5678_u32;
+        for len in 0..300 {
+            let pkt: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 17;
+                    seed ^= seed << 5;
+                    seed as u8
+                })
+                .collect();
+            p.b.handle_receive(p.now, &pkt);
+        }
+        p.a.send(1, 53, b"still alive", true, Reliability::Reliable).unwrap();
+        p.run(Duration::from_secs(1));
+        assert_eq!(messages(&p.b_events), vec![(1, 53, b"still alive".to_vec())]);
+    }
+}

@@ -1,0 +1,300 @@
+//! A simulated network for two sans-IO peers: virtual time, delay, jitter
+//! (hence reordering), loss and duplication, all from a seeded generator so
+//! every run is the same. No sockets, no sleeps: a run takes as long as the
+//! CPU work, whatever the simulated time.
+#![allow(dead_code)]
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rtcpeer_proto::net::{Receive, Transmit};
+use rtcpeer_proto::peer::{PeerConfig, PeerConnection, PeerEvent, SessionDescriptionInit};
+
+/// A small deterministic generator (xorshift64*).
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    /// A float in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
+
+/// How the simulated path between the peers behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkConditions {
+    /// One-way delay.
+    pub delay: Duration,
+    /// Extra random delay in [0, jitter): packets overtake each other.
+    pub jitter: Duration,
+    /// Probability a datagram is lost.
+    pub loss: f64,
+    /// Probability a datagram is delivered twice.
+    pub duplicate: f64,
+}
+
+impl LinkConditions {
+    pub fn perfect() -> Self {
+        LinkConditions {
+            delay: Duration::from_millis(5),
+            jitter: Duration::ZERO,
+            loss: 0.0,
+            duplicate: 0.0,
+        }
+    }
+}
+
+/// One peer on the simulated network.
+pub struct SimPeer {
+    pub name: &'static str,
+    pub pc: PeerConnection,
+    pub addr: SocketAddr,
+    /// Every event the peer raised, in order.
+    pub events: Vec<PeerEvent>,
+    /// Events not yet looked at by the test (drained with `take_events`).
+    pub fresh: Vec<PeerEvent>,
+}
+
+impl SimPeer {
+    pub fn new(name: &'static str, addr: &str, now: Instant) -> SimPeer {
+        let mut pc = PeerConnection::new(PeerConfig::default(), now).expect("peer connection");
+        let addr: SocketAddr = addr.parse().expect("address");
+        pc.add_local_address(addr);
+        SimPeer {
+            name,
+            pc,
+            addr,
+            events: Vec::new(),
+            fresh: Vec::new(),
+        }
+    }
+    pub fn take_events(&mut self) -> Vec<PeerEvent> {
+        std::mem::take(&mut self.fresh)
+    }
+}
+
+struct InFlight {
+    deliver_at: Instant,
+    seq: u64,
+    transmit: Transmit,
+}
+
+impl PartialEq for InFlight {
+    fn eq(&self, other: &Self) -> bool {
+        (self.deliver_at, self.seq) == (other.deliver_at, other.seq)
+    }
+}
+impl Eq for InFlight {}
+impl PartialOrd for InFlight {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for InFlight {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.deliver_at, self.seq).cmp(&(other.deliver_at, other.seq))
+    }
+}
+
+/// Two peers and the network between them.
+pub struct Sim {
+    pub now: Instant,
+    pub start: Instant,
+    pub a: SimPeer,
+    pub b: SimPeer,
+    pub link: LinkConditions,
+    /// Trickle local candidates to the other peer as they are gathered.
+    pub trickle: bool,
+    rng: Rng,
+    in_flight: BinaryHeap<Reverse<InFlight>>,
+    seq: u64,
+    /// Datagrams sent, lost and delivered.
+    pub sent: u64,
+    pub lost: u64,
+    pub delivered: u64,
+}
+
+impl Sim {
+    pub fn new(seed: u64, link: LinkConditions) -> Sim {
+        let now = Instant::now();
+        Sim {
+            now,
+            start: now,
+            a: SimPeer::new("a", "127.0.0.1:10000", now),
+            b: SimPeer::new("b", "127.0.0.2:20000", now),
+            link,
+            trickle: true,
+            rng: Rng::new(seed),
+            in_flight: BinaryHeap::new(),
+            seq: 0,
+            sent: 0,
+            lost: 0,
+            delivered: 0,
+        }
+    }
+
+    /// Simulated time since the start.
+    pub fn elapsed(&self) -> Duration {
+        self.now - self.start
+    }
+
+    /// Offer from `a`, answer from `b`, applied on both sides.
+    pub fn negotiate(&mut self) {
+        let offer = self.a.pc.create_offer().expect("create_offer");
+        self.a
+            .pc
+            .set_local_description(self.now, Some(offer.clone()))
+            .expect("a: set_local_description");
+        self.b
+            .pc
+            .set_remote_description(self.now, offer)
+            .expect("b: set_remote_description");
+        let answer = self.b.pc.create_answer().expect("create_answer");
+        self.b
+            .pc
+            .set_local_description(self.now, Some(answer.clone()))
+            .expect("b: set_local_description");
+        self.a
+            .pc
+            .set_remote_description(self.now, answer)
+            .expect("a: set_remote_description");
+    }
+
+    /// Offer/answer without trickle: each side sends its complete local description.
+    pub fn negotiate_without_trickle(&mut self) {
+        self.trickle = false;
+        let offer = self.a.pc.create_offer().expect("create_offer");
+        self.a
+            .pc
+            .set_local_description(self.now, Some(offer))
+            .expect("a: set_local_description");
+        let full_offer: SessionDescriptionInit = self.a.pc.local_description().expect("a: local description");
+        self.b
+            .pc
+            .set_remote_description(self.now, full_offer)
+            .expect("b: set_remote_description");
+        let answer = self.b.pc.create_answer().expect("create_answer");
+        self.b
+            .pc
+            .set_local_description(self.now, Some(answer))
+            .expect("b: set_local_description");
+        let full_answer = self.b.pc.local_description().expect("b: local description");
+        self.a
+            .pc
+            .set_remote_description(self.now, full_answer)
+            .expect("a: set_remote_description");
+    }
+
+    /// Runs until `done` holds or `limit` of simulated time has passed; returns whether `done` held.
+    pub fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&mut Sim) -> bool) -> bool {
+        let deadline = self.now + limit;
+        loop {
+            self.exchange();
+            if done(self) {
+                return true;
+            }
+            let next = [
+                self.a.pc.poll_timeout(),
+                self.b.pc.poll_timeout(),
+                self.in_flight.peek().map(|f| f.0.deliver_at),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let Some(next) = next else { return false };
+            if next > deadline {
+                self.now = deadline;
+                return done(self);
+            }
+            self.now = self.now.max(next);
+            self.deliver_due();
+            for peer in [&mut self.a, &mut self.b] {
+                if peer.pc.poll_timeout().is_some_and(|t| t <= self.now) {
+                    peer.pc.handle_timeout(self.now);
+                }
+            }
+        }
+    }
+
+    /// Moves datagrams and events out of both peers until neither has any.
+    fn exchange(&mut self) {
+        loop {
+            let mut moved = false;
+            for from_a in [true, false] {
+                let (me, other) = if from_a {
+                    (&mut self.a, &mut self.b)
+                } else {
+                    (&mut self.b, &mut self.a)
+                };
+                while let Some(t) = me.pc.poll_transmit() {
+                    moved = true;
+                    assert_eq!(t.source, me.addr, "{} sent from an address it does not own", me.name);
+                    self.sent += 1;
+                    if self.rng.unit() < self.link.loss {
+                        self.lost += 1;
+                        continue;
+                    }
+                    let copies = if self.rng.unit() < self.link.duplicate { 2 } else { 1 };
+                    for _ in 0..copies {
+                        let jitter_ns = self.link.jitter.as_nanos() as u64;
+                        let extra = Duration::from_nanos(if jitter_ns > 0 { self.rng.below(jitter_ns) } else { 0 });
+                        self.seq += 1;
+                        self.in_flight.push(Reverse(InFlight {
+                            deliver_at: self.now + self.link.delay + extra,
+                            seq: self.seq,
+                            transmit: t.clone(),
+                        }));
+                    }
+                }
+                while let Some(event) = me.pc.poll_event() {
+                    moved = true;
+                    if let PeerEvent::IceCandidate(c) = &event {
+                        if self.trickle && other.pc.remote_description().is_some() {
+                            other
+                                .pc
+                                .add_ice_candidate(self.now, c.clone())
+                                .expect("add_ice_candidate");
+                        }
+                    }
+                    me.events.push(event.clone());
+                    me.fresh.push(event);
+                }
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn deliver_due(&mut self) {
+        while self.in_flight.peek().is_some_and(|f| f.0.deliver_at <= self.now) {
+            let Some(Reverse(f)) = self.in_flight.pop() else { break };
+            let t = f.transmit;
+            let receive = Receive {
+                source: t.source,
+                destination: t.destination,
+                contents: &t.contents,
+            };
+            self.delivered += 1;
+            if t.destination == self.a.addr {
+                self.a.pc.handle_receive(self.now, receive);
+            } else if t.destination == self.b.addr {
+                self.b.pc.handle_receive(self.now, receive);
+            }
+        }
+    }
+}
