@@ -6,8 +6,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use rtcpeer::{
-    DataChannelEvent, DataChannelInit, DataChannelMessage, PeerConnectionEvent, PeerConnectionState, RTCConfiguration,
-    RTCDataChannel, RTCPeerConnection, RtcError,
+    DataChannelEvent, DataChannelInit, DataChannelMessage, IceCandidateInit, PeerConnectionEvent, PeerConnectionState,
+    RTCConfiguration, RTCDataChannel, RTCPeerConnection, RtcError,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -170,19 +170,18 @@ enum Progress {
     CandidateRefused(&'static str, RtcError),
 }
 
-/// Prints `peer`'s events as they happen, trickles its candidates to `other`, and passes on
-/// what the demo waits for.
+/// Prints `peer`'s events as they happen, trickles its candidates into `signaling` (the
+/// in-memory signaling channel to the other peer), and passes on what the demo waits for.
 fn watch_events(
     peer: &'static str,
     pc: &mut RTCPeerConnection,
-    other: &RTCPeerConnection,
+    signaling: mpsc::UnboundedSender<Option<IceCandidateInit>>,
     progress: mpsc::UnboundedSender<Progress>,
     remote_channel: Option<oneshot::Sender<RTCDataChannel>>,
 ) -> Result<(), DemoError> {
     let mut events = pc
         .take_events()
         .ok_or_else(|| DemoError::Missing(format!("[{peer}] event stream already taken")))?;
-    let other = other.clone();
     let mut remote_channel = remote_channel;
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
@@ -192,9 +191,7 @@ fn watch_events(
                         Some(c) => println!("[{peer}] icecandidate: {}", c.candidate),
                         None => println!("[{peer}] icecandidate: null (end of candidates)"),
                     }
-                    if let Err(error) = other.add_ice_candidate(candidate).await {
-                        let _ = progress.send(Progress::CandidateRefused(peer, error));
-                    }
+                    let _ = signaling.send(candidate);
                 }
                 PeerConnectionEvent::IceGatheringStateChange(s) => println!("[{peer}] icegatheringstatechange: {s}"),
                 PeerConnectionEvent::IceConnectionStateChange(s) => println!("[{peer}] iceconnectionstatechange: {s}"),
@@ -221,6 +218,25 @@ fn watch_events(
         }
     });
     Ok(())
+}
+
+/// The receiving end of the signaling channel: once `pc` has its remote description, adds the
+/// peer's candidates in the order they were sent, as a signaling server would deliver them.
+fn apply_candidates(
+    peer: &'static str,
+    pc: &RTCPeerConnection,
+    mut signaling: mpsc::UnboundedReceiver<Option<IceCandidateInit>>,
+    progress: mpsc::UnboundedSender<Progress>,
+) {
+    let pc = pc.clone();
+    tokio::spawn(async move {
+        while let Some(candidate) = signaling.recv().await {
+            if let Err(error) = pc.add_ice_candidate(candidate).await {
+                let _ = progress.send(Progress::CandidateRefused(peer, error));
+                return;
+            }
+        }
+    });
 }
 
 /// Sends `count` messages of the stream `seed` on `channel`.
@@ -309,8 +325,16 @@ async fn run_steps(options: &DemoOptions, waiting_for: &mut String) -> Result<De
 
     let (progress_tx, mut progress) = mpsc::unbounded_channel();
     let (channel_tx, channel_rx) = oneshot::channel();
-    watch_events("offerer", &mut offerer, &answerer, progress_tx.clone(), None)?;
-    watch_events("answerer", &mut answerer, &offerer, progress_tx, Some(channel_tx))?;
+    let (to_answerer, answerer_inbox) = mpsc::unbounded_channel();
+    let (to_offerer, offerer_inbox) = mpsc::unbounded_channel();
+    watch_events("offerer", &mut offerer, to_answerer, progress_tx.clone(), None)?;
+    watch_events(
+        "answerer",
+        &mut answerer,
+        to_offerer,
+        progress_tx.clone(),
+        Some(channel_tx),
+    )?;
 
     *waiting_for = "negotiating".into();
     let start = Instant::now();
@@ -327,6 +351,7 @@ async fn run_steps(options: &DemoOptions, waiting_for: &mut String) -> Result<De
         .set_remote_description(offer)
         .await
         .map_err(step("answerer setRemoteDescription"))?;
+    apply_candidates("answerer", &answerer, answerer_inbox, progress_tx.clone());
     answerer
         .set_local_description(None)
         .await
@@ -340,6 +365,7 @@ async fn run_steps(options: &DemoOptions, waiting_for: &mut String) -> Result<De
         .set_remote_description(answer)
         .await
         .map_err(step("offerer setRemoteDescription"))?;
+    apply_candidates("offerer", &offerer, offerer_inbox, progress_tx);
 
     *waiting_for = "both peers to reach connectionState connected".into();
     let mut connected = 0;
@@ -350,9 +376,9 @@ async fn run_steps(options: &DemoOptions, waiting_for: &mut String) -> Result<De
             Some(Progress::CandidateRefused(peer, error)) => {
                 return Err(DemoError::Call {
                     step: if peer == "offerer" {
-                        "answerer addIceCandidate"
-                    } else {
                         "offerer addIceCandidate"
+                    } else {
+                        "answerer addIceCandidate"
                     },
                     error,
                 })
@@ -431,7 +457,6 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "TEMPORARY: needs the real core from main; the stand-in cannot carry 64 KiB messages"]
     async fn the_demo_passes_on_loopback() {
         let summary = run(DemoOptions {
             messages: 50,

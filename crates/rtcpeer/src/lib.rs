@@ -30,7 +30,6 @@ mod driver;
 mod events;
 mod interfaces;
 mod proto;
-mod standin;
 mod stats;
 
 pub use config::{RTCConfiguration, RTCIceServer};

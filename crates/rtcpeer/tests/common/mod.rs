@@ -148,10 +148,14 @@ pub async fn connected_pair() -> (Pair, Vec<Seen>) {
     )
 }
 
+/// The channel's next message, passing over `bufferedamountlow` (which our own sends cause).
 pub async fn next_message(channel: &mut RTCDataChannel) -> DataChannelMessage {
-    match timeout(PATIENCE, channel.next_event()).await.expect("a message comes") {
-        Some(DataChannelEvent::Message(message)) => message,
-        other => panic!("expected a message, got {other:?}"),
+    loop {
+        match timeout(PATIENCE, channel.next_event()).await.expect("a message comes") {
+            Some(DataChannelEvent::Message(message)) => return message,
+            Some(DataChannelEvent::BufferedAmountLow) => {}
+            other => panic!("expected a message, got {other:?}"),
+        }
     }
 }
 
