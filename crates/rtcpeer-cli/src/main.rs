@@ -3,7 +3,10 @@
 #![forbid(unsafe_code)]
 
 mod demo;
+mod sdp_files;
+mod sdp_summary;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -32,6 +35,12 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         timeout: u64,
     },
+    /// Parses SDP files and prints a summary of each, or `FILE: line N: what` for one that is broken.
+    Sdp {
+        /// The files to read.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 /// Logs go to stderr; `RUST_LOG` picks what is logged (default: warnings).
@@ -46,6 +55,20 @@ fn init_logging() {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    let (messages, seed, timeout) = match cli.command {
+        Command::Sdp { files } => {
+            return if sdp_files::run(&files) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Command::Demo {
+            messages,
+            seed,
+            timeout,
+        } => (messages, seed, timeout),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -53,28 +76,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match cli.command {
-        Command::Demo {
-            messages,
-            seed,
-            timeout,
-        } => {
-            let options = demo::DemoOptions {
-                messages,
-                seed,
-                timeout: Duration::from_secs(timeout),
-            };
-            match runtime.block_on(demo::run(options)) {
-                Ok(summary) => {
-                    println!("demo passed");
-                    println!("{summary}");
-                    ExitCode::SUCCESS
-                }
-                Err(error) => {
-                    eprintln!("demo failed: {error}");
-                    ExitCode::FAILURE
-                }
-            }
+    let options = demo::DemoOptions {
+        messages,
+        seed,
+        timeout: Duration::from_secs(timeout),
+    };
+    match runtime.block_on(demo::run(options)) {
+        Ok(summary) => {
+            println!("demo passed");
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("demo failed: {error}");
+            ExitCode::FAILURE
         }
     }
 }
