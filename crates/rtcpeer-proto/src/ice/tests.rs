@@ -707,3 +707,19 @@ fn close_stops_everything() {
     assert_eq!(net.sent_by_a, sent_by_a);
     assert_eq!(net.b.state(), IceConnectionState::Disconnected);
 }
+
+#[test]
+fn connects_within_one_pacing_interval_on_a_perfect_network() {
+    let mut net = Net::new(IceRole::Controlling, IceRole::Controlled);
+    let ca = net.host(Side::A, "127.0.0.1:10000");
+    let cb = net.host(Side::B, "127.0.0.1:20000");
+    net.exchange_credentials();
+    net.a.add_remote_candidate(cb);
+    net.b.add_remote_candidate(ca);
+    let took = net.run(Duration::from_secs(5), Net::connected).unwrap();
+    // One check at t = 0, its nomination in the next Ta slot; B answers with one triggered check.
+    assert_eq!(took, Duration::from_millis(50));
+    assert_eq!(net.a.stats().checks_sent, 2);
+    assert_eq!(net.b.stats().checks_sent, 1);
+    assert_eq!(net.a.stats().retransmits + net.b.stats().retransmits, 0);
+}
