@@ -29,6 +29,13 @@ struct Net {
     mangle: Option<fn(Transmit) -> Option<Transmit>>,
     delivered: usize,
     sent_by_a: usize,
+    /// One-way delay of every datagram.
+    latency: Duration,
+    /// Drop every n-th datagram (deterministic loss).
+    drop_every: Option<usize>,
+    /// Datagrams on the wire, with their arrival time.
+    wire: Vec<(Instant, Transmit)>,
+    sent_total: usize,
 }
 
 fn addr(s: &str) -> SocketAddr {
@@ -54,6 +61,10 @@ impl Net {
             mangle: None,
             delivered: 0,
             sent_by_a: 0,
+            latency: Duration::ZERO,
+            drop_every: None,
+            wire: Vec::new(),
+            sent_total: 0,
         }
     }
 
@@ -79,7 +90,8 @@ impl Net {
         self.b.set_remote_credentials(ca);
     }
 
-    /// Delivers every queued datagram (and the answers they cause) at the current time.
+    /// Puts every queued datagram on the wire and delivers those due by now (and the answers
+    /// they cause, if there is no latency).
     fn flush(&mut self) {
         loop {
             let mut moved = false;
@@ -89,8 +101,22 @@ impl Net {
                     if side == Side::A {
                         self.sent_by_a += 1;
                     }
-                    self.deliver(t);
+                    self.sent_total += 1;
+                    let lost = self.drop_every.is_some_and(|n| self.sent_total % n == 0);
+                    if !lost {
+                        let arrival = self.now + self.latency;
+                        self.wire.push((arrival, t));
+                    }
                 }
+            }
+            let now = self.now;
+            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.wire)
+                .into_iter()
+                .partition(|(at, _)| *at <= now);
+            self.wire = later;
+            for (_, t) in due {
+                moved = true;
+                self.deliver(t);
             }
             while let Some(e) = self.a.poll_event() {
                 self.events_a.push(e);
@@ -147,6 +173,7 @@ impl Net {
             }
             let next = [self.a.poll_timeout(), self.b.poll_timeout()]
                 .into_iter()
+                .chain(self.wire.iter().map(|(at, _)| Some(*at)))
                 .flatten()
                 .min()
                 .unwrap_or(end)
@@ -722,4 +749,24 @@ fn connects_within_one_pacing_interval_on_a_perfect_network() {
     assert_eq!(net.a.stats().checks_sent, 2);
     assert_eq!(net.b.stats().checks_sent, 1);
     assert_eq!(net.a.stats().retransmits + net.b.stats().retransmits, 0);
+}
+
+#[test]
+fn connects_over_a_slow_lossy_network() {
+    let mut net = Net::new(IceRole::Controlling, IceRole::Controlled);
+    net.latency = Duration::from_millis(40);
+    net.drop_every = Some(3);
+    let ca = net.host(Side::A, "127.0.0.1:10000");
+    let cb = net.host(Side::B, "127.0.0.1:20000");
+    net.exchange_credentials();
+    net.a.add_remote_candidate(cb);
+    net.b.add_remote_candidate(ca);
+    let took = net.run(Duration::from_secs(10), Net::connected).expect("no connection");
+    assert!(took >= Duration::from_millis(80), "faster than a round trip: {took:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        net.a.stats().retransmits + net.b.stats().retransmits > 0,
+        "loss never hit a check"
+    );
+    assert_eq!(flip(net.b.selected_pair()), net.a.selected_pair());
 }
