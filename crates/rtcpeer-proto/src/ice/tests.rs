@@ -774,3 +774,33 @@ fn connects_over_a_slow_lossy_network() {
     net.run(Duration::from_secs(60), |n| !n.connected());
     assert!(net.connected(), "{:?} / {:?}", net.a.state(), net.b.state());
 }
+
+#[test]
+fn wildcard_destination_maps_to_the_candidate_on_that_port() {
+    let mut net = Net::new(IceRole::Controlling, IceRole::Controlled);
+    net.host(Side::A, "127.0.0.1:10000");
+    net.exchange_credentials();
+    let pwd = net.a.local_credentials().pwd.clone();
+    let request = forged_request(&net, &pwd);
+    let now = net.now;
+    for (destination, answered) in [("0.0.0.0:10000", true), ("0.0.0.0:10001", false), ("[::]:10000", false)] {
+        net.a.handle_receive(
+            now,
+            Receive {
+                source: addr("127.0.0.1:20000"),
+                destination: addr(destination),
+                contents: &request,
+            },
+        );
+        let reply = net.a.poll_transmit();
+        assert_eq!(reply.is_some(), answered, "{destination}");
+        if let Some(reply) = reply {
+            assert_eq!(
+                reply.source,
+                addr("127.0.0.1:10000"),
+                "answered from the candidate's base"
+            );
+        }
+    }
+    assert_eq!(net.a.stats().unknown_local_address, 2);
+}
