@@ -331,10 +331,6 @@ impl IceAgent {
         for local in 0..self.locals.len() {
             self.form_pair(local, remote);
         }
-        if self.state == IceConnectionState::Failed && !self.ever_connected {
-            // A new candidate after all checks failed: try again, as browsers do.
-            self.set_state(IceConnectionState::Checking);
-        }
         true
     }
 
@@ -546,6 +542,10 @@ impl IceAgent {
             nominated: false,
             in_flight: None,
         });
+        if self.state == IceConnectionState::Failed && !self.ever_connected {
+            // A new pair (trickled or peer-reflexive) after all checks failed: try again, as browsers do.
+            self.set_state(IceConnectionState::Checking);
+        }
         Some(self.pairs.len() - 1)
     }
 

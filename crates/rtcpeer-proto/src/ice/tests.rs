@@ -804,3 +804,30 @@ fn wildcard_destination_maps_to_the_candidate_on_that_port() {
     }
     assert_eq!(net.a.stats().unknown_local_address, 2);
 }
+
+#[test]
+fn a_late_peer_reflexive_pair_revives_a_failed_agent() {
+    let mut net = Net::new(IceRole::Controlled, IceRole::Controlling);
+    let ca = net.host(Side::A, "127.0.0.1:10000");
+    net.host(Side::B, "127.0.0.1:20000");
+    net.exchange_credentials();
+    // A only knows an address of B that does not answer, and is told that is all.
+    net.a
+        .add_remote_candidate(Candidate::host(addr("127.0.0.1:29999"), 1, 65535));
+    let now = net.now;
+    net.a.end_of_remote_candidates(now);
+    net.run(Duration::from_secs(20), |n| n.a.state() == IceConnectionState::Failed)
+        .expect("did not fail");
+    // Then B's checks arrive from an address A never heard of.
+    net.b.add_remote_candidate(ca);
+    net.run(Duration::from_secs(5), Net::connected)
+        .expect("did not recover");
+    assert_eq!(
+        net.a.selected_pair(),
+        Some((addr("127.0.0.1:10000"), addr("127.0.0.1:20000")))
+    );
+    assert!(net
+        .events_a
+        .iter()
+        .any(|e| matches!(e, IceEvent::RemoteCandidateLearned(_))));
+}
