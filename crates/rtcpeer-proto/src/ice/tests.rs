@@ -831,3 +831,48 @@ fn a_late_peer_reflexive_pair_revives_a_failed_agent() {
         .iter()
         .any(|e| matches!(e, IceEvent::RemoteCandidateLearned(_))));
 }
+
+#[test]
+fn role_conflict_repaired_from_a_487_response_alone() {
+    // Both controlling; only A knows a candidate of B, so A never receives a request from B
+    // before the conflict is repaired: A must learn of it from B's 487 answer.
+    let mut config_a = IceAgentConfig::new(IceRole::Controlling);
+    config_a.tie_breaker = Some(1);
+    let mut config_b = IceAgentConfig::new(IceRole::Controlling);
+    config_b.tie_breaker = Some(2);
+    let mut net = Net::with_configs(config_a, config_b);
+    net.host(Side::A, "127.0.0.1:10000");
+    let cb = net.host(Side::B, "127.0.0.1:20000");
+    net.exchange_credentials();
+    net.a.add_remote_candidate(cb);
+    net.run(Duration::from_secs(5), Net::connected).expect("no connection");
+    assert_eq!(net.a.role(), IceRole::Controlled);
+    assert_eq!(net.b.role(), IceRole::Controlling);
+    assert_eq!(net.a.stats().role_conflicts, 1, "A saw one 487");
+    assert_eq!(flip(net.b.selected_pair()), net.a.selected_pair());
+}
+
+/// Makes B's success responses look as if they came from another port of B.
+fn responses_from_elsewhere(t: Transmit) -> Option<Transmit> {
+    let msg = Message::decode(&t.contents).ok()?;
+    if msg.class == Class::SuccessResponse && t.source == addr("127.0.0.1:20000") {
+        return Some(Transmit {
+            source: addr("127.0.0.1:20001"),
+            ..t
+        });
+    }
+    Some(t)
+}
+
+#[test]
+fn consent_needs_answers_from_the_selected_pair() {
+    let mut net = connected_pair("127.0.0.1:10000", "127.0.0.1:20000");
+    net.owners.insert(addr("127.0.0.1:20001"), Side::B);
+    net.mangle = Some(responses_from_elsewhere);
+    net.run(Duration::from_secs(10), |n| {
+        n.a.state() == IceConnectionState::Disconnected
+    })
+    .expect("answers from the wrong address kept consent");
+    // B still hears A's checks and answers from the right address: B stays connected.
+    assert!(is_up(net.b.state()));
+}
