@@ -405,3 +405,48 @@ fn garbage_datagrams_are_dropped_and_counted() {
     assert_eq!(received(&sim.b.events, b_ch), msgs);
     assert_eq!(sim.b.pc.connection_state(), PeerConnectionState::Connected);
 }
+
+#[test]
+fn relay_only_policy_gathers_no_host_candidates() {
+    use rtcpeer_proto::peer::{IceTransportPolicy, PeerConfig, PeerConnection};
+    let now = std::time::Instant::now();
+    let config = PeerConfig {
+        ice_transport_policy: IceTransportPolicy::Relay,
+        ..PeerConfig::default()
+    };
+    let mut pc = PeerConnection::new(config, now).unwrap();
+    pc.add_local_address("127.0.0.1:5000".parse().unwrap());
+    pc.create_data_channel("x", DataChannelInit::default()).unwrap();
+    pc.set_local_description(now, None).unwrap();
+    let events: Vec<PeerEvent> = std::iter::from_fn(|| pc.poll_event()).collect();
+    assert!(events.contains(&PeerEvent::IceCandidate(None)));
+    assert!(
+        !events.iter().any(|e| matches!(e, PeerEvent::IceCandidate(Some(_)))),
+        "{events:?}"
+    );
+    assert!(!pc.local_description().unwrap().sdp.contains("a=candidate"));
+}
+
+#[test]
+fn an_answer_must_match_the_offered_sections() {
+    let mut sim = Sim::new(11, LinkConditions::perfect());
+    sim.a.pc.create_data_channel("x", DataChannelInit::default()).unwrap();
+    let offer = sim.a.pc.create_offer().unwrap();
+    sim.a.pc.set_local_description(sim.now, Some(offer.clone())).unwrap();
+    sim.b.pc.set_remote_description(sim.now, offer).unwrap();
+    let answer = sim.b.pc.create_answer().unwrap();
+    let doubled = format!(
+        "{}{}",
+        answer.sdp,
+        &answer.sdp[answer.sdp.find("m=application").unwrap()..]
+    );
+    let err = sim
+        .a
+        .pc
+        .set_remote_description(sim.now, SessionDescriptionInit::answer(doubled))
+        .unwrap_err();
+    assert_eq!(err.name(), "InvalidAccessError", "{err}");
+    assert_eq!(sim.a.pc.signaling_state(), SignalingState::HaveLocalOffer);
+    sim.a.pc.set_remote_description(sim.now, answer).unwrap();
+    assert_eq!(sim.a.pc.signaling_state(), SignalingState::Stable);
+}

@@ -331,10 +331,6 @@ impl IceAgent {
         for local in 0..self.locals.len() {
             self.form_pair(local, remote);
         }
-        if self.state == IceConnectionState::Failed && !self.ever_connected {
-            // A new candidate after all checks failed: try again, as browsers do.
-            self.set_state(IceConnectionState::Checking);
-        }
         true
     }
 
@@ -393,9 +389,14 @@ impl IceAgent {
             self.stats.bad_fingerprint += 1;
             return;
         }
-        let Some(local) = self.locals.iter().position(|l| l.base == r.destination) else {
+        let Some(local) = self.local_for(r.destination) else {
             self.stats.unknown_local_address += 1;
             return;
+        };
+        // From here on the destination is the candidate's base, even if the socket was wildcard-bound.
+        let r = Receive {
+            destination: self.locals.get(local).map_or(r.destination, |l| l.base),
+            ..r
         };
         match msg.class {
             Class::Request => self.handle_request(now, r, local, &msg),
@@ -403,6 +404,26 @@ impl IceAgent {
             Class::SuccessResponse | Class::ErrorResponse => self.handle_response(now, r, &msg),
         }
         self.update_state(now);
+    }
+
+    /// The local candidate a datagram to `destination` arrived on: the one with that base, or,
+    /// for a wildcard (`0.0.0.0`/`::`) destination, the only one of that family and port.
+    fn local_for(&self, destination: SocketAddr) -> Option<usize> {
+        if let Some(i) = self.locals.iter().position(|l| l.base == destination) {
+            return Some(i);
+        }
+        if !destination.ip().is_unspecified() {
+            return None;
+        }
+        let mut matching = self
+            .locals
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.base.port() == destination.port() && l.base.is_ipv4() == destination.is_ipv4());
+        match (matching.next(), matching.next()) {
+            (Some((i, _)), None) => Some(i),
+            _ => None,
+        }
     }
 
     /// Advances timers: retransmissions, paced checks, consent checks and state timeouts.
@@ -521,6 +542,10 @@ impl IceAgent {
             nominated: false,
             in_flight: None,
         });
+        if self.state == IceConnectionState::Failed && !self.ever_connected {
+            // A new pair (trickled or peer-reflexive) after all checks failed: try again, as browsers do.
+            self.set_state(IceConnectionState::Checking);
+        }
         Some(self.pairs.len() - 1)
     }
 

@@ -14,7 +14,9 @@
 //!    Hostname (mDNS) candidates are refused until the runtime resolves them to an IP.
 //! 3. Route datagrams for which [`IceAgent::accepts`] is true to [`IceAgent::handle_receive`];
 //!    call [`IceAgent::handle_timeout`] at [`IceAgent::poll_timeout`]; drain
-//!    [`IceAgent::poll_transmit`] and [`IceAgent::poll_event`] after each call.
+//!    [`IceAgent::poll_transmit`] and [`IceAgent::poll_event`] after each call. A datagram's
+//!    `destination` should be the socket's address; a wildcard (`0.0.0.0:port`) destination is
+//!    mapped to the only local candidate with that family and port.
 //!
 //! # States
 //!
@@ -25,8 +27,9 @@
 //! `disconnected_timeout` (5 s), back to `Connected` when one arrives, `Failed` when none came for
 //! `failed_timeout` (30 s, consent expiry of RFC 7675). `Checking` → `Failed` once end-of-candidates
 //! was signalled and every pair has failed, or when there is no pair at all
-//! `no_candidates_timeout` (10 s) after end-of-candidates. A new remote candidate after such a
-//! failure (never after consent expiry) returns to `Checking`. `Closed` after [`IceAgent::close`].
+//! `no_candidates_timeout` (10 s) after end-of-candidates. A new pair after such a failure
+//! (a trickled or peer-reflexive candidate) returns to `Checking`; after consent expiry the agent
+//! stays `Failed` and silent. `Closed` after [`IceAgent::close`].
 //!
 //! # Checks and nomination
 //!

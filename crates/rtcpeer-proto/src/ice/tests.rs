@@ -29,6 +29,13 @@ struct Net {
     mangle: Option<fn(Transmit) -> Option<Transmit>>,
     delivered: usize,
     sent_by_a: usize,
+    /// One-way delay of every datagram.
+    latency: Duration,
+    /// Drop every n-th datagram (deterministic loss).
+    drop_every: Option<usize>,
+    /// Datagrams on the wire, with their arrival time.
+    wire: Vec<(Instant, Transmit)>,
+    sent_total: usize,
 }
 
 fn addr(s: &str) -> SocketAddr {
@@ -54,6 +61,10 @@ impl Net {
             mangle: None,
             delivered: 0,
             sent_by_a: 0,
+            latency: Duration::ZERO,
+            drop_every: None,
+            wire: Vec::new(),
+            sent_total: 0,
         }
     }
 
@@ -79,7 +90,8 @@ impl Net {
         self.b.set_remote_credentials(ca);
     }
 
-    /// Delivers every queued datagram (and the answers they cause) at the current time.
+    /// Puts every queued datagram on the wire and delivers those due by now (and the answers
+    /// they cause, if there is no latency).
     fn flush(&mut self) {
         loop {
             let mut moved = false;
@@ -89,8 +101,22 @@ impl Net {
                     if side == Side::A {
                         self.sent_by_a += 1;
                     }
-                    self.deliver(t);
+                    self.sent_total += 1;
+                    let lost = self.drop_every.is_some_and(|n| self.sent_total % n == 0);
+                    if !lost {
+                        let arrival = self.now + self.latency;
+                        self.wire.push((arrival, t));
+                    }
                 }
+            }
+            let now = self.now;
+            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.wire)
+                .into_iter()
+                .partition(|(at, _)| *at <= now);
+            self.wire = later;
+            for (_, t) in due {
+                moved = true;
+                self.deliver(t);
             }
             while let Some(e) = self.a.poll_event() {
                 self.events_a.push(e);
@@ -147,6 +173,7 @@ impl Net {
             }
             let next = [self.a.poll_timeout(), self.b.poll_timeout()]
                 .into_iter()
+                .chain(self.wire.iter().map(|(at, _)| Some(*at)))
                 .flatten()
                 .min()
                 .unwrap_or(end)
@@ -706,4 +733,146 @@ fn close_stops_everything() {
     assert!(net.delivered > delivered);
     assert_eq!(net.sent_by_a, sent_by_a);
     assert_eq!(net.b.state(), IceConnectionState::Disconnected);
+}
+
+#[test]
+fn connects_within_one_pacing_interval_on_a_perfect_network() {
+    let mut net = Net::new(IceRole::Controlling, IceRole::Controlled);
+    let ca = net.host(Side::A, "127.0.0.1:10000");
+    let cb = net.host(Side::B, "127.0.0.1:20000");
+    net.exchange_credentials();
+    net.a.add_remote_candidate(cb);
+    net.b.add_remote_candidate(ca);
+    let took = net.run(Duration::from_secs(5), Net::connected).unwrap();
+    // One check at t = 0, its nomination in the next Ta slot; B answers with one triggered check.
+    assert_eq!(took, Duration::from_millis(50));
+    assert_eq!(net.a.stats().checks_sent, 2);
+    assert_eq!(net.b.stats().checks_sent, 1);
+    assert_eq!(net.a.stats().retransmits + net.b.stats().retransmits, 0);
+}
+
+#[test]
+fn connects_over_a_slow_lossy_network() {
+    let mut net = Net::new(IceRole::Controlling, IceRole::Controlled);
+    net.latency = Duration::from_millis(40);
+    net.drop_every = Some(3);
+    let ca = net.host(Side::A, "127.0.0.1:10000");
+    let cb = net.host(Side::B, "127.0.0.1:20000");
+    net.exchange_credentials();
+    net.a.add_remote_candidate(cb);
+    net.b.add_remote_candidate(ca);
+    let took = net.run(Duration::from_secs(10), Net::connected).expect("no connection");
+    assert!(took >= Duration::from_millis(80), "faster than a round trip: {took:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        net.a.stats().retransmits + net.b.stats().retransmits > 0,
+        "loss never hit a check"
+    );
+    assert_eq!(flip(net.b.selected_pair()), net.a.selected_pair());
+    // Without loss, consent over the 80 ms round trip keeps it connected.
+    net.drop_every = None;
+    net.run(Duration::from_secs(60), |n| !n.connected());
+    assert!(net.connected(), "{:?} / {:?}", net.a.state(), net.b.state());
+}
+
+#[test]
+fn wildcard_destination_maps_to_the_candidate_on_that_port() {
+    let mut net = Net::new(IceRole::Controlling, IceRole::Controlled);
+    net.host(Side::A, "127.0.0.1:10000");
+    net.exchange_credentials();
+    let pwd = net.a.local_credentials().pwd.clone();
+    let request = forged_request(&net, &pwd);
+    let now = net.now;
+    for (destination, answered) in [("0.0.0.0:10000", true), ("0.0.0.0:10001", false), ("[::]:10000", false)] {
+        net.a.handle_receive(
+            now,
+            Receive {
+                source: addr("127.0.0.1:20000"),
+                destination: addr(destination),
+                contents: &request,
+            },
+        );
+        let reply = net.a.poll_transmit();
+        assert_eq!(reply.is_some(), answered, "{destination}");
+        if let Some(reply) = reply {
+            assert_eq!(
+                reply.source,
+                addr("127.0.0.1:10000"),
+                "answered from the candidate's base"
+            );
+        }
+    }
+    assert_eq!(net.a.stats().unknown_local_address, 2);
+}
+
+#[test]
+fn a_late_peer_reflexive_pair_revives_a_failed_agent() {
+    let mut net = Net::new(IceRole::Controlled, IceRole::Controlling);
+    let ca = net.host(Side::A, "127.0.0.1:10000");
+    net.host(Side::B, "127.0.0.1:20000");
+    net.exchange_credentials();
+    // A only knows an address of B that does not answer, and is told that is all.
+    net.a
+        .add_remote_candidate(Candidate::host(addr("127.0.0.1:29999"), 1, 65535));
+    let now = net.now;
+    net.a.end_of_remote_candidates(now);
+    net.run(Duration::from_secs(20), |n| n.a.state() == IceConnectionState::Failed)
+        .expect("did not fail");
+    // Then B's checks arrive from an address A never heard of.
+    net.b.add_remote_candidate(ca);
+    net.run(Duration::from_secs(5), Net::connected)
+        .expect("did not recover");
+    assert_eq!(
+        net.a.selected_pair(),
+        Some((addr("127.0.0.1:10000"), addr("127.0.0.1:20000")))
+    );
+    assert!(net
+        .events_a
+        .iter()
+        .any(|e| matches!(e, IceEvent::RemoteCandidateLearned(_))));
+}
+
+#[test]
+fn role_conflict_repaired_from_a_487_response_alone() {
+    // Both controlling; only A knows a candidate of B, so A never receives a request from B
+    // before the conflict is repaired: A must learn of it from B's 487 answer.
+    let mut config_a = IceAgentConfig::new(IceRole::Controlling);
+    config_a.tie_breaker = Some(1);
+    let mut config_b = IceAgentConfig::new(IceRole::Controlling);
+    config_b.tie_breaker = Some(2);
+    let mut net = Net::with_configs(config_a, config_b);
+    net.host(Side::A, "127.0.0.1:10000");
+    let cb = net.host(Side::B, "127.0.0.1:20000");
+    net.exchange_credentials();
+    net.a.add_remote_candidate(cb);
+    net.run(Duration::from_secs(5), Net::connected).expect("no connection");
+    assert_eq!(net.a.role(), IceRole::Controlled);
+    assert_eq!(net.b.role(), IceRole::Controlling);
+    assert_eq!(net.a.stats().role_conflicts, 1, "A saw one 487");
+    assert_eq!(flip(net.b.selected_pair()), net.a.selected_pair());
+}
+
+/// Makes B's success responses look as if they came from another port of B.
+fn responses_from_elsewhere(t: Transmit) -> Option<Transmit> {
+    let msg = Message::decode(&t.contents).ok()?;
+    if msg.class == Class::SuccessResponse && t.source == addr("127.0.0.1:20000") {
+        return Some(Transmit {
+            source: addr("127.0.0.1:20001"),
+            ..t
+        });
+    }
+    Some(t)
+}
+
+#[test]
+fn consent_needs_answers_from_the_selected_pair() {
+    let mut net = connected_pair("127.0.0.1:10000", "127.0.0.1:20000");
+    net.owners.insert(addr("127.0.0.1:20001"), Side::B);
+    net.mangle = Some(responses_from_elsewhere);
+    net.run(Duration::from_secs(10), |n| {
+        n.a.state() == IceConnectionState::Disconnected
+    })
+    .expect("answers from the wrong address kept consent");
+    // B still hears A's checks and answers from the right address: B stays connected.
+    assert!(is_up(net.b.state()));
 }

@@ -92,16 +92,11 @@ pub struct DropCounters {
     pub events: u64,
 }
 
-/// A description as applied, with what we read from it.
-#[derive(Debug, Clone)]
-struct Applied {
-    init: SessionDescriptionInit,
-}
-
 /// The sans-IO `RTCPeerConnection`.
 #[derive(Debug)]
 pub struct PeerConnection {
     certificate: Certificate,
+    ice_transport_policy: IceTransportPolicy,
     closed: bool,
     signaling: SignalingState,
     gathering: IceGatheringState,
@@ -111,6 +106,8 @@ pub struct PeerConnection {
     ice: IceAgent,
     dtls: Option<DtlsTransport>,
     dtls_role: Option<DtlsRole>,
+    /// The DTLS transport could not even be created.
+    dtls_failed: bool,
     channels: DataChannels,
 
     local_addresses: Vec<SocketAddr>,
@@ -121,8 +118,8 @@ pub struct PeerConnection {
     last_created: Option<(SessionDescriptionInit, LocalParameters)>,
     current_local: Option<SessionDescriptionInit>,
     pending_local: Option<SessionDescriptionInit>,
-    current_remote: Option<Applied>,
-    pending_remote: Option<Applied>,
+    current_remote: Option<SessionDescriptionInit>,
+    pending_remote: Option<SessionDescriptionInit>,
     remote: Option<RemoteParameters>,
     session_id: u64,
     session_version: u64,
@@ -148,6 +145,7 @@ impl PeerConnection {
         let session_id = crate::rand::u64() >> 1;
         Ok(PeerConnection {
             certificate,
+            ice_transport_policy: config.ice_transport_policy,
             closed: false,
             signaling: SignalingState::Stable,
             gathering: IceGatheringState::New,
@@ -156,6 +154,7 @@ impl PeerConnection {
             ice,
             dtls: None,
             dtls_role: None,
+            dtls_failed: false,
             channels: DataChannels::new(DataChannelsConfig::default()),
             local_addresses: Vec::new(),
             local_candidates: Vec::new(),
@@ -230,15 +229,12 @@ impl PeerConnection {
 
     /// `remoteDescription`: the pending remote description if any, else the current one.
     pub fn remote_description(&self) -> Option<SessionDescriptionInit> {
-        self.pending_remote
-            .as_ref()
-            .or(self.current_remote.as_ref())
-            .map(|a| a.init.clone())
+        self.pending_remote.as_ref().or(self.current_remote.as_ref()).cloned()
     }
 
     /// `currentRemoteDescription`.
     pub fn current_remote_description(&self) -> Option<SessionDescriptionInit> {
-        self.current_remote.as_ref().map(|a| a.init.clone())
+        self.current_remote.clone()
     }
 
     /// `createOffer`.
@@ -422,7 +418,7 @@ impl PeerConnection {
                 } else {
                     IceRole::Controlled
                 });
-                self.start_transports(now);
+                self.negotiate_dtls_role();
             }
             SdpType::Rollback => unreachable!("handled above"),
         }
@@ -461,6 +457,15 @@ impl PeerConnection {
         let parsed =
             SessionDescription::parse(&desc.sdp).map_err(|e| RtcError::Operation(format!("remote SDP: {e}")))?;
         let remote = RemoteParameters::from_sdp(&parsed, desc.kind)?;
+        if matches!(desc.kind, SdpType::Answer | SdpType::Pranswer) {
+            let offered = self.local.as_ref().map(|l| l.sections.len()).unwrap_or(0);
+            if remote.sections.len() != offered {
+                return Err(RtcError::InvalidAccess(format!(
+                    "the answer has {} media sections, the offer {offered}",
+                    remote.sections.len()
+                )));
+            }
+        }
         if let (Some(previous), true) = (&self.remote, self.dtls.is_some()) {
             if previous.ice_ufrag != remote.ice_ufrag {
                 return Err(RtcError::NotSupported("ICE restart is not supported yet".into()));
@@ -478,7 +483,7 @@ impl PeerConnection {
         if remote.end_of_candidates {
             self.ice.end_of_remote_candidates(now);
         }
-        let applied = Applied { init: desc.clone() };
+        let applied = desc.clone();
         match desc.kind {
             SdpType::Offer => {
                 self.pending_remote = Some(applied);
@@ -500,7 +505,7 @@ impl PeerConnection {
                 self.set_signaling(SignalingState::Stable);
                 // The offerer controls, unless it is lite (never us: we are full ICE).
                 self.ice.set_role(IceRole::Controlling);
-                self.start_transports(now);
+                self.negotiate_dtls_role();
             }
             SdpType::Rollback => unreachable!("handled above"),
         }
@@ -529,8 +534,8 @@ impl PeerConnection {
         }
         self.pending_remote = None;
         self.remote = self.current_remote.as_ref().and_then(|a| {
-            let parsed = SessionDescription::parse(&a.init.sdp).ok()?;
-            RemoteParameters::from_sdp(&parsed, a.init.kind).ok()
+            let parsed = SessionDescription::parse(&a.sdp).ok()?;
+            RemoteParameters::from_sdp(&parsed, a.kind).ok()
         });
         self.set_signaling(SignalingState::Stable);
         Ok(())
@@ -731,6 +736,10 @@ impl PeerConnection {
     }
 
     fn gather_address(&mut self, addr: SocketAddr) {
+        // Host candidates are never used under the relay-only policy.
+        if self.ice_transport_policy == IceTransportPolicy::Relay {
+            return;
+        }
         // Earlier addresses are preferred; IPv6 before IPv4 as browsers do.
         let rank = self.local_candidates.len() as u16;
         let family = if addr.is_ipv6() { 32768 } else { 0 };
@@ -760,9 +769,11 @@ impl PeerConnection {
             .unwrap_or((Some("0".into()), 0))
     }
 
-    /// Once both descriptions are in place: create the DTLS transport.
-    fn start_transports(&mut self, now: Instant) {
-        if self.dtls.is_some() {
+    /// Once both descriptions are in place: settle our DTLS role. The
+    /// transport itself starts when ICE has selected a pair, so that the
+    /// handshake's retransmission budget is not spent while ICE is checking.
+    fn negotiate_dtls_role(&mut self) {
+        if self.dtls_role.is_some() {
             return;
         }
         let Some(remote) = &self.remote else { return };
@@ -771,21 +782,27 @@ impl PeerConnection {
             return;
         }
         let local_setup = self.local.as_ref().map(|l| l.setup).unwrap_or("actpass");
-        let role = match (local_setup, remote.setup) {
+        self.dtls_role = Some(match (local_setup, remote.setup) {
             ("active", _) => DtlsRole::Client,
             ("passive", _) => DtlsRole::Server,
             // We offered actpass: the answer decides.
             (_, Some(DtlsRole::Client)) => DtlsRole::Server,
             _ => DtlsRole::Client,
+        });
+    }
+
+    fn start_dtls(&mut self, now: Instant) {
+        let (Some(role), None, Some(remote)) = (self.dtls_role, &self.dtls, &self.remote) else {
+            return;
         };
+        if self.ice.selected_pair().is_none() {
+            return;
+        }
         match DtlsTransport::new(&self.certificate, role, remote.fingerprints.clone(), now) {
-            Ok(dtls) => {
-                self.dtls = Some(dtls);
-                self.dtls_role = Some(role);
-            }
+            Ok(dtls) => self.dtls = Some(dtls),
             Err(e) => {
                 debug!(error = %e, "cannot start DTLS");
-                self.set_connection_state(PeerConnectionState::Failed);
+                self.dtls_failed = true;
             }
         }
     }
@@ -801,6 +818,7 @@ impl PeerConnection {
                 IceEvent::RemoteCandidateLearned(c) => trace!(candidate = %c, "peer-reflexive candidate"),
             }
         }
+        self.start_dtls(now);
         if let Some(dtls) = &mut self.dtls {
             while let Some(event) = dtls.poll_event() {
                 match event {
@@ -871,6 +889,7 @@ impl PeerConnection {
         use crate::dtls::DtlsState;
         let dtls = self.dtls.as_ref().map(|d| d.state());
         let state = match (self.ice_state, dtls) {
+            _ if self.dtls_failed => PeerConnectionState::Failed,
             (IceConnectionState::Failed, _) | (_, Some(DtlsState::Failed)) => PeerConnectionState::Failed,
             (IceConnectionState::Disconnected, _) => PeerConnectionState::Disconnected,
             (IceConnectionState::Connected | IceConnectionState::Completed, Some(DtlsState::Connected)) => {
