@@ -228,7 +228,10 @@ impl Driver {
                 let _ = reply.send(self.sockets.iter().map(|s| s.local).collect());
             }
             Command::Stats(reply) => {
-                let _ = reply.send(self.stats);
+                let _ = reply.send(TransportStats {
+                    dropped: self.core.drop_counters(),
+                    ..self.stats
+                });
             }
             Command::CreateDataChannel { label, init, reply } => {
                 let result = self

@@ -41,3 +41,5 @@ pub use proto::{
     IceConnectionState, IceGatheringState, IceTransportPolicy, PeerConnectionState, RtcError, SdpType,
     SessionDescriptionInit, SignalingState,
 };
+pub use rtcpeer_proto::peer::DropCounters;
+pub use stats::TransportStats;

@@ -1,5 +1,7 @@
 //! Counters of the connection task's sockets.
 
+use rtcpeer_proto::peer::DropCounters;
+
 /// What the connection's sockets have carried, as counted by the runtime.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TransportStats {
@@ -15,4 +17,6 @@ pub struct TransportStats {
     pub receive_errors: u64,
     /// Datagrams the operating system refused to send, or that named a source address with no socket.
     pub send_errors: u64,
+    /// Datagrams the core received and dropped, by reason (garbage, wrong source, media).
+    pub dropped: DropCounters,
 }
