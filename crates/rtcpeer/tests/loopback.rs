@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use common::*;
 use rtcpeer::{
-    DataChannelEvent, DataChannelInit, DataChannelMessage, DataChannelState, PeerConnectionState, RtcError,
-    SignalingState,
+    DataChannelEvent, DataChannelInit, DataChannelMessage, DataChannelState, PeerConnectionState, RTCDataChannel,
+    RtcError, SignalingState,
 };
 use tokio::time::timeout;
 
@@ -224,6 +224,55 @@ async fn garbage_datagrams_are_dropped_and_the_connection_keeps_working() {
         pair.answerer.connection_state().await,
         Ok(PeerConnectionState::Connected)
     );
+    pair.offerer.close().await;
+    pair.answerer.close().await;
+}
+
+/// Reads a channel's events until its stream ends, returning them (passing over nothing).
+async fn events_until_end(channel: &mut RTCDataChannel) -> Vec<DataChannelEvent> {
+    let mut events = Vec::new();
+    while let Some(event) = timeout(PATIENCE, channel.next_event())
+        .await
+        .expect("the channel's stream ends")
+    {
+        events.push(event);
+    }
+    events
+}
+
+#[tokio::test]
+async fn closing_a_channel_closes_it_on_both_sides_and_keeps_the_connection() {
+    let (mut pair, _) = connected_pair().await;
+    pair.offerer_channel.close().await.expect("close()");
+    let local = events_until_end(&mut pair.offerer_channel).await;
+    let remote = events_until_end(&mut pair.answerer_channel).await;
+    for (who, events) in [("local", &local), ("remote", &remote)] {
+        assert_eq!(events.last(), Some(&DataChannelEvent::Close), "{who}: {events:?}");
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, DataChannelEvent::Message(_) | DataChannelEvent::Error(_))),
+            "{who}: {events:?}"
+        );
+    }
+    assert_eq!(pair.offerer_channel.ready_state(), DataChannelState::Closed);
+    assert_eq!(pair.answerer_channel.ready_state(), DataChannelState::Closed);
+    assert!(matches!(
+        pair.offerer_channel.send(b"late").await,
+        Err(RtcError::InvalidState(_))
+    ));
+    assert_eq!(
+        pair.offerer.connection_state().await,
+        Ok(PeerConnectionState::Connected)
+    );
+    // A new channel still works on the same connection.
+    let mut again = pair
+        .offerer
+        .create_data_channel("again", DataChannelInit::default())
+        .await
+        .expect("createDataChannel");
+    assert_eq!(again.next_event().await, Some(DataChannelEvent::Open));
+    again.send_text("hi").await.expect("send");
     pair.offerer.close().await;
     pair.answerer.close().await;
 }
