@@ -33,6 +33,10 @@ pub struct DemoSummary {
     pub messages: usize,
     /// Payload bytes verified, both directions together.
     pub bytes: u64,
+    /// Datagrams both peers sent.
+    pub datagrams_sent: u64,
+    /// Datagrams both peers received.
+    pub datagrams_received: u64,
 }
 
 impl fmt::Display for DemoSummary {
@@ -45,6 +49,13 @@ impl fmt::Display for DemoSummary {
             self.messages
         )?;
         writeln!(f, "bytes: {} ({:.2} MB)", self.bytes, self.bytes as f64 / 1e6)?;
+        writeln!(
+            f,
+            "datagrams: {} sent, {} received ({} lost on loopback)",
+            self.datagrams_sent,
+            self.datagrams_received,
+            self.datagrams_sent.saturating_sub(self.datagrams_received)
+        )?;
         write!(
             f,
             "throughput: {:.2} MB/s over {:.1} ms",
@@ -413,6 +424,13 @@ async fn run_steps(options: &DemoOptions, waiting_for: &mut String) -> Result<De
     }
     let transfer_time = transfer_start.elapsed();
 
+    let mut datagrams_sent = 0;
+    let mut datagrams_received = 0;
+    for pc in [&offerer, &answerer] {
+        let stats = pc.transport_stats().await.map_err(step("reading transport stats"))?;
+        datagrams_sent += stats.datagrams_sent;
+        datagrams_received += stats.datagrams_received;
+    }
     *waiting_for = "closing".into();
     offerer.close().await;
     answerer.close().await;
@@ -421,6 +439,8 @@ async fn run_steps(options: &DemoOptions, waiting_for: &mut String) -> Result<De
         transfer_time,
         messages: count,
         bytes,
+        datagrams_sent,
+        datagrams_received,
     })
 }
 

@@ -19,6 +19,7 @@ use crate::proto::{
     Core, DataChannelInit, IceCandidateInit, IceConnectionState, IceGatheringState, PeerConfig, PeerConnectionState,
     RtcError, SessionDescriptionInit, SignalingState,
 };
+use crate::socket;
 use crate::stats::TransportStats;
 
 /// An event of the connection, in the order the W3C specification fires them.
@@ -87,7 +88,7 @@ async fn bind_all(addresses: &[IpAddr]) -> Result<Vec<(UdpSocket, SocketAddr)>, 
                 "bind address {ip} is unspecified; name the address of an interface"
             )));
         }
-        match UdpSocket::bind(SocketAddr::new(ip, 0)).await {
+        match socket::bind_udp(ip) {
             Ok(socket) => match socket.local_addr() {
                 Ok(local) => {
                     debug!(%local, "bound");

@@ -30,6 +30,7 @@ mod driver;
 mod events;
 mod interfaces;
 mod proto;
+mod socket;
 mod stats;
 
 pub use config::{RTCConfiguration, RTCIceServer};
