@@ -307,9 +307,9 @@ async fn wait_open(peer: &'static str, channel: &mut RTCDataChannel) -> Result<(
     match channel.next_event().await {
         Some(DataChannelEvent::Open) => {
             println!(
-                "[{peer}] datachannel '{}' open (id {:?})",
+                "[{peer}] datachannel '{}' open (id {})",
                 channel.label(),
-                channel.id()
+                channel.id().map_or_else(|| "none".to_string(), |id| id.to_string())
             );
             Ok(())
         }

@@ -600,6 +600,9 @@ impl PeerConnection {
             self.negotiation_needed = true;
             self.push_event(PeerEvent::NegotiationNeeded);
         }
+        // On a live association the DCEP OPEN (or a negotiated channel's open) happens now.
+        self.flush_sctp();
+        self.drain_channel_events();
         Ok(id)
     }
 
@@ -892,9 +895,12 @@ impl PeerConnection {
             _ if self.dtls_failed => PeerConnectionState::Failed,
             (IceConnectionState::Failed, _) | (_, Some(DtlsState::Failed)) => PeerConnectionState::Failed,
             (IceConnectionState::Disconnected, _) => PeerConnectionState::Disconnected,
-            (IceConnectionState::Connected | IceConnectionState::Completed, Some(DtlsState::Connected)) => {
-                PeerConnectionState::Connected
-            }
+            // W3C webrtc-pc §4.3.3: a DTLS transport the peer closed counts as connected;
+            // consent freshness then tells whether the path is still alive.
+            (
+                IceConnectionState::Connected | IceConnectionState::Completed,
+                Some(DtlsState::Connected | DtlsState::Closed),
+            ) => PeerConnectionState::Connected,
             (IceConnectionState::New, None | Some(DtlsState::New)) => PeerConnectionState::New,
             _ => PeerConnectionState::Connecting,
         };
