@@ -1,6 +1,8 @@
 //! Fuzzes `set_remote_description` with arbitrary text. The first byte picks
-//! the situation: a fresh connection given the text as an offer, or a
-//! connection with a local offer (one data channel) given it as an answer.
+//! the situation: 0x01 gives the rest as an answer to a connection with a
+//! local offer (one data channel); 0x00 gives the rest, and any other byte the
+//! whole input, as an offer to a fresh connection (so plain SDP files are
+//! seeds as they are).
 //! The call must return Ok or a typed error and never panic; on error the
 //! signaling state and the remote description are as before; on success the
 //! state moves as the W3C specification says, and an accepted offer can be
@@ -16,15 +18,17 @@ use rtcpeer_proto::peer::{SessionDescriptionInit, SignalingState};
 use rtcpeer_proto::sdp::SessionDescription;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else {
-        return;
+    let (as_answer, rest) = match data.split_first() {
+        Some((0, rest)) => (false, rest),
+        Some((1, rest)) => (true, rest),
+        _ => (false, data),
     };
     let text = String::from_utf8_lossy(rest).into_owned();
     let now = Instant::now();
     let mut pc = new_peer(&certificates().0, now);
     pc.add_local_address("127.0.0.1:10000".parse().expect("address"));
 
-    if mode & 1 == 0 {
+    if !as_answer {
         match pc.set_remote_description(now, SessionDescriptionInit::offer(text)) {
             Err(_) => {
                 assert_eq!(
