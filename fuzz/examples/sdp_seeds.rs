@@ -19,7 +19,8 @@ fn main() -> std::io::Result<()> {
     let mut b = new_peer(cb, now);
     a.add_local_address("127.0.0.1:10000".parse().expect("address"));
     b.add_local_address("127.0.0.2:20000".parse().expect("address"));
-    a.create_data_channel("fuzz", DataChannelInit::default()).expect("channel");
+    a.create_data_channel("fuzz", DataChannelInit::default())
+        .expect("channel");
     a.set_local_description(now, None).expect("a: offer");
     let offer = a.local_description().expect("a: local description");
     b.set_remote_description(now, offer.clone()).expect("b: remote offer");
