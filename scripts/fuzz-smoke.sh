@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Builds every fuzz target and runs each for a short while with its seeds.
+#
+#   scripts/fuzz-smoke.sh [SECONDS]     (default 20 seconds per target)
+#
+# Works on the stable toolchain: cargo-fuzz passes -Z flags to rustc, which
+# RUSTC_BOOTSTRAP=1 lets stable accept. Installs cargo-fuzz if it is missing.
+# Seeds: fuzz/seeds/<target>/ (checked in) plus, for the SDP targets, the
+# shared SDP corpus ($SDP_CORPUS, default /work/shared/sdp-corpus), copied into
+# the git-ignored fuzz/corpus/<target>/ at run time.
+#
+# Exits non-zero if any target crashes, hangs (TIMEOUT seconds per input,
+# default 10) or fails to build; the input that did it is in
+# fuzz/artifacts/<target>/. Prints executions per second for each target.
+set -euo pipefail
+
+SECS="${1:-20}"
+TIMEOUT="${TIMEOUT:-10}"
+SDP_CORPUS="${SDP_CORPUS:-/work/shared/sdp-corpus}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+FUZZ="$ROOT/fuzz"
+export RUSTC_BOOTSTRAP=1
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "== installing cargo-fuzz"
+    cargo install --locked cargo-fuzz
+fi
+
+cd "$FUZZ"
+echo "== building all fuzz targets"
+cargo fuzz build
+
+seed() {
+    local target="$1" dir="corpus/$1"
+    mkdir -p "$dir"
+    if [ -d "seeds/$target" ]; then
+        find "seeds/$target" -maxdepth 1 -type f ! -name '*.py' -exec cp {} "$dir/" \;
+    fi
+    case "$target" in
+        sdp_parse | sdp_remote)
+            if [ -d "$SDP_CORPUS" ]; then
+                find "$SDP_CORPUS" -name '*.sdp' -exec cp {} "$dir/" \;
+                if [ "$target" = sdp_remote ]; then
+                    # Answers also as answer-mode inputs: a 0x01 byte, then the SDP.
+                    find "$SDP_CORPUS" -name '*answer*.sdp' | while read -r f; do
+                        { printf '\001'; cat "$f"; } >"$dir/as-answer-$(basename "$f")"
+                    done
+                fi
+            else
+                echo "   (no SDP corpus at $SDP_CORPUS; seeds only)"
+            fi
+            ;;
+    esac
+}
+
+failed=()
+summary=()
+for target in $(cargo fuzz list); do
+    seed "$target"
+    max_len=4096
+    case "$target" in sdp_parse | sdp_remote) max_len=65536 ;; esac
+    echo "== $target for ${SECS}s"
+    log="$(mktemp)"
+    if cargo fuzz run "$target" "corpus/$target" -- \
+        -max_total_time="$SECS" -timeout="$TIMEOUT" -max_len="$max_len" -print_final_stats=1 >"$log" 2>&1; then
+        status=ok
+    else
+        status=FAILED
+        failed+=("$target")
+        grep -E "panicked|ERROR|SUMMARY|Test unit written|artifact_prefix" "$log" | head -20 || true
+    fi
+    runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
+    rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)"
+    summary+=("$(printf '%-18s %-7s runs %-10s exec/s %s' "$target" "$status" "${runs:-?}" "${rate:-?}")")
+    rm -f "$log"
+done
+
+echo "== summary (${SECS}s per target)"
+printf '%s\n' "${summary[@]}"
+if [ "${#failed[@]}" -gt 0 ]; then
+    echo "crashed: ${failed[*]} (inputs in $FUZZ/artifacts/)"
+    exit 1
+fi
