@@ -450,3 +450,43 @@ fn an_answer_must_match_the_offered_sections() {
     sim.a.pc.set_remote_description(sim.now, answer).unwrap();
     assert_eq!(sim.a.pc.signaling_state(), SignalingState::Stable);
 }
+
+#[test]
+fn messages_up_to_the_negotiated_max_message_size_arrive_and_larger_ones_are_refused() {
+    let mut sim = Sim::new(12, LinkConditions::perfect());
+    let (a_ch, b_ch) = connect_with_channel(&mut sim, DataChannelInit::default());
+    let max = rtcpeer_proto::jsep::LOCAL_MAX_MESSAGE_SIZE;
+    let biggest = DataChannelMessage::Binary((0..max).map(|i| (i % 251) as u8).collect());
+    transfer(
+        &mut sim,
+        true,
+        a_ch,
+        std::slice::from_ref(&biggest),
+        Duration::from_secs(10),
+    );
+    assert_eq!(received(&sim.b.events, b_ch), [biggest]);
+    let too_big = DataChannelMessage::Binary(vec![0; max + 1]);
+    let err = sim.a.pc.send(a_ch, &too_big).unwrap_err();
+    assert_eq!(err.name(), "TypeError", "{err}");
+    assert_eq!(sim.a.pc.connection_state(), PeerConnectionState::Connected);
+}
+
+#[test]
+fn buffered_amount_low_fires_when_the_queue_drains_below_the_threshold() {
+    let mut sim = Sim::new(13, LinkConditions::perfect());
+    let (a_ch, _) = connect_with_channel(&mut sim, DataChannelInit::default());
+    sim.a.pc.set_buffered_amount_low_threshold(a_ch, 1024);
+    for _ in 0..8 {
+        sim.a
+            .pc
+            .send(a_ch, &DataChannelMessage::Binary(vec![7; 16 * 1024]))
+            .unwrap();
+    }
+    let queued = sim.a.pc.data_channel(a_ch).unwrap().buffered_amount;
+    assert!(queued > 1024, "nothing was buffered ({queued})");
+    let fired = sim.run_until(Duration::from_secs(10), |s| {
+        s.a.events.contains(&PeerEvent::ChannelBufferedAmountLow(a_ch))
+    });
+    assert!(fired, "no bufferedamountlow");
+    assert!(sim.a.pc.data_channel(a_ch).unwrap().buffered_amount <= 1024);
+}
