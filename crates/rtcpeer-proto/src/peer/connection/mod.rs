@@ -1,0 +1,394 @@
+//! [`PeerConnection`]: the sans-IO `RTCPeerConnection`.
+//!
+//! It owns one ICE agent, one DTLS transport and one SCTP association (all
+//! media sections are bundled onto one transport), and runs the signaling
+//! state machine of W3C webrtc-pc §4.4 over them.
+//!
+//! The path of one datagram in: [`PeerConnection::handle_receive`] looks at
+//! its first byte (RFC 7983): STUN goes to the ICE agent; DTLS goes to the
+//! DTLS transport if it came from the selected candidate pair's remote
+//! address; anything else is dropped and counted. Decrypted DTLS application
+//! data is an SCTP packet, handed to the data channels. On the way out, data
+//! channels produce SCTP packets, DTLS encrypts them into records, and they
+//! leave as [`Transmit`]s over the selected pair.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use tracing::trace;
+
+use crate::datachannel::{
+    ChannelId, DataChannelError, DataChannelInfo, DataChannelInit, DataChannelMessage, DataChannels, DataChannelsConfig,
+};
+use crate::dtls::{Certificate, DtlsRole, DtlsTransport};
+use crate::ice::{Candidate, IceAgent, IceAgentConfig, IceRole};
+use crate::jsep::{LocalParameters, RemoteParameters};
+use crate::net::{PacketKind, Receive, Transmit};
+
+use super::types::*;
+
+mod signaling;
+mod transport;
+
+/// The most events queued for the application before the oldest are dropped.
+const MAX_QUEUED_EVENTS: usize = 4096;
+/// The most datagrams queued for sending.
+const MAX_QUEUED_TRANSMITS: usize = 4096;
+/// The most local addresses (host candidates) a connection gathers on.
+const MAX_LOCAL_ADDRESSES: usize = 32;
+
+/// The configuration of a [`PeerConnection`] (the parts of `RTCConfiguration` the core uses).
+#[derive(Debug, Clone, Default)]
+pub struct PeerConfig {
+    /// The DTLS certificate; one is generated when absent.
+    pub certificate: Option<Certificate>,
+    /// `bundlePolicy`. Every policy bundles the data section, the only one this slice negotiates.
+    pub bundle_policy: BundlePolicy,
+    /// `iceTransportPolicy`.
+    pub ice_transport_policy: IceTransportPolicy,
+}
+
+/// What the application hears from a [`PeerConnection`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum PeerEvent {
+    /// `icecandidate`: a local candidate, or `None` for end-of-candidates (the null candidate).
+    IceCandidate(Option<IceCandidateInit>),
+    /// `icegatheringstatechange`.
+    IceGatheringStateChange(IceGatheringState),
+    /// `iceconnectionstatechange`.
+    IceConnectionStateChange(IceConnectionState),
+    /// `connectionstatechange`.
+    ConnectionStateChange(PeerConnectionState),
+    /// `signalingstatechange`.
+    SignalingStateChange(SignalingState),
+    /// `negotiationneeded`.
+    NegotiationNeeded,
+    /// `datachannel`: the remote opened this channel.
+    DataChannel(ChannelId),
+    /// The channel's `open`.
+    ChannelOpen(ChannelId),
+    /// The channel's `message`.
+    ChannelMessage(ChannelId, DataChannelMessage),
+    /// The channel's `bufferedamountlow`.
+    ChannelBufferedAmountLow(ChannelId),
+    /// The channel's `closing`.
+    ChannelClosing(ChannelId),
+    /// The channel's `close`.
+    ChannelClose(ChannelId),
+    /// The channel's `error`, with what went wrong.
+    ChannelError(ChannelId, String),
+}
+
+/// Counters of what the connection dropped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DropCounters {
+    /// Datagrams that were neither STUN, DTLS nor RTP.
+    pub unknown: u64,
+    /// DTLS records from an address that is not the selected pair's.
+    pub unexpected_source: u64,
+    /// RTP/RTCP (no media is negotiated in this slice).
+    pub rtp: u64,
+    /// Events dropped because the application did not read them.
+    pub events: u64,
+}
+
+/// The sans-IO `RTCPeerConnection`.
+#[derive(Debug)]
+pub struct PeerConnection {
+    certificate: Certificate,
+    ice_transport_policy: IceTransportPolicy,
+    closed: bool,
+    signaling: SignalingState,
+    gathering: IceGatheringState,
+    ice_state: IceConnectionState,
+    state: PeerConnectionState,
+
+    ice: IceAgent,
+    dtls: Option<DtlsTransport>,
+    dtls_role: Option<DtlsRole>,
+    /// The DTLS transport could not even be created.
+    dtls_failed: bool,
+    channels: DataChannels,
+
+    local_addresses: Vec<SocketAddr>,
+    local_candidates: Vec<Candidate>,
+    /// What we offered or answered last (rendered again with candidates for `local_description`).
+    local: Option<LocalParameters>,
+    /// Our last `create_offer`/`create_answer`, with what it says.
+    last_created: Option<(SessionDescriptionInit, LocalParameters)>,
+    current_local: Option<SessionDescriptionInit>,
+    pending_local: Option<SessionDescriptionInit>,
+    current_remote: Option<SessionDescriptionInit>,
+    pending_remote: Option<SessionDescriptionInit>,
+    remote: Option<RemoteParameters>,
+    session_id: u64,
+    session_version: u64,
+    negotiation_needed: bool,
+
+    events: VecDeque<PeerEvent>,
+    transmits: VecDeque<Transmit>,
+    drops: DropCounters,
+}
+
+fn closed_error() -> RtcError {
+    RtcError::InvalidState("the peer connection is closed".into())
+}
+
+impl PeerConnection {
+    /// A new connection in the `stable` signaling state with everything `new`.
+    pub fn new(config: PeerConfig, now: Instant) -> Result<PeerConnection, RtcError> {
+        let certificate = match config.certificate {
+            Some(c) => c,
+            None => Certificate::generate().map_err(|e| RtcError::Operation(format!("certificate: {e}")))?,
+        };
+        let ice = IceAgent::new(IceAgentConfig::new(IceRole::Controlling), now);
+        let session_id = crate::rand::u64() >> 1;
+        Ok(PeerConnection {
+            certificate,
+            ice_transport_policy: config.ice_transport_policy,
+            closed: false,
+            signaling: SignalingState::Stable,
+            gathering: IceGatheringState::New,
+            ice_state: IceConnectionState::New,
+            state: PeerConnectionState::New,
+            ice,
+            dtls: None,
+            dtls_role: None,
+            dtls_failed: false,
+            channels: DataChannels::new(DataChannelsConfig::default()),
+            local_addresses: Vec::new(),
+            local_candidates: Vec::new(),
+            local: None,
+            last_created: None,
+            current_local: None,
+            pending_local: None,
+            current_remote: None,
+            pending_remote: None,
+            remote: None,
+            session_id,
+            session_version: 1,
+            negotiation_needed: false,
+            events: VecDeque::new(),
+            transmits: VecDeque::new(),
+            drops: DropCounters::default(),
+        })
+    }
+
+    /// Tells the core about a local socket the runtime has bound: it becomes a
+    /// host candidate (at once if gathering has begun).
+    pub fn add_local_address(&mut self, addr: SocketAddr) {
+        if self.closed || self.local_addresses.contains(&addr) || self.local_addresses.len() >= MAX_LOCAL_ADDRESSES {
+            return;
+        }
+        self.local_addresses.push(addr);
+        if self.gathering != IceGatheringState::New {
+            self.gather_address(addr);
+        }
+    }
+
+    /// The signaling state.
+    pub fn signaling_state(&self) -> SignalingState {
+        self.signaling
+    }
+    /// The ICE gathering state.
+    pub fn ice_gathering_state(&self) -> IceGatheringState {
+        self.gathering
+    }
+    /// The ICE connection state.
+    pub fn ice_connection_state(&self) -> IceConnectionState {
+        self.ice_state
+    }
+    /// The combined ICE + DTLS connection state.
+    pub fn connection_state(&self) -> PeerConnectionState {
+        self.state
+    }
+    /// What was dropped so far.
+    pub fn drop_counters(&self) -> DropCounters {
+        self.drops
+    }
+    /// Our certificate.
+    pub fn certificate(&self) -> &Certificate {
+        &self.certificate
+    }
+    /// The selected candidate pair, `(local, remote)`, once ICE has one.
+    pub fn selected_candidate_pair(&self) -> Option<(SocketAddr, SocketAddr)> {
+        self.ice.selected_pair()
+    }
+
+    /// `localDescription`: the pending local description if any, else the
+    /// current one, with the candidates gathered so far.
+    pub fn local_description(&self) -> Option<SessionDescriptionInit> {
+        let applied = self.pending_local.as_ref().or(self.current_local.as_ref())?;
+        let params = self.local.as_ref()?;
+        let sdp = params.render(&self.local_candidates, self.gathering == IceGatheringState::Complete);
+        Some(SessionDescriptionInit {
+            kind: applied.kind,
+            sdp,
+        })
+    }
+
+    /// `remoteDescription`: the pending remote description if any, else the current one.
+    pub fn remote_description(&self) -> Option<SessionDescriptionInit> {
+        self.pending_remote.as_ref().or(self.current_remote.as_ref()).cloned()
+    }
+
+    /// `currentRemoteDescription`.
+    pub fn current_remote_description(&self) -> Option<SessionDescriptionInit> {
+        self.current_remote.clone()
+    }
+
+    /// `createDataChannel`. The first channel makes negotiation needed when no data section exists yet.
+    pub fn create_data_channel(&mut self, label: &str, init: DataChannelInit) -> Result<ChannelId, RtcError> {
+        if self.closed {
+            return Err(closed_error());
+        }
+        let id = self.channels.create(label, init).map_err(channel_error)?;
+        let negotiated_data = self
+            .remote
+            .as_ref()
+            .is_some_and(|r| r.sections.iter().any(|s| s.is_data && !s.rejected));
+        if !negotiated_data && !self.negotiation_needed {
+            self.negotiation_needed = true;
+            self.push_event(PeerEvent::NegotiationNeeded);
+        }
+        // On a live association the DCEP OPEN (or a negotiated channel's open) happens now.
+        self.flush_sctp();
+        self.drain_channel_events();
+        Ok(id)
+    }
+
+    /// Sends a message on a data channel (`RTCDataChannel.send`).
+    pub fn send(&mut self, channel: ChannelId, message: &DataChannelMessage) -> Result<(), RtcError> {
+        if self.closed {
+            return Err(closed_error());
+        }
+        self.channels.send(channel, message).map_err(channel_error)?;
+        self.flush_sctp();
+        Ok(())
+    }
+
+    /// Closes a data channel (`RTCDataChannel.close`).
+    pub fn close_data_channel(&mut self, channel: ChannelId) {
+        self.channels.close(channel);
+        self.flush_sctp();
+        self.drain_channel_events();
+    }
+
+    /// The channel's attributes (label, id, state, bufferedAmount, …).
+    pub fn data_channel(&self, channel: ChannelId) -> Option<DataChannelInfo> {
+        self.channels.info(channel)
+    }
+
+    /// Sets the channel's `bufferedAmountLowThreshold`.
+    pub fn set_buffered_amount_low_threshold(&mut self, channel: ChannelId, threshold: usize) {
+        self.channels.set_buffered_amount_low_threshold(channel, threshold);
+    }
+
+    /// Feeds one received datagram.
+    pub fn handle_receive(&mut self, now: Instant, datagram: Receive<'_>) {
+        if self.closed {
+            return;
+        }
+        match PacketKind::of(datagram.contents) {
+            PacketKind::Stun => self.ice.handle_receive(now, datagram),
+            PacketKind::Dtls => {
+                let from_selected = self
+                    .ice
+                    .selected_pair()
+                    .is_some_and(|(_, remote)| remote == datagram.source);
+                match (&mut self.dtls, from_selected) {
+                    (Some(dtls), true) => dtls.handle_receive(now, datagram.contents),
+                    _ => {
+                        trace!(source = %datagram.source, "dropping DTLS from an unselected address");
+                        self.drops.unexpected_source += 1;
+                    }
+                }
+            }
+            PacketKind::Rtp => self.drops.rtp += 1,
+            PacketKind::Unknown => self.drops.unknown += 1,
+        }
+        self.pump(now);
+    }
+
+    /// Advances timers to `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        self.ice.handle_timeout(now);
+        if let Some(dtls) = &mut self.dtls {
+            dtls.handle_timeout(now);
+        }
+        self.channels.handle_timeout(now);
+        self.pump(now);
+    }
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if let Some(t) = self.ice.poll_transmit() {
+            return Some(t);
+        }
+        self.transmits.pop_front()
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<PeerEvent> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed {
+            return None;
+        }
+        [
+            self.ice.poll_timeout(),
+            self.dtls.as_ref().and_then(|d| d.poll_timeout()),
+            self.channels.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// `close()`: final. Every state becomes closed at once and no further
+    /// events are raised; later calls fail with `InvalidStateError`.
+    pub fn close(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.channels.close_all();
+        self.flush_sctp();
+        if let Some(dtls) = &mut self.dtls {
+            dtls.close();
+        }
+        self.flush_dtls();
+        self.ice.close();
+        self.closed = true;
+        self.signaling = SignalingState::Closed;
+        self.ice_state = IceConnectionState::Closed;
+        self.state = PeerConnectionState::Closed;
+        // As in the browser, close() raises no events.
+        self.events.clear();
+    }
+
+    /// Whether `close()` has been called.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+}
+
+/// The W3C error a browser throws for each data-channel refusal.
+fn channel_error(e: DataChannelError) -> RtcError {
+    use DataChannelError as E;
+    let text = e.to_string();
+    match e {
+        E::BothReliabilityLimits | E::NegotiatedWithoutId | E::IdOutOfRange(_) | E::TooLong { .. } => {
+            RtcError::Type(text)
+        }
+        E::MessageTooLarge { .. } => RtcError::Type(text),
+        E::InvalidState(_) | E::UnknownChannel(_) => RtcError::InvalidState(text),
+        _ => RtcError::Operation(text),
+    }
+}
