@@ -5,7 +5,9 @@
 mod demo;
 mod sdp_files;
 mod sdp_summary;
+mod serve;
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -41,6 +43,15 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Serves HTTP signaling (`POST /offer` JSON, WHIP at `/whip`) and a demo page; every peer echoes its channels.
+    Serve {
+        /// The address to listen on; port 0 picks a free port (the real one is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// An address the peers bind their UDP sockets on (repeatable); default: every usable interface.
+        #[arg(long)]
+        bind: Vec<IpAddr>,
+    },
 }
 
 /// Logs go to stderr; `RUST_LOG` picks what is logged (default: warnings).
@@ -52,10 +63,33 @@ fn init_logging() {
         .init();
 }
 
+/// `rtcpeer serve`: runs until interrupted or until the listener cannot be bound.
+fn run_serve(listen: SocketAddr, bind: Vec<IpAddr>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("rtcpeer: cannot start the tokio runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = serve::ServeOptions {
+        bind,
+        ..serve::ServeOptions::default()
+    };
+    match runtime.block_on(serve::run(listen, options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("rtcpeer serve: {listen}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let (messages, seed, timeout) = match cli.command {
+        Command::Serve { listen, bind } => return run_serve(listen, bind),
         Command::Sdp { files } => {
             return if sdp_files::run(&files) {
                 ExitCode::SUCCESS

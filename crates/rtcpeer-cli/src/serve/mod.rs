@@ -1,0 +1,131 @@
+//! `rtcpeer serve`: HTTP signaling for browsers (`POST /offer`, JSON) and WHIP clients
+//! (`POST /whip`, `PATCH`/`DELETE /whip/<id>`, RFC 9725), with a demo page at `/`.
+//!
+//! Every connection the server answers echoes each data channel the remote opens,
+//! and opens a channel named `rtcpeer` that carries one greeting. See decision 0007
+//! for why HTTP is `hyper`.
+//!
+//! Everything is bounded: concurrent HTTP connections (then `503`), header size and
+//! header read time, body size (`413`) and body read time (`408`), live sessions (`503`).
+
+mod echo;
+mod http;
+mod routes;
+mod sdpfrag;
+mod session;
+
+use std::convert::Infallible;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tracing::{debug, info, warn};
+
+use routes::Routes;
+use session::{SessionConfig, Sessions};
+
+/// What the server is asked to do and how far it is bounded.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The addresses the served peers bind their UDP sockets on; empty means every usable interface.
+    pub bind: Vec<IpAddr>,
+    /// At most this many HTTP connections at once; one more gets `503` and is closed.
+    pub max_connections: usize,
+    /// At most this many live peer connections.
+    pub max_sessions: usize,
+    /// How long a client may take to send a request's headers.
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's body.
+    pub body_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            bind: Vec::new(),
+            max_connections: 256,
+            max_sessions: 64,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The largest request head (request line and headers) the server buffers.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// At most this many request headers.
+const MAX_HEADERS: usize = 64;
+
+/// The response to a connection over the limit, written without parsing its request.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 31\r\n\
+Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\ntoo many connections, try later\n";
+
+/// Serves HTTP on `listener` until the task is dropped or accepting fails for good.
+pub async fn serve(listener: TcpListener, options: ServeOptions) -> std::io::Result<()> {
+    let sessions = Sessions::new(SessionConfig {
+        bind: options.bind.clone(),
+        max_sessions: options.max_sessions,
+        ..SessionConfig::default()
+    });
+    let routes = Arc::new(Routes {
+        sessions: sessions.clone(),
+        body_timeout: options.body_timeout,
+    });
+    let slots = Arc::new(Semaphore::new(options.max_connections));
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_timeout)
+        .max_buf_size(MAX_HEAD)
+        .max_headers(MAX_HEADERS);
+    loop {
+        let (mut stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Running out of file descriptors and the like pass; wait a little and go on.
+                warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            warn!(%peer, "too many connections; refused");
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY)).await;
+                let _ = stream.shutdown().await;
+            });
+            continue;
+        };
+        debug!(%peer, "accepted");
+        let routes = routes.clone();
+        let connection = builder.serve_connection(
+            TokioIo::new(stream),
+            service_fn(move |request| {
+                let routes = routes.clone();
+                async move { Ok::<_, Infallible>(routes.handle(request).await) }
+            }),
+        );
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                debug!(%peer, %error, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// `rtcpeer serve`: binds `listen`, prints `listening on http://ADDR`, and serves until interrupted.
+pub async fn run(listen: std::net::SocketAddr, options: ServeOptions) -> std::io::Result<()> {
+    let listener = TcpListener::bind(listen).await?;
+    let local = listener.local_addr()?;
+    println!("listening on http://{local}");
+    info!(%local, "serving");
+    serve(listener, options).await
+}
