@@ -1,0 +1,483 @@
+//! `rtcpeer serve` end to end: the binary serves on loopback, an `rtcpeer` peer is the client.
+
+use std::io::BufRead;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use rtcpeer::{
+    DataChannelEvent, DataChannelInit, DataChannelMessage, IceGatheringState, PeerConnectionEvent, PeerConnectionState,
+    RTCConfiguration, RTCDataChannel, RTCPeerConnection, SessionDescriptionInit,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The server process; killed when dropped.
+struct Server {
+    addr: SocketAddr,
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    async fn start() -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rtcpeer"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--bind", "127.0.0.1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start rtcpeer serve");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let read = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufReader::new(stdout).read_line(&mut line).map(|_| line)
+        });
+        let line = timeout(WAIT, read)
+            .await
+            .expect("the server prints its address in time")
+            .expect("the reader task")
+            .expect("read the server's stdout");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .expect("an address");
+        Server { addr, child }
+    }
+
+    async fn sessions(&self) -> u64 {
+        let response = request(self.addr, "GET", "/sessions", &[], b"").await;
+        assert_eq!(response.status, 200);
+        let json: serde_json::Value = serde_json::from_slice(&response.body).expect("JSON");
+        json["sessions"].as_u64().expect("a count")
+    }
+
+    /// Waits until the session table has `count` entries.
+    async fn wait_for_sessions(&self, count: u64) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let now = self.sessions().await;
+            if now == count {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still {now} sessions, expected {count}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A minimal HTTP/1.1 client: one request per connection (`Connection: close`).
+async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    let mut stream = TcpStream::connect(addr).await.expect("connect to the server");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.expect("send the head");
+    // The server may answer (413) and close before taking the whole body: a failed write is fine then.
+    let _ = stream.write_all(body).await;
+    let mut raw = Vec::new();
+    let read = timeout(WAIT, stream.read_to_end(&mut raw))
+        .await
+        .expect("a response in time");
+    if let Err(error) = read {
+        assert!(!raw.is_empty(), "no response: {error}");
+    }
+    parse_response(&raw)
+}
+
+fn parse_response(raw: &[u8]) -> Response {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no end of head in {:?}", String::from_utf8_lossy(raw)));
+    let head = std::str::from_utf8(&raw[..end]).expect("an ASCII head");
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().expect("a status line");
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Response {
+        status,
+        headers,
+        body: raw[end + 4..].to_vec(),
+    }
+}
+
+/// A client peer bound to loopback, with a `chat` channel, whose offer has every candidate.
+struct Client {
+    pc: RTCPeerConnection,
+    chat: RTCDataChannel,
+    events: mpsc::UnboundedReceiver<PeerConnectionEvent>,
+}
+
+impl Client {
+    async fn new() -> Client {
+        let mut pc = RTCPeerConnection::new(RTCConfiguration::bound_to([LOOPBACK]))
+            .await
+            .expect("client peer");
+        let mut stream = pc.take_events().expect("event stream");
+        let (tx, events) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(event) = stream.recv().await {
+                if tx.send(event).is_err() {
+                    break;
+                }
+            }
+        });
+        let chat = pc
+            .create_data_channel("chat", DataChannelInit::default())
+            .await
+            .expect("chat channel");
+        Client { pc, chat, events }
+    }
+
+    /// The offer, once gathering has completed.
+    async fn offer(&mut self) -> SessionDescriptionInit {
+        self.pc.set_local_description(None).await.expect("set the offer");
+        if self.pc.ice_gathering_state().await.expect("state") != IceGatheringState::Complete {
+            self.wait_for(|e| {
+                matches!(
+                    e,
+                    PeerConnectionEvent::IceGatheringStateChange(IceGatheringState::Complete)
+                )
+            })
+            .await;
+        }
+        self.pc.local_description().await.expect("call").expect("an offer")
+    }
+
+    /// Waits for an event that `want` picks, passing over the others.
+    async fn wait_for(&mut self, want: impl Fn(&PeerConnectionEvent) -> bool) -> PeerConnectionEvent {
+        timeout(WAIT, async {
+            loop {
+                let event = self.events.recv().await.expect("event stream open");
+                if let PeerConnectionEvent::ConnectionStateChange(PeerConnectionState::Failed) = event {
+                    panic!("the client's connection failed");
+                }
+                if want(&event) {
+                    return event;
+                }
+            }
+        })
+        .await
+        .expect("the event in time")
+    }
+
+    /// Waits for the server's `rtcpeer` channel and returns its first message.
+    async fn greeting(&mut self) -> DataChannelMessage {
+        let event = self
+            .wait_for(|e| matches!(e, PeerConnectionEvent::DataChannel(c) if c.label() == "rtcpeer"))
+            .await;
+        let PeerConnectionEvent::DataChannel(mut channel) = event else {
+            unreachable!("wait_for picked a data channel event")
+        };
+        next_message(&mut channel).await
+    }
+}
+
+async fn next_message(channel: &mut RTCDataChannel) -> DataChannelMessage {
+    timeout(WAIT, async {
+        loop {
+            match channel.next_event().await {
+                Some(DataChannelEvent::Message(message)) => return message,
+                Some(DataChannelEvent::Close) | None => panic!("channel {} closed before a message", channel.label()),
+                Some(_) => {}
+            }
+        }
+    })
+    .await
+    .expect("a message in time")
+}
+
+async fn wait_open(channel: &mut RTCDataChannel) {
+    timeout(WAIT, async {
+        loop {
+            match channel.next_event().await {
+                Some(DataChannelEvent::Open) => return,
+                Some(DataChannelEvent::Close) | None => panic!("channel {} closed before opening", channel.label()),
+                Some(_) => {}
+            }
+        }
+    })
+    .await
+    .expect("the channel opens in time")
+}
+
+/// Sends text and binary messages on `chat` and checks each comes back byte for byte.
+async fn check_echo(chat: &mut RTCDataChannel) {
+    let binary: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let messages = [
+        DataChannelMessage::Text("hello, echo ☃".into()),
+        DataChannelMessage::Binary(binary),
+        DataChannelMessage::Binary(vec![0, 255, 0]),
+        DataChannelMessage::Text("x".repeat(20_000)),
+    ];
+    for message in &messages {
+        chat.send_message(message.clone()).await.expect("send");
+    }
+    for message in &messages {
+        assert_eq!(&next_message(chat).await, message);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offer_gets_an_answer_that_connects_echoes_and_greets() {
+    let server = Server::start().await;
+    let mut client = Client::new().await;
+    let offer = client.offer().await;
+    let response = request(
+        server.addr,
+        "POST",
+        "/offer",
+        &[("Content-Type", "application/json")],
+        offer.to_json().as_bytes(),
+    )
+    .await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    assert_eq!(response.header("access-control-allow-origin"), Some("*"));
+    let answer = SessionDescriptionInit::from_json(&response.text()).expect("an answer in JSON");
+    assert_eq!(answer.kind, rtcpeer::SdpType::Answer);
+    // Gathering completed before the answer was sent: it carries a candidate and end-of-candidates.
+    assert!(answer.sdp.contains("a=candidate:"), "{}", answer.sdp);
+    assert!(answer.sdp.contains("a=end-of-candidates"), "{}", answer.sdp);
+    client
+        .pc
+        .set_remote_description(answer)
+        .await
+        .expect("apply the answer");
+    wait_open(&mut client.chat).await;
+    check_echo(&mut client.chat).await;
+    assert_eq!(
+        client.greeting().await,
+        DataChannelMessage::Text("hello from rtcpeer".into())
+    );
+    assert_eq!(server.sessions().await, 1);
+    client.pc.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whip_creates_trickles_and_deletes_a_session() {
+    let server = Server::start().await;
+    let mut client = Client::new().await;
+    let offer = client.offer().await;
+    let response = request(
+        server.addr,
+        "POST",
+        "/whip",
+        &[("Content-Type", "application/sdp")],
+        offer.sdp.as_bytes(),
+    )
+    .await;
+    assert_eq!(response.status, 201, "{}", response.text());
+    assert_eq!(response.header("content-type"), Some("application/sdp"));
+    assert_eq!(response.header("access-control-expose-headers"), Some("Location"));
+    let location = response.header("location").expect("a Location").to_string();
+    assert!(
+        location.starts_with("/whip/") && location.len() > "/whip/".len(),
+        "{location}"
+    );
+    let answer = response.text();
+    assert!(answer.starts_with("v=0"), "{answer}");
+    client
+        .pc
+        .set_remote_description(SessionDescriptionInit::answer(answer))
+        .await
+        .expect("apply the answer");
+    assert_eq!(server.sessions().await, 1);
+
+    // Trickle the client's own candidate again (as a late candidate) and end-of-candidates.
+    let ufrag = sdp_value(&offer.sdp, "a=ice-ufrag:");
+    let pwd = sdp_value(&offer.sdp, "a=ice-pwd:");
+    let mid = sdp_value(&offer.sdp, "a=mid:");
+    let candidate = offer
+        .sdp
+        .lines()
+        .find(|l| l.starts_with("a=candidate:"))
+        .expect("the offer has a candidate");
+    let frag = format!(
+        "a=ice-ufrag:{ufrag}\r\na=ice-pwd:{pwd}\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:{mid}\r\n{candidate}\r\na=end-of-candidates\r\n"
+    );
+    let sdpfrag = [("Content-Type", "application/trickle-ice-sdpfrag")];
+    let patched = request(server.addr, "PATCH", &location, &sdpfrag, frag.as_bytes()).await;
+    assert_eq!(patched.status, 204, "{}", patched.text());
+
+    // A fragment with another ufrag is an ICE restart, which is not supported.
+    let restart = frag.replace(&ufrag, "zzzz");
+    let refused = request(server.addr, "PATCH", &location, &sdpfrag, restart.as_bytes()).await;
+    assert_eq!(refused.status, 422, "{}", refused.text());
+
+    wait_open(&mut client.chat).await;
+    check_echo(&mut client.chat).await;
+
+    let deleted = request(server.addr, "DELETE", &location, &[], b"").await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    assert_eq!(server.sessions().await, 0);
+    let again = request(server.addr, "DELETE", &location, &[], b"").await;
+    assert_eq!(again.status, 404);
+    let late = request(server.addr, "PATCH", &location, &sdpfrag, frag.as_bytes()).await;
+    assert_eq!(late.status, 404);
+    client.pc.close().await;
+}
+
+fn sdp_value(sdp: &str, prefix: &str) -> String {
+    sdp.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} in {sdp}"))
+        .trim()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
+    let server = Server::start().await;
+    let json = [("Content-Type", "application/json")];
+
+    let bad_json = request(server.addr, "POST", "/offer", &json, b"{not json").await;
+    assert_eq!(bad_json.status, 400);
+    assert!(bad_json
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("text/plain")));
+    assert!(bad_json.text().contains("TypeError"), "{}", bad_json.text());
+
+    let wrong_type = request(
+        server.addr,
+        "POST",
+        "/offer",
+        &json,
+        br#"{"type":"answer","sdp":"v=0\r\n"}"#,
+    )
+    .await;
+    assert_eq!(wrong_type.status, 400);
+    assert!(wrong_type.text().contains("\"offer\""), "{}", wrong_type.text());
+
+    let bad_sdp = request(
+        server.addr,
+        "POST",
+        "/offer",
+        &json,
+        br#"{"type":"offer","sdp":"v=0\r\nnonsense\r\n"}"#,
+    )
+    .await;
+    assert_eq!(bad_sdp.status, 400);
+    assert!(bad_sdp.text().contains("line"), "{}", bad_sdp.text());
+
+    let sdp_as_text = request(
+        server.addr,
+        "POST",
+        "/whip",
+        &[("Content-Type", "text/plain")],
+        b"v=0\r\n",
+    )
+    .await;
+    assert_eq!(sdp_as_text.status, 415);
+
+    let huge = vec![b' '; 300 * 1024];
+    let too_large = request(server.addr, "POST", "/offer", &json, &huge).await;
+    assert_eq!(too_large.status, 413);
+
+    let wrong_method = request(server.addr, "GET", "/offer", &[], b"").await;
+    assert_eq!(wrong_method.status, 405);
+    assert_eq!(wrong_method.header("allow"), Some("POST, OPTIONS"));
+
+    let unknown = request(server.addr, "GET", "/nowhere", &[], b"").await;
+    assert_eq!(unknown.status, 404);
+    let unknown_session = request(server.addr, "DELETE", "/whip/0123456789abcdef", &[], b"").await;
+    assert_eq!(unknown_session.status, 404);
+
+    let preflight = request(
+        server.addr,
+        "OPTIONS",
+        "/whip",
+        &[
+            ("Origin", "http://localhost:9"),
+            ("Access-Control-Request-Method", "POST"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(preflight.status, 204);
+    assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
+    assert!(preflight
+        .header("access-control-allow-methods")
+        .is_some_and(|m| m.contains("PATCH") && m.contains("DELETE")));
+    assert!(preflight
+        .header("access-control-allow-headers")
+        .is_some_and(|h| h.contains("Content-Type")));
+
+    let page = request(server.addr, "GET", "/", &[], b"").await;
+    assert_eq!(page.status, 200);
+    assert!(page.header("content-type").is_some_and(|t| t.starts_with("text/html")));
+    assert!(page.text().contains("fetch(\"/offer\""));
+
+    // Garbage that is not HTTP at all closes only that connection.
+    let mut garbage = TcpStream::connect(server.addr).await.expect("connect");
+    garbage
+        .write_all(b"\x16\x03\x01 not http\r\n\r\n")
+        .await
+        .expect("write");
+    let mut sink = Vec::new();
+    let _ = timeout(WAIT, garbage.read_to_end(&mut sink)).await;
+
+    // None of that left a session behind, and a real client still connects.
+    assert_eq!(server.sessions().await, 0);
+    let mut client = Client::new().await;
+    let offer = client.offer().await;
+    let response = request(server.addr, "POST", "/offer", &json, offer.to_json().as_bytes()).await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    let answer = SessionDescriptionInit::from_json(&response.text()).expect("an answer");
+    client
+        .pc
+        .set_remote_description(answer)
+        .await
+        .expect("apply the answer");
+    wait_open(&mut client.chat).await;
+    check_echo(&mut client.chat).await;
+    server.wait_for_sessions(1).await;
+}
