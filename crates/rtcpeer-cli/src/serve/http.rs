@@ -92,15 +92,38 @@ pub fn media_type(headers: &HeaderMap) -> Option<String> {
     Some(media)
 }
 
+/// A request the server refuses before routing it further: the status and the text saying why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The response status.
+    pub status: StatusCode,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// The plain-text response.
+    pub fn into_reply(self) -> Reply {
+        text(self.status, self.message)
+    }
+}
+
 /// `415` unless the request's media type is `expected`.
-pub fn require_media_type(headers: &HeaderMap, expected: &str) -> Result<(), Reply> {
+pub fn require_media_type(headers: &HeaderMap, expected: &str) -> Result<(), Refusal> {
     match media_type(headers) {
         Some(media) if media == expected => Ok(()),
-        Some(media) => Err(text(
+        Some(media) => Err(Refusal::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!("expected Content-Type {expected}, got {media}"),
         )),
-        None => Err(text(
+        None => Err(Refusal::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!("expected Content-Type {expected}, got none"),
         )),
@@ -109,9 +132,9 @@ pub fn require_media_type(headers: &HeaderMap, expected: &str) -> Result<(), Rep
 
 /// Reads the whole body as UTF-8 text: at most [`MAX_BODY`] bytes (else `413`), within
 /// `timeout` (else `408`).
-pub async fn read_text(headers: &HeaderMap, body: Incoming, timeout: Duration) -> Result<String, Reply> {
+pub async fn read_text(headers: &HeaderMap, body: Incoming, timeout: Duration) -> Result<String, Refusal> {
     let too_large = || {
-        text(
+        Refusal::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("the body is larger than {MAX_BODY} bytes"),
         )
@@ -126,17 +149,22 @@ pub async fn read_text(headers: &HeaderMap, body: Incoming, timeout: Duration) -
     let collected = tokio::time::timeout(timeout, Limited::new(body, MAX_BODY).collect()).await;
     let bytes = match collected {
         Err(_) => {
-            return Err(text(
+            return Err(Refusal::new(
                 StatusCode::REQUEST_TIMEOUT,
                 format!("the body did not arrive within {} s", timeout.as_secs()),
             ))
         }
         Ok(Err(error)) if error.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
-        Ok(Err(error)) => return Err(text(StatusCode::BAD_REQUEST, format!("cannot read the body: {error}"))),
+        Ok(Err(error)) => {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the body: {error}"),
+            ))
+        }
         Ok(Ok(collected)) => collected.to_bytes(),
     };
     String::from_utf8(bytes.to_vec()).map_err(|e| {
-        text(
+        Refusal::new(
             StatusCode::BAD_REQUEST,
             format!("the body is not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
         )
@@ -158,7 +186,11 @@ mod tests {
         assert_eq!(media_type(&headers).as_deref(), Some("application/sdp"));
         assert!(require_media_type(&headers, "application/sdp").is_ok());
         let refused = require_media_type(&headers, "application/json").expect_err("wrong type");
-        assert_eq!(refused.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(refused.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(
+            refused.message,
+            "expected Content-Type application/json, got application/sdp"
+        );
     }
 
     #[test]

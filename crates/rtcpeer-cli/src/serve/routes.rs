@@ -53,19 +53,19 @@ impl Routes {
             "/offer" => match method {
                 Method::POST => match http::read_text(&parts.headers, body, self.body_timeout).await {
                     Ok(text) => self.offer(&text).await,
-                    Err(reply) => reply,
+                    Err(refusal) => refusal.into_reply(),
                 },
                 Method::OPTIONS => http::preflight("POST, OPTIONS"),
                 _ => http::method_not_allowed(&method, "POST, OPTIONS"),
             },
             "/whip" => match method {
                 Method::POST => {
-                    if let Err(reply) = http::require_media_type(&parts.headers, "application/sdp") {
-                        return reply;
+                    if let Err(refusal) = http::require_media_type(&parts.headers, "application/sdp") {
+                        return refusal.into_reply();
                     }
                     match http::read_text(&parts.headers, body, self.body_timeout).await {
                         Ok(text) => self.whip_post(text).await,
-                        Err(reply) => reply,
+                        Err(refusal) => refusal.into_reply(),
                     }
                 }
                 Method::OPTIONS => {
@@ -80,13 +80,14 @@ impl Routes {
             _ => match path.strip_prefix(WHIP_RESOURCE) {
                 Some(id) if !id.is_empty() && !id.contains('/') => match method {
                     Method::PATCH => {
-                        if let Err(reply) = http::require_media_type(&parts.headers, "application/trickle-ice-sdpfrag")
+                        if let Err(refusal) =
+                            http::require_media_type(&parts.headers, "application/trickle-ice-sdpfrag")
                         {
-                            return reply;
+                            return refusal.into_reply();
                         }
                         match http::read_text(&parts.headers, body, self.body_timeout).await {
                             Ok(text) => self.whip_patch(id, &text).await,
-                            Err(reply) => reply,
+                            Err(refusal) => refusal.into_reply(),
                         }
                     }
                     Method::DELETE => match self.sessions.close(id).await {

@@ -125,10 +125,9 @@ impl SdpFrag {
                 }
                 "mid" => {
                     let v = nonempty("mid")?;
-                    match section {
-                        Some(s) => s.mid = Some(v),
-                        // A mid before any m= line names nothing; ignore it like other session lines.
-                        None => {}
+                    // A mid before any m= line names nothing; it is ignored like other session lines.
+                    if let Some(s) = section {
+                        s.mid = Some(v);
                     }
                 }
                 "candidate" => {

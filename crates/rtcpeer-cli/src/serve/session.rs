@@ -18,6 +18,7 @@ use rtcpeer::{
     RTCConfiguration, RTCDataChannel, RTCPeerConnection, RtcError, SdpType, SessionDescriptionInit,
 };
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::echo;
@@ -39,6 +40,9 @@ pub struct SessionConfig {
     pub gathering_timeout: Duration,
     /// A session that has not connected after this long is closed.
     pub connect_timeout: Duration,
+    /// A session that stays `disconnected` this long is closed (it would reach `failed` only
+    /// when ICE consent expires, 30 s after the remote went away).
+    pub disconnect_timeout: Duration,
 }
 
 impl Default for SessionConfig {
@@ -48,6 +52,7 @@ impl Default for SessionConfig {
             max_sessions: 64,
             gathering_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(30),
+            disconnect_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -85,7 +90,7 @@ fn new_id() -> String {
     let mut id = String::with_capacity(32);
     for _ in 0..2 {
         let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u64(0x7274_6370_6565_72);
+        hasher.write_u64(0x0072_7463_7065_6572);
         id.push_str(&format!("{:016x}", hasher.finish()));
     }
     id
@@ -246,15 +251,15 @@ async fn run(
 ) {
     let mut gathered = Some(gathered);
     let mut greeted = false;
-    let connect_deadline = tokio::time::sleep(sessions.config.connect_timeout);
-    tokio::pin!(connect_deadline);
-    let mut connected = false;
+    // Until connected, the connect deadline; while disconnected, the disconnect deadline.
+    let mut deadline = Some(Instant::now() + sessions.config.connect_timeout);
     loop {
+        let expiry = deadline.unwrap_or_else(Instant::now);
         let event = tokio::select! {
             event = events.recv() => event,
             () = pc.closed() => None,
-            () = &mut connect_deadline, if !connected => {
-                warn!(session = %id, "not connected in time; closing");
+            () = tokio::time::sleep_until(expiry), if deadline.is_some() => {
+                warn!(session = %id, "not connected (or not back from disconnected) in time; closing");
                 break;
             }
         };
@@ -273,7 +278,7 @@ async fn run(
                 info!(session = %id, %state, "connection state");
                 match state {
                     PeerConnectionState::Connected => {
-                        connected = true;
+                        deadline = None;
                         if !greeted {
                             greeted = true;
                             match pc
@@ -286,6 +291,9 @@ async fn run(
                                 Err(error) => warn!(session = %id, %error, "cannot open the greeting channel"),
                             }
                         }
+                    }
+                    PeerConnectionState::Disconnected => {
+                        deadline = Some(Instant::now() + sessions.config.disconnect_timeout);
                     }
                     PeerConnectionState::Failed | PeerConnectionState::Closed => break,
                     _ => {}
@@ -365,5 +373,104 @@ mod tests {
             sessions.add_candidates("nope", vec![None]).await,
             Err(SessionError::Unknown(_))
         ));
+    }
+
+    fn loopback_sessions(connect_timeout: Duration) -> Arc<Sessions> {
+        Sessions::new(SessionConfig {
+            bind: vec![IpAddr::from([127, 0, 0, 1])],
+            connect_timeout,
+            ..SessionConfig::default()
+        })
+    }
+
+    /// A client peer on loopback with one channel, and its complete offer.
+    async fn client() -> (RTCPeerConnection, RTCDataChannel, SessionDescriptionInit) {
+        let mut pc = RTCPeerConnection::new(RTCConfiguration::bound_to([IpAddr::from([127, 0, 0, 1])]))
+            .await
+            .expect("client");
+        let mut events = pc.take_events().expect("events");
+        let channel = pc
+            .create_data_channel("chat", DataChannelInit::default())
+            .await
+            .expect("channel");
+        pc.set_local_description(None).await.expect("offer");
+        while pc.ice_gathering_state().await.expect("state") != IceGatheringState::Complete {
+            tokio::time::timeout(Duration::from_secs(5), events.recv())
+                .await
+                .expect("gathering completes");
+        }
+        tokio::spawn(async move { while events.recv().await.is_some() {} });
+        let offer = pc.local_description().await.expect("call").expect("offer");
+        (pc, channel, offer)
+    }
+
+    async fn wait_until_empty(sessions: &Sessions, within: Duration) -> Duration {
+        let start = tokio::time::Instant::now();
+        while sessions.len() != 0 {
+            assert!(
+                start.elapsed() < within,
+                "{} sessions left after {within:?}",
+                sessions.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        start.elapsed()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_peer_that_never_connects_is_removed() {
+        let sessions = loopback_sessions(Duration::from_millis(500));
+        let (client, _channel, offer) = client().await;
+        // The client never applies the answer, so nothing connects.
+        let (id, answer) = sessions.open(offer).await.expect("answered");
+        assert_eq!(answer.kind, SdpType::Answer);
+        assert_eq!(sessions.len(), 1);
+        wait_until_empty(&sessions, Duration::from_secs(5)).await;
+        assert!(matches!(sessions.close(&id).await, Err(SessionError::Unknown(_))));
+        client.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_closed_session_is_removed_and_its_peer_closed() {
+        let sessions = loopback_sessions(Duration::from_secs(30));
+        let (client, mut channel, offer) = client().await;
+        let (id, answer) = sessions.open(offer).await.expect("answered");
+        client.set_remote_description(answer).await.expect("answer applied");
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), channel.next_event()).await {
+                Ok(Some(DataChannelEvent::Open)) => break,
+                Ok(Some(_)) => {}
+                other => panic!("the channel did not open: {other:?}"),
+            }
+        }
+        let server_pc = sessions.table().get(&id).cloned().expect("in the table");
+        sessions.close(&id).await.expect("closed");
+        assert_eq!(sessions.len(), 0);
+        assert!(server_pc.is_closed());
+        client.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_session_whose_remote_goes_away_is_removed() {
+        let sessions = Sessions::new(SessionConfig {
+            bind: vec![IpAddr::from([127, 0, 0, 1])],
+            disconnect_timeout: Duration::from_millis(200),
+            ..SessionConfig::default()
+        });
+        let (client, mut channel, offer) = client().await;
+        let (_, answer) = sessions.open(offer).await.expect("answered");
+        client.set_remote_description(answer).await.expect("answer applied");
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), channel.next_event()).await {
+                Ok(Some(DataChannelEvent::Open)) => break,
+                Ok(Some(_)) => {}
+                other => panic!("the channel did not open: {other:?}"),
+            }
+        }
+        client.close().await;
+        drop(channel);
+        // Consent checks find the remote gone within about 5 s; 200 ms of `disconnected` later it is removed.
+        let took = wait_until_empty(&sessions, Duration::from_secs(15)).await;
+        assert!(took < Duration::from_secs(10), "removed only after {took:?}");
     }
 }
