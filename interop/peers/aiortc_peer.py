@@ -104,7 +104,15 @@ class Peer:
         if not isinstance(msg, dict) or msg.get("type") != want or not isinstance(msg.get("sdp"), str):
             raise Failure(f"expected a {want} line, got {line[:80]!r}")
         self.log(f"read {want} line ({len(line)} B)")
-        return RTCSessionDescription(sdp=msg["sdp"], type=want)
+        sdp = msg["sdp"]
+        if ".local " in sdp:
+            # aioice cannot resolve mDNS names here, and once it has seen
+            # end-of-candidates with no usable candidate it drops the ICE component
+            # (and gathers nothing). Without the marker it keeps waiting and pairs
+            # with the peer-reflexive candidates the remote's checks reveal.
+            sdp = "".join(l for l in sdp.splitlines(keepends=True) if not l.startswith("a=end-of-candidates"))
+            self.log("remote offers mDNS candidates: dropped a=end-of-candidates so peer-reflexive pairs can form")
+        return RTCSessionDescription(sdp=sdp, type=want)
 
     def write_line(self) -> None:
         desc = self.pc.localDescription
@@ -297,6 +305,35 @@ async def amain(args: argparse.Namespace) -> int:
     return 0
 
 
+def patch_aioice() -> None:
+    """Work around two aioice limits that would keep it off a loopback-only, mDNS-hiding network."""
+    # aioice leaves 127.0.0.1 out of its host candidates; add it. (Inside the
+    # harness namespace the only other address is rtc0's 192.0.2.1, which Firefox
+    # needs: it never sends checks from its non-loopback host to a loopback one.)
+    host_addresses = aioice.ice.get_host_addresses
+
+    def with_loopback(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        found = host_addresses(use_ipv4, use_ipv6)
+        return (["127.0.0.1"] if use_ipv4 else []) + [a for a in found if a != "127.0.0.1"]
+
+    aioice.ice.get_host_addresses = with_loopback
+
+    # When every remote candidate is an mDNS name aioice cannot resolve, connect()
+    # finds an empty check list and fails at once, before the remote's checks (which
+    # would give it a peer-reflexive candidate) can arrive. Wait a while for the
+    # first such check: connect() then handles it as an "early check".
+    original = aioice.ice.Connection.connect
+
+    async def connect(self) -> None:  # type: ignore[no-untyped-def]
+        if not getattr(self, "_remote_candidates", True) and hasattr(self, "_early_checks"):
+            deadline = time.monotonic() + 10
+            while not self._early_checks and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+        await original(self)
+
+    aioice.ice.Connection.connect = connect
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("role", choices=("offer", "answer"))
@@ -311,8 +348,7 @@ def main() -> int:
     if args.count < 1:
         p.error("--count must be positive")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr)
-    # aioice leaves 127.0.0.1 out of its host candidates: the harness runs on loopback only.
-    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+    patch_aioice()
     return asyncio.run(amain(args))
 
 
