@@ -11,7 +11,9 @@
 #           route makes that address 192.0.2.1 for both Chromium and Firefox.
 #   224.0.0.0/4 via rtc0: where mDNS queries go (looped back to local sockets).
 #   ns.sh CMD [ARGS...]
-exec unshare -n sh -c '
+# Root needs only a new network namespace; anyone else also a user namespace.
+if [ "$(id -u)" = 0 ]; then flags=-n; else flags=-rn; fi
+exec unshare $flags sh -c '
   set -e
   ip link set lo up
   ip link add rtc0 type bridge

@@ -43,6 +43,7 @@ class Side:
         self.proc: asyncio.subprocess.Process | None = None
         self.code: int | None = None
         self.protocol_error: str | None = None
+        self.stopped = False  # we stopped it because the other side had already failed
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
@@ -70,7 +71,10 @@ class Side:
                 sys.stderr.write(f"{self.role[:3]}| {line}\n")
 
     def last_words(self) -> str:
-        """The most telling stderr line: the last FAIL/error line, else the last line."""
+        """The most telling stderr line: the verdict, else the last error line, else the last line."""
+        for line in reversed(self.tail):
+            if " PASS " in line or " FAIL " in line:
+                return line.strip()
         for line in reversed(self.tail):
             low = line.lower()
             if "fail" in low or "error" in low or "timed out" in low or "panic" in low:
@@ -79,6 +83,7 @@ class Side:
 
     def kill(self) -> None:
         if self.proc and self.proc.returncode is None:
+            self.stopped = True
             try:
                 os.killpg(self.proc.pid, signal.SIGTERM)
             except ProcessLookupError:
@@ -99,7 +104,7 @@ async def relay_line(src: Side, dst: Side, want: str) -> None:
             src.kill()
             return
         if not raw:
-            if not passed:
+            if not passed and not src.stopped:
                 src.protocol_error = src.protocol_error or f"exited without writing its {want} line"
             return
         text = raw.decode("utf-8", "replace").strip()
@@ -177,10 +182,13 @@ async def run(args: argparse.Namespace) -> dict:
     reasons = []
     if timed_out:
         reasons.append(f"pair timed out after {args.timeout} s")
-    for side in (off, ans):
+    # Report the side that failed by itself; a side we stopped only because of it
+    # is mentioned last (or alone, on a timeout).
+    for side in sorted((off, ans), key=lambda s: s.stopped and not s.protocol_error):
         if side.protocol_error:
-            reasons.append(f"{side.role}: {side.protocol_error}")
-        if side.code != 0:
+            exit_note = f" (exit {side.code}: {side.last_words()})" if side.code else ""
+            reasons.append(f"{side.role}: {side.protocol_error}{exit_note}")
+        elif side.code != 0 and not (side.stopped and not timed_out and reasons):
             reasons.append(f"{side.role} exit {side.code}: {side.last_words()}")
     if reasons:
         result["ok"] = False

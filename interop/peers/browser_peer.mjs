@@ -134,6 +134,8 @@ const server = http.createServer(async (req, res) => {
       const [name, type] = files[url.pathname];
       res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(fs.readFileSync(path.join(HERE, 'web', name)));
+    } else if (url.pathname === '/favicon.ico') {
+      res.writeHead(204).end();
     } else if (req.method === 'GET' && url.pathname === '/config') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(pageConfig));
