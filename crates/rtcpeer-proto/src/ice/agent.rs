@@ -998,7 +998,13 @@ impl IceAgent {
                     self.select_nominated(now, pair);
                 } else {
                     // Regular nomination: repeat the check on the first valid pair with USE-CANDIDATE.
+                    // It re-checks a pair that has just worked, so it goes out at once instead of
+                    // waiting for a pacing slot: one extra packet, a Ta sooner connected.
                     self.nominate_best_valid_pair();
+                    if let Some(nominating) = self.nominating {
+                        self.triggered.retain(|&i| i != nominating);
+                        self.send_check(now, nominating);
+                    }
                 }
             }
             IceRole::Controlled => {

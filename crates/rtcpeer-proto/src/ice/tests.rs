@@ -736,7 +736,7 @@ fn close_stops_everything() {
 }
 
 #[test]
-fn connects_within_one_pacing_interval_on_a_perfect_network() {
+fn connects_without_waiting_for_a_pacing_slot_on_a_perfect_network() {
     let mut net = Net::new(IceRole::Controlling, IceRole::Controlled);
     let ca = net.host(Side::A, "127.0.0.1:10000");
     let cb = net.host(Side::B, "127.0.0.1:20000");
@@ -744,8 +744,8 @@ fn connects_within_one_pacing_interval_on_a_perfect_network() {
     net.a.add_remote_candidate(cb);
     net.b.add_remote_candidate(ca);
     let took = net.run(Duration::from_secs(5), Net::connected).unwrap();
-    // One check at t = 0, its nomination in the next Ta slot; B answers with one triggered check.
-    assert_eq!(took, Duration::from_millis(50));
+    // One check at t = 0 and its nomination as soon as it succeeded; B answers with one triggered check.
+    assert!(took < Duration::from_millis(50), "took {took:?}");
     assert_eq!(net.a.stats().checks_sent, 2);
     assert_eq!(net.b.stats().checks_sent, 1);
     assert_eq!(net.a.stats().retransmits + net.b.stats().retransmits, 0);

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Run the interop matrix: every cell is one pair.py run in its own network namespace.
+
+Normally called by run.sh (which installs the peers first). Two modes:
+
+* default: rtcpeer (``$RTCPEER_BIN``, default ``target/release/rtcpeer``) against
+  each third-party peer, for every scenario, with rtcpeer as offerer and as
+  answerer, and for browsers with their mDNS host-address hiding on and off;
+* ``--self-check``: the third-party peers against each other, which proves the
+  drivers right, so that a failing rtcpeer cell is rtcpeer's fault.
+
+Prints a pass/fail matrix (reason = the failing side's last stderr line) and
+exits 1 if any cell failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PEERS = ("chromium", "firefox", "aiortc")
+BROWSERS = ("chromium", "firefox")
+SCENARIOS = ("reliable", "unordered", "negotiated", "close")
+# Third-party pairs of the self-check, as (offerer, answerer).
+SELF_PAIRS = (
+    ("aiortc", "chromium"),
+    ("chromium", "aiortc"),
+    ("firefox", "aiortc"),
+    ("aiortc", "firefox"),
+    ("chromium", "firefox"),
+    ("firefox", "chromium"),
+)
+
+
+@dataclass
+class Cell:
+    offerer: str
+    answerer: str
+    scenario: str
+    mdns: str  # "on", "off", or "-" when no browser takes part
+
+    @property
+    def name(self) -> str:
+        return f"{self.offerer}-offer__{self.answerer}-answer__{self.scenario}__mdns-{self.mdns}"
+
+
+def peer_command(peer: str, role: str, cell: Cell, args: argparse.Namespace) -> str:
+    """Shell words that start `peer` in `role` ("offer" or "answer") for this cell."""
+    common = f"--scenario {cell.scenario} --count {args.count} --timeout {args.peer_timeout}"
+    if peer == "rtcpeer":
+        # Only the arguments the protocol promises; rtcpeer keeps its own timeout.
+        return f"{shlex.quote(args.rtcpeer_bin)} {role} --scenario {cell.scenario} --count {args.count}"
+    if peer == "aiortc":
+        py = HERE / ".venv" / "bin" / "python"
+        return f"{shlex.quote(str(py))} {shlex.quote(str(HERE / 'peers' / 'aiortc_peer.py'))} {role} {common}"
+    mdns = cell.mdns if cell.mdns != "-" else "on"
+    script = shlex.quote(str(HERE / "peers" / "browser_peer.mjs"))
+    return f"node {script} {role} --browser {peer} --mdns {mdns} {common}"
+
+
+def run_cell(cell: Cell, args: argparse.Namespace, out: Path) -> dict:
+    logs = out / cell.name
+    logs.mkdir(parents=True, exist_ok=True)
+    result_file = logs / "result.json"
+    cmd = [
+        str(HERE / "ns.sh"),
+        sys.executable,
+        str(HERE / "pair.py"),
+        "--offerer",
+        peer_command(cell.offerer, "offer", cell, args),
+        "--answerer",
+        peer_command(cell.answerer, "answer", cell, args),
+        "--timeout",
+        str(args.peer_timeout + 30),
+        "--logs",
+        str(logs),
+        "--result",
+        str(result_file),
+    ]
+    started = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    try:
+        result = json.loads(result_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        tail = (proc.stderr or proc.stdout or "").strip().splitlines()
+        result = {
+            "ok": False,
+            "seconds": round(time.monotonic() - started, 2),
+            "reason": f"pair.py exit {proc.returncode}: {tail[-1] if tail else 'no output'}",
+        }
+    mark = "pass" if result["ok"] else "FAIL"
+    print(f"  {mark:4} {cell.name} ({result['seconds']} s)", file=sys.stderr, flush=True)
+    return result
+
+
+def build_cells(args: argparse.Namespace) -> list[Cell]:
+    cells = []
+    for scenario in args.scenarios:
+        if args.self_check:
+            for off, ans in SELF_PAIRS:
+                if off not in args.peers or ans not in args.peers:
+                    continue
+                for mdns in args.mdns:
+                    cells.append(Cell(off, ans, scenario, mdns))
+            continue
+        for peer in args.peers:
+            for role in args.roles:  # rtcpeer's role
+                for mdns in args.mdns if peer in BROWSERS else ["-"]:
+                    if role == "offer":
+                        cells.append(Cell("rtcpeer", peer, scenario, mdns))
+                    else:
+                        cells.append(Cell(peer, "rtcpeer", scenario, mdns))
+    return cells
+
+
+def print_matrix(cells: list[Cell], results: list[dict]) -> None:
+    rows = [("offerer", "answerer", "scenario", "mdns", "result", "secs", "reason")]
+    for c, r in zip(cells, results):
+        reason = "" if r["ok"] else r["reason"]
+        rows.append((c.offerer, c.answerer, c.scenario, c.mdns, "pass" if r["ok"] else "FAIL", str(r["seconds"]), reason))
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    for row in rows:
+        print("  ".join(col.ljust(widths[i]) for i, col in enumerate(row[:6])) + ("  " + row[6] if row[6] else ""))
+
+
+def split(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    items = [v for v in value.split(",") if v]
+    bad = [v for v in items if v not in allowed]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(f"{what} must be a comma list of {', '.join(allowed)}; got {value!r}")
+    return items
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--self-check", action="store_true", help="third-party peers against each other")
+    p.add_argument("--peers", type=lambda v: split(v, PEERS, "--peers"), default=list(PEERS))
+    p.add_argument("--roles", type=lambda v: split(v, ("offer", "answer"), "--roles"), default=["offer", "answer"])
+    p.add_argument("--scenarios", type=lambda v: split(v, SCENARIOS, "--scenarios"), default=list(SCENARIOS))
+    p.add_argument("--mdns", type=lambda v: split(v, ("on", "off"), "--mdns"), default=["on", "off"])
+    p.add_argument("--count", type=int, default=100, help="messages per cell (default 100)")
+    p.add_argument("--jobs", type=int, default=2, help="cells run at once (default 2)")
+    p.add_argument("--peer-timeout", type=int, default=60, help="each peer's own timeout in seconds")
+    p.add_argument("--out", help="log directory (default target/interop/<time>)")
+    args = p.parse_args()
+    args.rtcpeer_bin = os.environ.get("RTCPEER_BIN", str(REPO / "target" / "release" / "rtcpeer"))
+    if not args.self_check and not os.access(args.rtcpeer_bin, os.X_OK):
+        print(f"rtcpeer binary not found at {args.rtcpeer_bin} (set RTCPEER_BIN)", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else REPO / "target" / "interop" / time.strftime("%Y%m%d-%H%M%S")
+    cells = build_cells(args)
+    if not cells:
+        print("no cells selected", file=sys.stderr)
+        return 2
+    print(f"running {len(cells)} cells, {args.jobs} at a time; logs in {out}", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        results = list(pool.map(lambda c: run_cell(c, args, out), cells))
+    print_matrix(cells, results)
+    failed = sum(not r["ok"] for r in results)
+    print(f"{len(cells) - failed} passed, {failed} failed")
+    print(f"matrix took {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
