@@ -422,6 +422,10 @@ async fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
     let too_large = request(server.addr, "POST", "/offer", &json, &huge).await;
     assert_eq!(too_large.status, 413);
 
+    let long = "a".repeat(20 * 1024);
+    let huge_head = request(server.addr, "GET", "/", &[("X-Long", &long)], b"").await;
+    assert_eq!(huge_head.status, 431);
+
     let wrong_method = request(server.addr, "GET", "/offer", &[], b"").await;
     assert_eq!(wrong_method.status, 405);
     assert_eq!(wrong_method.header("allow"), Some("POST, OPTIONS"));

@@ -129,3 +129,71 @@ pub async fn run(listen: std::net::SocketAddr, options: ServeOptions) -> std::io
     info!(%local, "serving");
     serve(listener, options).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpStream;
+
+    async fn start(options: ServeOptions) -> std::net::SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let addr = listener.local_addr().expect("local address");
+        tokio::spawn(serve(listener, options));
+        addr
+    }
+
+    async fn read_all(stream: &mut TcpStream) -> String {
+        let mut raw = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut raw))
+            .await
+            .expect("the server answers or closes in time")
+            .expect("read");
+        String::from_utf8_lossy(&raw).into_owned()
+    }
+
+    #[tokio::test]
+    async fn connections_over_the_limit_get_503_and_slots_come_back() {
+        let addr = start(ServeOptions {
+            max_connections: 2,
+            ..ServeOptions::default()
+        })
+        .await;
+        let first = TcpStream::connect(addr).await.expect("connect");
+        let second = TcpStream::connect(addr).await.expect("connect");
+        // Let the server accept both before the third arrives.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut third = TcpStream::connect(addr).await.expect("connect");
+        let refused = read_all(&mut third).await;
+        assert!(refused.starts_with("HTTP/1.1 503 "), "{refused}");
+        assert!(refused.ends_with("too many connections, try later\n"), "{refused}");
+        drop((first, second));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut fourth = TcpStream::connect(addr).await.expect("connect");
+        fourth
+            .write_all(b"GET /sessions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let answer = read_all(&mut fourth).await;
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+        assert!(answer.ends_with(r#"{"sessions":0}"#), "{answer}");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_finishes_its_head_is_dropped() {
+        let addr = start(ServeOptions {
+            header_timeout: Duration::from_millis(200),
+            ..ServeOptions::default()
+        })
+        .await;
+        let mut slow = TcpStream::connect(addr).await.expect("connect");
+        slow.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.expect("write");
+        let started = tokio::time::Instant::now();
+        let _ = read_all(&mut slow).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "closed after {:?}",
+            started.elapsed()
+        );
+    }
+}
