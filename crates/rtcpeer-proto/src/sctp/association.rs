@@ -149,6 +149,14 @@ impl SctpAssociation {
         if self.closed {
             return;
         }
+        // sctp-proto treats an INIT (verification tag 0) that matches none of its own INITs as
+        // a new association and, on an endpoint without a server configuration (ours as the
+        // client), panics. Browsers send an INIT whatever their DTLS role, so as the client we
+        // drop it: the peer answers our INIT (RFC 9260 section 5.2.1) and the association forms.
+        if self.config.is_client && is_init(packet) {
+            tracing::trace!("INIT from the peer dropped; we are the SCTP client");
+            return;
+        }
         let Some((handle, event)) = self
             .endpoint
             .handle(now, self.peer, None, None, Bytes::copy_from_slice(packet))
@@ -531,6 +539,12 @@ fn map_error(stream: u16, e: sctp_proto::Error) -> SctpError {
     }
 }
 
+/// Whether `packet` is an SCTP packet with verification tag 0 whose first chunk is an INIT.
+fn is_init(packet: &[u8]) -> bool {
+    const CHUNK_INIT: u8 = 1;
+    packet.get(4..8) == Some(&[0, 0, 0, 0][..]) && packet.get(12) == Some(&CHUNK_INIT)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -626,6 +640,25 @@ mod tests {
         p.run(Duration::from_secs(1));
         assert_eq!(messages(&p.b_events), vec![(1, 53, b"hello".to_vec())]);
         assert_eq!(messages(&p.a_events), vec![(2, 51, b"world".to_vec())]);
+    }
+
+    #[test]
+    fn the_client_survives_an_init_from_its_peer_and_still_connects() {
+        // Browsers send an INIT even when they are the DTLS server: feed another client's
+        // INIT to our client before the real handshake.
+        let now = Instant::now();
+        let mut other_client = SctpAssociation::new(SctpConfig::new(true), now);
+        let init = other_client.poll_transmit().expect("a client sends an INIT");
+        assert!(is_init(&init));
+        let mut p = Pair::new();
+        p.a.handle_receive(p.now, &init);
+        p.run(Duration::from_secs(5));
+        assert!(p.a.is_connected() && p.b.is_connected());
+        // And once connected, another INIT changes nothing.
+        p.a.handle_receive(p.now, &init);
+        p.a.send(1, 53, b"still here", true, Reliability::Reliable).unwrap();
+        p.run(Duration::from_secs(1));
+        assert_eq!(messages(&p.b_events), vec![(1, 53, b"still here".to_vec())]);
     }
 
     #[test]
