@@ -1,6 +1,16 @@
 //! `rtcpeer serve`: HTTP signaling for browsers (`POST /offer`, JSON) and WHIP clients
 //! (`POST /whip`, `PATCH`/`DELETE /whip/<id>`, RFC 9725), with a demo page at `/`.
 //!
+//! | route | what |
+//! | --- | --- |
+//! | `GET /` | the demo page (`page.html`) |
+//! | `POST /offer` | `{"type":"offer","sdp":…}` → `200` `{"type":"answer","sdp":…}`, after ICE gathering |
+//! | `POST /whip` | `application/sdp` offer → `201`, `Location: /whip/<id>`, the answer |
+//! | `PATCH /whip/<id>` | `application/trickle-ice-sdpfrag` candidates → `204` |
+//! | `DELETE /whip/<id>` | closes the connection → `200` |
+//! | `GET /sessions` | `{"sessions":N}`, the live connections |
+//! | `OPTIONS` anything | CORS preflight → `204` |
+//!
 //! Every connection the server answers echoes each data channel the remote opens,
 //! and opens a channel named `rtcpeer` that carries one greeting. See decision 0007
 //! for why HTTP is `hyper`.

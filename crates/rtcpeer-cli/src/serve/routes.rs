@@ -41,6 +41,8 @@ impl Routes {
                 Method::OPTIONS => http::preflight("GET, HEAD, OPTIONS"),
                 _ => http::method_not_allowed(&method, "GET, HEAD, OPTIONS"),
             },
+            // Browsers ask for it with every page; an empty answer keeps their console quiet.
+            "/favicon.ico" => http::empty(StatusCode::NO_CONTENT),
             "/sessions" => match method {
                 Method::GET => http::reply(
                     StatusCode::OK,
