@@ -190,7 +190,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_client_that_never_finishes_its_head_is_dropped() {
+    async fn slow_silent_and_idle_clients_are_dropped_after_the_header_timeout() {
         let addr = start(ServeOptions {
             header_timeout: Duration::from_millis(200),
             ..ServeOptions::default()
@@ -203,6 +203,30 @@ mod tests {
         assert!(
             started.elapsed() < Duration::from_secs(3),
             "closed after {:?}",
+            started.elapsed()
+        );
+
+        // A connection that says nothing at all is dropped as well.
+        let mut silent = TcpStream::connect(addr).await.expect("connect");
+        let started = tokio::time::Instant::now();
+        let _ = read_all(&mut silent).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "silent connection closed after {:?}",
+            started.elapsed()
+        );
+
+        // So is one that stays idle after a request on a kept-alive connection.
+        let mut idle = TcpStream::connect(addr).await.expect("connect");
+        idle.write_all(b"GET /sessions HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let started = tokio::time::Instant::now();
+        let answer = read_all(&mut idle).await;
+        assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "idle connection closed after {:?}",
             started.elapsed()
         );
     }
