@@ -473,4 +473,23 @@ mod tests {
         let took = wait_until_empty(&sessions, Duration::from_secs(15)).await;
         assert!(took < Duration::from_secs(10), "removed only after {took:?}");
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_table_is_bounded() {
+        let sessions = Sessions::new(SessionConfig {
+            bind: vec![IpAddr::from([127, 0, 0, 1])],
+            max_sessions: 1,
+            ..SessionConfig::default()
+        });
+        let (first, _first_channel, first_offer) = client().await;
+        let (second, _second_channel, second_offer) = client().await;
+        let (id, _) = sessions.open(first_offer).await.expect("room for one");
+        let refused = sessions.open(second_offer.clone()).await.expect_err("full");
+        assert!(matches!(refused, SessionError::Full(1)), "{refused:?}");
+        assert_eq!(sessions.len(), 1);
+        sessions.close(&id).await.expect("closed");
+        sessions.open(second_offer).await.expect("room again");
+        first.close().await;
+        second.close().await;
+    }
 }
