@@ -192,7 +192,7 @@ fn usable_addresses(name: &str, datagram: &[u8], from: SocketAddr) -> Vec<IpAddr
         Ok(message) => message
             .addresses_for(name)
             .into_iter()
-            .filter(|ip| is_usable(ip))
+            .filter(is_usable)
             .take(MAX_ADDRESSES_PER_NAME)
             .collect(),
         Err(error) => {
