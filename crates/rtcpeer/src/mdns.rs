@@ -3,8 +3,10 @@
 //!
 //! Each lookup runs as its own task on an ephemeral UDP socket: it sends the query (encoded by
 //! [`rtcpeer_proto::mdns`]) to `224.0.0.251:5353` out of every local IPv4 address of the
-//! connection, sends it again after 250 ms and 1 s, and gives up after 3 s. Responders answer a
-//! query from a port other than 5353 by unicast to that port (RFC 6762 §6.7). The connection task
+//! connection, sends it again after 250 ms and 1 s, and gives up after 3 s. RFC 6762 §6.7 has
+//! responders answer a query from a port other than 5353 by unicast to that port, but Chromium
+//! multicasts every answer to the group: so a lookup also listens on `224.0.0.251:5353` (address
+//! shared with the browser's own responder socket), joined on each interface. The connection task
 //! collects the results; dropping the connection's [`Lookups`] aborts every lookup still running.
 
 use std::collections::HashMap;
@@ -15,7 +17,7 @@ use std::time::Duration;
 use rtcpeer_proto::ice::candidate::{Candidate, CandidateAddress, TransportProtocol};
 use rtcpeer_proto::mdns::{self, MdnsError, RecordType};
 use rtcpeer_proto::sdp::SessionDescription;
-use socket2::SockRef;
+use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use tokio::net::UdpSocket;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -121,6 +123,14 @@ impl MdnsResolver {
         }
         let query = mdns::encode_query(0, name, &[RecordType::A, RecordType::Aaaa], true)?;
         let socket = self.open_socket(target).await?;
+        let listener = if is_multicast_v4(target) {
+            open_listener(target, interfaces)
+                .inspect_err(|error| debug!(%target, %error, "cannot listen for multicast answers"))
+                .ok()
+        } else {
+            None
+        };
+        let mut group_buffer = vec![0; if listener.is_some() { MAX_RESPONSE } else { 0 }];
         let start = Instant::now();
         let deadline = start + self.give_up_after;
         let mut schedule = self.retransmit_after.iter().map(|after| start + *after);
@@ -143,6 +153,16 @@ impl MdnsResolver {
                     // An ICMP error for a unicast target, for example: keep waiting.
                     Err(error) => debug!(name, %error, "mDNS receive error"),
                 },
+                received = recv_from(listener.as_ref(), &mut group_buffer) => match received {
+                    Ok((len, from)) => {
+                        let addresses = usable_addresses(name, group_buffer.get(..len).unwrap_or_default(), from);
+                        if !addresses.is_empty() {
+                            debug!(name, ?addresses, %from, "resolved from a multicast answer");
+                            return Ok(addresses);
+                        }
+                    }
+                    Err(error) => debug!(name, %error, "mDNS group receive error"),
+                },
                 () = tokio::time::sleep_until(deadline) => {
                     debug!(name, "no mDNS answer");
                     return Err(MdnsResolveError::Timeout(self.give_up_after));
@@ -157,7 +177,7 @@ impl MdnsResolver {
             SocketAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
         };
         let socket = UdpSocket::bind(bind).await?;
-        if target.ip().is_multicast() && target.is_ipv4() {
+        if is_multicast_v4(target) {
             socket.set_multicast_ttl_v4(MULTICAST_TTL)?;
             socket.set_multicast_loop_v4(true)?;
         }
@@ -165,9 +185,48 @@ impl MdnsResolver {
     }
 }
 
+/// Whether `target` is an IPv4 multicast group.
+fn is_multicast_v4(target: SocketAddr) -> bool {
+    target.is_ipv4() && target.ip().is_multicast()
+}
+
+/// A socket bound to the group and port of `target`, shared with other listeners (the browser's
+/// responder among them), that has joined the group on each of `interfaces`.
+fn open_listener(target: SocketAddr, interfaces: &[Ipv4Addr]) -> io::Result<UdpSocket> {
+    let IpAddr::V4(group) = target.ip() else {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, "not an IPv4 group"));
+    };
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&target.into())?;
+    let mut joined = false;
+    let any = [Ipv4Addr::UNSPECIFIED];
+    let interfaces = if interfaces.is_empty() { &any[..] } else { interfaces };
+    for interface in interfaces.iter().take(MAX_INTERFACES) {
+        match socket.join_multicast_v4(&group, interface) {
+            Ok(()) => joined = true,
+            Err(error) => debug!(%interface, %error, "cannot join the mDNS group"),
+        }
+    }
+    if !joined {
+        return Err(io::Error::other("joined the mDNS group on no interface"));
+    }
+    socket.set_nonblocking(true)?;
+    UdpSocket::from_std(socket.into())
+}
+
+/// Receives on `socket`; never completes without one.
+async fn recv_from(socket: Option<&UdpSocket>, buffer: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+    match socket {
+        Some(socket) => socket.recv_from(buffer).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Sends `query` to `target`; to a multicast group once out of each interface.
 async fn send_query(socket: &UdpSocket, target: SocketAddr, query: &[u8], interfaces: &[Ipv4Addr]) {
-    let multicast = target.ip().is_multicast() && target.is_ipv4();
+    let multicast = is_multicast_v4(target);
     if !multicast || interfaces.is_empty() {
         if let Err(error) = socket.send_to(query, target).await {
             debug!(%target, %error, "cannot send the mDNS query");

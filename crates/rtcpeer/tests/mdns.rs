@@ -268,3 +268,19 @@ async fn closing_the_connection_stops_its_lookups() {
     tokio::time::sleep(Duration::from_millis(1300)).await;
     assert_eq!(responder.queries(), after_close, "a lookup went on after close");
 }
+
+/// Resolves a real responder's name over multicast: run by hand inside a private network
+/// namespace (see docs/decisions/0006-mdns-candidates.md), never on a shared network:
+/// `RTCPEER_MDNS_NAME=<uuid>.local RTCPEER_MDNS_INTERFACE=192.0.2.1 cargo test --test mdns -- --ignored`.
+#[tokio::test]
+#[ignore = "multicast: only inside a private network namespace, with a responder for the name"]
+async fn resolves_a_real_responders_name_by_multicast() {
+    let name = std::env::var("RTCPEER_MDNS_NAME").expect("RTCPEER_MDNS_NAME");
+    let interfaces: Vec<Ipv4Addr> = std::env::var("RTCPEER_MDNS_INTERFACE")
+        .map(|list| list.split(',').map(|ip| ip.parse().expect("an IPv4 address")).collect())
+        .unwrap_or_default();
+    let started = std::time::Instant::now();
+    let result = MdnsResolver::new().resolve(&name, &interfaces).await;
+    eprintln!("{name} via {interfaces:?}: {result:?} after {:?}", started.elapsed());
+    assert!(result.is_ok_and(|addresses| !addresses.is_empty()));
+}
