@@ -17,6 +17,7 @@
 //! | [`dtls`] | DTLS through `dimpl`, certificates and fingerprints (RFC 8842) |
 //! | [`sctp`] | the boundary around the SCTP association (RFC 8261) |
 //! | [`datachannel`] | DCEP and data channels (RFC 8831/8832) |
+//! | [`mdns`] | one-shot mDNS queries for `.local` candidates (RFC 6762) |
 //! | [`jsep`] | offer/answer generation and checking (RFC 8829) |
 //! | [`peer`] | the peer-connection state machine that ties them together |
 #![forbid(unsafe_code)]
@@ -26,6 +27,7 @@ pub mod datachannel;
 pub mod dtls;
 pub mod ice;
 pub mod jsep;
+pub mod mdns;
 pub mod net;
 pub mod peer;
 mod rand;

@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use crate::mdns::MdnsResolver;
 use crate::proto::{BundlePolicy, Certificate, IceTransportPolicy};
 
 /// `RTCIceServer`: a STUN or TURN server.
@@ -36,6 +37,11 @@ pub struct RTCConfiguration {
     /// a private network namespace). Naming an address, loopback included, binds
     /// exactly that address.
     pub bind_addresses: Vec<IpAddr>,
+    /// rtcpeer extension: how remote `<uuid>.local` host candidates are resolved.
+    ///
+    /// The default sends one-shot mDNS queries to `224.0.0.251:5353` out of the connection's
+    /// IPv4 addresses; [`MdnsResolver::disabled`] ignores such candidates.
+    pub mdns: MdnsResolver,
 }
 
 impl Default for RTCConfiguration {
@@ -46,6 +52,7 @@ impl Default for RTCConfiguration {
             bundle_policy: BundlePolicy::Balanced,
             certificates: Vec::new(),
             bind_addresses: Vec::new(),
+            mdns: MdnsResolver::default(),
         }
     }
 }

@@ -145,6 +145,7 @@ impl RTCPeerConnection {
             event_tx,
             backlog,
             ended_tx,
+            config.mdns,
         );
         tokio::spawn(driver.run().instrument(span));
         Ok(RTCPeerConnection {

@@ -18,7 +18,10 @@ use crate::command::{closed_error, Command, Reply, States};
 use crate::connection::PeerConnectionEvent;
 use crate::data_channel::{ChannelShared, DataChannelEvent, RTCDataChannel, SEND_HIGH_WATER_MARK};
 use crate::events::{self, Backlog, EventSender};
-use crate::proto::{ChannelId, Core, DataChannelMessage, DataChannelState, PeerEvent, Receive, RtcError};
+use crate::mdns::{LookupResult, Lookups, MdnsResolver};
+use crate::proto::{
+    ChannelId, Core, DataChannelMessage, DataChannelState, IceCandidateInit, PeerEvent, Receive, RtcError,
+};
 use crate::stats::TransportStats;
 
 /// The largest UDP payload; a datagram is never bigger.
@@ -52,6 +55,7 @@ enum Input {
     Datagram(usize, io::Result<(usize, SocketAddr)>),
     Timeout,
     Drained,
+    Resolved(LookupResult),
 }
 
 /// The state of one connection's task.
@@ -70,6 +74,8 @@ pub(crate) struct Driver {
     /// The socket polled first next time, so that no socket starves the others.
     next_socket: usize,
     ended: watch::Sender<bool>,
+    /// Resolution of remote `.local` candidates; its lookups end with the task.
+    lookups: Lookups,
 }
 
 impl Driver {
@@ -82,8 +88,11 @@ impl Driver {
         events: EventSender<PeerConnectionEvent>,
         backlog: Arc<Backlog>,
         ended: watch::Sender<bool>,
+        mdns: MdnsResolver,
     ) -> Self {
+        let locals: Vec<SocketAddr> = sockets.iter().map(|(_, local)| *local).collect();
         Driver {
+            lookups: Lookups::new(mdns, &locals),
             core,
             sockets: sockets
                 .into_iter()
@@ -113,6 +122,8 @@ impl Driver {
                 let sockets = &self.sockets;
                 let buffer = &mut self.buffer;
                 let first = self.next_socket;
+                let resolving = self.lookups.is_busy();
+                let lookups = &mut self.lookups;
                 tokio::select! {
                     command = self.commands.recv() => Input::Command(command),
                     (index, result) = poll_fn(|cx| poll_sockets(sockets, first, buffer, cx)), if reading => {
@@ -120,6 +131,7 @@ impl Driver {
                     }
                     () = self.backlog.drained(), if !reading => Input::Drained,
                     () = sleep_until(deadline), if deadline.is_some() => Input::Timeout,
+                    result = lookups.next(), if resolving => Input::Resolved(result),
                 }
             };
             match input {
@@ -135,6 +147,10 @@ impl Driver {
                 Input::Datagram(index, result) => self.handle_datagram(index, result),
                 Input::Timeout => self.core.handle_timeout(Instant::now()),
                 Input::Drained => trace!("the application caught up; reading the network again"),
+                Input::Resolved(result) => {
+                    let ready = self.lookups.finish(result);
+                    self.add_resolved(ready);
+                }
             }
         }
         self.shut_down().await;
@@ -205,10 +221,20 @@ impl Driver {
                 let _ = reply.send(self.core.set_local_description(now, desc));
             }
             Command::SetRemoteDescription(desc, reply) => {
-                let _ = reply.send(self.core.set_remote_description(now, desc));
+                let result = self.core.set_remote_description(now, desc.clone());
+                if result.is_ok() {
+                    let ready = self.lookups.request_from_description(&desc);
+                    self.add_resolved(ready);
+                }
+                let _ = reply.send(result);
             }
             Command::AddIceCandidate(candidate, reply) => {
-                let _ = reply.send(self.core.add_ice_candidate(now, candidate));
+                let result = self.core.add_ice_candidate(now, candidate.clone());
+                if let (Ok(()), Some(candidate)) = (&result, candidate) {
+                    let ready = self.lookups.request(&candidate);
+                    self.add_resolved(ready);
+                }
+                let _ = reply.send(result);
             }
             Command::LocalDescription(reply) => {
                 let _ = reply.send(self.core.local_description());
@@ -252,6 +278,18 @@ impl Driver {
             Command::Close(reply) => {
                 // Handled by the loop; unreachable here, but answering is harmless.
                 let _ = reply.send(());
+            }
+        }
+    }
+
+    /// Gives the core candidates whose `.local` name was resolved to an address.
+    fn add_resolved(&mut self, ready: Vec<IceCandidateInit>) {
+        let now = Instant::now();
+        for candidate in ready {
+            debug!(candidate = %candidate.candidate, "adding a resolved mDNS candidate");
+            if let Err(error) = self.core.add_ice_candidate(now, Some(candidate)) {
+                // The remote description changed while resolving, for example.
+                debug!(%error, "the core refused a resolved candidate");
             }
         }
     }

@@ -29,6 +29,7 @@ mod data_channel;
 mod driver;
 mod events;
 mod interfaces;
+mod mdns;
 mod proto;
 mod socket;
 mod stats;
@@ -37,6 +38,7 @@ pub use config::{RTCConfiguration, RTCIceServer};
 pub use connection::{PeerConnection, PeerConnectionEvent, RTCPeerConnection};
 pub use data_channel::{DataChannelEvent, RTCDataChannel, SEND_HIGH_WATER_MARK};
 pub use events::{Events, RECEIVE_BACKLOG_LIMIT};
+pub use mdns::{MdnsResolveError, MdnsResolver, MDNS_IPV4};
 pub use proto::{
     BundlePolicy, Certificate, DataChannelInit, DataChannelMessage, DataChannelState, IceCandidateInit,
     IceConnectionState, IceGatheringState, IceTransportPolicy, PeerConnectionState, RtcError, SdpType,
