@@ -6,10 +6,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use rtcpeer::{
-    DataChannelEvent, DataChannelInit, DataChannelMessage, IceCandidateInit, PeerConnectionEvent, PeerConnectionState,
-    RTCConfiguration, RTCDataChannel, RTCPeerConnection, RtcError,
+    DataChannelEvent, DataChannelInit, IceCandidateInit, PeerConnectionEvent, PeerConnectionState, RTCConfiguration,
+    RTCDataChannel, RTCPeerConnection, RtcError,
 };
 use tokio::sync::{mpsc, oneshot};
+
+use crate::messages::{describe, message, message_len};
 
 /// What the demo is asked to do.
 #[derive(Debug, Clone)]
@@ -109,68 +111,6 @@ pub enum DemoError {
 
 fn step(step: &'static str) -> impl FnOnce(RtcError) -> DemoError {
     move |error| DemoError::Call { step, error }
-}
-
-/// A small deterministic generator (SplitMix64), so both sides derive the same messages from a seed.
-#[derive(Debug, Clone)]
-struct Generator(u64);
-
-impl Generator {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-}
-
-/// The largest message the demo sends.
-const MAX_MESSAGE: usize = 64 * 1024;
-
-/// Message `index` of the stream seeded with `seed`: sizes mixed from 1 B to 64 KiB (the first two are
-/// exactly 1 B and 64 KiB), text or binary.
-fn message(seed: u64, index: usize) -> DataChannelMessage {
-    let mut g = Generator(seed ^ (index as u64).wrapping_mul(0x2545_f491_4f6c_dd1d));
-    let size = match index {
-        0 => 1,
-        1 => MAX_MESSAGE,
-        _ => match g.below(4) {
-            0 | 1 => 1 + g.below(1024),
-            2 => 1 + g.below(16 * 1024),
-            _ => 1 + g.below(MAX_MESSAGE),
-        },
-    };
-    if g.next() & 1 == 0 {
-        let text: String = (0..size).map(|_| char::from(b' ' + g.below(95) as u8)).collect();
-        DataChannelMessage::Text(text)
-    } else {
-        let mut bytes = Vec::with_capacity(size);
-        while bytes.len() < size {
-            let word = g.next().to_le_bytes();
-            let take = (size - bytes.len()).min(word.len());
-            bytes.extend_from_slice(word.get(..take).unwrap_or_default());
-        }
-        DataChannelMessage::Binary(bytes)
-    }
-}
-
-fn describe(message: &DataChannelMessage) -> String {
-    match message {
-        DataChannelMessage::Text(t) => format!("{} B of text", t.len()),
-        DataChannelMessage::Binary(b) => format!("{} B of binary", b.len()),
-    }
-}
-
-fn message_len(message: &DataChannelMessage) -> usize {
-    match message {
-        DataChannelMessage::Text(t) => t.len(),
-        DataChannelMessage::Binary(b) => b.len(),
-    }
 }
 
 /// What the event readers tell the demo.
@@ -459,22 +399,6 @@ pub async fn run(options: DemoOptions) -> Result<DemoSummary, DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn messages_are_deterministic_and_cover_the_size_range() {
-        assert_eq!(message(7, 42), message(7, 42));
-        assert_ne!(message(7, 42), message(8, 42));
-        let sizes: Vec<usize> = (0..1000).map(|i| message_len(&message(7, i))).collect();
-        assert_eq!(sizes[0], 1);
-        assert_eq!(sizes[1], MAX_MESSAGE);
-        assert!(sizes.iter().all(|&s| (1..=MAX_MESSAGE).contains(&s)));
-        assert!(sizes.iter().filter(|&&s| s <= 1024).count() > 300);
-        assert!(sizes.iter().filter(|&&s| s > 16 * 1024).count() > 100);
-        let texts = (0..1000)
-            .filter(|&i| matches!(message(7, i), DataChannelMessage::Text(_)))
-            .count();
-        assert!((300..700).contains(&texts), "{texts} text messages");
-    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_demo_passes_on_loopback() {

@@ -3,6 +3,9 @@
 #![forbid(unsafe_code)]
 
 mod demo;
+mod echo;
+mod messages;
+mod pair;
 mod sdp_files;
 mod sdp_summary;
 mod serve;
@@ -14,6 +17,14 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+
+use crate::pair::{PairError, PairOptions, Scenario};
+
+/// The exit codes of `offer` and `answer`, for their `--help`.
+const PAIR_EXIT_CODES: &str =
+    "Exit codes: 0 passed; 1 failed (malformed input, connection failed, an echo differed, ...); \
+2 timed out (also used by the argument parser for bad arguments).
+Stdout carries only the JSON signaling line; progress and the final one-line summary go to stderr.";
 
 /// rtcpeer: a WebRTC stack in Rust.
 #[derive(Debug, Parser)]
@@ -37,6 +48,24 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         timeout: u64,
     },
+    /// Offerer of copy-paste signaling: writes an offer line on stdout, reads the answer line on stdin,
+    /// sends messages and checks that they come back.
+    #[command(after_help = PAIR_EXIT_CODES)]
+    Offer {
+        /// Messages to send (default 100; 10 in the `close` scenario). Sizes from 1 B to 64 KiB, text and
+        /// binary; the second message is exactly 64 KiB.
+        #[arg(long)]
+        count: Option<usize>,
+        #[command(flatten)]
+        pair: PairArgs,
+    },
+    /// Answerer of copy-paste signaling: reads an offer line on stdin, writes the answer line on stdout
+    /// and echoes every message on every channel until the remote closes.
+    #[command(after_help = PAIR_EXIT_CODES)]
+    Answer {
+        #[command(flatten)]
+        pair: PairArgs,
+    },
     /// Parses SDP files and prints a summary of each, or `FILE: line N: what` for one that is broken.
     Sdp {
         /// The files to read.
@@ -54,6 +83,51 @@ enum Command {
     },
 }
 
+/// The options `offer` and `answer` share.
+#[derive(Debug, clap::Args)]
+struct PairArgs {
+    /// What to exercise: `reliable` (channel `chat`), `unordered` (`lossy`: unordered, maxRetransmits 0),
+    /// `negotiated` (pre-negotiated id 7 on both sides), `close` (the offerer closes the channel, then the
+    /// connection).
+    #[arg(long, value_enum, default_value_t = Scenario::Reliable)]
+    scenario: Scenario,
+    /// Gather host candidates only on this address (repeatable). Default: every interface that is up,
+    /// loopback only when it is the only one.
+    #[arg(long = "bind", value_name = "IP")]
+    bind: Vec<IpAddr>,
+    /// Give up after this many seconds (exit code 2).
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+}
+
+impl PairArgs {
+    fn options(self) -> PairOptions {
+        PairOptions {
+            scenario: self.scenario,
+            bind: self.bind,
+            timeout: Duration::from_secs(self.timeout),
+        }
+    }
+}
+
+/// Runs `offer` or `answer` and reports the outcome on stderr.
+fn run_pair(
+    runtime: &tokio::runtime::Runtime,
+    role: &str,
+    work: impl std::future::Future<Output = Result<String, PairError>>,
+) -> ExitCode {
+    match runtime.block_on(work) {
+        Ok(summary) => {
+            eprintln!("rtcpeer {role}: {summary}");
+            ExitCode::from(pair::EXIT_OK)
+        }
+        Err(error) => {
+            eprintln!("rtcpeer {role}: FAILED: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
 /// Logs go to stderr; `RUST_LOG` picks what is logged (default: warnings).
 fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
@@ -64,14 +138,7 @@ fn init_logging() {
 }
 
 /// `rtcpeer serve`: runs until interrupted or until the listener cannot be bound.
-fn run_serve(listen: SocketAddr, bind: Vec<IpAddr>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("rtcpeer: cannot start the tokio runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
+fn run_serve(runtime: &tokio::runtime::Runtime, listen: SocketAddr, bind: Vec<IpAddr>) -> ExitCode {
     let options = serve::ServeOptions {
         bind,
         ..serve::ServeOptions::default()
@@ -88,8 +155,31 @@ fn run_serve(listen: SocketAddr, bind: Vec<IpAddr>) -> ExitCode {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("rtcpeer: cannot start the tokio runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let (messages, seed, timeout) = match cli.command {
-        Command::Serve { listen, bind } => return run_serve(listen, bind),
+        Command::Serve { listen, bind } => return run_serve(&runtime, listen, bind),
+        Command::Offer { count, pair } => {
+            let default = if pair.scenario == Scenario::Close {
+                pair::offer::CLOSE_DEFAULT_COUNT
+            } else {
+                pair::offer::DEFAULT_COUNT
+            };
+            let options = pair::offer::OfferOptions {
+                count: count.unwrap_or(default),
+                pair: pair.options(),
+            };
+            return run_pair(&runtime, "offer", pair::offer::run(&options));
+        }
+        Command::Answer { pair } => {
+            let options = pair.options();
+            return run_pair(&runtime, "answer", pair::answer::run(&options));
+        }
         Command::Sdp { files } => {
             return if sdp_files::run(&files) {
                 ExitCode::SUCCESS
@@ -102,13 +192,6 @@ fn main() -> ExitCode {
             seed,
             timeout,
         } => (messages, seed, timeout),
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("rtcpeer: cannot start the tokio runtime: {error}");
-            return ExitCode::FAILURE;
-        }
     };
     let options = demo::DemoOptions {
         messages,

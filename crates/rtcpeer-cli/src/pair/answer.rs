@@ -1,0 +1,102 @@
+//! `rtcpeer answer`: reads the offer line, writes the answer line once ICE gathering has
+//! completed, then echoes on every channel until the remote closes.
+
+use std::sync::Arc;
+
+use rtcpeer::{RTCPeerConnection, SdpType};
+
+use super::signaling::{self, LineReader};
+use super::{local_description_when_gathered, say, step, with_timeout, PairError, PairOptions, Scenario, WaitingFor};
+use crate::echo::{echo_connection, EchoEnd, EchoOutcome, Say};
+
+const ROLE: &str = "answer";
+
+/// Runs the answerer on stdin/stdout; returns the one-line summary of a run that passed.
+pub async fn run(options: &PairOptions) -> Result<String, PairError> {
+    let waiting_for = WaitingFor::default();
+    let mut lines = LineReader::stdin();
+    with_timeout(options.timeout, &waiting_for, steps(options, &mut lines, &waiting_for)).await
+}
+
+async fn steps(options: &PairOptions, lines: &mut LineReader, waiting_for: &WaitingFor) -> Result<String, PairError> {
+    waiting_for.set("waiting for the offer line on stdin");
+    let line = lines.next_line(SdpType::Offer).await?;
+    let offer = signaling::parse(&line, SdpType::Offer)?;
+    say(ROLE, &format!("got the offer ({} B of SDP)", offer.sdp.len()));
+
+    waiting_for.set("creating the connection");
+    let mut pc = RTCPeerConnection::new(options.configuration())
+        .await
+        .map_err(step("creating the connection"))?;
+    let result = answer_and_echo(options, &mut pc, offer, waiting_for).await;
+    pc.close().await;
+    result
+}
+
+async fn answer_and_echo(
+    options: &PairOptions,
+    pc: &mut RTCPeerConnection,
+    offer: rtcpeer::SessionDescriptionInit,
+    waiting_for: &WaitingFor,
+) -> Result<String, PairError> {
+    let mut events = pc
+        .take_events()
+        .ok_or_else(|| PairError::Check("the connection's event stream was already taken".into()))?;
+    pc.set_remote_description(offer)
+        .await
+        .map_err(step("setRemoteDescription(offer)"))?;
+    let mut channels = Vec::new();
+    if options.scenario == Scenario::Negotiated {
+        let (label, init) = options.scenario.channel();
+        channels.push(
+            pc.create_data_channel(label, init)
+                .await
+                .map_err(step("createDataChannel(negotiated)"))?,
+        );
+    }
+
+    waiting_for.set("gathering candidates");
+    let (answer, early) = local_description_when_gathered(ROLE, pc, &mut events).await?;
+    channels.extend(early);
+    signaling::write_stdout(&answer)?;
+    say(ROLE, "answer written; echoing");
+
+    waiting_for.set("the remote to connect, send and close");
+    let report: Say = Arc::new(|text| say(ROLE, &text));
+    let outcome = echo_connection(events, channels, report).await;
+    summarize(&outcome)
+}
+
+fn summarize(outcome: &EchoOutcome) -> Result<String, PairError> {
+    let echoed = format!(
+        "{} messages ({} B) echoed on {} channels",
+        outcome.totals.messages(),
+        outcome.totals.bytes(),
+        outcome.channels.len() + outcome.still_open,
+    );
+    let send_errors: u64 = outcome.channels.iter().map(|c| c.send_errors).sum();
+    if outcome.remote_closed() {
+        let how = match outcome.end {
+            EchoEnd::ChannelsClosed => "every channel closed".to_owned(),
+            EchoEnd::ConnectionLeft(state) => format!(
+                "connection {state}, {} channels closed, {} still open",
+                outcome.channels.len(),
+                outcome.still_open
+            ),
+            _ => String::new(),
+        };
+        let refused = if send_errors > 0 {
+            format!(", {send_errors} echoes refused")
+        } else {
+            String::new()
+        };
+        return Ok(format!("passed: remote closed ({how}); {echoed}{refused}"));
+    }
+    Err(match outcome.end {
+        EchoEnd::NeverConnected(state) => PairError::ConnectionFailed(format!("{state} before it was ever connected")),
+        EchoEnd::EventsEnded => PairError::ConnectionFailed(format!("the connection ended; {echoed}")),
+        EchoEnd::ChannelsClosed | EchoEnd::ConnectionLeft(_) => {
+            PairError::ConnectionFailed(format!("never connected; {echoed}"))
+        }
+    })
+}
