@@ -63,6 +63,9 @@ enum Command {
     /// and echoes every message on every channel until the remote closes.
     #[command(after_help = PAIR_EXIT_CODES)]
     Answer {
+        /// Accepted for symmetry with `offer` and ignored: the answerer echoes whatever arrives.
+        #[arg(long, hide = true)]
+        count: Option<usize>,
         #[command(flatten)]
         pair: PairArgs,
     },
@@ -128,9 +131,10 @@ fn run_pair(
     }
 }
 
-/// Logs go to stderr; `RUST_LOG` picks what is logged (default: warnings).
+/// Logs go to stderr; `RUST_LOG` picks what is logged (default: warnings, and nothing from sctp-proto).
 fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    // sctp-proto logs a peer's ordinary ABORT at error level; rtcpeer reports closes as events.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,sctp_proto=off"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -176,7 +180,7 @@ fn main() -> ExitCode {
             };
             return run_pair(&runtime, "offer", pair::offer::run(&options));
         }
-        Command::Answer { pair } => {
+        Command::Answer { pair, .. } => {
             let options = pair.options();
             return run_pair(&runtime, "answer", pair::answer::run(&options));
         }

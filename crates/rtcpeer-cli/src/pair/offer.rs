@@ -30,8 +30,10 @@ pub const CLOSE_DEFAULT_COUNT: usize = 10;
 /// The sender waits while the channel's `bufferedAmount` is above this many bytes.
 pub const PACE_LIMIT: usize = 256 * 1024;
 
-/// On an unordered channel at least this percentage of the messages must come back.
-pub const UNORDERED_REQUIRED_PERCENT: usize = 90;
+/// On an unordered channel at least this percentage of the messages must come back: the
+/// interop harness's rule for every peer (`interop/README.md`); a `maxRetransmits: 0` channel
+/// promises no more, and peers such as aiortc drop a tenth or more of a burst even on loopback.
+pub const UNORDERED_REQUIRED_PERCENT: usize = 50;
 
 /// On an unordered channel, how long to wait for more echoes after the last message was sent
 /// and no echo came.
@@ -489,14 +491,14 @@ mod tests {
     }
 
     #[test]
-    fn unordered_check_requires_ninety_percent() {
+    fn unordered_check_requires_half() {
         let mut check = Check::new(Scenario::Unordered, 20);
-        for index in 0..17 {
+        for index in 0..9 {
             check.accept(message(SEED, index)).unwrap();
         }
         let error = check.verdict().unwrap_err().to_string();
-        assert_eq!(error, "only 17 of 20 messages came back (at least 90% required)");
-        check.accept(message(SEED, 17)).unwrap();
+        assert_eq!(error, "only 9 of 20 messages came back (at least 50% required)");
+        check.accept(message(SEED, 9)).unwrap();
         assert!(check.verdict().is_ok());
     }
 }

@@ -485,6 +485,21 @@ impl IceAgent {
         deadline
     }
 
+    /// Whether data from `remote` arriving at `local` comes over a checked path: the two form a
+    /// pair whose check succeeded or on which the peer's authenticated check arrived. A peer may
+    /// send over any pair it nominated (several, with aggressive nomination), so data is accepted
+    /// from every such path, while we send on the selected one.
+    pub fn is_checked_path(&self, local: SocketAddr, remote: SocketAddr) -> bool {
+        let Some(local) = self.local_for(local) else {
+            return false;
+        };
+        self.pairs.iter().any(|p| {
+            p.local == local
+                && (p.state == PairState::Succeeded || p.checked_by_peer)
+                && self.remotes.get(p.remote).is_some_and(|r| r.addr == remote)
+        })
+    }
+
     /// The selected pair as (local base, remote address); `None` before selection and after
     /// consent was lost for good.
     pub fn selected_pair(&self) -> Option<(SocketAddr, SocketAddr)> {
@@ -540,6 +555,7 @@ impl IceAgent {
             state: PairState::Waiting,
             nominate_on_success: false,
             nominated: false,
+            checked_by_peer: false,
             in_flight: None,
         });
         if self.state == IceConnectionState::Failed && !self.ever_connected {
@@ -872,6 +888,7 @@ impl IceAgent {
         }
         let use_candidate = msg.use_candidate() && self.role == IceRole::Controlled;
         let Some(p) = self.pairs.get_mut(pair) else { return };
+        p.checked_by_peer = true;
         match p.state {
             PairState::Succeeded => {
                 if use_candidate && !p.nominated {

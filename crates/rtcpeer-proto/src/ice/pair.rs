@@ -49,6 +49,8 @@ pub(crate) struct CandidatePair {
     /// The controlling side asked (or we asked) to nominate this pair.
     pub(crate) nominate_on_success: bool,
     pub(crate) nominated: bool,
+    /// The peer's authenticated check arrived on this pair: the path works towards us.
+    pub(crate) checked_by_peer: bool,
     pub(crate) in_flight: Option<InFlight>,
 }
 

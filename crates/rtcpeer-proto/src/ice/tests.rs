@@ -876,3 +876,15 @@ fn consent_needs_answers_from_the_selected_pair() {
     // B still hears A's checks and answers from the right address: B stays connected.
     assert!(is_up(net.b.state()));
 }
+
+#[test]
+fn only_checked_paths_are_trusted_for_data() {
+    let net = connected_pair("127.0.0.1:10000", "127.0.0.1:20000");
+    // Both directions of the one pair were checked.
+    assert!(net.a.is_checked_path(addr("127.0.0.1:10000"), addr("127.0.0.1:20000")));
+    assert!(net.b.is_checked_path(addr("127.0.0.1:20000"), addr("127.0.0.1:10000")));
+    // Another port on the same host, or another local socket, never passed a check.
+    assert!(!net.a.is_checked_path(addr("127.0.0.1:10000"), addr("127.0.0.1:20001")));
+    assert!(!net.a.is_checked_path(addr("127.0.0.1:10001"), addr("127.0.0.1:20000")));
+    assert!(!net.a.is_checked_path(addr("127.0.0.1:10000"), addr("127.0.0.9:20000")));
+}

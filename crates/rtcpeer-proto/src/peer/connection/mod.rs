@@ -6,9 +6,9 @@
 //!
 //! The path of one datagram in: [`PeerConnection::handle_receive`] looks at
 //! its first byte (RFC 7983): STUN goes to the ICE agent; DTLS goes to the
-//! DTLS transport if it came from the selected candidate pair's remote
-//! address; anything else is dropped and counted. Decrypted DTLS application
-//! data is an SCTP packet, handed to the data channels. On the way out, data
+//! DTLS transport if it came over a checked candidate pair (see
+//! [`IceAgent::is_checked_path`]); anything else is dropped and counted.
+//! Decrypted DTLS application data is an SCTP packet, handed to the data channels. On the way out, data
 //! channels produce SCTP packets, DTLS encrypts them into records, and they
 //! leave as [`Transmit`]s over the selected pair.
 
@@ -85,7 +85,7 @@ pub enum PeerEvent {
 pub struct DropCounters {
     /// Datagrams that were neither STUN, DTLS nor RTP.
     pub unknown: u64,
-    /// DTLS records from an address that is not the selected pair's.
+    /// DTLS records from an address no connectivity check has validated.
     pub unexpected_source: u64,
     /// RTP/RTCP (no media is negotiated in this slice).
     pub rtp: u64,
@@ -293,14 +293,11 @@ impl PeerConnection {
         match PacketKind::of(datagram.contents) {
             PacketKind::Stun => self.ice.handle_receive(now, datagram),
             PacketKind::Dtls => {
-                let from_selected = self
-                    .ice
-                    .selected_pair()
-                    .is_some_and(|(_, remote)| remote == datagram.source);
-                match (&mut self.dtls, from_selected) {
+                let checked = self.ice.is_checked_path(datagram.destination, datagram.source);
+                match (&mut self.dtls, checked) {
                     (Some(dtls), true) => dtls.handle_receive(now, datagram.contents),
                     _ => {
-                        trace!(source = %datagram.source, "dropping DTLS from an unselected address");
+                        trace!(source = %datagram.source, "dropping DTLS from an unchecked path");
                         self.drops.unexpected_source += 1;
                     }
                 }
