@@ -53,6 +53,8 @@ pub struct SctpAssociation {
     /// Last known buffered amount of every stream with data queued.
     buffered: BTreeMap<u16, usize>,
     low_thresholds: HashMap<u16, usize>,
+    /// Packets dropped by our guards; see [`rejected_packets`](Self::rejected_packets).
+    rejected_packets: u64,
 }
 
 impl std::fmt::Debug for SctpAssociation {
@@ -125,6 +127,7 @@ impl SctpAssociation {
             quarantined: BTreeSet::new(),
             buffered: BTreeMap::new(),
             low_thresholds: HashMap::new(),
+            rejected_packets: 0,
         }
     }
 
@@ -138,9 +141,26 @@ impl SctpAssociation {
         self.closed
     }
 
-    /// True once the association is established and until it closes.
+    /// True once the association is established and until it closes or a shutdown
+    /// (ours or the peer's SHUTDOWN) starts.
+    ///
+    /// A peer's SHUTDOWN ends the association for data: it sends nothing more, and
+    /// `sctp-proto` discards what arrives from then on. A peer that sent SHUTDOWN
+    /// but ignores our SHUTDOWN-ACK would otherwise leave us reporting a connection
+    /// that carries nothing (found by the `sctp_packets` fuzz target).
     pub fn is_connected(&self) -> bool {
-        self.connected && !self.closed
+        self.connected
+            && !self.closed
+            && !self
+                .association
+                .as_ref()
+                .is_some_and(|(_, a)| a.is_closing() || a.is_closed())
+    }
+
+    /// How many packets from the peer this boundary dropped before `sctp-proto`
+    /// saw them, because they would have made it panic or misbehave.
+    pub fn rejected_packets(&self) -> u64 {
+        self.rejected_packets
     }
 
     /// Feeds one SCTP packet that came out of DTLS. Malformed packets are dropped.
@@ -155,6 +175,7 @@ impl SctpAssociation {
         // drop it: the peer answers our INIT (RFC 9260 section 5.2.1) and the association forms.
         if self.config.is_client && is_init(packet) {
             tracing::trace!("INIT from the peer dropped; we are the SCTP client");
+            self.rejected_packets += 1;
             return;
         }
         let Some((handle, event)) = self
