@@ -53,6 +53,8 @@ struct Pair {
     now: Instant,
     /// The verification tag `b` expects, read from the last packet `a` sent.
     tag_to_b: u32,
+    /// The TSN of the last DATA chunk `a` sent first in a packet.
+    last_tsn_to_b: u32,
     a_events: Vec<DataChannelEvent>,
     b_events: Vec<DataChannelEvent>,
 }
@@ -71,6 +73,7 @@ impl Pair {
             b,
             now,
             tag_to_b: 0,
+            last_tsn_to_b: 0,
             a_events: Vec::new(),
             b_events: Vec::new(),
         };
@@ -94,6 +97,9 @@ impl Pair {
             let mut moved = false;
             while let Some(p) = self.a.poll_transmit() {
                 self.tag_to_b = u32::from_be_bytes(p[4..8].try_into().unwrap());
+                if p.get(12) == Some(&0) {
+                    self.last_tsn_to_b = u32::from_be_bytes(p[16..20].try_into().unwrap());
+                }
                 self.b.handle_receive(self.now, &p);
                 moved = true;
             }
@@ -193,4 +199,39 @@ fn an_undisturbed_pair_delivers_both_ways() {
         messages(&pair.a_events, a_id),
         vec![DataChannelMessage::Binary(b"pong".to_vec())]
     );
+}
+
+/// `sctp_packets`, input `[0, 4, 0, 0, 0, 16, 0, 0, 0, 12, 0, 0, 0, 1, 11, 11, 49, 11]`:
+/// a DATA chunk with TSN 12, far from the association's random initial TSN.
+/// `sctp-proto` accepts any TSN above its cumulative TSN, and one beyond what a
+/// SACK's 16-bit gap offsets can express stalled the association while both ends
+/// stayed connected. Our boundary now drops DATA more than 32768 TSNs ahead.
+#[test]
+fn sctp_packets_data_far_beyond_the_window_does_not_stall_the_channel() {
+    for (ahead, user_data) in [
+        (0x1000_0000u32, &b""[..]),
+        (0x1000_0000, &b"x"[..]),
+        (70_000, &b"x"[..]),
+    ] {
+        let (mut pair, a_id, b_id) = Pair::with_channel();
+        let tsn = pair.last_tsn_to_b.wrapping_add(ahead);
+        let mut value = tsn.to_be_bytes().to_vec();
+        // Stream 0, sequence 1, PPID 53 (binary), then the user data.
+        value.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 53]);
+        value.extend_from_slice(user_data);
+        pair.b.handle_receive(pair.now, &packet(pair.tag_to_b, 0, 0, &value));
+        pair.run(Duration::from_secs(2));
+        assert!(pair.a.is_connected() && pair.b.is_connected());
+        pair.a
+            .send(a_id, &DataChannelMessage::Binary(b"ping".to_vec()))
+            .unwrap();
+        pair.b
+            .send(b_id, &DataChannelMessage::Binary(b"pong".to_vec()))
+            .unwrap();
+        pair.run(Duration::from_secs(30));
+        let ping = vec![DataChannelMessage::Binary(b"ping".to_vec())];
+        let pong = vec![DataChannelMessage::Binary(b"pong".to_vec())];
+        assert_eq!(messages(&pair.b_events, b_id), ping, "a -> b, TSN {ahead} ahead");
+        assert_eq!(messages(&pair.a_events, a_id), pong, "b -> a, TSN {ahead} ahead");
+    }
 }
