@@ -235,3 +235,29 @@ fn sctp_packets_data_far_beyond_the_window_does_not_stall_the_channel() {
         assert_eq!(messages(&pair.a_events, a_id), pong, "b -> a, TSN {ahead} ahead");
     }
 }
+
+/// `sctp_packets` (pre-association mode): an INIT chunk behind a non-zero
+/// verification tag sent to the SCTP client. It bypassed the tag-0 INIT guard and
+/// hit the `unwrap` of the missing server config in sctp-proto
+/// (`endpoint/mod.rs:423`), a remote panic. Now dropped like any INIT to the client.
+#[test]
+fn sctp_packets_init_with_a_nonzero_tag_to_the_client_does_not_panic() {
+    let now = Instant::now();
+    let mut client = DataChannels::new(DataChannelsConfig::default());
+    client.start(true, 5000, 256 * 1024, now);
+    // INIT: initiate tag, a_rwnd, streams out/in, initial TSN.
+    let init = [0x11, 0x22, 0x33, 0x44, 0, 1, 0, 0, 4, 0, 4, 0, 0, 0, 0, 1];
+    for tag in [1u32, 0x1234_5678, u32::MAX] {
+        client.handle_receive(now, &packet(tag, 1, 0, &init));
+    }
+    let (mut pair, a_id, b_id) = Pair::with_channel();
+    pair.a.handle_receive(pair.now, &packet(pair.tag_to_b, 1, 0, &init));
+    pair.a
+        .send(a_id, &DataChannelMessage::Binary(b"ping".to_vec()))
+        .unwrap();
+    pair.run(Duration::from_secs(1));
+    assert_eq!(
+        messages(&pair.b_events, b_id),
+        vec![DataChannelMessage::Binary(b"ping".to_vec())]
+    );
+}
