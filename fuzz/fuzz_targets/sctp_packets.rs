@@ -10,7 +10,7 @@
 //!   channel opened by a DCEP OPEN `a` sent itself, so the input can also send any
 //!   message with any PPID (DCEP 50 with garbage bodies included) on any stream.
 //!
-//! The rest is a program of operations (see `fuzz/README.md`): packets injected into
+//! The rest is a program of operations (each listed in the `match` below): packets injected into
 //! either side (raw bytes; or with a valid common header — ports 5000/5000, the real
 //! verification tag — and a valid CRC32c so they pass the checksum; replays of
 //! captured packets bit-flipped or cut short with the CRC fixed), time passing with
