@@ -53,6 +53,11 @@ pub struct SctpAssociation {
     /// Last known buffered amount of every stream with data queued.
     buffered: BTreeMap<u16, usize>,
     low_thresholds: HashMap<u16, usize>,
+    /// The peer's cumulative TSN as our latest SACK (or its INIT/INIT-ACK) stated it;
+    /// DATA too far beyond it is dropped, see [`tsn_out_of_window`].
+    peer_cumulative_tsn: Option<u32>,
+    /// Packets dropped by our guards; see [`rejected_packets`](Self::rejected_packets).
+    rejected_packets: u64,
 }
 
 impl std::fmt::Debug for SctpAssociation {
@@ -125,6 +130,8 @@ impl SctpAssociation {
             quarantined: BTreeSet::new(),
             buffered: BTreeMap::new(),
             low_thresholds: HashMap::new(),
+            peer_cumulative_tsn: None,
+            rejected_packets: 0,
         }
     }
 
@@ -138,9 +145,26 @@ impl SctpAssociation {
         self.closed
     }
 
-    /// True once the association is established and until it closes.
+    /// True once the association is established and until it closes or a shutdown
+    /// (ours or the peer's SHUTDOWN) starts.
+    ///
+    /// A peer's SHUTDOWN ends the association for data: it sends nothing more, and
+    /// `sctp-proto` discards what arrives from then on. A peer that sent SHUTDOWN
+    /// but ignores our SHUTDOWN-ACK would otherwise leave us reporting a connection
+    /// that carries nothing (found by the `sctp_packets` fuzz target).
     pub fn is_connected(&self) -> bool {
-        self.connected && !self.closed
+        self.connected
+            && !self.closed
+            && !self
+                .association
+                .as_ref()
+                .is_some_and(|(_, a)| a.is_closing() || a.is_closed())
+    }
+
+    /// How many packets from the peer this boundary dropped before `sctp-proto`
+    /// saw them, because they would have made it panic or misbehave.
+    pub fn rejected_packets(&self) -> u64 {
+        self.rejected_packets
     }
 
     /// Feeds one SCTP packet that came out of DTLS. Malformed packets are dropped.
@@ -155,7 +179,20 @@ impl SctpAssociation {
         // drop it: the peer answers our INIT (RFC 9260 section 5.2.1) and the association forms.
         if self.config.is_client && is_init(packet) {
             tracing::trace!("INIT from the peer dropped; we are the SCTP client");
+            self.rejected_packets += 1;
             return;
+        }
+        if !self.connected {
+            if let Some(initial) = peer_initial_tsn(packet) {
+                self.peer_cumulative_tsn = Some(initial.wrapping_sub(1));
+            }
+        }
+        if let Some(cumulative) = self.peer_cumulative_tsn {
+            if tsn_out_of_window(packet, cumulative) {
+                tracing::debug!(cumulative, "SCTP packet with a TSN far beyond the window dropped");
+                self.rejected_packets += 1;
+                return;
+            }
         }
         let Some((handle, event)) = self
             .endpoint
@@ -481,7 +518,12 @@ impl SctpAssociation {
         }
         for payload in out {
             if let Payload::RawEncode(packets) = payload {
-                self.transmits.extend(packets.into_iter().map(|b| b.to_vec()));
+                for packet in packets {
+                    if let Some(cumulative) = sack_cumulative_tsn(&packet) {
+                        self.peer_cumulative_tsn = Some(cumulative);
+                    }
+                    self.transmits.push_back(packet.to_vec());
+                }
             }
         }
     }
@@ -539,10 +581,75 @@ fn map_error(stream: u16, e: sctp_proto::Error) -> SctpError {
     }
 }
 
-/// Whether `packet` is an SCTP packet with verification tag 0 whose first chunk is an INIT.
+/// How far past the peer's cumulative TSN a DATA chunk's TSN may be.
+///
+/// `sctp-proto` accepts any TSN above its cumulative TSN. One far beyond it (more than
+/// the 16-bit gap offsets of a SACK can express) leaves it unable to report the gap
+/// correctly and stalls the association for good while both ends stay "connected"
+/// (found by the `sctp_packets` fuzz target). A real peer never has this many chunks
+/// in flight; if one did, the dropped chunks are simply retransmitted later.
+const TSN_WINDOW: u32 = 32_768;
+
+/// The chunks of an SCTP packet as (type, value) pairs; stops at the first malformed one.
+fn chunks(packet: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    let mut rest = packet.get(12..).unwrap_or(&[]);
+    std::iter::from_fn(move || {
+        let typ = *rest.first()?;
+        let len = usize::from(u16::from_be_bytes([*rest.get(2)?, *rest.get(3)?]));
+        let value = rest.get(4..len)?;
+        rest = rest.get(len.next_multiple_of(4)..).unwrap_or(&[]);
+        Some((typ, value))
+    })
+}
+
+fn be_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    let b = bytes.get(at..at + 4)?;
+    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+/// Whether `packet` carries a DATA, I-DATA or FORWARD-TSN chunk whose TSN is more
+/// than [`TSN_WINDOW`] past `cumulative` (serial number arithmetic, RFC 1982).
+fn tsn_out_of_window(packet: &[u8], cumulative: u32) -> bool {
+    const DATA: u8 = 0;
+    const I_DATA: u8 = 64;
+    const FORWARD_TSN: u8 = 192;
+    const I_FORWARD_TSN: u8 = 194;
+    chunks(packet).any(|(typ, value)| {
+        matches!(typ, DATA | I_DATA | FORWARD_TSN | I_FORWARD_TSN)
+            && be_u32(value, 0).is_some_and(|tsn| {
+                let ahead = tsn.wrapping_sub(cumulative);
+                ahead > TSN_WINDOW && ahead < 1 << 31
+            })
+    })
+}
+
+/// The initial TSN announced by an INIT or INIT-ACK leading `packet`.
+fn peer_initial_tsn(packet: &[u8]) -> Option<u32> {
+    const INIT: u8 = 1;
+    const INIT_ACK: u8 = 2;
+    match chunks(packet).next()? {
+        (INIT | INIT_ACK, value) => be_u32(value, 12),
+        _ => None,
+    }
+}
+
+/// The cumulative TSN ack of the last SACK in one of our own packets.
+fn sack_cumulative_tsn(packet: &[u8]) -> Option<u32> {
+    const SACK: u8 = 3;
+    chunks(packet)
+        .filter(|(typ, _)| *typ == SACK)
+        .filter_map(|(_, value)| be_u32(value, 0))
+        .last()
+}
+
+/// Whether the first chunk of `packet` is an INIT, whatever its verification tag.
+///
+/// An INIT with a non-zero tag (which RFC 9260 forbids, but a peer may send) that
+/// matches no association reaches the same `sctp-proto` unwrap as a correct one
+/// (`endpoint/mod.rs:423`, found by the `sctp_packets` fuzz target).
 fn is_init(packet: &[u8]) -> bool {
     const CHUNK_INIT: u8 = 1;
-    packet.get(4..8) == Some(&[0, 0, 0, 0][..]) && packet.get(12) == Some(&CHUNK_INIT)
+    packet.len() >= 16 && packet.get(12) == Some(&CHUNK_INIT)
 }
 
 #[cfg(test)]
