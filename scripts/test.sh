@@ -19,3 +19,12 @@ if [ -z "${RTCPEER_PLAIN_CARGO:-}" ] && cargo nextest --version >/dev/null 2>&1;
 else
     cargo test --workspace
 fi
+
+# Interop with real third-party peers (Chromium, Firefox ESR, aiortc): interop/run.sh installs
+# what it needs (interop/setup.sh), runs every peer x scenario x role cell in a private network
+# namespace and fails if any cell fails. Set RTCPEER_SKIP_INTEROP=1 to leave it out locally.
+if [ -z "${RTCPEER_SKIP_INTEROP:-}" ]; then
+    step "interop: rtcpeer against Chromium, Firefox and aiortc"
+    cargo build -p rtcpeer-cli
+    RTCPEER_BIN="$PWD/target/debug/rtcpeer" bash interop/run.sh --peers chromium,firefox,aiortc
+fi
