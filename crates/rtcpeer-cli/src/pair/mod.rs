@@ -117,8 +117,8 @@ pub enum PairError {
     /// Reading or writing a signaling line failed.
     #[error(transparent)]
     Signaling(#[from] SignalingError),
-    /// The connection failed or closed; the text says when.
-    #[error("connection failed: {0}")]
+    /// The connection failed or closed; the text (which starts with "connection") says when.
+    #[error("{0}")]
     ConnectionFailed(String),
     /// What came back was not what was sent, or a channel misbehaved.
     #[error("{0}")]
@@ -172,7 +172,11 @@ async fn local_description_when_gathered(
                 }
                 Some(PeerConnectionEvent::DataChannel(channel)) => early_channels.push(channel),
                 Some(_) => {}
-                None => return Err(PairError::ConnectionFailed("closed while gathering candidates".into())),
+                None => {
+                    return Err(PairError::ConnectionFailed(
+                        "connection closed while gathering candidates".into(),
+                    ))
+                }
             }
         }
     }

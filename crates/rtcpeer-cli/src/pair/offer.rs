@@ -100,7 +100,7 @@ async fn offer_and_check(
         .await
         .map_err(step("setRemoteDescription(answer)"))?;
 
-    waiting_for.set(format!("channel '{label}' to open"));
+    waiting_for.set(format!("waiting for channel '{label}' to open"));
     let connect_start = Instant::now();
     wait_open(&mut channel, &mut state).await?;
     say(
@@ -112,7 +112,7 @@ async fn offer_and_check(
         ),
     );
 
-    waiting_for.set(format!("the echoes of {} messages", options.count));
+    waiting_for.set(format!("waiting for the echoes of {} messages", options.count));
     let transfer_start = Instant::now();
     let sender = spawn_sender(channel.clone(), options.count);
     let mut check = Check::new(scenario, options.count);
@@ -121,7 +121,7 @@ async fn offer_and_check(
     transfer?;
     let verdict = check.verdict()?;
 
-    waiting_for.set(format!("channel '{label}' to close"));
+    waiting_for.set(format!("waiting for channel '{label}' to close"));
     channel.close().await.map_err(step("closing the channel"))?;
     let closed = wait_closed(&mut channel).await;
     match (closed, scenario) {
@@ -189,12 +189,12 @@ async fn wait_open(
                 Some(DataChannelEvent::Open) => return Ok(()),
                 Some(DataChannelEvent::Error(error)) => say(ROLE, &format!("channel error: {error}")),
                 Some(DataChannelEvent::Close) | None => {
-                    return Err(PairError::ConnectionFailed("the channel closed before it opened".into()))
+                    return Err(PairError::ConnectionFailed("connection lost: the channel closed before it opened".into()))
                 }
                 Some(_) => {}
             },
             changed = state.changed() => if changed.is_err() {
-                return Err(PairError::ConnectionFailed("the connection ended before the channel opened".into()));
+                return Err(PairError::ConnectionFailed("connection ended before the channel opened".into()));
             },
         }
     }
@@ -264,7 +264,7 @@ async fn receive(
                 break;
             },
             changed = state.changed() => if changed.is_err() {
-                return Err(PairError::ConnectionFailed(format!("the connection ended {when}")));
+                return Err(PairError::ConnectionFailed(format!("connection ended {when}")));
             },
         }
     }
