@@ -167,9 +167,6 @@ async fn local_description_when_gathered(
         loop {
             match events.recv().await {
                 Some(PeerConnectionEvent::IceGatheringStateChange(IceGatheringState::Complete)) => break,
-                Some(PeerConnectionEvent::IceCandidate(Some(candidate))) => {
-                    say(role, &format!("gathered {}", candidate.candidate));
-                }
                 Some(PeerConnectionEvent::DataChannel(channel)) => early_channels.push(channel),
                 Some(_) => {}
                 None => {
@@ -180,12 +177,24 @@ async fn local_description_when_gathered(
             }
         }
     }
-    say(role, "gathering complete");
     let description = pc
         .local_description()
         .await
         .map_err(step("localDescription"))?
         .ok_or_else(|| PairError::Check("no local description after setLocalDescription".into()))?;
+    let candidates: Vec<&str> = description
+        .sdp
+        .lines()
+        .filter_map(|line| line.trim_end().strip_prefix("a=candidate:"))
+        .collect();
+    say(
+        role,
+        &format!(
+            "gathering complete: {} candidates: {}",
+            candidates.len(),
+            candidates.join(" | ")
+        ),
+    );
     Ok((description, early_channels))
 }
 
