@@ -275,3 +275,28 @@ fn an_offer_with_nobody_answering_times_out_with_exit_code_2() {
         "rtcpeer offer: FAILED: timed out after 1 s while waiting for the answer line on stdin"
     );
 }
+
+#[test]
+fn an_offer_line_given_to_the_offerer_as_answer_fails_it_with_a_message() {
+    let mut offerer = Peer::start(&args("offer", "reliable", &[]));
+    let offer = offerer.read_line();
+    offerer.write_line(&offer);
+    let (status, stderr) = offerer.finish();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        last_line(&stderr),
+        "rtcpeer offer: FAILED: expected a description of type answer, got offer"
+    );
+}
+
+#[test]
+fn stdin_closed_before_the_offer_fails_the_answerer_at_once() {
+    let mut answerer = Peer::start(&args("answer", "reliable", &[]));
+    drop(answerer.stdin.take());
+    let (status, stderr) = answerer.finish();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        last_line(&stderr),
+        "rtcpeer answer: FAILED: stdin ended before the offer line came"
+    );
+}
