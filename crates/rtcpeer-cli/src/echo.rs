@@ -175,7 +175,13 @@ pub async fn echo_connection(
                 Some(PeerConnectionEvent::ConnectionStateChange(state)) => {
                     say(format!("connection {state}"));
                     match state {
-                        PeerConnectionState::Connected => connected = true,
+                        PeerConnectionState::Connected => {
+                            connected = true;
+                            // Channels that all ended before the state event still mean the remote closed.
+                            if !channels.is_empty() && tasks.is_empty() {
+                                break EchoEnd::ChannelsClosed;
+                            }
+                        }
                         PeerConnectionState::Disconnected | PeerConnectionState::Failed | PeerConnectionState::Closed
                             if connected =>
                         {

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::signaling::{self, LineReader};
 use super::{local_description_when_gathered, say, step, with_timeout, PairError, PairOptions, Scenario, WaitingFor};
-use crate::messages::{describe, message, message_len};
+use crate::messages::{describe, message, message_len, shape};
 
 const ROLE: &str = "offer";
 
@@ -305,11 +305,7 @@ impl Check {
         }
         let mut shapes: HashMap<(bool, usize), Vec<usize>> = HashMap::new();
         for index in 0..count {
-            let sent = message(SEED, index);
-            shapes
-                .entry((is_text(&sent), message_len(&sent)))
-                .or_default()
-                .push(index);
+            shapes.entry(shape(SEED, index)).or_default().push(index);
         }
         Check::Unordered(UnorderedCheck {
             count,
