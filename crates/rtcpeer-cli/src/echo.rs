@@ -175,7 +175,13 @@ pub async fn echo_connection(
                 Some(PeerConnectionEvent::ConnectionStateChange(state)) => {
                     say(format!("connection {state}"));
                     match state {
-                        PeerConnectionState::Connected => connected = true,
+                        PeerConnectionState::Connected => {
+                            connected = true;
+                            // Channels that all ended before the state event still mean the remote closed.
+                            if !channels.is_empty() && tasks.is_empty() {
+                                break EchoEnd::ChannelsClosed;
+                            }
+                        }
                         PeerConnectionState::Disconnected | PeerConnectionState::Failed | PeerConnectionState::Closed
                             if connected =>
                         {
@@ -208,5 +214,122 @@ pub async fn echo_connection(
         channels,
         still_open,
         totals,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    use rtcpeer::{DataChannelInit, DataChannelMessage, IceGatheringState, RTCConfiguration, RTCPeerConnection};
+
+    use super::*;
+
+    async fn gathered(pc: &RTCPeerConnection) -> rtcpeer::SessionDescriptionInit {
+        while pc.ice_gathering_state().await.unwrap() != IceGatheringState::Complete {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        pc.local_description().await.unwrap().unwrap()
+    }
+
+    /// An offerer with an open channel `chat`, and the answerer's echo running; the echo's
+    /// outcome and what it said come back through the join handle and the log.
+    async fn echoing_pair() -> (
+        RTCPeerConnection,
+        RTCDataChannel,
+        RTCPeerConnection,
+        tokio::task::JoinHandle<EchoOutcome>,
+        Arc<Mutex<Vec<String>>>,
+    ) {
+        let loopback = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
+        let offerer = RTCPeerConnection::new(RTCConfiguration::bound_to(loopback))
+            .await
+            .unwrap();
+        let mut answerer = RTCPeerConnection::new(RTCConfiguration::bound_to(loopback))
+            .await
+            .unwrap();
+        let mut channel = offerer
+            .create_data_channel("chat", DataChannelInit::default())
+            .await
+            .unwrap();
+        offerer.set_local_description(None).await.unwrap();
+        answerer.set_remote_description(gathered(&offerer).await).await.unwrap();
+        answerer.set_local_description(None).await.unwrap();
+        offerer.set_remote_description(gathered(&answerer).await).await.unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let said = log.clone();
+        let say: Say = Arc::new(move |text| said.lock().unwrap().push(text));
+        let echo = tokio::spawn(echo_connection(answerer.take_events().unwrap(), Vec::new(), say));
+        assert_eq!(channel.next_event().await, Some(DataChannelEvent::Open));
+        (offerer, channel, answerer, echo, log)
+    }
+
+    async fn next_message(channel: &mut RTCDataChannel) -> DataChannelMessage {
+        loop {
+            match channel.next_event().await {
+                Some(DataChannelEvent::Message(message)) => return message,
+                Some(DataChannelEvent::BufferedAmountLow) => {}
+                other => panic!("expected a message, got {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn messages_come_back_unchanged_and_closing_the_channel_ends_the_echo() {
+        let (offerer, mut channel, answerer, echo, log) = echoing_pair().await;
+        channel.send_text("hello").await.unwrap();
+        channel.send(&[0, 1, 2]).await.unwrap();
+        channel.send(&[]).await.unwrap();
+        assert_eq!(
+            next_message(&mut channel).await,
+            DataChannelMessage::Text("hello".into())
+        );
+        assert_eq!(
+            next_message(&mut channel).await,
+            DataChannelMessage::Binary(vec![0, 1, 2])
+        );
+        assert_eq!(next_message(&mut channel).await, DataChannelMessage::Binary(Vec::new()));
+        channel.close().await.unwrap();
+        let outcome = tokio::time::timeout(Duration::from_secs(10), echo)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(outcome.end, EchoEnd::ChannelsClosed);
+        assert!(outcome.remote_closed());
+        assert_eq!((outcome.totals.messages(), outcome.totals.bytes()), (3, 8));
+        assert_eq!(outcome.still_open, 0);
+        assert_eq!(outcome.channels.len(), 1);
+        assert_eq!(outcome.channels[0].label, "chat");
+        assert!(outcome.channels[0].closed);
+        let log = log.lock().unwrap().clone();
+        assert!(
+            log.contains(&"remote opened channel 'chat' (id 1)".to_string()),
+            "{log:?}"
+        );
+        offerer.close().await;
+        answerer.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_remote_closing_its_connection_ends_the_echo() {
+        let (offerer, mut channel, answerer, echo, _log) = echoing_pair().await;
+        channel.send_text("one").await.unwrap();
+        assert_eq!(next_message(&mut channel).await, DataChannelMessage::Text("one".into()));
+        let start = Instant::now();
+        offerer.close().await;
+        let outcome = tokio::time::timeout(Duration::from_secs(15), echo)
+            .await
+            .expect("the echo ends once the remote has closed")
+            .unwrap();
+        assert!(outcome.remote_closed(), "{outcome:?}");
+        assert_eq!(outcome.totals.messages(), 1);
+        eprintln!(
+            "echo ended {:?} after the remote closed: {:?}",
+            start.elapsed(),
+            outcome.end
+        );
+        answerer.close().await;
     }
 }

@@ -10,6 +10,7 @@ mod sdp_files;
 mod sdp_summary;
 mod serve;
 
+use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,10 @@ enum Command {
     },
     /// Offerer of copy-paste signaling: writes an offer line on stdout, reads the answer line on stdin,
     /// sends messages and checks that they come back.
+    ///
+    /// Passes when every message comes back byte-exact and in order (`reliable`, `negotiated`, `close`),
+    /// or, on the `unordered` channel (which may lose messages), when at least half come back and none is
+    /// corrupted or duplicated. Then it closes the channel and the connection.
     #[command(after_help = PAIR_EXIT_CODES)]
     Offer {
         /// Messages to send (default 100; 10 in the `close` scenario). Sizes from 1 B to 64 KiB, text and
@@ -61,6 +66,10 @@ enum Command {
     },
     /// Answerer of copy-paste signaling: reads an offer line on stdin, writes the answer line on stdout
     /// and echoes every message on every channel until the remote closes.
+    ///
+    /// The remote has closed when, after the connection was `connected`, every channel has closed or the
+    /// connection has left `connected`. With `--scenario negotiated` it also creates the pre-negotiated
+    /// channel id 7 and echoes on it.
     #[command(after_help = PAIR_EXIT_CODES)]
     Answer {
         /// Accepted for symmetry with `offer` and ignored: the answerer echoes whatever arrives.
@@ -138,6 +147,7 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 

@@ -27,9 +27,9 @@ impl Generator {
 /// The largest message the demo sends.
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
-/// Message `index` of the stream seeded with `seed`: sizes mixed from 1 B to 64 KiB (the first two are
-/// exactly 1 B and 64 KiB), text or binary.
-pub fn message(seed: u64, index: usize) -> DataChannelMessage {
+/// Whether message `index` is text, and its size, without generating its payload; the generator
+/// is left where the payload starts.
+fn start(seed: u64, index: usize) -> (Generator, bool, usize) {
     let mut g = Generator(seed ^ (index as u64).wrapping_mul(0x2545_f491_4f6c_dd1d));
     let size = match index {
         0 => 1,
@@ -40,7 +40,21 @@ pub fn message(seed: u64, index: usize) -> DataChannelMessage {
             _ => 1 + g.below(MAX_MESSAGE),
         },
     };
-    if g.next() & 1 == 0 {
+    let text = g.next() & 1 == 0;
+    (g, text, size)
+}
+
+/// Whether message `index` of the stream `seed` is text, and its size in bytes (cheap: no payload).
+pub fn shape(seed: u64, index: usize) -> (bool, usize) {
+    let (_, text, size) = start(seed, index);
+    (text, size)
+}
+
+/// Message `index` of the stream seeded with `seed`: sizes mixed from 1 B to 64 KiB (the first two are
+/// exactly 1 B and 64 KiB), text or binary.
+pub fn message(seed: u64, index: usize) -> DataChannelMessage {
+    let (mut g, text, size) = start(seed, index);
+    if text {
         let text: String = (0..size).map(|_| char::from(b' ' + g.below(95) as u8)).collect();
         DataChannelMessage::Text(text)
     } else {
@@ -88,5 +102,12 @@ mod tests {
             .filter(|&i| matches!(message(7, i), DataChannelMessage::Text(_)))
             .count();
         assert!((300..700).contains(&texts), "{texts} text messages");
+        for index in 0..200 {
+            let sent = message(7, index);
+            assert_eq!(
+                shape(7, index),
+                (matches!(sent, DataChannelMessage::Text(_)), message_len(&sent))
+            );
+        }
     }
 }

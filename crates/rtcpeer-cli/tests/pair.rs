@@ -63,11 +63,16 @@ impl Peer {
         }
     }
 
-    fn write_line(&mut self, line: &str) {
+    /// Writes `line` and `ending` (`"\n"` or `"\r\n"`) on stdin.
+    fn write_line_ending(&mut self, line: &str, ending: &str) {
         let stdin = self.stdin.as_mut().expect("stdin still open");
         stdin.write_all(line.as_bytes()).expect("write stdin");
-        stdin.write_all(b"\n").expect("write stdin");
+        stdin.write_all(ending.as_bytes()).expect("write stdin");
         stdin.flush().expect("flush stdin");
+    }
+
+    fn write_line(&mut self, line: &str) {
+        self.write_line_ending(line, "\n");
     }
 
     fn stderr_text(&self) -> String {
@@ -97,6 +102,7 @@ fn args<'a>(role: &'a str, scenario: &'a str, extra: &[&'a str]) -> Vec<&'a str>
 }
 
 /// Runs an offerer and an answerer of `scenario` against each other; returns both exits and stderrs.
+/// The offer line reaches the answerer with a `\r\n` ending, the answer line the offerer with `\n`.
 fn pair(scenario: &str, offer_extra: &[&str]) -> ((ExitStatus, String), (ExitStatus, String)) {
     let mut offerer = Peer::start(&args("offer", scenario, offer_extra));
     let offer = offerer.read_line();
@@ -106,7 +112,7 @@ fn pair(scenario: &str, offer_extra: &[&str]) -> ((ExitStatus, String), (ExitSta
         "the offer carries its candidates: {offer}"
     );
     let mut answerer = Peer::start(&args("answer", scenario, &[]));
-    answerer.write_line(&offer);
+    answerer.write_line_ending(&offer, "\r\n");
     let answer = answerer.read_line();
     assert!(answer.starts_with(r#"{"type":"answer","sdp":"v=0"#), "{answer}");
     assert!(
@@ -267,5 +273,30 @@ fn an_offer_with_nobody_answering_times_out_with_exit_code_2() {
     assert_eq!(
         last_line(&stderr),
         "rtcpeer offer: FAILED: timed out after 1 s while waiting for the answer line on stdin"
+    );
+}
+
+#[test]
+fn an_offer_line_given_to_the_offerer_as_answer_fails_it_with_a_message() {
+    let mut offerer = Peer::start(&args("offer", "reliable", &[]));
+    let offer = offerer.read_line();
+    offerer.write_line(&offer);
+    let (status, stderr) = offerer.finish();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        last_line(&stderr),
+        "rtcpeer offer: FAILED: expected a description of type answer, got offer"
+    );
+}
+
+#[test]
+fn stdin_closed_before_the_offer_fails_the_answerer_at_once() {
+    let mut answerer = Peer::start(&args("answer", "reliable", &[]));
+    drop(answerer.stdin.take());
+    let (status, stderr) = answerer.finish();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        last_line(&stderr),
+        "rtcpeer answer: FAILED: stdin ended before the offer line came"
     );
 }

@@ -61,7 +61,7 @@ async fn answer_and_echo(
     signaling::write_stdout(&answer)?;
     say(ROLE, "answer written; echoing");
 
-    waiting_for.set("the remote to connect, send and close");
+    waiting_for.set("waiting for the remote to connect, send and close");
     let report: Say = Arc::new(|text| say(ROLE, &text));
     let outcome = echo_connection(events, channels, report).await;
     summarize(&outcome)
@@ -93,10 +93,14 @@ fn summarize(outcome: &EchoOutcome) -> Result<String, PairError> {
         return Ok(format!("passed: remote closed ({how}); {echoed}{refused}"));
     }
     Err(match outcome.end {
-        EchoEnd::NeverConnected(state) => PairError::ConnectionFailed(format!("{state} before it was ever connected")),
-        EchoEnd::EventsEnded => PairError::ConnectionFailed(format!("the connection ended; {echoed}")),
+        EchoEnd::NeverConnected(state) => {
+            PairError::ConnectionFailed(format!("connection {state} before it was ever connected"))
+        }
+        EchoEnd::EventsEnded => {
+            PairError::ConnectionFailed(format!("connection ended before the remote closed; {echoed}"))
+        }
         EchoEnd::ChannelsClosed | EchoEnd::ConnectionLeft(_) => {
-            PairError::ConnectionFailed(format!("never connected; {echoed}"))
+            PairError::ConnectionFailed(format!("connection never connected; {echoed}"))
         }
     })
 }

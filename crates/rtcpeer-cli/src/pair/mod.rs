@@ -117,8 +117,8 @@ pub enum PairError {
     /// Reading or writing a signaling line failed.
     #[error(transparent)]
     Signaling(#[from] SignalingError),
-    /// The connection failed or closed; the text says when.
-    #[error("connection failed: {0}")]
+    /// The connection failed or closed; the text (which starts with "connection") says when.
+    #[error("{0}")]
     ConnectionFailed(String),
     /// What came back was not what was sent, or a channel misbehaved.
     #[error("{0}")]
@@ -167,21 +167,34 @@ async fn local_description_when_gathered(
         loop {
             match events.recv().await {
                 Some(PeerConnectionEvent::IceGatheringStateChange(IceGatheringState::Complete)) => break,
-                Some(PeerConnectionEvent::IceCandidate(Some(candidate))) => {
-                    say(role, &format!("gathered {}", candidate.candidate));
-                }
                 Some(PeerConnectionEvent::DataChannel(channel)) => early_channels.push(channel),
                 Some(_) => {}
-                None => return Err(PairError::ConnectionFailed("closed while gathering candidates".into())),
+                None => {
+                    return Err(PairError::ConnectionFailed(
+                        "connection closed while gathering candidates".into(),
+                    ))
+                }
             }
         }
     }
-    say(role, "gathering complete");
     let description = pc
         .local_description()
         .await
         .map_err(step("localDescription"))?
         .ok_or_else(|| PairError::Check("no local description after setLocalDescription".into()))?;
+    let candidates: Vec<&str> = description
+        .sdp
+        .lines()
+        .filter_map(|line| line.trim_end().strip_prefix("a=candidate:"))
+        .collect();
+    say(
+        role,
+        &format!(
+            "gathering complete: {} candidates: {}",
+            candidates.len(),
+            candidates.join(" | ")
+        ),
+    );
     Ok((description, early_channels))
 }
 

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::signaling::{self, LineReader};
 use super::{local_description_when_gathered, say, step, with_timeout, PairError, PairOptions, Scenario, WaitingFor};
-use crate::messages::{describe, message, message_len};
+use crate::messages::{describe, message, message_len, shape};
 
 const ROLE: &str = "offer";
 
@@ -102,7 +102,7 @@ async fn offer_and_check(
         .await
         .map_err(step("setRemoteDescription(answer)"))?;
 
-    waiting_for.set(format!("channel '{label}' to open"));
+    waiting_for.set(format!("waiting for channel '{label}' to open"));
     let connect_start = Instant::now();
     wait_open(&mut channel, &mut state).await?;
     say(
@@ -114,7 +114,7 @@ async fn offer_and_check(
         ),
     );
 
-    waiting_for.set(format!("the echoes of {} messages", options.count));
+    waiting_for.set(format!("waiting for the echoes of {} messages", options.count));
     let transfer_start = Instant::now();
     let sender = spawn_sender(channel.clone(), options.count);
     let mut check = Check::new(scenario, options.count);
@@ -123,7 +123,7 @@ async fn offer_and_check(
     transfer?;
     let verdict = check.verdict()?;
 
-    waiting_for.set(format!("channel '{label}' to close"));
+    waiting_for.set(format!("waiting for channel '{label}' to close"));
     channel.close().await.map_err(step("closing the channel"))?;
     let closed = wait_closed(&mut channel).await;
     match (closed, scenario) {
@@ -191,12 +191,12 @@ async fn wait_open(
                 Some(DataChannelEvent::Open) => return Ok(()),
                 Some(DataChannelEvent::Error(error)) => say(ROLE, &format!("channel error: {error}")),
                 Some(DataChannelEvent::Close) | None => {
-                    return Err(PairError::ConnectionFailed("the channel closed before it opened".into()))
+                    return Err(PairError::ConnectionFailed("connection lost: the channel closed before it opened".into()))
                 }
                 Some(_) => {}
             },
             changed = state.changed() => if changed.is_err() {
-                return Err(PairError::ConnectionFailed("the connection ended before the channel opened".into()));
+                return Err(PairError::ConnectionFailed("connection ended before the channel opened".into()));
             },
         }
     }
@@ -266,7 +266,7 @@ async fn receive(
                 break;
             },
             changed = state.changed() => if changed.is_err() {
-                return Err(PairError::ConnectionFailed(format!("the connection ended {when}")));
+                return Err(PairError::ConnectionFailed(format!("connection ended {when}")));
             },
         }
     }
@@ -307,11 +307,7 @@ impl Check {
         }
         let mut shapes: HashMap<(bool, usize), Vec<usize>> = HashMap::new();
         for index in 0..count {
-            let sent = message(SEED, index);
-            shapes
-                .entry((is_text(&sent), message_len(&sent)))
-                .or_default()
-                .push(index);
+            shapes.entry(shape(SEED, index)).or_default().push(index);
         }
         Check::Unordered(UnorderedCheck {
             count,
