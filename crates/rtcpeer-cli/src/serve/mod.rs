@@ -18,7 +18,6 @@
 //! Everything is bounded: concurrent HTTP connections (then `503`), header size and
 //! header read time, body size (`413`) and body read time (`408`), live sessions (`503`).
 
-mod echo;
 mod http;
 mod routes;
 mod sdpfrag;

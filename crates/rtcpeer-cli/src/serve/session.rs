@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::echo;
+use crate::echo::{self, EchoTotals, Say};
 
 /// The label of the channel the server opens on every connection.
 pub const GREETING_CHANNEL: &str = "rtcpeer";
@@ -272,7 +272,7 @@ async fn run(
             }
             PeerConnectionEvent::DataChannel(channel) => {
                 info!(session = %id, label = channel.label(), "remote opened a channel");
-                tokio::spawn(echo::echo_channel(channel));
+                tokio::spawn(echo::echo_channel(channel, Arc::default(), log_say()));
             }
             PeerConnectionEvent::ConnectionStateChange(state) => {
                 info!(session = %id, %state, "connection state");
@@ -320,7 +320,12 @@ async fn greet(mut channel: RTCDataChannel) {
         warn!(%error, "cannot send the greeting");
         return;
     }
-    echo::echo_channel(channel).await;
+    echo::echo_channel(channel, Arc::<EchoTotals>::default(), log_say()).await;
+}
+
+/// The echo's progress lines go to the debug log: a server has no console to talk to.
+fn log_say() -> Say {
+    Arc::new(|line: String| debug!("{line}"))
 }
 
 #[cfg(test)]
