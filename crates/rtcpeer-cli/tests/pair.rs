@@ -300,3 +300,25 @@ fn stdin_closed_before_the_offer_fails_the_answerer_at_once() {
         "rtcpeer answer: FAILED: stdin ended before the offer line came"
     );
 }
+
+#[test]
+fn an_offer_without_a_data_section_fails_at_once() {
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\na=rtpmap:111 opus/48000/2\r\n";
+    let line = serde_json::json!({"type": "offer", "sdp": sdp}).to_string();
+    let started = std::time::Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rtcpeer"))
+        .args(["answer", "--bind", "127.0.0.1", "--timeout", "20"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("rtcpeer answer");
+    use std::io::Write as _;
+    writeln!(child.stdin.take().unwrap(), "{line}").unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no data-channel section"), "{stderr}");
+    assert!(output.stdout.is_empty(), "wrote an answer for an offer it cannot serve");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

@@ -23,6 +23,7 @@ async fn steps(options: &PairOptions, lines: &mut LineReader, waiting_for: &Wait
     let line = lines.next_line(SdpType::Offer).await?;
     let offer = signaling::parse(&line, SdpType::Offer)?;
     say(ROLE, &format!("got the offer ({} B of SDP)", offer.sdp.len()));
+    require_data_section(&offer.sdp)?;
 
     waiting_for.set("creating the connection");
     let mut pc = RTCPeerConnection::new(options.configuration())
@@ -103,4 +104,20 @@ fn summarize(outcome: &EchoOutcome) -> Result<String, PairError> {
             PairError::ConnectionFailed(format!("connection never connected; {echoed}"))
         }
     })
+}
+
+/// An offer without a usable data-channel section leaves nothing for the answerer to echo:
+/// say so at once instead of waiting for a connection that cannot come. An SDP the parser
+/// refuses is left to `setRemoteDescription`, which names the line.
+fn require_data_section(sdp: &str) -> Result<(), PairError> {
+    let Ok(parsed) = rtcpeer_proto::sdp::SessionDescription::parse(sdp) else {
+        return Ok(());
+    };
+    if parsed.media.iter().any(|m| m.is_data_channel() && !m.is_rejected()) {
+        Ok(())
+    } else {
+        Err(PairError::Check(
+            "the offer has no data-channel section (m=application … webrtc-datachannel)".into(),
+        ))
+    }
 }
