@@ -153,7 +153,7 @@ impl EchoOutcome {
 /// until the remote closes (see [`EchoEnd`]). Channels still open then are left to their tasks'
 /// end: their tasks are stopped and counted in [`EchoOutcome::still_open`].
 pub async fn echo_connection(
-    mut events: Events<PeerConnectionEvent>,
+    events: &mut Events<PeerConnectionEvent>,
     local_channels: Vec<RTCDataChannel>,
     say: Say,
 ) -> EchoOutcome {
@@ -261,7 +261,8 @@ mod tests {
         let log = Arc::new(Mutex::new(Vec::new()));
         let said = log.clone();
         let say: Say = Arc::new(move |text| said.lock().unwrap().push(text));
-        let echo = tokio::spawn(echo_connection(answerer.take_events().unwrap(), Vec::new(), say));
+        let mut events = answerer.take_events().unwrap();
+        let echo = tokio::spawn(async move { echo_connection(&mut events, Vec::new(), say).await });
         assert_eq!(channel.next_event().await, Some(DataChannelEvent::Open));
         (offerer, channel, answerer, echo, log)
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use rtcpeer::{RTCPeerConnection, SdpType};
+use rtcpeer::{Events, PeerConnectionEvent, PeerConnectionState, RTCPeerConnection, SdpType};
 
 use super::signaling::{self, LineReader};
 use super::{local_description_when_gathered, say, step, with_timeout, PairError, PairOptions, Scenario, WaitingFor};
@@ -64,8 +64,29 @@ async fn answer_and_echo(
 
     waiting_for.set("waiting for the remote to connect, send and close");
     let report: Say = Arc::new(|text| say(ROLE, &text));
-    let outcome = echo_connection(events, channels, report).await;
-    summarize(&outcome)
+    let outcome = echo_connection(&mut events, channels, report).await;
+    let summary = summarize(&outcome)?;
+    if options.scenario == Scenario::Close && outcome.end == EchoEnd::ChannelsClosed {
+        // The remote closed its channel, then its connection: ours must leave `connected`
+        // (ICE consent stops being answered; about 5 s).
+        waiting_for.set("waiting for the connection to leave connected after the remote closed");
+        let state = connection_left(&mut events).await;
+        say(ROLE, &format!("connection {state} after the remote closed"));
+        return Ok(format!("{summary}; then connection {state}"));
+    }
+    Ok(summary)
+}
+
+/// Waits until the connection is no longer `connected`, and says in which state it is.
+async fn connection_left(events: &mut Events<PeerConnectionEvent>) -> PeerConnectionState {
+    while let Some(event) = events.recv().await {
+        if let PeerConnectionEvent::ConnectionStateChange(state) = event {
+            if state != PeerConnectionState::Connected {
+                return state;
+            }
+        }
+    }
+    PeerConnectionState::Closed
 }
 
 fn summarize(outcome: &EchoOutcome) -> Result<String, PairError> {
