@@ -12,6 +12,13 @@ use crate::sdp::SessionDescription;
 use super::super::types::*;
 use super::{closed_error, PeerConnection, PeerEvent};
 
+/// Which description a signaling step applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Side {
+    Local,
+    Remote,
+}
+
 impl PeerConnection {
     /// `createOffer`.
     pub fn create_offer(&mut self) -> Result<SessionDescriptionInit, RtcError> {
@@ -141,27 +148,10 @@ impl PeerConnection {
                 }
             }
         };
-        match desc.kind {
-            SdpType::Rollback => return self.rollback_local(),
-            SdpType::Offer if !matches!(self.signaling, SignalingState::Stable | SignalingState::HaveLocalOffer) => {
-                return Err(RtcError::InvalidState(format!(
-                    "cannot set a local offer in state {}",
-                    self.signaling
-                )));
-            }
-            SdpType::Answer | SdpType::Pranswer
-                if !matches!(
-                    self.signaling,
-                    SignalingState::HaveRemoteOffer | SignalingState::HaveLocalPranswer
-                ) =>
-            {
-                return Err(RtcError::InvalidState(format!(
-                    "cannot set a local answer in state {}",
-                    self.signaling
-                )));
-            }
-            _ => {}
+        if desc.kind == SdpType::Rollback {
+            return self.rollback_local();
         }
+        self.check_transition(Side::Local, desc.kind)?;
         // SDP munging is not supported: the description must be the one we created last.
         let params = match &self.last_created {
             Some((created, params)) if created.kind == desc.kind && created.sdp == desc.sdp => params.clone(),
@@ -209,27 +199,10 @@ impl PeerConnection {
         if self.closed {
             return Err(closed_error());
         }
-        match desc.kind {
-            SdpType::Rollback => return self.rollback_remote(),
-            SdpType::Offer if !matches!(self.signaling, SignalingState::Stable | SignalingState::HaveRemoteOffer) => {
-                return Err(RtcError::InvalidState(format!(
-                    "cannot set a remote offer in state {}",
-                    self.signaling
-                )));
-            }
-            SdpType::Answer | SdpType::Pranswer
-                if !matches!(
-                    self.signaling,
-                    SignalingState::HaveLocalOffer | SignalingState::HaveRemotePranswer
-                ) =>
-            {
-                return Err(RtcError::InvalidState(format!(
-                    "cannot set a remote answer in state {}",
-                    self.signaling
-                )));
-            }
-            _ => {}
+        if desc.kind == SdpType::Rollback {
+            return self.rollback_remote();
         }
+        self.check_transition(Side::Remote, desc.kind)?;
         let parsed =
             SessionDescription::parse(&desc.sdp).map_err(|e| RtcError::Operation(format!("remote SDP: {e}")))?;
         let remote = RemoteParameters::from_sdp(&parsed, desc.kind)?;
@@ -287,6 +260,31 @@ impl PeerConnection {
         }
         self.pump(now);
         Ok(())
+    }
+
+    /// Whether a description of this kind may be applied to this side in the current
+    /// signaling state (W3C webrtc-pc §4.4.1.5); `InvalidStateError` if not.
+    pub(super) fn check_transition(&self, side: Side, kind: SdpType) -> Result<(), RtcError> {
+        use SignalingState as S;
+        let allowed: &[SignalingState] = match (side, kind) {
+            (Side::Local, SdpType::Offer) => &[S::Stable, S::HaveLocalOffer],
+            (Side::Local, _) => &[S::HaveRemoteOffer, S::HaveLocalPranswer],
+            (Side::Remote, SdpType::Offer) => &[S::Stable, S::HaveRemoteOffer],
+            (Side::Remote, _) => &[S::HaveLocalOffer, S::HaveRemotePranswer],
+        };
+        let side = match side {
+            Side::Local => "local",
+            Side::Remote => "remote",
+        };
+        if allowed.contains(&self.signaling) {
+            Ok(())
+        } else {
+            Err(RtcError::InvalidState(format!(
+                "cannot set a {side} {} in state {}",
+                kind.as_str(),
+                self.signaling
+            )))
+        }
     }
 
     pub(super) fn rollback_local(&mut self) -> Result<(), RtcError> {
