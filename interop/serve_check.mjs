@@ -284,7 +284,8 @@ async function checkPage(page, base) {
 /** Serves one blank page on 127.0.0.1 (another origin than the server's); resolves to its URL. */
 function startBlankPage() {
   blank = http.createServer((req, res) => {
-    if (req.url === '/') {
+    if (req.url === '/favicon.ico') res.writeHead(204).end();
+    else if (req.url === '/') {
       res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'no-store' });
       res.end('<!doctype html><meta charset="utf-8"><title>whip client</title><p>whip client</p>');
     } else res.writeHead(404).end();
@@ -409,19 +410,21 @@ async function checkWhip(page, base) {
   doing('waiting for the channel to close');
   await waitFor(page, 'channel chat closed after DELETE', 10000, () => window.whip.closed);
   const closedAfter = ((Date.now() - deleted) / 1000).toFixed(1);
-  doing(`waiting up to ${opts.leaveWait} s for the connection to leave connected`);
+  // Within --leave-wait, but no longer than the overall timeout leaves (the channel has closed: that passes).
+  const leaveWait = Math.max(1, Math.min(opts.leaveWait, opts.timeout - (Date.now() - t0) / 1000 - 3));
+  doing(`waiting up to ${leaveWait.toFixed(1)} s for the connection to leave connected`);
   const left = await page
     .evaluate(async (ms) => {
       const pc = window.whip.pc;
       const until = Date.now() + ms;
       while (pc.connectionState === 'connected' && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
       return pc.connectionState;
-    }, opts.leaveWait * 1000)
+    }, leaveWait * 1000)
     .catch((e) => `unknown (${e.message})`);
   const leftAfter = ((Date.now() - deleted) / 1000).toFixed(1);
   const leaving =
     left === 'connected'
-      ? `connection still connected after ${opts.leaveWait} s`
+      ? `connection still connected ${leftAfter} s after DELETE`
       : `connection ${left} ${leftAfter} s after DELETE`;
   return (
     `whip: 201 + Location, PATCH 204, 3 echoes byte-exact, greeting, DELETE 200, ` +
