@@ -9,6 +9,10 @@ Normally called by run.sh (which installs the peers first). Two modes:
 * ``--self-check``: the third-party peers against each other, which proves the
   drivers right, so that a failing rtcpeer cell is rtcpeer's fault.
 
+The default mode also holds the ``serve-page`` and ``serve-whip`` cells: each
+browser against ``rtcpeer serve`` (rtcpeer answers), through its demo page or
+through WHIP, run by ``serve_check.mjs`` instead of ``pair.py``.
+
 Prints a pass/fail matrix (reason = the failing side's last stderr line) and
 exits 1 if any cell failed.
 """
@@ -30,7 +34,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PEERS = ("chromium", "firefox", "aiortc")
 BROWSERS = ("chromium", "firefox")
-SCENARIOS = ("reliable", "unordered", "negotiated", "close")
+PAIR_SCENARIOS = ("reliable", "unordered", "negotiated", "close")
+# Browser against `rtcpeer serve` (serve_check.mjs --mode page|whip); rtcpeer answers.
+SERVE_SCENARIOS = ("serve-page", "serve-whip")
+SCENARIOS = PAIR_SCENARIOS + SERVE_SCENARIOS
 # Third-party pairs of the self-check, as (offerer, answerer).
 SELF_PAIRS = (
     ("aiortc", "chromium"),
@@ -68,9 +75,66 @@ def peer_command(peer: str, role: str, cell: Cell, args: argparse.Namespace) -> 
     return f"node {script} {role} --browser {peer} --mdns {mdns} {common}"
 
 
+def last_words(text: str) -> str:
+    """The last non-empty line of a program's stderr, without the peer's `[tag] +1.23s ` prefix."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return "no output"
+    last = lines[-1]
+    if last.startswith("[") and "] +" in last:
+        last = last.split("] +", 1)[1].split(" ", 1)[-1]
+    return last
+
+
+def run_serve_cell(cell: Cell, args: argparse.Namespace, logs: Path) -> dict:
+    """A serve-page / serve-whip cell: serve_check.mjs alone in a namespace, its stderr in check.log."""
+    mode = cell.scenario.removeprefix("serve-")
+    cmd = [
+        str(HERE / "ns.sh"),
+        "node",
+        str(HERE / "serve_check.mjs"),
+        "--browser",
+        cell.offerer,
+        "--mdns",
+        cell.mdns,
+        "--mode",
+        mode,
+        "--out",
+        str(logs),
+        "--timeout",
+        str(args.serve_timeout),
+    ]
+    env = {**os.environ, "RTCPEER_BIN": args.rtcpeer_bin}
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=args.serve_timeout + 15
+        )
+        code, stderr = proc.returncode, proc.stderr
+    except subprocess.TimeoutExpired as e:
+        err = e.stderr.decode("utf-8", "replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
+        code, stderr = None, err + f"\nserve_check.mjs killed after {args.serve_timeout + 15} s\n"
+    (logs / "check.log").write_text(stderr, encoding="utf-8")
+    words = last_words(stderr)
+    ok = code == 0 and words.startswith("PASS")
+    result = {
+        "ok": ok,
+        "seconds": round(time.monotonic() - started, 2),
+        "code": code,
+        "reason": words if ok else f"serve_check exit {code}: {words}",
+    }
+    (logs / "result.json").write_text(json.dumps(result) + "\n", encoding="utf-8")
+    return result
+
+
 def run_cell(cell: Cell, args: argparse.Namespace, out: Path) -> dict:
     logs = out / cell.name
     logs.mkdir(parents=True, exist_ok=True)
+    if cell.scenario in SERVE_SCENARIOS:
+        result = run_serve_cell(cell, args, logs)
+        mark = "pass" if result["ok"] else "FAIL"
+        print(f"  {mark:4} {cell.name} ({result['seconds']} s)", file=sys.stderr, flush=True)
+        return result
     result_file = logs / "result.json"
     cmd = [
         str(HERE / "ns.sh"),
@@ -106,6 +170,15 @@ def run_cell(cell: Cell, args: argparse.Namespace, out: Path) -> dict:
 def build_cells(args: argparse.Namespace) -> list[Cell]:
     cells = []
     for scenario in args.scenarios:
+        if scenario in SERVE_SCENARIOS:
+            # The browser offers, `rtcpeer serve` answers; no self-check counterpart.
+            if args.self_check or "answer" not in args.roles:
+                continue
+            for peer in args.peers:
+                if peer in BROWSERS:
+                    for mdns in args.mdns:
+                        cells.append(Cell(peer, "rtcpeer", scenario, mdns))
+            continue
         if args.self_check:
             for off, ans in SELF_PAIRS:
                 if off not in args.peers or ans not in args.peers:
@@ -151,6 +224,7 @@ def main() -> int:
     p.add_argument("--count", type=int, default=100, help="messages per cell (default 100)")
     p.add_argument("--jobs", type=int, default=2, help="cells run at once (default 2)")
     p.add_argument("--peer-timeout", type=int, default=60, help="each peer's own timeout in seconds")
+    p.add_argument("--serve-timeout", type=int, default=30, help="serve_check.mjs's timeout in seconds (default 30)")
     p.add_argument("--out", help="log directory (default target/interop/<time>)")
     args = p.parse_args()
     args.rtcpeer_bin = os.environ.get("RTCPEER_BIN", str(REPO / "target" / "release" / "rtcpeer"))
