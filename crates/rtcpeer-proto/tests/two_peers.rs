@@ -258,12 +258,11 @@ fn unordered_unreliable_channel_delivers_a_subset_without_duplicates() {
         got.len() < sent.len(),
         "nothing was lost at 20% loss without retransmissions"
     );
-    assert!(
-        got.len() > sent.len() / 2,
-        "only {} of {} arrived",
-        got.len(),
-        sent.len()
-    );
+    // The promise of an unreliable channel is a subset, without duplicates or corruption; how
+    // large a subset is not promised. Under this loss sctp-proto sometimes delivers only the first
+    // few messages of the run (about 1 run in 30: decision 0003, "Known weaknesses"), so the
+    // share is not asserted here; issue 8's chaos tests measure it.
+    assert!(!got.is_empty(), "nothing arrived");
 }
 
 #[test]
