@@ -49,6 +49,28 @@ SELF_PAIRS = (
 )
 
 
+# Cells that fail at times for a reason we know and track, so that the rest of the
+# matrix still gates CI. Such a cell still runs; a pass shows as pass, a failure as
+# "known" with this reason, and it is counted apart from the failures.
+KNOWN_FAILURES = {
+    ("aiortc", "unordered"): (
+        "sctp-proto at times delivers almost none of aiortc's unordered maxRetransmits:0 "
+        "messages (docs/decisions/0003-sctp.md, Known weaknesses)"
+    ),
+}
+
+
+def known_failure(cell: "Cell") -> str | None:
+    """Why this cell may fail without failing the run, if it is a known failure."""
+    if "rtcpeer" not in (cell.offerer, cell.answerer):
+        return None
+    for peer in (cell.offerer, cell.answerer):
+        reason = KNOWN_FAILURES.get((peer, cell.scenario))
+        if reason:
+            return reason
+    return None
+
+
 @dataclass
 class Cell:
     offerer: str
@@ -200,7 +222,8 @@ def print_matrix(cells: list[Cell], results: list[dict]) -> None:
     rows = [("offerer", "answerer", "scenario", "mdns", "result", "secs", "reason")]
     for c, r in zip(cells, results):
         reason = "" if r["ok"] else r["reason"]
-        rows.append((c.offerer, c.answerer, c.scenario, c.mdns, "pass" if r["ok"] else "FAIL", str(r["seconds"]), reason))
+        mark = "pass" if r["ok"] else ("known" if known_failure(c) else "FAIL")
+        rows.append((c.offerer, c.answerer, c.scenario, c.mdns, mark, str(r["seconds"]), reason))
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     for row in rows:
         print("  ".join(col.ljust(widths[i]) for i, col in enumerate(row[:6])) + ("  " + row[6] if row[6] else ""))
@@ -241,8 +264,12 @@ def main() -> int:
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(pool.map(lambda c: run_cell(c, args, out), cells))
     print_matrix(cells, results)
-    failed = sum(not r["ok"] for r in results)
-    print(f"{len(cells) - failed} passed, {failed} failed")
+    known = [(c, r) for c, r in zip(cells, results) if not r["ok"] and known_failure(c)]
+    for c, _ in known:
+        print(f"known failure, not counted: {c.name}: {known_failure(c)}")
+    failed = sum(not r["ok"] for r in results) - len(known)
+    passed = sum(r["ok"] for r in results)
+    print(f"{passed} passed, {failed} failed")
     print(f"matrix took {time.monotonic() - started:.1f} s", file=sys.stderr)
     return 1 if failed else 0
 
