@@ -8,10 +8,12 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{LinkConditions, Sim};
-use rtcpeer_proto::datachannel::{ChannelId, DataChannelInit, DataChannelMessage};
+use rtcpeer_proto::datachannel::{
+    ChannelId, DataChannelEvent, DataChannelInit, DataChannelMessage, DataChannels, DataChannelsConfig,
+};
 use rtcpeer_proto::peer::{PeerConnectionState, PeerEvent};
 
 const MESSAGES: u32 = 300;
@@ -116,4 +118,104 @@ fn runs_deliver_most_messages_without_duplicates() {
     let delivered: usize = shares.iter().map(|(_, _, n)| n).sum();
     let share = delivered as f64 / (shares.len() as f64 * f64::from(MESSAGES));
     assert!(share > 0.72, "{:.1} % delivered in all", share * 100.0);
+}
+
+/// The (PPID, unordered flag) of every DATA chunk in an SCTP packet.
+fn data_chunks(packet: &[u8]) -> Vec<(u32, bool)> {
+    let mut out = Vec::new();
+    let mut rest = packet.get(12..).unwrap_or(&[]);
+    while let (Some(&typ), Some(&flags), Some(len)) = (rest.first(), rest.get(1), rest.get(2..4)) {
+        let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        if len < 4 {
+            break;
+        }
+        if typ == 0 {
+            if let Some(p) = rest.get(12..16) {
+                out.push((u32::from_be_bytes([p[0], p[1], p[2], p[3]]), flags & 0x04 != 0));
+            }
+        }
+        rest = rest.get(len.next_multiple_of(4)..).unwrap_or(&[]);
+    }
+    out
+}
+
+/// Two `DataChannels` over a lossless, instant link that loses the packets from b to a
+/// for which `lost` holds; returns every DATA chunk a sent as (PPID, unordered).
+fn shuttle(
+    a: &mut DataChannels,
+    b: &mut DataChannels,
+    now: &mut Instant,
+    limit: Duration,
+    lost: impl Fn(&[u8]) -> bool,
+) -> Vec<(u32, bool)> {
+    let end = *now + limit;
+    let mut sent_by_a = Vec::new();
+    loop {
+        let mut moved = false;
+        while let Some(p) = a.poll_transmit() {
+            sent_by_a.extend(data_chunks(&p));
+            b.handle_receive(*now, &p);
+            moved = true;
+        }
+        while let Some(p) = b.poll_transmit() {
+            if !lost(&p) {
+                a.handle_receive(*now, &p);
+            }
+            moved = true;
+        }
+        if moved {
+            continue;
+        }
+        match [a.poll_timeout(), b.poll_timeout()].into_iter().flatten().min() {
+            Some(t) if t <= end => {
+                *now = (*now).max(t);
+                a.handle_timeout(*now);
+                b.handle_timeout(*now);
+            }
+            _ => return sent_by_a,
+        }
+    }
+}
+
+#[test]
+fn a_message_from_the_peer_stands_for_a_lost_dcep_ack() {
+    const DCEP: u32 = 50;
+    const BINARY: u32 = 53;
+    let dcep_lost = |p: &[u8]| data_chunks(p).iter().any(|(ppid, _)| *ppid == DCEP);
+    let mut now = Instant::now();
+    let mut a = DataChannels::new(DataChannelsConfig::default());
+    let mut b = DataChannels::new(DataChannelsConfig::default());
+    let max = DataChannelsConfig::default().local_max_message_size;
+    a.start(true, 5000, max, now);
+    b.start(false, 5000, max, now);
+    let init = DataChannelInit {
+        ordered: false,
+        max_retransmits: Some(0),
+        ..DataChannelInit::default()
+    };
+    let a_ch = a.create("lossy", init).expect("create");
+    shuttle(&mut a, &mut b, &mut now, Duration::from_millis(500), dcep_lost);
+    let b_ch = std::iter::from_fn(|| b.poll_event())
+        .find_map(|e| match e {
+            DataChannelEvent::RemoteCreated(id) => Some(id),
+            _ => None,
+        })
+        .expect("b saw the OPEN");
+    let message = DataChannelMessage::Binary(vec![1, 2, 3, 4]);
+
+    // Every ACK is lost: a must stay on ordered delivery (RFC 8832 §6).
+    a.send(a_ch, &message).expect("send");
+    let sent = shuttle(&mut a, &mut b, &mut now, Duration::from_millis(100), dcep_lost);
+    assert_eq!(sent, vec![(BINARY, false)], "sent unordered before any ACK");
+
+    // A user message from b acknowledges the channel as well.
+    b.send(b_ch, &message).expect("send");
+    shuttle(&mut a, &mut b, &mut now, Duration::from_millis(100), dcep_lost);
+    assert!(
+        std::iter::from_fn(|| a.poll_event()).any(|e| e == DataChannelEvent::Message(a_ch, message.clone())),
+        "a got b's message"
+    );
+    a.send(a_ch, &message).expect("send");
+    let sent = shuttle(&mut a, &mut b, &mut now, Duration::from_millis(100), dcep_lost);
+    assert_eq!(sent, vec![(BINARY, true)], "still ordered after the peer's message");
 }

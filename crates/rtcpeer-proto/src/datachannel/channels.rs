@@ -600,10 +600,16 @@ impl DataChannels {
             tracing::debug!(stream, "message on a stream without a channel dropped");
             return;
         };
-        if self.channels.get(&cid).map(|c| c.state) != Some(DataChannelState::Open) {
+        let Some(channel) = self.channels.get_mut(&cid) else {
+            return;
+        };
+        if channel.state != DataChannelState::Open {
             tracing::debug!(channel = %cid, "message on a channel that is not open dropped");
             return;
         }
+        // RFC 8832 §6: any message from the peer on the channel acknowledges it as well as
+        // a DATA_CHANNEL_ACK does (which may still be on its way, or lost and retransmitted).
+        channel.awaiting_ack = false;
         let message = match ppid {
             ppid::STRING => match String::from_utf8(data) {
                 Ok(text) => DataChannelMessage::Text(text),
