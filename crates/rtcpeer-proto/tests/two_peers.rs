@@ -258,11 +258,14 @@ fn unordered_unreliable_channel_delivers_a_subset_without_duplicates() {
         got.len() < sent.len(),
         "nothing was lost at 20% loss without retransmissions"
     );
-    // The promise of an unreliable channel is a subset, without duplicates or corruption; how
-    // large a subset is not promised. Under this loss sctp-proto sometimes delivers only the first
-    // few messages of the run (about 1 run in 30: decision 0003, "Known weaknesses"), so the
-    // share is not asserted here; issue 8's chaos tests measure it.
-    assert!(!got.is_empty(), "nothing arrived");
+    // About 80 % of the packets cross the link; well over half of the messages must (decision
+    // 0003, "Known weaknesses"; `tests/unreliable_under_loss.rs` runs this over many seeds).
+    assert!(
+        got.len() > sent.len() / 2,
+        "only {} of {} messages delivered",
+        got.len(),
+        sent.len()
+    );
 }
 
 #[test]

@@ -60,6 +60,11 @@ struct Channel {
     low_threshold: usize,
     /// We sent the OPEN and no ACK came yet: messages go ordered (RFC 8832 §6).
     awaiting_ack: bool,
+    /// The peer's OPEN came before our side of the SCTP association was established
+    /// (its DATA overtook or outlived a lost COOKIE-ACK), so our ACK could not be sent
+    /// yet; it goes when the association is up. Without it the peer would send every
+    /// message ordered for the life of the channel.
+    ack_pending: bool,
     /// The application sent data since the last `bufferedamountlow`; DCEP traffic
     /// alone does not make the event fire.
     low_armed: bool,
@@ -197,6 +202,7 @@ impl DataChannels {
             state: DataChannelState::Connecting,
             low_threshold: 0,
             awaiting_ack: false,
+            ack_pending: false,
             low_armed: false,
         };
         if let Some(sid) = stream_id {
@@ -542,6 +548,7 @@ impl DataChannels {
                 for cid in waiting {
                     self.open_channel(cid);
                 }
+                self.send_pending_acks();
             }
             SctpEvent::Message { stream, ppid, data } => self.handle_message(stream, ppid, data),
             SctpEvent::StreamReset { stream } => {
@@ -593,10 +600,16 @@ impl DataChannels {
             tracing::debug!(stream, "message on a stream without a channel dropped");
             return;
         };
-        if self.channels.get(&cid).map(|c| c.state) != Some(DataChannelState::Open) {
+        let Some(channel) = self.channels.get_mut(&cid) else {
+            return;
+        };
+        if channel.state != DataChannelState::Open {
             tracing::debug!(channel = %cid, "message on a channel that is not open dropped");
             return;
         }
+        // RFC 8832 §6: any message from the peer on the channel acknowledges it as well as
+        // a DATA_CHANNEL_ACK does (which may still be on its way, or lost and retransmitted).
+        channel.awaiting_ack = false;
         let message = match ppid {
             ppid::STRING => match String::from_utf8(data) {
                 Ok(text) => DataChannelMessage::Text(text),
@@ -669,20 +682,58 @@ impl DataChannels {
             state: DataChannelState::Open,
             low_threshold: 0,
             awaiting_ack: false,
+            ack_pending: false,
             low_armed: false,
         };
         tracing::debug!(channel = %cid, stream, label = %channel.label, "data channel opened by the peer");
         self.channels.insert(cid, channel);
         self.by_stream.insert(stream, cid);
-        let ack = DcepMessage::Ack.encode().unwrap_or_else(|_| vec![0x02]);
         if let Some(sctp) = self.sctp.as_mut() {
             sctp.set_buffered_amount_low_threshold(stream, 0);
-            if let Err(e) = sctp.send(stream, ppid::DCEP, &ack, true, Reliability::Reliable) {
-                tracing::debug!(stream, error = %e, "DCEP ACK not sent");
+        }
+        if !self.send_ack(stream) {
+            if let Some(channel) = self.channels.get_mut(&cid) {
+                channel.ack_pending = true;
             }
         }
         self.events.push_back(DataChannelEvent::RemoteCreated(cid));
         self.events.push_back(DataChannelEvent::Opened(cid));
+    }
+
+    /// Sends a DCEP ACK on `stream`; false if the association cannot carry it yet.
+    fn send_ack(&mut self, stream: u16) -> bool {
+        let Some(sctp) = self.sctp.as_mut() else {
+            return false;
+        };
+        let ack = DcepMessage::Ack.encode().unwrap_or_else(|_| vec![0x02]);
+        match sctp.send(stream, ppid::DCEP, &ack, true, Reliability::Reliable) {
+            Ok(()) => true,
+            Err(SctpError::NotConnected) => {
+                tracing::debug!(stream, "DCEP ACK deferred until the SCTP association is established");
+                false
+            }
+            Err(e) => {
+                tracing::debug!(stream, error = %e, "DCEP ACK not sent");
+                true
+            }
+        }
+    }
+
+    /// Sends the ACKs deferred by [`accept_open`](Self::accept_open).
+    fn send_pending_acks(&mut self) {
+        let pending: Vec<(ChannelId, u16)> = self
+            .channels
+            .iter()
+            .filter(|(_, c)| c.ack_pending && c.state == DataChannelState::Open)
+            .filter_map(|(id, c)| Some((*id, c.stream_id?)))
+            .collect();
+        for (cid, stream) in pending {
+            if self.send_ack(stream) {
+                if let Some(channel) = self.channels.get_mut(&cid) {
+                    channel.ack_pending = false;
+                }
+            }
+        }
     }
 }
 

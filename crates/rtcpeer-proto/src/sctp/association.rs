@@ -194,6 +194,25 @@ impl SctpAssociation {
                 return;
             }
         }
+        if self.config.is_client && !self.connected && self.association.is_some() && carries_data_or_sack(packet) {
+            // The peer sends DATA or SACK only once our COOKIE-ECHO established its side, so
+            // its COOKIE-ACK was sent and was lost or overtaken. sctp-proto would stay in
+            // COOKIE-ECHOED, neither acknowledging DATA nor sending any, until its T1-cookie
+            // timer (backing off from 1 s) gets another COOKIE-ACK through; meanwhile the
+            // peer abandons or retransmits everything. Feed the COOKIE-ACK it implies, under
+            // the packet's own common header (so sctp-proto checks its verification tag).
+            if let Some(cookie_ack) = implied_cookie_ack(packet) {
+                tracing::debug!("DATA before COOKIE-ACK: completing the SCTP handshake");
+                self.feed(now, &cookie_ack);
+            }
+        }
+        self.feed(now, packet);
+        self.pump();
+        self.check_shutdown_done();
+    }
+
+    /// Hands one packet to `sctp-proto`.
+    fn feed(&mut self, now: Instant, packet: &[u8]) {
         let Some((handle, event)) = self
             .endpoint
             .handle(now, self.peer, None, None, Bytes::copy_from_slice(packet))
@@ -218,8 +237,6 @@ impl SctpAssociation {
                 }
             }
         }
-        self.pump();
-        self.check_shutdown_done();
     }
 
     /// Runs the timers that are due at `now`.
@@ -623,6 +640,44 @@ fn tsn_out_of_window(packet: &[u8], cumulative: u32) -> bool {
     })
 }
 
+/// Whether `packet` carries a DATA, I-DATA, SACK or FORWARD-TSN chunk: traffic of an
+/// established association.
+fn carries_data_or_sack(packet: &[u8]) -> bool {
+    const DATA: u8 = 0;
+    const SACK: u8 = 3;
+    const I_DATA: u8 = 64;
+    const FORWARD_TSN: u8 = 192;
+    chunks(packet).any(|(typ, _)| matches!(typ, DATA | SACK | I_DATA | FORWARD_TSN))
+}
+
+/// A packet holding one COOKIE-ACK under the common header (ports, verification tag) of
+/// `packet`, with its checksum.
+fn implied_cookie_ack(packet: &[u8]) -> Option<Vec<u8>> {
+    const COOKIE_ACK: u8 = 11;
+    let mut ack = packet.get(..8)?.to_vec();
+    ack.extend_from_slice(&[0, 0, 0, 0, COOKIE_ACK, 0, 0, 4]);
+    let checksum = crc32c(&ack);
+    ack.get_mut(8..12)?.copy_from_slice(&checksum.to_le_bytes());
+    Some(ack)
+}
+
+/// CRC-32C (Castagnoli), the SCTP checksum (RFC 9260 appendix A), computed bitwise: it
+/// only covers the few packets [`implied_cookie_ack`] builds.
+fn crc32c(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in bytes {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
 /// The initial TSN announced by an INIT or INIT-ACK leading `packet`.
 fn peer_initial_tsn(packet: &[u8]) -> Option<u32> {
     const INIT: u8 = 1;
@@ -682,6 +737,11 @@ mod tests {
 
         /// Shuttles packets until both sides are quiet, advancing time to due timers.
         fn run(&mut self, max_time: Duration) {
+            self.run_dropping(max_time, |_| false);
+        }
+
+        /// Like [`run`](Self::run), but loses the packets from b to a that `lost` picks.
+        fn run_dropping(&mut self, max_time: Duration, lost: impl Fn(&[u8]) -> bool) {
             let end = self.now + max_time;
             loop {
                 let mut moved = false;
@@ -690,7 +750,9 @@ mod tests {
                     moved = true;
                 }
                 while let Some(p) = self.b.poll_transmit() {
-                    self.a.handle_receive(self.now, &p);
+                    if !lost(&p) {
+                        self.a.handle_receive(self.now, &p);
+                    }
                     moved = true;
                 }
                 while let Some(e) = self.a.poll_event() {
@@ -766,6 +828,34 @@ mod tests {
         p.a.send(1, 53, b"still here", true, Reliability::Reliable).unwrap();
         p.run(Duration::from_secs(1));
         assert_eq!(messages(&p.b_events), vec![(1, 53, b"still here".to_vec())]);
+    }
+
+    #[test]
+    fn crc32c_matches_the_check_value() {
+        // The standard check value of CRC-32C over the ASCII digits 1 to 9.
+        assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+    }
+
+    #[test]
+    fn data_from_the_server_completes_a_handshake_whose_cookie_ack_is_lost() {
+        // Every COOKIE-ACK from b is lost: without the implied COOKIE-ACK, a would stay in
+        // COOKIE-ECHOED, never acknowledging b's DATA nor able to send.
+        let carries_cookie_ack = |p: &[u8]| chunks(p).any(|(typ, _)| typ == 11);
+        let mut p = Pair::new();
+        p.run_dropping(Duration::from_millis(100), carries_cookie_ack);
+        assert!(p.b.is_connected(), "the server got the COOKIE-ECHO");
+        assert!(!p.a.is_connected(), "the client has no COOKIE-ACK yet");
+        p.b.send(1, 53, b"from the server", true, Reliability::Reliable)
+            .unwrap();
+        p.run_dropping(Duration::from_millis(100), carries_cookie_ack);
+        assert!(p.a.is_connected());
+        assert!(p.a_events.contains(&SctpEvent::Connected));
+        assert_eq!(messages(&p.a_events), vec![(1, 53, b"from the server".to_vec())]);
+        p.a.send(2, 51, b"and back", true, Reliability::Reliable).unwrap();
+        // Shorter than the 1 s retransmission timeout: what arrives needed no retransmission.
+        p.run_dropping(Duration::from_millis(500), carries_cookie_ack);
+        assert_eq!(messages(&p.b_events), vec![(2, 51, b"and back".to_vec())]);
+        assert_eq!(p.b.buffered_amount(1), 0, "the client acknowledged the server's DATA");
     }
 
     #[test]
