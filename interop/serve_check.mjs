@@ -21,6 +21,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { launchBrowser } from './peers/launch.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.dirname(HERE);
@@ -134,37 +135,6 @@ function startServer() {
 }
 
 // ----------------------------------------------------------------- browser --
-// The same launch settings as peers/browser_peer.mjs (see interop/README.md).
-async function launchChromium() {
-  const { chromium } = await import('playwright-core');
-  const args = ['--allow-loopback-in-peer-connection', '--disable-quic', '--no-first-run', '--disable-sync'];
-  if (opts.mdns === 'off') args.push('--disable-features=WebRtcHideLocalIpsWithMdns');
-  return chromium.launch({
-    executablePath: path.join(HERE, 'peers', 'chromium-wrapper.sh'),
-    headless: true,
-    args,
-    chromiumSandbox: false,
-    env: { ...process.env, CHROMIUM_BIN: process.env.CHROMIUM_BIN || '/usr/lib/chromium/chromium' },
-  });
-}
-
-async function launchFirefox() {
-  const puppeteer = (await import('puppeteer-core')).default;
-  return puppeteer.launch({
-    browser: 'firefox',
-    executablePath: process.env.FIREFOX_BIN || '/usr/bin/firefox-esr',
-    headless: true,
-    handleSIGINT: false,
-    handleSIGTERM: false,
-    handleSIGHUP: false,
-    extraPrefsFirefox: {
-      'media.peerconnection.ice.loopback': true,
-      'media.peerconnection.ice.obfuscate_host_addresses': opts.mdns === 'on',
-      'network.dns.disableIPv6': true,
-    },
-  });
-}
-
 /** Evaluates `fn(arg)` in the page every 100 ms until it returns a truthy value; fails after `ms`. */
 async function waitFor(page, what, ms, fn, arg) {
   const until = Date.now() + ms;
@@ -438,7 +408,7 @@ try {
   const base = await startServer();
   log(`rtcpeer serves ${base}`);
   doing(`starting ${opts.browser}`);
-  browser = opts.browser === 'chromium' ? await launchChromium() : await launchFirefox();
+  browser = await launchBrowser(opts.browser, opts.mdns);
   const page = await browser.newPage();
   page.on('console', (m) => log(`console.${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => finish(1, `page error: ${e.message}`));

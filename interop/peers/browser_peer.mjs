@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { launchBrowser } from './launch.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SCENARIOS = ['reliable', 'unordered', 'negotiated', 'close'];
@@ -183,42 +184,11 @@ await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const pageUrl = `http://127.0.0.1:${server.address().port}/`;
 
 // ----------------------------------------------------------------- browser --
-async function launchChromium() {
-  const { chromium } = await import('playwright-core');
-  const args = ['--allow-loopback-in-peer-connection', '--disable-quic', '--no-first-run', '--disable-sync'];
-  if (opts.mdns === 'off') args.push('--disable-features=WebRtcHideLocalIpsWithMdns');
-  // Chromium honours only the last --disable-features: the wrapper merges
-  // Playwright's list with ours before starting the real binary.
-  return chromium.launch({
-    executablePath: path.join(HERE, 'chromium-wrapper.sh'),
-    headless: true,
-    args,
-    chromiumSandbox: false,
-    env: { ...process.env, CHROMIUM_BIN: process.env.CHROMIUM_BIN || '/usr/lib/chromium/chromium' },
-  });
-}
-
-async function launchFirefox() {
-  const puppeteer = (await import('puppeteer-core')).default;
-  return puppeteer.launch({
-    browser: 'firefox',
-    executablePath: process.env.FIREFOX_BIN || '/usr/bin/firefox-esr',
-    headless: true,
-    handleSIGINT: false,
-    handleSIGTERM: false,
-    handleSIGHUP: false,
-    extraPrefsFirefox: {
-      'media.peerconnection.ice.loopback': true,
-      'media.peerconnection.ice.obfuscate_host_addresses': opts.mdns === 'on',
-      'media.navigator.streams.fake': true,
-      'media.navigator.permission.disabled': true,
-      'network.dns.disableIPv6': true,
-    },
-  });
-}
-
 try {
-  browser = opts.browser === 'chromium' ? await launchChromium() : await launchFirefox();
+  browser = await launchBrowser(opts.browser, opts.mdns, {
+    'media.navigator.streams.fake': true,
+    'media.navigator.permission.disabled': true,
+  });
   log(`browser up (mdns ${opts.mdns})`);
   const page = await browser.newPage();
   page.on('console', (m) => log(`console.${m.type()}: ${m.text()}`));
