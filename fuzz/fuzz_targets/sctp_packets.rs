@@ -27,6 +27,7 @@ use rtcpeer_proto::datachannel::{
     ChannelId, DataChannelEvent, DataChannelInit, DataChannelMessage, DataChannelState, DataChannels,
     DataChannelsConfig,
 };
+use rtcpeer_proto::sctp::checksum::seal;
 use rtcpeer_proto::sctp::{Reliability, SctpAssociation, SctpConfig, SctpEvent};
 
 /// At most this many operations per input.
@@ -36,33 +37,6 @@ const MAX_CAPTURED: usize = 64;
 /// The stream the raw client opens its channel on.
 const RAW_STREAM: u16 = 0;
 
-/// CRC32c (Castagnoli, reflected 0x82F63B78), as SCTP uses it (RFC 9260 appendix A).
-fn crc32c(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x82F6_3B78
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// Writes the checksum of an SCTP packet (bytes 8..12, little-endian on the wire as
-/// the CRC's bytes are sent first-byte-first).
-fn fix_crc(packet: &mut [u8]) {
-    if packet.len() < 12 {
-        return;
-    }
-    packet[8..12].fill(0);
-    let crc = crc32c(packet);
-    packet[8..12].copy_from_slice(&crc.to_le_bytes());
-}
-
 /// A packet with ports 5000/5000, `tag` and a valid checksum around `body` (the chunks).
 fn packet(tag: u32, body: &[u8]) -> Vec<u8> {
     let mut p = Vec::with_capacity(12 + body.len());
@@ -71,7 +45,7 @@ fn packet(tag: u32, body: &[u8]) -> Vec<u8> {
     p.extend_from_slice(&tag.to_be_bytes());
     p.extend_from_slice(&[0; 4]);
     p.extend_from_slice(body);
-    fix_crc(&mut p);
+    seal(&mut p);
     p
 }
 
@@ -366,7 +340,7 @@ fuzz_target!(|data: &[u8]| {
                 let mut p = input.bytes(8).to_vec();
                 p.resize(12, 0);
                 p.extend_from_slice(input.chunk());
-                fix_crc(&mut p);
+                seal(&mut p);
                 h.inject(to, &p);
             }
             // Replay of a packet the other side sent, verbatim.
@@ -385,7 +359,7 @@ fuzz_target!(|data: &[u8]| {
                     if !p.is_empty() {
                         let at = pos % p.len();
                         p[at] ^= xor;
-                        fix_crc(&mut p);
+                        seal(&mut p);
                         h.inject(to, &p);
                     }
                 }
@@ -396,7 +370,7 @@ fuzz_target!(|data: &[u8]| {
                 let src = &h.captured[1 - to];
                 if let Some(mut p) = src.get(index % src.len().max(1)).cloned() {
                     p.truncate(len % (p.len() + 1));
-                    fix_crc(&mut p);
+                    seal(&mut p);
                     h.inject(to, &p);
                 }
             }

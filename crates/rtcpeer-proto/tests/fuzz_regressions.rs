@@ -10,22 +10,7 @@ use rtcpeer_proto::datachannel::{
     ChannelId, DataChannelEvent, DataChannelInit, DataChannelMessage, DataChannelState, DataChannels,
     DataChannelsConfig,
 };
-
-/// CRC32c (Castagnoli), the SCTP checksum (RFC 9260 appendix A).
-fn crc32c(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x82F6_3B78
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
+use rtcpeer_proto::sctp::checksum::seal;
 
 /// An SCTP packet from port 5000 to 5000 with verification tag `tag`, one chunk and
 /// a valid checksum, as an authenticated peer could send it inside DTLS.
@@ -41,8 +26,7 @@ fn packet(tag: u32, chunk_type: u8, flags: u8, value: &[u8]) -> Vec<u8> {
     while p.len() % 4 != 0 {
         p.push(0);
     }
-    let crc = crc32c(&p);
-    p[8..12].copy_from_slice(&crc.to_le_bytes());
+    seal(&mut p);
     p
 }
 

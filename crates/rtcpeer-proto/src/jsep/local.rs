@@ -26,6 +26,23 @@ pub enum LocalSection {
 }
 
 impl LocalSection {
+    /// Our section answering (or re-offering) a remote one: the data section if `accept`,
+    /// else the same m-line rejected.
+    pub fn mirroring(remote: &super::RemoteSection, accept: bool) -> LocalSection {
+        if accept {
+            LocalSection::Data {
+                mid: remote.mid.clone().unwrap_or_else(|| "0".into()),
+            }
+        } else {
+            LocalSection::Rejected {
+                kind: remote.kind.clone(),
+                protocol: remote.protocol.clone(),
+                formats: remote.formats.clone(),
+                mid: remote.mid.clone(),
+            }
+        }
+    }
+
     /// The section's mid.
     pub fn mid(&self) -> Option<&str> {
         match self {

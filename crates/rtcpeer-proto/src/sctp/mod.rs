@@ -14,6 +14,7 @@
 //! [`Instant`]: std::time::Instant
 
 mod association;
+pub mod checksum;
 
 pub use association::SctpAssociation;
 

@@ -25,28 +25,13 @@ impl PeerConnection {
         if self.closed {
             return Err(closed_error());
         }
-        if !matches!(self.signaling, SignalingState::Stable | SignalingState::HaveLocalOffer) {
-            return Err(RtcError::InvalidState(format!(
-                "cannot create an offer in state {}",
-                self.signaling
-            )));
-        }
+        // An offer can be created wherever a local offer could be applied.
+        self.check_transition(Side::Local, SdpType::Offer)?;
         let mut sections = Vec::new();
         // Keep the sections already negotiated, in order; add the data section if channels exist.
         if let Some(remote) = &self.remote {
             for s in &remote.sections {
-                sections.push(if s.is_data {
-                    LocalSection::Data {
-                        mid: s.mid.clone().unwrap_or_else(|| "0".into()),
-                    }
-                } else {
-                    LocalSection::Rejected {
-                        kind: s.kind.clone(),
-                        protocol: s.protocol.clone(),
-                        formats: s.formats.clone(),
-                        mid: s.mid.clone(),
-                    }
-                });
+                sections.push(LocalSection::mirroring(s, s.is_data));
             }
         }
         if !sections.iter().any(|s| matches!(s, LocalSection::Data { .. })) && self.channels.ids().next().is_some() {
@@ -64,15 +49,7 @@ impl PeerConnection {
         if self.closed {
             return Err(closed_error());
         }
-        if !matches!(
-            self.signaling,
-            SignalingState::HaveRemoteOffer | SignalingState::HaveLocalPranswer
-        ) {
-            return Err(RtcError::InvalidState(format!(
-                "cannot create an answer in state {}",
-                self.signaling
-            )));
-        }
+        self.check_transition(Side::Local, SdpType::Answer)?;
         let remote = self
             .remote
             .as_ref()
@@ -82,19 +59,9 @@ impl PeerConnection {
             .sections
             .iter()
             .map(|s| {
-                if s.is_data && !s.rejected && !data_taken {
-                    data_taken = true;
-                    LocalSection::Data {
-                        mid: s.mid.clone().unwrap_or_else(|| "0".into()),
-                    }
-                } else {
-                    LocalSection::Rejected {
-                        kind: s.kind.clone(),
-                        protocol: s.protocol.clone(),
-                        formats: s.formats.clone(),
-                        mid: s.mid.clone(),
-                    }
-                }
+                let accept = s.is_data && !s.rejected && !data_taken;
+                data_taken |= accept;
+                LocalSection::mirroring(s, accept)
             })
             .collect();
         // Browsers answer actpass with active (they become the DTLS client).
@@ -280,7 +247,7 @@ impl PeerConnection {
             Ok(())
         } else {
             Err(RtcError::InvalidState(format!(
-                "cannot set a {side} {} in state {}",
+                "a {side} {} is not allowed in state {}",
                 kind.as_str(),
                 self.signaling
             )))
