@@ -13,6 +13,7 @@ step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "tests"
+bash scripts/deps.sh
 if [ -z "${RTCPEER_PLAIN_CARGO:-}" ] && cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace
     cargo test --workspace --doc
