@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use super::media::MediaSectionParams;
 use crate::ice::Candidate;
 
 /// One media section of our description.
@@ -12,6 +13,8 @@ pub enum LocalSection {
         /// Its mid.
         mid: String,
     },
+    /// An audio or video section (`m=audio|video 9 UDP/TLS/RTP/SAVPF …`).
+    Media(MediaSectionParams),
     /// A section of the remote offer that we answer as rejected (port 0).
     Rejected {
         /// The media kind (`audio`, `video`, …) copied from the offer.
@@ -47,6 +50,7 @@ impl LocalSection {
     pub fn mid(&self) -> Option<&str> {
         match self {
             LocalSection::Data { mid } => Some(mid),
+            LocalSection::Media(m) => Some(&m.mid),
             LocalSection::Rejected { mid, .. } => mid.as_deref(),
         }
     }
@@ -85,7 +89,7 @@ impl LocalParameters {
         let bundled: Vec<&str> = self
             .sections
             .iter()
-            .filter(|s| matches!(s, LocalSection::Data { .. }))
+            .filter(|s| !matches!(s, LocalSection::Rejected { .. }))
             .filter_map(LocalSection::mid)
             .collect();
         if !bundled.is_empty() {
@@ -96,22 +100,19 @@ impl LocalParameters {
             match section {
                 LocalSection::Data { mid } => {
                     sdp.push_str("m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n");
-                    for c in candidates {
-                        let _ = write!(sdp, "a={c}\r\n");
-                    }
-                    if gathering_complete {
-                        sdp.push_str("a=end-of-candidates\r\n");
-                    }
+                    self.write_transport(&mut sdp, mid, candidates, gathering_complete);
                     let _ = write!(
                         sdp,
-                        "a=ice-ufrag:{}\r\na=ice-pwd:{}\r\na=ice-options:trickle\r\na=fingerprint:{}\r\na=setup:{}\r\na=mid:{mid}\r\na=sctp-port:{}\r\na=max-message-size:{}\r\n",
-                        self.ice_ufrag,
-                        self.ice_pwd,
-                        self.fingerprint,
-                        self.setup,
+                        "a=sctp-port:{}\r\na=max-message-size:{}\r\n",
                         super::SCTP_PORT,
                         super::LOCAL_MAX_MESSAGE_SIZE
                     );
+                }
+                LocalSection::Media(media) => {
+                    sdp.push_str(&media.m_line());
+                    sdp.push_str("c=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n");
+                    self.write_transport(&mut sdp, &media.mid, candidates, gathering_complete);
+                    media.write_media_lines(&mut sdp);
                 }
                 LocalSection::Rejected {
                     kind,
@@ -132,5 +133,20 @@ impl LocalParameters {
             }
         }
         sdp
+    }
+
+    /// The candidates and the ICE/DTLS lines every accepted section carries (RFC 8829 §5.2.1), then `a=mid`.
+    fn write_transport(&self, sdp: &mut String, mid: &str, candidates: &[Candidate], gathering_complete: bool) {
+        for c in candidates {
+            let _ = write!(sdp, "a={c}\r\n");
+        }
+        if gathering_complete {
+            sdp.push_str("a=end-of-candidates\r\n");
+        }
+        let _ = write!(
+            sdp,
+            "a=ice-ufrag:{}\r\na=ice-pwd:{}\r\na=ice-options:trickle\r\na=fingerprint:{}\r\na=setup:{}\r\na=mid:{mid}\r\n",
+            self.ice_ufrag, self.ice_pwd, self.fingerprint, self.setup
+        );
     }
 }

@@ -4,15 +4,32 @@
 //! [`LocalParameters`] renders the SDP of our side; [`RemoteParameters`]
 //! reads the transport parameters (ICE credentials, DTLS fingerprints and
 //! role, SCTP port, candidates) out of a remote description and checks them.
-//! This slice negotiates data channels: media sections of a remote offer are
-//! answered as rejected (port 0), as a browser does for a kind it cannot
-//! handle.
+//!
+//! Media negotiation is pure data in, data out: [`codecs`] knows the formats
+//! (and [`h264`] the H.264 profile rules), [`RemoteMedia`] reads an offered or
+//! answered audio/video section, [`offer_media`], [`answer_media`] and
+//! [`apply_answer`] negotiate one section, giving a [`MediaSectionParams`]
+//! to render as [`LocalSection::Media`] and a [`NegotiatedMedia`] for the RTP
+//! layer. A section with no codec in common is answered rejected (port 0),
+//! as a browser does for a kind it cannot handle.
 
+pub mod codecs;
+pub mod h264;
 mod local;
+mod media;
+mod negotiate;
 mod remote;
+mod remote_media;
 
+pub use codecs::{Codec, CodecParameters, MediaType};
 pub use local::{LocalParameters, LocalSection};
+pub use media::{default_extensions, extension, HeaderExtension, MediaSectionParams, SenderParams, MEDIA_PROTOCOL};
+pub use negotiate::{
+    answer_media, apply_answer, offer_media, MediaCapabilities, MediaNegotiationError, NegotiatedMedia, PayloadFormat,
+    TransceiverWants,
+};
 pub use remote::{RemoteParameters, RemoteSection};
+pub use remote_media::{RemoteMedia, RemoteMsid, RemoteSsrc, MAX_REMOTE_RIDS, MAX_REMOTE_SSRCS};
 
 /// The SCTP port both sides use for data channels (RFC 8841 default, what browsers use).
 pub const SCTP_PORT: u16 = 5000;

@@ -172,7 +172,8 @@ impl PeerConnection {
         self.check_transition(Side::Remote, desc.kind)?;
         let parsed =
             SessionDescription::parse(&desc.sdp).map_err(|e| RtcError::Operation(format!("remote SDP: {e}")))?;
-        let remote = RemoteParameters::from_sdp(&parsed, desc.kind)?;
+        // Only data sections are accepted so far: the transport is the first bundled data section's.
+        let remote = RemoteParameters::from_sdp_accepting(&parsed, desc.kind, |s| s.is_data)?;
         if matches!(desc.kind, SdpType::Answer | SdpType::Pranswer) {
             let offered = self.local.as_ref().map(|l| l.sections.len()).unwrap_or(0);
             if remote.sections.len() != offered {
@@ -276,7 +277,7 @@ impl PeerConnection {
         self.pending_remote = None;
         self.remote = self.current_remote.as_ref().and_then(|a| {
             let parsed = SessionDescription::parse(&a.sdp).ok()?;
-            RemoteParameters::from_sdp(&parsed, a.kind).ok()
+            RemoteParameters::from_sdp_accepting(&parsed, a.kind, |s| s.is_data).ok()
         });
         self.set_signaling(SignalingState::Stable);
         Ok(())
