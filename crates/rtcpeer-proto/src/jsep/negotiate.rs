@@ -171,13 +171,7 @@ pub fn answer_media(
             kind: offer.kind,
         });
     }
-    let supported = caps.extensions(offer.kind);
-    let extensions = offer
-        .extensions
-        .iter()
-        .filter(|e| supported.iter().any(|s| s.uri == e.uri))
-        .cloned()
-        .collect();
+    let extensions = common_extensions(&offer.extensions, caps.extensions(offer.kind));
     let send = wants.send.is_some() && receives(offer.direction);
     let recv = wants.recv && sends(offer.direction);
     let receive_rids = if recv { offer.send_rids() } else { Vec::new() };
@@ -199,6 +193,20 @@ pub fn answer_media(
         sender,
         receive_rids,
     })
+}
+
+/// The extensions of `listed` (with their ids, in their order) whose URI is
+/// in `supported`; of two with the same id or URI only the first is kept.
+fn common_extensions(listed: &[HeaderExtension], supported: &[HeaderExtension]) -> Vec<HeaderExtension> {
+    let mut kept: Vec<HeaderExtension> = Vec::new();
+    for e in listed {
+        let known = supported.iter().any(|s| s.uri == e.uri);
+        let clash = kept.iter().any(|k| k.id == e.id || k.uri == e.uri);
+        if known && !clash {
+            kept.push(e.clone());
+        }
+    }
+    kept
 }
 
 /// One payload type of a negotiated section.
@@ -342,12 +350,7 @@ pub fn apply_answer(
             kind: offer.kind,
         });
     }
-    let extensions: Vec<HeaderExtension> = answer
-        .extensions
-        .iter()
-        .filter(|e| offer.extensions.iter().any(|o| o.uri == e.uri))
-        .cloned()
-        .collect();
+    let extensions = common_extensions(&answer.extensions, &offer.extensions);
     let direction = direction_from(receives(answer.direction), sends(answer.direction));
     let negotiated = MediaSectionParams {
         codecs,
@@ -389,7 +392,8 @@ mod tests {
 
     const VP8_AND_VP9: &str = "a=rtpmap:100 VP8/90000\r\na=rtpmap:101 rtx/90000\r\na=fmtp:101 apt=100\r\n\
 a=rtpmap:98 VP9/90000\r\na=fmtp:98 profile-id=2\r\na=rtcp-fb:* nack\r\n\
-a=extmap:7 urn:ietf:params:rtp-hdrext:sdes:mid\r\na=extmap:9 urn:example:unknown\r\n";
+a=extmap:7 urn:ietf:params:rtp-hdrext:sdes:mid\r\na=extmap:9 urn:example:unknown\r\n\
+a=extmap:7 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\na=extmap:8 urn:ietf:params:rtp-hdrext:sdes:mid\r\n";
 
     #[test]
     fn answer_keeps_offered_payload_types_and_drops_what_we_do_not_do() {
@@ -403,6 +407,7 @@ a=extmap:7 urn:ietf:params:rtp-hdrext:sdes:mid\r\na=extmap:9 urn:example:unknown
         )
         .unwrap();
         // VP9 profile 2 is not ours; VP8 keeps PT 100 and its RTX 101.
+        // Of the extensions only the first of each id and URI is kept.
         assert_eq!(answer.payload_types(), vec![100, 101]);
         assert_eq!(answer.codecs[0].codec, Codec::Vp8);
         assert_eq!(answer.codecs[0].rtcp_fb, vec!["nack".to_string()]);

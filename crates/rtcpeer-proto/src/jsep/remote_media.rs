@@ -98,7 +98,12 @@ impl RemoteMedia {
             rtcp_rsize: false,
             bundle_only: section.is_bundle_only(),
         };
-        let formats: Vec<u8> = section.formats.iter().filter_map(|f| f.parse().ok()).collect();
+        let mut formats: Vec<u8> = Vec::new();
+        for pt in section.formats.iter().filter_map(|f| f.parse::<u8>().ok()) {
+            if !formats.contains(&pt) {
+                formats.push(pt);
+            }
+        }
         let mut rtx: Vec<(u8, Option<u8>)> = Vec::new();
         for pt in &formats {
             let Some(map) = attributes.iter().find_map(|a| match a {
