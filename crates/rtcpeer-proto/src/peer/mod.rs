@@ -1,9 +1,13 @@
 //! The peer-connection state machine: the sans-IO `RTCPeerConnection`.
 
 mod connection;
+pub mod transceiver;
 pub mod types;
 
 pub use connection::{DropCounters, PeerConfig, PeerConnection, PeerEvent};
+pub use transceiver::{
+    MediaFrame, ReceivedFrame, TrackInit, TransceiverDirection, TransceiverId, TransceiverInfo, TransceiverInit,
+};
 pub use types::{
     BundlePolicy, IceCandidateInit, IceConnectionState, IceGatheringState, IceTransportPolicy, PeerConnectionState,
     RtcError, SdpType, SessionDescriptionInit, SignalingState,

@@ -82,7 +82,17 @@ impl SimPeer {
             fresh: Vec::new(),
         }
     }
+    /// Moves the events the connection has raised into `events` and `fresh`.
+    pub fn collect_events(&mut self) {
+        while let Some(event) = self.pc.poll_event() {
+            self.events.push(event.clone());
+            self.fresh.push(event);
+        }
+    }
+
+    /// The events not looked at yet (collecting what the connection raised meanwhile).
     pub fn take_events(&mut self) -> Vec<PeerEvent> {
+        self.collect_events();
         std::mem::take(&mut self.fresh)
     }
 }

@@ -23,12 +23,15 @@ use crate::datachannel::{
 };
 use crate::dtls::{Certificate, DtlsRole, DtlsTransport};
 use crate::ice::{Candidate, IceAgent, IceAgentConfig, IceRole};
-use crate::jsep::{LocalParameters, RemoteParameters};
+use crate::jsep::{Codec, LocalParameters, MediaCapabilities, MediaType, RemoteParameters};
 use crate::net::{PacketKind, Receive, Transmit};
 
+use super::transceiver::{ReceivedFrame, TransceiverId};
 use super::types::*;
+use transceivers::Transceiver;
 
 mod signaling;
+mod transceivers;
 mod transport;
 
 /// The most events queued for the application before the oldest are dropped.
@@ -78,6 +81,25 @@ pub enum PeerEvent {
     ChannelClose(ChannelId),
     /// The channel's `error`, with what went wrong.
     ChannelError(ChannelId, String),
+    /// `track`: a negotiation made the remote's track on this transceiver arrive.
+    Track {
+        /// The transceiver whose receiver carries the track.
+        transceiver: TransceiverId,
+        /// Its mid.
+        mid: String,
+        /// Audio or video.
+        kind: MediaType,
+        /// The remote track's id (its msid track id).
+        track_id: String,
+        /// The remote streams the track belongs to (the event's `streams`).
+        stream_ids: Vec<String>,
+    },
+    /// The sender's track codec is not among the negotiated formats: it cannot send.
+    CodecNotNegotiated(TransceiverId, Codec),
+    /// A frame of a remote track, reassembled.
+    Frame(TransceiverId, ReceivedFrame),
+    /// The remote asked for a keyframe (PLI or FIR) on this transceiver's sender.
+    KeyframeRequested(TransceiverId),
 }
 
 /// Counters of what the connection dropped.
@@ -125,6 +147,10 @@ pub struct PeerConnection {
     session_id: u64,
     session_version: u64,
     negotiation_needed: bool,
+    transceivers: Vec<Transceiver>,
+    /// The RTCP CNAME of every stream we send (RFC 7022: random per connection).
+    cname: String,
+    capabilities: MediaCapabilities,
 
     events: VecDeque<PeerEvent>,
     transmits: VecDeque<Transmit>,
@@ -169,6 +195,9 @@ impl PeerConnection {
             session_id,
             session_version: 1,
             negotiation_needed: false,
+            transceivers: Vec::new(),
+            cname: format!("{:016x}", crate::rand::u64()),
+            capabilities: MediaCapabilities::default(),
             events: VecDeque::new(),
             transmits: VecDeque::new(),
             drops: DropCounters::default(),

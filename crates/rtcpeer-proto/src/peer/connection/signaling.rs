@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use crate::dtls::DtlsRole;
 use crate::ice::{Candidate, IceCredentials, IceRole};
-use crate::jsep::{LocalParameters, LocalSection, RemoteParameters};
+use crate::jsep::{LocalParameters, LocalSection, RemoteParameters, RemoteSection};
 use crate::sdp::SessionDescription;
 
 use super::super::types::*;
+use super::transceivers::next_free_mid;
 use super::{closed_error, PeerConnection, PeerEvent};
 
 /// Which description a signaling step applies.
@@ -27,13 +28,10 @@ impl PeerConnection {
         }
         // An offer can be created wherever a local offer could be applied.
         self.check_transition(Side::Local, SdpType::Offer)?;
-        let mut sections = Vec::new();
-        // Keep the sections already negotiated, in order; add the data section if channels exist.
-        if let Some(remote) = &self.remote {
-            for s in &remote.sections {
-                sections.push(LocalSection::mirroring(s, s.is_data));
-            }
-        }
+        // Keep the sections already negotiated, in order; then new transceivers; then the data
+        // section if channels exist and none was negotiated.
+        let base = self.local.as_ref().map(|l| l.sections.clone()).unwrap_or_default();
+        let mut sections = self.offer_sections(base);
         if !sections.iter().any(|s| matches!(s, LocalSection::Data { .. })) && self.channels.ids().next().is_some() {
             let mid = next_free_mid(&sections);
             sections.push(LocalSection::Data { mid });
@@ -59,6 +57,9 @@ impl PeerConnection {
             .sections
             .iter()
             .map(|s| {
+                if s.media.is_some() {
+                    return self.answer_section(s);
+                }
                 let accept = s.is_data && !s.rejected && !data_taken;
                 data_taken |= accept;
                 LocalSection::mirroring(s, accept)
@@ -73,6 +74,16 @@ impl PeerConnection {
         let init = SessionDescriptionInit::answer(params.render(&[], false));
         self.last_created = Some((init.clone(), params));
         Ok(init)
+    }
+
+    /// Whether we could accept this remote section (its transport may carry the bundle):
+    /// a data section, or an audio/video section with a codec in common.
+    fn can_accept(&self, section: &RemoteSection) -> bool {
+        section.is_data
+            || section.media.as_ref().is_some_and(|m| {
+                let ours = self.capabilities.codecs(m.kind);
+                m.codecs.iter().any(|offered| ours.iter().any(|c| c.matches(offered)))
+            })
     }
 
     pub(super) fn local_parameters(&mut self, setup: &'static str, sections: Vec<LocalSection>) -> LocalParameters {
@@ -133,6 +144,7 @@ impl PeerConnection {
         match desc.kind {
             SdpType::Offer => {
                 self.pending_local = Some(desc);
+                self.associate_local_offer();
                 self.set_signaling(SignalingState::HaveLocalOffer);
             }
             SdpType::Pranswer => {
@@ -152,6 +164,7 @@ impl PeerConnection {
                     IceRole::Controlled
                 });
                 self.negotiate_dtls_role();
+                self.apply_media_negotiation(true);
             }
             SdpType::Rollback => unreachable!("handled above"),
         }
@@ -173,7 +186,7 @@ impl PeerConnection {
         let parsed =
             SessionDescription::parse(&desc.sdp).map_err(|e| RtcError::Operation(format!("remote SDP: {e}")))?;
         // Only data sections are accepted so far: the transport is the first bundled data section's.
-        let remote = RemoteParameters::from_sdp_accepting(&parsed, desc.kind, |s| s.is_data)?;
+        let remote = RemoteParameters::from_sdp_accepting(&parsed, desc.kind, |s| self.can_accept(s))?;
         if matches!(desc.kind, SdpType::Answer | SdpType::Pranswer) {
             let offered = self.local.as_ref().map(|l| l.sections.len()).unwrap_or(0);
             if remote.sections.len() != offered {
@@ -205,6 +218,7 @@ impl PeerConnection {
             SdpType::Offer => {
                 self.pending_remote = Some(applied);
                 self.remote = Some(remote);
+                self.associate_remote_offer();
                 self.set_signaling(SignalingState::HaveRemoteOffer);
             }
             SdpType::Pranswer => {
@@ -223,6 +237,7 @@ impl PeerConnection {
                 // The offerer controls, unless it is lite (never us: we are full ICE).
                 self.ice.set_role(IceRole::Controlling);
                 self.negotiate_dtls_role();
+                self.apply_media_negotiation(false);
             }
             SdpType::Rollback => unreachable!("handled above"),
         }
@@ -277,7 +292,7 @@ impl PeerConnection {
         self.pending_remote = None;
         self.remote = self.current_remote.as_ref().and_then(|a| {
             let parsed = SessionDescription::parse(&a.sdp).ok()?;
-            RemoteParameters::from_sdp_accepting(&parsed, a.kind, |s| s.is_data).ok()
+            RemoteParameters::from_sdp_accepting(&parsed, a.kind, |s| self.can_accept(s)).ok()
         });
         self.set_signaling(SignalingState::Stable);
         Ok(())
@@ -369,16 +384,8 @@ impl PeerConnection {
         sections
             .iter()
             .enumerate()
-            .find(|(_, s)| matches!(s, LocalSection::Data { .. }))
+            .find(|(_, s)| matches!(s, LocalSection::Data { .. } | LocalSection::Media(_)))
             .map(|(i, s)| (s.mid().map(str::to_string), i as u16))
             .unwrap_or((Some("0".into()), 0))
     }
-}
-
-/// The lowest numeric mid not used by these sections.
-fn next_free_mid(sections: &[LocalSection]) -> String {
-    (0u32..)
-        .map(|n| n.to_string())
-        .find(|m| !sections.iter().any(|s| s.mid() == Some(m.as_str())))
-        .unwrap_or_else(|| "0".into())
 }

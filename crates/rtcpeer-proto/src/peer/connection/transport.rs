@@ -22,8 +22,12 @@ impl PeerConnection {
             return;
         }
         let Some(remote) = &self.remote else { return };
-        if !remote.sections.iter().any(|s| s.is_data && !s.rejected) {
-            debug!("no data section negotiated; nothing to connect");
+        if !remote
+            .sections
+            .iter()
+            .any(|s| (s.is_data || s.media.is_some()) && !s.rejected)
+        {
+            debug!("no section negotiated; nothing to connect");
             return;
         }
         let local_setup = self.local.as_ref().map(|l| l.setup).unwrap_or("actpass");
@@ -64,9 +68,20 @@ impl PeerConnection {
             }
         }
         self.start_dtls(now);
+        let data_negotiated = self.local.as_ref().is_some_and(|l| {
+            l.sections
+                .iter()
+                .any(|s| matches!(s, crate::jsep::LocalSection::Data { .. }))
+        }) && self
+            .remote
+            .as_ref()
+            .is_some_and(|r| r.sections.iter().any(|s| s.is_data && !s.rejected));
         if let Some(dtls) = &mut self.dtls {
             while let Some(event) = dtls.poll_event() {
                 match event {
+                    DtlsEvent::Connected { .. } if !data_negotiated => {
+                        debug!("DTLS connected; no data section negotiated, so no SCTP association");
+                    }
                     DtlsEvent::Connected { .. } => {
                         let remote = self.remote.as_ref();
                         let port = remote.and_then(|r| r.sctp_port).unwrap_or(crate::jsep::SCTP_PORT);

@@ -1,0 +1,212 @@
+//! Media between two sans-IO peers on a simulated network: transceivers,
+//! negotiation of codecs and directions, and the `track` event.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{LinkConditions, Sim};
+use rtcpeer_proto::jsep::{Codec, MediaType};
+use rtcpeer_proto::peer::{
+    PeerConnectionState, PeerEvent, TrackInit, TransceiverDirection, TransceiverId, TransceiverInit,
+};
+
+fn track(id: &str, codec: Codec) -> TrackInit {
+    TrackInit {
+        id: id.into(),
+        codec,
+        stream_ids: vec!["stream".into()],
+    }
+}
+
+fn tracks(events: &[PeerEvent]) -> Vec<(TransceiverId, String, MediaType, String, Vec<String>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            PeerEvent::Track {
+                transceiver,
+                mid,
+                kind,
+                track_id,
+                stream_ids,
+            } => Some((*transceiver, mid.clone(), *kind, track_id.clone(), stream_ids.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn connected(sim: &Sim) -> bool {
+    sim.a.pc.connection_state() == PeerConnectionState::Connected
+        && sim.b.pc.connection_state() == PeerConnectionState::Connected
+}
+
+#[test]
+fn tracks_added_by_the_offerer_arrive_at_the_answerer_with_their_ids_and_streams() {
+    let mut sim = Sim::new(1, LinkConditions::perfect());
+    let video = sim.a.pc.add_track(track("camera", Codec::Vp8)).expect("add video");
+    let audio = sim.a.pc.add_track(track("microphone", Codec::Opus)).expect("add audio");
+    assert!(sim.a.take_events().contains(&PeerEvent::NegotiationNeeded));
+    sim.negotiate();
+    assert!(
+        sim.run_until(Duration::from_secs(10), |s| connected(s)),
+        "media-only connection did not connect"
+    );
+
+    let arrived = tracks(&sim.b.events);
+    assert_eq!(arrived.len(), 2, "b heard {arrived:?}");
+    let (_, video_mid, kind, id, streams) = &arrived[0];
+    assert_eq!(
+        (*kind, id.as_str(), streams.as_slice()),
+        (MediaType::Video, "camera", &["stream".to_string()][..])
+    );
+    assert_eq!(arrived[1].2, MediaType::Audio);
+    assert_eq!(arrived[1].3, "microphone");
+
+    // The offerer sends; the answerer, without tracks of its own, only receives.
+    let a_video = sim.a.pc.transceiver(video).expect("a's video");
+    assert_eq!(a_video.mid.as_deref(), Some(video_mid.as_str()));
+    assert_eq!(a_video.current_direction, Some(TransceiverDirection::SendOnly));
+    assert_eq!(a_video.send_codec, Some(Codec::Vp8));
+    assert_eq!(
+        sim.a.pc.transceiver(audio).and_then(|t| t.send_codec),
+        Some(Codec::Opus)
+    );
+    let b_side = sim.b.pc.transceivers();
+    assert_eq!(b_side.len(), 2);
+    assert!(b_side
+        .iter()
+        .all(|t| t.current_direction == Some(TransceiverDirection::RecvOnly)));
+    assert!(b_side[0].receive_codecs.contains(&Codec::Vp8) && b_side[0].receive_codecs.contains(&Codec::H264));
+    // Nobody sends to a, so a hears no track.
+    assert!(tracks(&sim.a.events).is_empty());
+}
+
+#[test]
+fn an_answerer_that_adds_its_own_track_reuses_the_offered_transceiver_and_sends_back() {
+    let mut sim = Sim::new(2, LinkConditions::perfect());
+    sim.a.pc.add_track(track("a-cam", Codec::H264)).expect("add");
+    let offer = sim.a.pc.create_offer().expect("offer");
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("sld");
+    sim.b.pc.set_remote_description(sim.now, offer).expect("srd");
+    // Like a browser's ontrack → addTrack reflection: the recvonly transceiver is reused.
+    let reused = sim.b.pc.add_track(track("b-cam", Codec::H264)).expect("add on b");
+    assert_eq!(sim.b.pc.transceivers().len(), 1);
+    assert_eq!(
+        sim.b.pc.transceiver(reused).map(|t| t.direction),
+        Some(TransceiverDirection::SendRecv)
+    );
+    let answer = sim.b.pc.create_answer().expect("answer");
+    assert!(answer.sdp.contains("a=sendrecv"), "{}", answer.sdp);
+    assert!(answer.sdp.contains("b-cam"), "{}", answer.sdp);
+    sim.b
+        .pc
+        .set_local_description(sim.now, Some(answer.clone()))
+        .expect("sld answer");
+    sim.a.pc.set_remote_description(sim.now, answer).expect("srd answer");
+    let a_tracks = tracks(&sim.a.take_events());
+    assert_eq!(a_tracks.len(), 1);
+    assert_eq!(a_tracks[0].3, "b-cam");
+    assert_eq!(
+        sim.a.pc.transceivers()[0].current_direction,
+        Some(TransceiverDirection::SendRecv)
+    );
+}
+
+#[test]
+fn a_recvonly_transceiver_asks_the_peer_to_send_and_a_codec_the_peer_lacks_is_reported() {
+    let mut sim = Sim::new(3, LinkConditions::perfect());
+    let id = sim
+        .a
+        .pc
+        .add_transceiver(
+            MediaType::Video,
+            TransceiverInit {
+                direction: TransceiverDirection::RecvOnly,
+                stream_ids: Vec::new(),
+            },
+        )
+        .expect("transceiver");
+    let offer = sim.a.pc.create_offer().expect("offer");
+    assert!(
+        offer.sdp.contains("m=video") && offer.sdp.contains("a=recvonly"),
+        "{}",
+        offer.sdp
+    );
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("sld");
+    sim.b.pc.set_remote_description(sim.now, offer).expect("srd");
+    // b sends AV1, which the answer keeps; a then "sends" nothing, receives AV1.
+    sim.b.pc.add_track(track("screen", Codec::Av1)).expect("add");
+    let answer = sim.b.pc.create_answer().expect("answer");
+    sim.b
+        .pc
+        .set_local_description(sim.now, Some(answer.clone()))
+        .expect("sld");
+    sim.a.pc.set_remote_description(sim.now, answer).expect("srd");
+    assert_eq!(
+        sim.a.pc.transceiver(id).and_then(|t| t.current_direction),
+        Some(TransceiverDirection::RecvOnly)
+    );
+    assert_eq!(tracks(&sim.a.take_events()).len(), 1);
+    let b_events = sim.b.take_events();
+    assert!(!b_events.iter().any(|e| matches!(e, PeerEvent::CodecNotNegotiated(..))));
+
+    // Re-offer from b: a's capabilities lack nothing, but a sendonly G.722 track on an audio
+    // transceiver whose peer only takes PCMU is reported, not silently dropped.
+    let mut sim = Sim::new(4, LinkConditions::perfect());
+    sim.a.pc.add_track(track("voice", Codec::G722)).expect("add");
+    let offer = sim.a.pc.create_offer().expect("offer");
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("sld");
+    // The peer answers with PCMU only (what a narrow-band gateway would do).
+    sim.b.pc.set_remote_description(sim.now, offer).expect("srd");
+    let answer = sim.b.pc.create_answer().expect("answer");
+    let mut lines: Vec<String> = Vec::new();
+    for line in answer.sdp.split("\r\n").filter(|l| !l.is_empty()) {
+        if let Some(rest) = line.strip_prefix("m=audio 9 UDP/TLS/RTP/SAVPF ") {
+            let _ = rest;
+            lines.push("m=audio 9 UDP/TLS/RTP/SAVPF 0".into());
+        } else if line.starts_with("a=rtpmap:") || line.starts_with("a=fmtp:") || line.starts_with("a=rtcp-fb:") {
+            if line.starts_with("a=rtpmap:0 ") {
+                lines.push(line.into());
+            }
+        } else {
+            lines.push(line.into());
+        }
+    }
+    let narrow = rtcpeer_proto::peer::SessionDescriptionInit::answer(lines.join("\r\n") + "\r\n");
+    sim.a
+        .pc
+        .set_remote_description(sim.now, narrow)
+        .expect("srd narrow answer");
+    let events = sim.a.take_events();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, PeerEvent::CodecNotNegotiated(_, Codec::G722))),
+        "{events:?}"
+    );
+    assert_eq!(sim.a.pc.transceivers()[0].send_codec, None);
+}
+
+#[test]
+fn removing_a_track_makes_negotiation_needed_and_the_next_offer_stops_sending() {
+    let mut sim = Sim::new(5, LinkConditions::perfect());
+    let id = sim.a.pc.add_track(track("camera", Codec::Vp8)).expect("add");
+    sim.negotiate();
+    assert!(sim.run_until(Duration::from_secs(10), |s| connected(s)));
+    sim.a.take_events();
+    sim.a.pc.remove_track(id).expect("remove");
+    assert!(sim.a.take_events().contains(&PeerEvent::NegotiationNeeded));
+    let offer = sim.a.pc.create_offer().expect("offer");
+    // addTrack made it sendrecv; without the track it only receives (as in the browser).
+    assert!(offer.sdp.contains("a=recvonly"), "{}", offer.sdp);
+    assert!(!offer.sdp.contains("camera"), "{}", offer.sdp);
+}
