@@ -15,6 +15,7 @@
 //! | [`stun`] | STUN messages (RFC 8489) |
 //! | [`ice`] | the ICE agent (RFC 8445, trickle RFC 8838) |
 //! | [`dtls`] | DTLS through `dimpl`, certificates and fingerprints (RFC 8842) |
+//! | [`srtp`] | SRTP/SRTCP (RFC 3711, AES-GCM RFC 7714) for DTLS-SRTP (RFC 5764) |
 //! | [`sctp`] | the boundary around the SCTP association (RFC 8261) |
 //! | [`datachannel`] | DCEP and data channels (RFC 8831/8832) |
 //! | [`mdns`] | one-shot mDNS queries for `.local` candidates (RFC 6762) |
@@ -33,4 +34,5 @@ pub mod peer;
 mod rand;
 pub mod sctp;
 pub mod sdp;
+pub mod srtp;
 pub mod stun;

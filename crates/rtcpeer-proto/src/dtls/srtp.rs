@@ -1,67 +1,12 @@
-//! DTLS-SRTP: the negotiated protection profile and the exported keys (RFC 5764 §4.2).
+//! DTLS-SRTP: the exported keys (RFC 5764 §4.2). The profile type itself
+//! lives in [`crate::srtp`]; it is re-exported here for the DTLS API.
 
 use std::fmt;
 
 use super::error::DtlsError;
 use super::DtlsRole;
 
-/// An SRTP protection profile negotiated through the `use_srtp` extension.
-///
-/// dimpl offers and accepts all three, preferring them in this order:
-/// AEAD_AES_256_GCM, AEAD_AES_128_GCM, AES128_CM_SHA1_80 (the list cannot be
-/// configured in dimpl 0.9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SrtpProfile {
-    /// `SRTP_AES128_CM_HMAC_SHA1_80` (RFC 5764 §4.1.2).
-    Aes128CmSha1_80,
-    /// `SRTP_AEAD_AES_128_GCM` (RFC 7714 §14.2).
-    AeadAes128Gcm,
-    /// `SRTP_AEAD_AES_256_GCM` (RFC 7714 §14.2).
-    AeadAes256Gcm,
-}
-
-impl SrtpProfile {
-    /// Master key length in bytes.
-    pub fn key_len(self) -> usize {
-        match self {
-            SrtpProfile::Aes128CmSha1_80 | SrtpProfile::AeadAes128Gcm => 16,
-            SrtpProfile::AeadAes256Gcm => 32,
-        }
-    }
-
-    /// Master salt length in bytes.
-    pub fn salt_len(self) -> usize {
-        match self {
-            SrtpProfile::Aes128CmSha1_80 => 14,
-            SrtpProfile::AeadAes128Gcm | SrtpProfile::AeadAes256Gcm => 12,
-        }
-    }
-
-    /// The registered name, e.g. `"SRTP_AEAD_AES_128_GCM"`.
-    pub fn name(self) -> &'static str {
-        match self {
-            SrtpProfile::Aes128CmSha1_80 => "SRTP_AES128_CM_HMAC_SHA1_80",
-            SrtpProfile::AeadAes128Gcm => "SRTP_AEAD_AES_128_GCM",
-            SrtpProfile::AeadAes256Gcm => "SRTP_AEAD_AES_256_GCM",
-        }
-    }
-
-    /// Maps dimpl's profile; `None` for one this version does not know.
-    pub(crate) fn from_dimpl(profile: dimpl::SrtpProfile) -> Option<SrtpProfile> {
-        match profile {
-            dimpl::SrtpProfile::AES128_CM_SHA1_80 => Some(SrtpProfile::Aes128CmSha1_80),
-            dimpl::SrtpProfile::AEAD_AES_128_GCM => Some(SrtpProfile::AeadAes128Gcm),
-            dimpl::SrtpProfile::AEAD_AES_256_GCM => Some(SrtpProfile::AeadAes256Gcm),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for SrtpProfile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use crate::srtp::SrtpProfile;
 
 /// One direction's SRTP master key and salt.
 #[derive(Clone, PartialEq, Eq)]
@@ -181,5 +126,6 @@ mod tests {
             }
         );
         assert!(SrtpKeyingMaterial::split(SrtpProfile::AeadAes256Gcm, DtlsRole::Server, &[0; 88]).is_ok());
+        assert!(SrtpKeyingMaterial::split(SrtpProfile::Aes128CmSha1_32, DtlsRole::Server, &[0; 60]).is_ok());
     }
 }
