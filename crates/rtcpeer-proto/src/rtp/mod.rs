@@ -13,13 +13,19 @@
 mod error;
 pub mod extension;
 pub mod header_ext;
+mod history;
+mod nack;
 mod ntp;
 mod packet;
 pub mod rtcp;
+mod seq;
 
 pub use error::{RtcpError, RtpError};
 pub use extension::{ExtensionKind, ExtensionMap, ExtensionValue, ExtensionValues};
 pub use header_ext::{ExtensionElement, HeaderExtension};
+pub use history::{unwrap_rtx, RtxSender, SendHistory, StoredPacket};
+pub use nack::{NackConfig, NackTracker};
 pub use ntp::{compact_to_duration, duration_to_compact, NtpTime, UNIX_EPOCH_OFFSET_SECS};
 pub use packet::{is_rtcp, RtpBuilder, RtpPacket, FIXED_HEADER_LEN, RTP_VERSION};
 pub use rtcp::RtcpPacket;
+pub use seq::SeqUnwrapper;
