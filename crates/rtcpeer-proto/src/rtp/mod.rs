@@ -19,6 +19,7 @@ mod ntp;
 mod packet;
 pub mod rtcp;
 mod seq;
+mod stats;
 
 pub use error::{RtcpError, RtpError};
 pub use extension::{ExtensionKind, ExtensionMap, ExtensionValue, ExtensionValues};
@@ -29,3 +30,4 @@ pub use ntp::{compact_to_duration, duration_to_compact, NtpTime, UNIX_EPOCH_OFFS
 pub use packet::{is_rtcp, RtpBuilder, RtpPacket, FIXED_HEADER_LEN, RTP_VERSION};
 pub use rtcp::RtcpPacket;
 pub use seq::SeqUnwrapper;
+pub use stats::{rtt_from_report, ReceiverStats, SenderStats};
