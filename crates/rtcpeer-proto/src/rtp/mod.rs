@@ -20,6 +20,7 @@ mod packet;
 pub mod rtcp;
 mod seq;
 mod stats;
+mod twcc_recorder;
 
 pub use error::{RtcpError, RtpError};
 pub use extension::{ExtensionKind, ExtensionMap, ExtensionValue, ExtensionValues};
@@ -31,3 +32,4 @@ pub use packet::{is_rtcp, RtpBuilder, RtpPacket, FIXED_HEADER_LEN, RTP_VERSION};
 pub use rtcp::RtcpPacket;
 pub use seq::SeqUnwrapper;
 pub use stats::{rtt_from_report, ReceiverStats, SenderStats};
+pub use twcc_recorder::{TwccConfig, TwccRecorder};
