@@ -16,6 +16,7 @@
 //! | [`ice`] | the ICE agent (RFC 8445, trickle RFC 8838) |
 //! | [`dtls`] | DTLS through `dimpl`, certificates and fingerprints (RFC 8842) |
 //! | [`srtp`] | SRTP/SRTCP (RFC 3711, AES-GCM RFC 7714) for DTLS-SRTP (RFC 5764) |
+//! | [`rtp`] | RTP and RTCP (RFC 3550), header extensions (RFC 8285), feedback (RFC 4585/5104) |
 //! | [`sctp`] | the boundary around the SCTP association (RFC 8261) |
 //! | [`datachannel`] | DCEP and data channels (RFC 8831/8832) |
 //! | [`mdns`] | one-shot mDNS queries for `.local` candidates (RFC 6762) |
@@ -32,6 +33,7 @@ pub mod mdns;
 pub mod net;
 pub mod peer;
 mod rand;
+pub mod rtp;
 pub mod sctp;
 pub mod sdp;
 pub mod srtp;
