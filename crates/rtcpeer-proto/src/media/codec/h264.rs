@@ -74,6 +74,8 @@ impl Packetizer for H264Packetizer {
     fn packetize(&mut self, frame: &[u8], timestamp: u32, max_payload: usize) -> Result<Vec<Payload>, PacketizeError> {
         // An FU-A needs its two header bytes plus at least one byte of the NAL unit.
         check_max_payload(max_payload, 3)?;
+        // STAP-A sizes are 16 bits, and no RTP payload is larger anyway.
+        let max_payload = max_payload.min(usize::from(u16::MAX));
         let nals = split_annex_b(frame);
         if nals.is_empty() {
             return Err(PacketizeError::MalformedFrame(
@@ -237,9 +239,7 @@ impl Depacketizer for H264Depacketizer {
                     let fragment_type = nal_type(*fu_header);
                     let start = fu_header & FU_START != 0;
                     let end = fu_header & FU_END != 0;
-                    if start && end {
-                        return Err(DepacketizeError::Truncated("an FU-A with both start and end bits"));
-                    }
+                    // RFC 6184 forbids start and end in one FU-A; we take it as a whole NAL unit.
                     match (start, unit.open_fragment) {
                         (true, None) => {
                             unit.note_type(fragment_type)?;
@@ -338,6 +338,14 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_max_payload_still_fits_16_bit_stap_a_sizes() {
+        let frame = annex_b(&[nal(0x41, 70_000), nal(0x41, 10), nal(0x41, 60_000)]);
+        let (payloads, out) = round_trip(&frame, 1 << 20);
+        assert_eq!(out.data, frame);
+        assert!(payloads.iter().all(|p| p.data.len() <= 65_535));
+    }
+
+    #[test]
     fn annex_b_splitting() {
         let stream = [0xff, 0, 0, 1, 0x67, 1, 0, 0, 0, 1, 0x68, 2, 0, 0, 1, 0, 0, 1, 0x65];
         let nals = split_annex_b(&stream);
@@ -389,6 +397,12 @@ mod tests {
                 "{bad:?}"
             );
         }
+        // Start and end in one FU-A (forbidden, but seen) is a whole NAL unit.
+        let whole = H264Depacketizer
+            .depacketize(&[Bytes::from_static(&[0x7c, 0xc5, 1, 2])])
+            .unwrap();
+        assert_eq!(&whole.data[..], &[0, 0, 0, 1, 0x65, 1, 2]);
+        assert!(whole.keyframe);
         assert_eq!(
             H264Depacketizer.depacketize(&[Bytes::from_static(&[0x7a, 1])]),
             Err(DepacketizeError::UnsupportedNalType(26))

@@ -191,6 +191,72 @@ mod tests {
         }
     }
 
+    /// A small deterministic generator for the tests below.
+    fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+        let mut state = seed | 1;
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
+    #[test]
+    fn mangled_payloads_never_panic_a_depacketizer() {
+        let mut next = xorshift(0x5eed);
+        for codec in Codec::ALL {
+            let depacketizer = codec.depacketizer();
+            let mut packetizer = codec.packetizer();
+            // A valid-looking frame for each codec, so mangling starts from real payloads.
+            let frame: Vec<u8> = match codec {
+                Codec::H264 => [&[0, 0, 0, 1, 0x67, 1][..], &[0, 0, 0, 1, 0x65], &[7; 3000]].concat(),
+                Codec::Av1 => [&[0x0a, 0x02, 0, 0][..], &[0x32, 0x88, 0x17], &[0x10; 3000]].concat(),
+                Codec::Vp9 => [&[0x80][..], &[5; 3000]].concat(),
+                _ => vec![0xf8; 100],
+            };
+            let valid: Vec<Bytes> = packetizer
+                .packetize(&frame, 0, 1000)
+                .unwrap()
+                .into_iter()
+                .map(|p| p.data)
+                .collect();
+            assert!(depacketizer.depacketize(&valid).is_ok(), "{codec:?}");
+            for _ in 0..3000 {
+                let mut payloads = valid.clone();
+                let r = next();
+                match r % 4 {
+                    // Flip a few bits.
+                    0 | 1 => {
+                        for _ in 0..1 + r % 3 {
+                            let p = (next() as usize) % payloads.len();
+                            let mut bytes = payloads[p].to_vec();
+                            let at = (next() as usize) % bytes.len();
+                            bytes[at] ^= 1 << (next() % 8);
+                            payloads[p] = Bytes::from(bytes);
+                        }
+                    }
+                    // Cut a payload short.
+                    2 => {
+                        let p = (next() as usize) % payloads.len();
+                        let cut = (next() as usize) % (payloads[p].len() + 1);
+                        payloads[p].truncate(cut);
+                    }
+                    // Random bytes.
+                    _ => {
+                        payloads = (0..1 + r % 3)
+                            .map(|_| (0..next() % 40).map(|_| next() as u8).collect::<Vec<u8>>().into())
+                            .collect();
+                    }
+                }
+                let _ = depacketizer.is_frame_start(&payloads[0]);
+                if let Ok(out) = depacketizer.depacketize(&payloads) {
+                    assert!(!out.data.is_empty(), "{codec:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn audio_codecs_are_audio() {
         let audio: Vec<_> = Codec::ALL.into_iter().filter(|c| c.is_audio()).collect();
