@@ -103,6 +103,7 @@ pub struct JitterStats {
     /// Frames returned by [`JitterBuffer::poll_frame`].
     pub frames_emitted: u64,
     /// Frames dropped: incomplete at their deadline, evicted for room, too large, or malformed.
+    /// For audio every packet given up on counts as one frame.
     pub frames_dropped: u64,
     /// Complete delta frames discarded while waiting for a key frame.
     pub frames_discarded: u64,
@@ -831,6 +832,50 @@ mod tests {
         buffer.insert(3, 0, false, Bytes::from_static(&[0xfb, 0]), t0);
         assert_eq!(buffer.poll_frame(t0), None);
         assert_eq!(buffer.stats().frames_dropped, 2);
+    }
+
+    #[test]
+    fn frames_over_the_size_limit_are_dropped_and_a_blocked_buffer_evicts_the_oldest() {
+        let t0 = Instant::now();
+        let config = JitterConfig {
+            max_frame_bytes: 4000,
+            max_packets: 8,
+            ..JitterConfig::video()
+        };
+        let mut buffer = JitterBuffer::with_config(Codec::Vp8, config);
+        let mut sender = Sender::new(0);
+        let (key, packets) = sender.frame(3000, true);
+        packets
+            .iter()
+            .for_each(|p| assert_eq!(insert(&mut buffer, p, t0), InsertOutcome::Buffered));
+        assert_eq!(buffer.poll_frame(t0).map(|f| f.data.to_vec()), Some(key));
+        // 6000 bytes: over the limit.
+        for p in sender.frame(6000, false).1 {
+            insert(&mut buffer, &p, t0);
+        }
+        assert_eq!(buffer.poll_frame(t0), None);
+        assert!(buffer.needs_keyframe());
+        assert_eq!(buffer.stats().frames_dropped, 1);
+        assert!(buffer.is_empty());
+        // A gap, then more packets than the buffer holds: the oldest go, the newest stay.
+        let (_, lost) = sender.frame(1000, true);
+        assert_eq!(lost.len(), 1);
+        let mut last = None;
+        for _ in 0..6 {
+            let (frame, packets) = sender.frame(2000, true);
+            for p in &packets {
+                insert(&mut buffer, p, t0);
+                assert!(buffer.len() <= 8);
+            }
+            last = Some(frame);
+        }
+        let out = drain(&mut buffer, t0);
+        assert_eq!(
+            out.last().map(|f| f.data.to_vec()),
+            last,
+            "the newest key frame comes out"
+        );
+        assert!(!buffer.needs_keyframe());
     }
 
     #[test]
