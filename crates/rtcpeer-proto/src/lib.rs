@@ -20,6 +20,7 @@
 //! | [`sctp`] | the boundary around the SCTP association (RFC 8261) |
 //! | [`datachannel`] | DCEP and data channels (RFC 8831/8832) |
 //! | [`mdns`] | one-shot mDNS queries for `.local` candidates (RFC 6762) |
+//! | [`media`] | codec packetizers/depacketizers and the receive jitter buffer |
 //! | [`jsep`] | offer/answer generation and checking (RFC 8829) |
 //! | [`peer`] | the peer-connection state machine that ties them together |
 #![forbid(unsafe_code)]
@@ -30,6 +31,7 @@ pub mod dtls;
 pub mod ice;
 pub mod jsep;
 pub mod mdns;
+pub mod media;
 pub mod net;
 pub mod peer;
 mod rand;
