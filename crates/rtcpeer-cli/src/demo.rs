@@ -165,6 +165,10 @@ fn watch_events(
                         let _ = slot.send(channel);
                     }
                 }
+                // The demo carries data only.
+                PeerConnectionEvent::Track(_)
+                | PeerConnectionEvent::CodecNotNegotiated(..)
+                | PeerConnectionEvent::KeyframeRequested(_) => {}
             }
         }
     });

@@ -6,10 +6,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::data_channel::RTCDataChannel;
 use crate::proto::{
-    ChannelId, DataChannelInit, DataChannelMessage, IceCandidateInit, IceConnectionState, IceGatheringState,
-    PeerConnectionState, RtcError, SessionDescriptionInit, SignalingState,
+    ChannelId, DataChannelInit, DataChannelMessage, IceCandidateInit, IceConnectionState, IceGatheringState, MediaType,
+    PeerConnectionState, RtcError, SessionDescriptionInit, SignalingState, TransceiverDirection, TransceiverId,
+    TransceiverInfo, TransceiverInit,
 };
 use crate::stats::TransportStats;
+use crate::track::LocalTrack;
 
 /// The reply to a command that can fail.
 pub(crate) type Reply<T> = oneshot::Sender<Result<T, RtcError>>;
@@ -50,6 +52,18 @@ pub(crate) enum Command {
         reply: Reply<()>,
     },
     CloseChannel(ChannelId),
+    AddTrack(LocalTrack, Reply<TransceiverId>),
+    AddTransceiver {
+        kind: MediaType,
+        track: Option<LocalTrack>,
+        init: TransceiverInit,
+        reply: Reply<TransceiverId>,
+    },
+    RemoveTrack(TransceiverId, Reply<()>),
+    ReplaceTrack(TransceiverId, Option<LocalTrack>, Reply<()>),
+    SetDirection(TransceiverId, TransceiverDirection, Reply<()>),
+    Transceivers(oneshot::Sender<Vec<TransceiverInfo>>),
+    RequestKeyframe(TransceiverId),
     SetBufferedAmountLowThreshold(ChannelId, usize),
     /// Close the connection; the reply comes after the sockets are closed.
     Close(oneshot::Sender<()>),

@@ -16,11 +16,13 @@ use crate::driver::Driver;
 use crate::events::{self, Backlog, Events};
 use crate::interfaces;
 use crate::proto::{
-    Core, DataChannelInit, IceCandidateInit, IceConnectionState, IceGatheringState, PeerConfig, PeerConnectionState,
-    RtcError, SessionDescriptionInit, SignalingState,
+    Codec, Core, DataChannelInit, IceCandidateInit, IceConnectionState, IceGatheringState, MediaType, PeerConfig,
+    PeerConnectionState, RtcError, SessionDescriptionInit, SignalingState, TransceiverDirection, TransceiverId,
+    TransceiverInfo, TransceiverInit,
 };
 use crate::socket;
 use crate::stats::TransportStats;
+use crate::track::{LocalTrack, RemoteTrack};
 
 /// An event of the connection, in the order the W3C specification fires them.
 #[derive(Debug)]
@@ -39,6 +41,13 @@ pub enum PeerConnectionEvent {
     NegotiationNeeded,
     /// `datachannel`: the peer opened a channel.
     DataChannel(RTCDataChannel),
+    /// `track`: a remote track arrived; read its frames from the [`RemoteTrack`].
+    Track(RemoteTrack),
+    /// A sender's track codec is not among the negotiated formats, so it sends nothing.
+    CodecNotNegotiated(TransceiverId, Codec),
+    /// rtcpeer extension: the peer asked this transceiver's sender for a keyframe (PLI/FIR);
+    /// an application that encodes should make the next frame a keyframe.
+    KeyframeRequested(TransceiverId),
 }
 
 /// Numbers the connections in log spans.
@@ -226,6 +235,67 @@ impl RTCPeerConnection {
             reply,
         })
         .await?
+    }
+
+    /// `addTrack(track, ...streams)`: sends the track (its streams are the track's own). Returns the
+    /// transceiver whose sender carries it; frames written to the track go to the peer once a
+    /// negotiation has agreed on its codec.
+    pub async fn add_track(&self, track: &LocalTrack) -> Result<TransceiverId, RtcError> {
+        call(&self.commands, |reply| Command::AddTrack(track.clone(), reply)).await?
+    }
+
+    /// `addTransceiver(kind, init)`.
+    pub async fn add_transceiver(&self, kind: MediaType, init: TransceiverInit) -> Result<TransceiverId, RtcError> {
+        call(&self.commands, |reply| Command::AddTransceiver {
+            kind,
+            track: None,
+            init,
+            reply,
+        })
+        .await?
+    }
+
+    /// `addTransceiver(track, init)`.
+    pub async fn add_transceiver_with_track(
+        &self,
+        track: &LocalTrack,
+        init: TransceiverInit,
+    ) -> Result<TransceiverId, RtcError> {
+        call(&self.commands, |reply| Command::AddTransceiver {
+            kind: track.kind(),
+            track: Some(track.clone()),
+            init,
+            reply,
+        })
+        .await?
+    }
+
+    /// `removeTrack(sender)`: the transceiver's sender stops sending.
+    pub async fn remove_track(&self, transceiver: TransceiverId) -> Result<(), RtcError> {
+        call(&self.commands, |reply| Command::RemoveTrack(transceiver, reply)).await?
+    }
+
+    /// `sender.replaceTrack(track)`: swaps the sender's track without renegotiating.
+    pub async fn replace_track(&self, transceiver: TransceiverId, track: Option<&LocalTrack>) -> Result<(), RtcError> {
+        let track = track.cloned();
+        call(&self.commands, |reply| Command::ReplaceTrack(transceiver, track, reply)).await?
+    }
+
+    /// `transceiver.direction = direction`.
+    pub async fn set_direction(
+        &self,
+        transceiver: TransceiverId,
+        direction: TransceiverDirection,
+    ) -> Result<(), RtcError> {
+        call(&self.commands, |reply| {
+            Command::SetDirection(transceiver, direction, reply)
+        })
+        .await?
+    }
+
+    /// `getTransceivers()`, as snapshots (the `sender.track` and `receiver.track` ids included).
+    pub async fn get_transceivers(&self) -> Result<Vec<TransceiverInfo>, RtcError> {
+        call(&self.commands, Command::Transceivers).await
     }
 
     /// The local addresses of the connection's sockets (rtcpeer extension).

@@ -21,8 +21,10 @@ use crate::events::{self, Backlog, EventSender};
 use crate::mdns::{LookupResult, Lookups, MdnsResolver};
 use crate::proto::{
     ChannelId, Core, DataChannelMessage, DataChannelState, IceCandidateInit, PeerEvent, Receive, RtcError,
+    TransceiverId,
 };
 use crate::stats::TransportStats;
+use crate::track::{self, LocalTrack, RemoteTrackSender, TrackFrame};
 
 /// The largest UDP payload; a datagram is never bigger.
 const MAX_DATAGRAM: usize = 65_535;
@@ -56,6 +58,7 @@ enum Input {
     Timeout,
     Drained,
     Resolved(LookupResult),
+    Frame(TrackFrame),
 }
 
 /// The state of one connection's task.
@@ -76,6 +79,11 @@ pub(crate) struct Driver {
     ended: watch::Sender<bool>,
     /// Resolution of remote `.local` candidates; its lookups end with the task.
     lookups: Lookups,
+    /// The queue local tracks write their frames to (the task keeps a sender to subscribe new tracks).
+    frames_tx: mpsc::Sender<TrackFrame>,
+    frames_rx: mpsc::Receiver<TrackFrame>,
+    /// The task's ends of the remote tracks handed out in `track` events.
+    remote_tracks: HashMap<TransceiverId, RemoteTrackSender>,
 }
 
 impl Driver {
@@ -91,7 +99,11 @@ impl Driver {
         mdns: MdnsResolver,
     ) -> Self {
         let locals: Vec<SocketAddr> = sockets.iter().map(|(_, local)| *local).collect();
+        let (frames_tx, frames_rx) = track::frame_queue();
         Driver {
+            frames_tx,
+            frames_rx,
+            remote_tracks: HashMap::new(),
             lookups: Lookups::new(mdns, &locals),
             core,
             sockets: sockets
@@ -132,6 +144,7 @@ impl Driver {
                     () = self.backlog.drained(), if !reading => Input::Drained,
                     () = sleep_until(deadline), if deadline.is_some() => Input::Timeout,
                     result = lookups.next(), if resolving => Input::Resolved(result),
+                    Some(frame) = self.frames_rx.recv() => Input::Frame(frame),
                 }
             };
             match input {
@@ -151,6 +164,9 @@ impl Driver {
                     let ready = self.lookups.finish(result);
                     self.add_resolved(ready);
                 }
+                Input::Frame(frame) => self
+                    .core
+                    .write_track_frame(Instant::now(), &frame.track_id, &frame.frame),
             }
         }
         self.shut_down().await;
@@ -174,6 +190,9 @@ impl Driver {
             for waiting in entry.waiting.drain(..) {
                 let _ = waiting.reply.send(Err(closed_error()));
             }
+        }
+        for (_, track) in self.remote_tracks.drain() {
+            track.end();
         }
         // Commands that were queued before the channel closed get the closed error, not silence.
         while let Ok(command) = self.commands.try_recv() {
@@ -275,6 +294,45 @@ impl Driver {
             Command::SetBufferedAmountLowThreshold(channel, threshold) => {
                 self.core.set_buffered_amount_low_threshold(channel, threshold)
             }
+            Command::AddTrack(track, reply) => {
+                let result = self.core.add_track(track.init());
+                if result.is_ok() {
+                    track.subscribe(self.frames_tx.clone());
+                }
+                let _ = reply.send(result);
+            }
+            Command::AddTransceiver {
+                kind,
+                track,
+                init,
+                reply,
+            } => {
+                let result = match &track {
+                    Some(track) => self.core.add_transceiver_with_track(track.init(), init),
+                    None => self.core.add_transceiver(kind, init),
+                };
+                if let (Ok(_), Some(track)) = (&result, track) {
+                    track.subscribe(self.frames_tx.clone());
+                }
+                let _ = reply.send(result);
+            }
+            Command::RemoveTrack(id, reply) => {
+                let _ = reply.send(self.core.remove_track(id));
+            }
+            Command::ReplaceTrack(id, track, reply) => {
+                let result = self.core.replace_track(id, track.as_ref().map(LocalTrack::init));
+                if let (Ok(()), Some(track)) = (&result, track) {
+                    track.subscribe(self.frames_tx.clone());
+                }
+                let _ = reply.send(result);
+            }
+            Command::SetDirection(id, direction, reply) => {
+                let _ = reply.send(self.core.set_transceiver_direction(id, direction));
+            }
+            Command::Transceivers(reply) => {
+                let _ = reply.send(self.core.transceivers());
+            }
+            Command::RequestKeyframe(id) => self.core.request_keyframe(now, id),
             Command::Close(reply) => {
                 // Handled by the loop; unreachable here, but answering is harmless.
                 let _ = reply.send(());
@@ -408,6 +466,33 @@ impl Driver {
                 Some(handle) => PeerConnectionEvent::DataChannel(handle),
                 None => return,
             },
+            PeerEvent::Track {
+                transceiver,
+                mid,
+                kind,
+                track_id,
+                stream_ids,
+            } => {
+                let Some(commands) = self.weak_commands.upgrade() else {
+                    return;
+                };
+                let (sender, track) =
+                    RemoteTrackSender::pair(track_id, kind, transceiver, Some(mid), stream_ids, commands.downgrade());
+                if let Some(previous) = self.remote_tracks.insert(transceiver, sender) {
+                    previous.end();
+                }
+                PeerConnectionEvent::Track(track)
+            }
+            PeerEvent::Frame(transceiver, frame) => {
+                if let Some(track) = self.remote_tracks.get_mut(&transceiver) {
+                    track.send(frame);
+                }
+                return;
+            }
+            PeerEvent::KeyframeRequested(transceiver) => PeerConnectionEvent::KeyframeRequested(transceiver),
+            PeerEvent::CodecNotNegotiated(transceiver, codec) => {
+                PeerConnectionEvent::CodecNotNegotiated(transceiver, codec)
+            }
             PeerEvent::ChannelOpen(channel) => return self.deliver_to_channel(channel, 1, DataChannelEvent::Open),
             PeerEvent::ChannelMessage(channel, message) => {
                 let cost = match &message {
@@ -460,6 +545,10 @@ fn reject(command: Command) {
         | Command::AddIceCandidate(_, reply)
         | Command::Send { reply, .. } => drop(reply.send(Err(closed_error()))),
         Command::CreateDataChannel { reply, .. } => drop(reply.send(Err(closed_error()))),
+        Command::AddTrack(_, reply) | Command::AddTransceiver { reply, .. } => drop(reply.send(Err(closed_error()))),
+        Command::RemoveTrack(_, reply) | Command::ReplaceTrack(_, _, reply) | Command::SetDirection(_, _, reply) => {
+            drop(reply.send(Err(closed_error())))
+        }
         Command::Close(reply) => drop(reply.send(())),
         // The other replies are dropped, which their callers read as "closed".
         _ => {}

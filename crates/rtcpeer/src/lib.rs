@@ -33,6 +33,7 @@ mod mdns;
 mod proto;
 mod socket;
 mod stats;
+mod track;
 
 pub use config::{RTCConfiguration, RTCIceServer};
 pub use connection::{PeerConnection, PeerConnectionEvent, RTCPeerConnection};
@@ -40,9 +41,11 @@ pub use data_channel::{DataChannelEvent, RTCDataChannel, SEND_HIGH_WATER_MARK};
 pub use events::{Events, RECEIVE_BACKLOG_LIMIT};
 pub use mdns::{MdnsResolveError, MdnsResolver, MDNS_IPV4};
 pub use proto::{
-    BundlePolicy, Certificate, DataChannelInit, DataChannelMessage, DataChannelState, IceCandidateInit,
-    IceConnectionState, IceGatheringState, IceTransportPolicy, PeerConnectionState, RtcError, SdpType,
-    SessionDescriptionInit, SignalingState,
+    BundlePolicy, Certificate, Codec, DataChannelInit, DataChannelMessage, DataChannelState, IceCandidateInit,
+    IceConnectionState, IceGatheringState, IceTransportPolicy, MediaFrame, MediaType, PeerConnectionState,
+    ReceivedFrame, RtcError, SdpType, SessionDescriptionInit, SignalingState, TransceiverDirection, TransceiverId,
+    TransceiverInfo, TransceiverInit,
 };
 pub use rtcpeer_proto::peer::DropCounters;
 pub use stats::TransportStats;
+pub use track::{LocalTrack, RemoteTrack, RemoteTrackEvent, LOCAL_FRAME_QUEUE, REMOTE_FRAME_QUEUE};

@@ -5,8 +5,10 @@ pub use rtcpeer_proto::datachannel::{
     ChannelId, DataChannelInfo, DataChannelInit, DataChannelMessage, DataChannelState,
 };
 pub use rtcpeer_proto::dtls::Certificate;
+pub use rtcpeer_proto::jsep::{Codec, MediaType};
 pub use rtcpeer_proto::net::Receive;
 pub use rtcpeer_proto::peer::{
-    BundlePolicy, IceCandidateInit, IceConnectionState, IceGatheringState, IceTransportPolicy, PeerConfig,
-    PeerConnection as Core, PeerConnectionState, PeerEvent, RtcError, SdpType, SessionDescriptionInit, SignalingState,
+    BundlePolicy, IceCandidateInit, IceConnectionState, IceGatheringState, IceTransportPolicy, MediaFrame, PeerConfig,
+    PeerConnection as Core, PeerConnectionState, PeerEvent, ReceivedFrame, RtcError, SdpType, SessionDescriptionInit,
+    SignalingState, TrackInit, TransceiverDirection, TransceiverId, TransceiverInfo, TransceiverInit,
 };

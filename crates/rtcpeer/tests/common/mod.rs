@@ -24,6 +24,8 @@ pub enum Seen {
     Connection(PeerConnectionState),
     NegotiationNeeded,
     DataChannel,
+    /// A media event (track, keyframe request, codec not negotiated): these tests carry data only.
+    Media,
 }
 
 /// Reads `pc`'s events, hands its candidates to `other`, reports every event on `seen` and
@@ -55,6 +57,9 @@ pub fn pump(
                     let _ = channel_tx.send(channel);
                     Seen::DataChannel
                 }
+                PeerConnectionEvent::Track(_)
+                | PeerConnectionEvent::CodecNotNegotiated(..)
+                | PeerConnectionEvent::KeyframeRequested(_) => Seen::Media,
             };
             let _ = seen_tx.send(seen);
         }

@@ -25,6 +25,9 @@ pub enum PacketizeError {
     /// The frame is not what the codec's bitstream says a frame looks like.
     #[error("malformed frame: {0}")]
     MalformedFrame(&'static str),
+    /// The payload format carries no frames of its own (RTX).
+    #[error("this payload format carries no frames")]
+    NoFrames,
 }
 
 /// An error rebuilding a frame from its RTP payloads.
@@ -33,6 +36,9 @@ pub enum DepacketizeError {
     /// No payloads were given.
     #[error("no payloads were given")]
     NoPayloads,
+    /// The payload format carries no frames of its own (RTX).
+    #[error("this payload format carries no frames")]
+    NoFrames,
     /// A payload has no bytes (or nothing after its payload descriptor).
     #[error("a payload is empty")]
     EmptyPayload,

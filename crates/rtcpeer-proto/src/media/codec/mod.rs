@@ -18,29 +18,10 @@ use bytes::Bytes;
 
 pub use error::{DepacketizeError, PacketizeError};
 
-/// The codecs whose RTP payload formats we speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Codec {
-    /// Opus audio (RFC 7587).
-    Opus,
-    /// G.711 µ-law audio (PCMU, RFC 3551).
-    Pcmu,
-    /// G.711 A-law audio (PCMA, RFC 3551).
-    Pcma,
-    /// G.722 audio (RFC 3551).
-    G722,
-    /// VP8 video (RFC 7741).
-    Vp8,
-    /// VP9 video (RFC 9628).
-    Vp9,
-    /// H.264 video (RFC 6184, packetization-mode 1).
-    H264,
-    /// AV1 video (AV1 RTP payload specification).
-    Av1,
-}
+pub use crate::jsep::Codec;
 
 impl Codec {
-    /// Every codec, in a fixed order (handy for tests and fuzzing).
+    /// Every codec that carries frames (all but RTX), in a fixed order (handy for tests and fuzzing).
     pub const ALL: [Codec; 8] = [
         Codec::Opus,
         Codec::Pcmu,
@@ -57,7 +38,8 @@ impl Codec {
         matches!(self, Codec::Opus | Codec::Pcmu | Codec::Pcma | Codec::G722)
     }
 
-    /// A packetizer for this codec with default options.
+    /// A packetizer for this codec with default options. RTX carries no frames of its own:
+    /// its packetizer refuses every frame.
     pub fn packetizer(self) -> Box<dyn Packetizer + Send> {
         match self {
             Codec::Opus => Box::new(opus::OpusPacketizer),
@@ -67,10 +49,12 @@ impl Codec {
             Codec::Vp9 => Box::new(vp9::Vp9Packetizer::default()),
             Codec::H264 => Box::new(h264::H264Packetizer),
             Codec::Av1 => Box::new(av1::Av1Packetizer),
+            Codec::Rtx => Box::new(NoFrames),
         }
     }
 
-    /// A depacketizer for this codec.
+    /// A depacketizer for this codec (for RTX, one that refuses every payload: RTX packets are
+    /// unwrapped to the packets they repair before they reach a depacketizer).
     pub fn depacketizer(self) -> Box<dyn Depacketizer + Send> {
         match self {
             Codec::Opus => Box::new(opus::OpusDepacketizer),
@@ -80,7 +64,27 @@ impl Codec {
             Codec::Vp9 => Box::new(vp9::Vp9Depacketizer),
             Codec::H264 => Box::new(h264::H264Depacketizer),
             Codec::Av1 => Box::new(av1::Av1Depacketizer),
+            Codec::Rtx => Box::new(NoFrames),
         }
+    }
+}
+
+/// The payload format of RTX, which has no frames of its own.
+struct NoFrames;
+
+impl Packetizer for NoFrames {
+    fn packetize(&mut self, _: &[u8], _: u32, _: usize) -> Result<Vec<Payload>, PacketizeError> {
+        Err(PacketizeError::NoFrames)
+    }
+}
+
+impl Depacketizer for NoFrames {
+    fn is_frame_start(&self, _: &[u8]) -> bool {
+        false
+    }
+
+    fn depacketize(&self, _: &[Bytes]) -> Result<Depacketized, DepacketizeError> {
+        Err(DepacketizeError::NoFrames)
     }
 }
 

@@ -28,8 +28,11 @@ use crate::net::{PacketKind, Receive, Transmit};
 
 use super::transceiver::{ReceivedFrame, TransceiverId};
 use super::types::*;
+pub use media::MediaCounters;
+use media::MediaEngine;
 use transceivers::Transceiver;
 
+mod media;
 mod signaling;
 mod transceivers;
 mod transport;
@@ -107,9 +110,9 @@ pub enum PeerEvent {
 pub struct DropCounters {
     /// Datagrams that were neither STUN, DTLS nor RTP.
     pub unknown: u64,
-    /// DTLS records from an address no connectivity check has validated.
+    /// DTLS records or SRTP packets from an address no connectivity check has validated.
     pub unexpected_source: u64,
-    /// RTP/RTCP (no media is negotiated in this slice).
+    /// SRTP/SRTCP before the DTLS handshake gave keys.
     pub rtp: u64,
     /// Events dropped because the application did not read them.
     pub events: u64,
@@ -151,6 +154,7 @@ pub struct PeerConnection {
     /// The RTCP CNAME of every stream we send (RFC 7022: random per connection).
     cname: String,
     capabilities: MediaCapabilities,
+    media: MediaEngine,
 
     events: VecDeque<PeerEvent>,
     transmits: VecDeque<Transmit>,
@@ -198,6 +202,7 @@ impl PeerConnection {
             transceivers: Vec::new(),
             cname: format!("{:016x}", crate::rand::u64()),
             capabilities: MediaCapabilities::default(),
+            media: MediaEngine::new(now),
             events: VecDeque::new(),
             transmits: VecDeque::new(),
             drops: DropCounters::default(),
@@ -331,7 +336,13 @@ impl PeerConnection {
                     }
                 }
             }
-            PacketKind::Rtp => self.drops.rtp += 1,
+            PacketKind::Rtp => {
+                if self.ice.is_checked_path(datagram.destination, datagram.source) {
+                    self.handle_srtp(now, datagram.contents);
+                } else {
+                    self.drops.unexpected_source += 1;
+                }
+            }
             PacketKind::Unknown => self.drops.unknown += 1,
         }
         self.pump(now);
@@ -347,6 +358,7 @@ impl PeerConnection {
             dtls.handle_timeout(now);
         }
         self.channels.handle_timeout(now);
+        self.media_timeout(now);
         self.pump(now);
     }
 
@@ -372,6 +384,7 @@ impl PeerConnection {
             self.ice.poll_timeout(),
             self.dtls.as_ref().and_then(|d| d.poll_timeout()),
             self.channels.poll_timeout(),
+            self.media.poll_timeout(),
         ]
         .into_iter()
         .flatten()

@@ -76,13 +76,16 @@ impl PeerConnection {
             .remote
             .as_ref()
             .is_some_and(|r| r.sections.iter().any(|s| s.is_data && !s.rejected));
+        let mut srtp_keys = None;
         if let Some(dtls) = &mut self.dtls {
             while let Some(event) = dtls.poll_event() {
                 match event {
-                    DtlsEvent::Connected { .. } if !data_negotiated => {
+                    DtlsEvent::Connected { srtp } if !data_negotiated => {
                         debug!("DTLS connected; no data section negotiated, so no SCTP association");
+                        srtp_keys = Some(srtp);
                     }
-                    DtlsEvent::Connected { .. } => {
+                    DtlsEvent::Connected { srtp } => {
+                        srtp_keys = Some(srtp);
                         let remote = self.remote.as_ref();
                         let port = remote.and_then(|r| r.sctp_port).unwrap_or(crate::jsep::SCTP_PORT);
                         let max = remote
@@ -96,6 +99,9 @@ impl PeerConnection {
                     DtlsEvent::Failed(e) => debug!(error = %e, "DTLS failed"),
                 }
             }
+        }
+        if let Some(keys) = srtp_keys {
+            self.start_srtp(keys, now);
         }
         self.flush_sctp();
         self.drain_channel_events();

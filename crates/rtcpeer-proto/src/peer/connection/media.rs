@@ -1,0 +1,826 @@
+//! The media half of [`PeerConnection`]: RTP and RTCP over SRTP on the bundled
+//! transport (RFC 3550, RFC 4585, RFC 5761, RFC 8843).
+//!
+//! Out: a track's frame is packetized for the negotiated codec, stamped with the
+//! transceiver's SSRC, payload type and header extensions (mid, transport-wide
+//! sequence number), kept in a send history for retransmission, protected with
+//! SRTP and sent over the selected pair.
+//!
+//! In: an SRTP datagram from a checked path is unprotected (authentication
+//! failures and replays are dropped and counted), parsed, and demultiplexed to a
+//! receive stream by SSRC, else by the mid header extension, the SSRCs the
+//! remote description lists, or a payload type only one transceiver uses. RTX
+//! packets are unwrapped to the packet they repair. The receive stream's jitter
+//! buffer reassembles frames, which become [`PeerEvent::Frame`]s; losses are
+//! asked for again with NACK, and a stream that cannot decode on asks for a
+//! keyframe with PLI. RTCP carries sender and receiver reports (with RTT),
+//! NACKs (answered from the send history, over RTX when negotiated), PLI/FIR
+//! (raised as [`PeerEvent::KeyframeRequested`]) and transport-wide feedback.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tracing::{debug, trace};
+
+use crate::jsep::{extension, Codec, NegotiatedMedia};
+use crate::media::codec::Packetizer;
+use crate::media::jitter::JitterBuffer;
+use crate::peer::transceiver::{MediaFrame, ReceivedFrame, TransceiverId};
+use crate::rtp::rtcp::{Nack, Pli, ReceiverReport, ReportBlock, Sdes};
+use crate::rtp::{
+    is_rtcp, rtt_from_report, unwrap_rtx, NackConfig, NackTracker, NtpTime, ReceiverStats, RtcpPacket, RtpBuilder,
+    RtpPacket, RtxSender, SendHistory, SenderStats, TwccConfig, TwccRecorder,
+};
+use crate::srtp::{SrtpError, SrtpSession};
+
+use super::super::types::RtcError;
+use super::transceivers::Transceiver;
+use super::{PeerConnection, PeerEvent, MAX_QUEUED_TRANSMITS};
+
+/// The largest RTP payload we packetize into (1200-byte packets leave room for
+/// the header, extensions, the SRTP tag and any tunnel along the path).
+const MAX_RTP_PAYLOAD: usize = 1100;
+/// The most receive streams (SSRCs) a connection tracks.
+const MAX_RECEIVE_STREAMS: usize = 64;
+/// How often reports (SR/RR + SDES) go out.
+const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+/// The least time between two keyframe requests for one stream.
+const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
+/// Packets kept for retransmission per sending stream.
+const HISTORY_PACKETS: usize = 1024;
+/// Bytes kept for retransmission per sending stream.
+const HISTORY_BYTES: usize = 2 << 20;
+/// NTP seconds of the core's synthetic wallclock at its creation (2026-01-01; RFC 3550 §4
+/// lets the NTP timestamp start anywhere as long as it advances with real time).
+const NTP_BASE_SECS: u64 = 3_976_214_400;
+
+/// What the media path counted (the `stats` of dropped and repaired packets).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MediaCounters {
+    /// RTP packets sent (media and retransmissions).
+    pub rtp_sent: u64,
+    /// RTP packets received and authenticated.
+    pub rtp_received: u64,
+    /// RTCP packets (compound) sent.
+    pub rtcp_sent: u64,
+    /// RTCP packets (compound) received and authenticated.
+    pub rtcp_received: u64,
+    /// SRTP/SRTCP packets that failed authentication.
+    pub srtp_auth_failures: u64,
+    /// SRTP/SRTCP packets refused as replays or too old.
+    pub srtp_replays: u64,
+    /// Other SRTP errors (too short, too many SSRCs, …).
+    pub srtp_errors: u64,
+    /// RTP or RTCP that did not parse after decryption.
+    pub malformed: u64,
+    /// RTP packets no transceiver claimed (unknown SSRC, mid or payload type).
+    pub unknown_stream: u64,
+    /// Packets retransmitted on request.
+    pub retransmitted: u64,
+    /// NACKs sent.
+    pub nacks_sent: u64,
+    /// PLIs sent.
+    pub plis_sent: u64,
+    /// Frames written before the transport could carry them, or that failed to packetize.
+    pub frames_not_sent: u64,
+}
+
+/// One stream we send: a transceiver's track, with its negotiated format.
+struct SendStream {
+    transceiver: TransceiverId,
+    ssrc: u32,
+    codec: Codec,
+    payload_type: u8,
+    clock_rate: u32,
+    packetizer: Box<dyn Packetizer + Send>,
+    seq: u16,
+    timestamp_offset: u32,
+    history: SendHistory,
+    rtx: Option<RtxSender>,
+    stats: SenderStats,
+    mid: String,
+    mid_ext: Option<u8>,
+    twcc_ext: Option<u8>,
+    rtt: Option<Duration>,
+}
+
+impl std::fmt::Debug for SendStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SendStream")
+            .field("transceiver", &self.transceiver)
+            .field("ssrc", &self.ssrc)
+            .field("codec", &self.codec)
+            .field("payload_type", &self.payload_type)
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One stream we receive (one remote SSRC).
+#[derive(Debug)]
+struct ReceiveStream {
+    transceiver: TransceiverId,
+    ssrc: u32,
+    rid: Option<String>,
+    codec: Option<Codec>,
+    jitter: Option<JitterBuffer>,
+    nack: Option<NackTracker>,
+    stats: ReceiverStats,
+    newest_timestamp: Option<u64>,
+    last_keyframe_request: Option<Instant>,
+}
+
+impl ReceiveStream {
+    /// Unwraps a 32-bit RTP timestamp into a 64-bit one, by its signed distance from the newest.
+    fn extend_timestamp(&mut self, ts: u32) -> u64 {
+        let Some(newest) = self.newest_timestamp else {
+            self.newest_timestamp = Some(u64::from(ts));
+            return u64::from(ts);
+        };
+        let delta = i64::from(ts.wrapping_sub(newest as u32) as i32);
+        let extended = newest.saturating_add_signed(delta);
+        if delta > 0 {
+            self.newest_timestamp = Some(extended);
+        }
+        extended
+    }
+}
+
+/// The media state of a connection.
+#[derive(Debug)]
+pub(super) struct MediaEngine {
+    srtp: Option<SrtpSession>,
+    senders: Vec<SendStream>,
+    receivers: Vec<ReceiveStream>,
+    twcc: Option<TwccRecorder>,
+    twcc_seq: u16,
+    epoch: Instant,
+    next_report: Option<Instant>,
+    plain: Vec<u8>,
+    secured: Vec<u8>,
+    counters: MediaCounters,
+}
+
+impl MediaEngine {
+    pub(super) fn new(now: Instant) -> MediaEngine {
+        MediaEngine {
+            srtp: None,
+            senders: Vec::new(),
+            receivers: Vec::new(),
+            twcc: None,
+            twcc_seq: 0,
+            epoch: now,
+            next_report: None,
+            plain: Vec::with_capacity(1500),
+            secured: Vec::with_capacity(1500),
+            counters: MediaCounters::default(),
+        }
+    }
+
+    /// The synthetic NTP wallclock at `now`.
+    fn ntp(&self, now: Instant) -> NtpTime {
+        NtpTime::from_duration(Duration::from_secs(NTP_BASE_SECS) + now.saturating_duration_since(self.epoch))
+    }
+
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        self.srtp.as_ref()?;
+        let jitter = self.receivers.iter().filter_map(|r| r.jitter.as_ref()?.poll_timeout());
+        let nack = self.receivers.iter().filter_map(|r| r.nack.as_ref()?.poll_timeout());
+        let twcc = self.twcc.as_ref().and_then(TwccRecorder::poll_timeout);
+        jitter.chain(nack).chain(twcc).chain(self.next_report).min()
+    }
+}
+
+fn count_srtp_error(counters: &mut MediaCounters, e: &SrtpError) {
+    match e {
+        SrtpError::AuthFailed => counters.srtp_auth_failures += 1,
+        SrtpError::Replayed { .. } | SrtpError::TooOld { .. } => counters.srtp_replays += 1,
+        _ => counters.srtp_errors += 1,
+    }
+}
+
+impl PeerConnection {
+    /// What the media path has counted.
+    pub fn media_counters(&self) -> MediaCounters {
+        self.media.counters
+    }
+
+    /// DTLS is up: SRTP starts with the exported keys.
+    pub(super) fn start_srtp(&mut self, keys: Option<crate::dtls::SrtpKeyingMaterial>, now: Instant) {
+        let Some(keys) = keys else {
+            if self.transceivers.iter().any(|t| t.negotiated.is_some()) {
+                debug!("DTLS connected without an SRTP profile: media cannot flow");
+            }
+            return;
+        };
+        match SrtpSession::new(&keys) {
+            Ok(session) => {
+                debug!(profile = %keys.profile, "SRTP keys in place");
+                self.media.srtp = Some(session);
+                self.media.next_report = Some(now + REPORT_INTERVAL);
+            }
+            Err(e) => debug!(error = %e, "SRTP keys unusable"),
+        }
+    }
+
+    /// `track.write_frame` for every transceiver whose sender carries the track `track_id`.
+    pub fn write_track_frame(&mut self, now: Instant, track_id: &str, frame: &MediaFrame) {
+        let ids: Vec<TransceiverId> = self
+            .transceivers
+            .iter()
+            .filter(|t| t.track.as_ref().is_some_and(|track| track.id == track_id))
+            .map(|t| t.id)
+            .collect();
+        for id in ids {
+            if let Err(e) = self.write_frame(now, id, frame) {
+                trace!(error = %e, %id, "frame not sent");
+            }
+        }
+    }
+
+    /// Sends one encoded frame of the transceiver's track.
+    ///
+    /// `InvalidStateError` before the transport is up or when the transceiver does not send,
+    /// `OperationError` when the track's codec was not negotiated or the frame cannot be packetized.
+    pub fn write_frame(&mut self, now: Instant, id: TransceiverId, frame: &MediaFrame) -> Result<(), RtcError> {
+        let result = self.write_frame_inner(now, id, frame);
+        if result.is_err() {
+            self.media.counters.frames_not_sent += 1;
+        }
+        result
+    }
+
+    fn write_frame_inner(&mut self, now: Instant, id: TransceiverId, frame: &MediaFrame) -> Result<(), RtcError> {
+        if self.closed {
+            return Err(super::closed_error());
+        }
+        let index = self.send_stream(id)?;
+        let Some(srtp) = &mut self.media.srtp else {
+            return Err(RtcError::InvalidState("the transport is not connected yet".into()));
+        };
+        let Some(stream) = self.media.senders.get_mut(index) else {
+            return Err(RtcError::InvalidState(format!("{id} does not send")));
+        };
+        let ticks = u64::try_from(frame.pts.as_nanos() * u128::from(stream.clock_rate) / 1_000_000_000).unwrap_or(0);
+        let timestamp = stream.timestamp_offset.wrapping_add(ticks as u32);
+        let payloads = stream
+            .packetizer
+            .packetize(&frame.data, timestamp, MAX_RTP_PAYLOAD)
+            .map_err(|e| RtcError::Operation(format!("{}: {e}", stream.codec)))?;
+        let count = payloads.len();
+        for (i, payload) in payloads.into_iter().enumerate() {
+            let mut builder = RtpBuilder::new(stream.payload_type, stream.seq, timestamp, stream.ssrc);
+            builder.marker =
+                payload.marker || (i + 1 == count && stream.codec.media_type() == Some(crate::jsep::MediaType::Video));
+            if let Some(ext) = stream.mid_ext {
+                builder.extension(ext, stream.mid.as_bytes());
+            }
+            if let Some(ext) = stream.twcc_ext {
+                builder.extension(ext, &self.media.twcc_seq.to_be_bytes());
+                self.media.twcc_seq = self.media.twcc_seq.wrapping_add(1);
+            }
+            self.media.plain.clear();
+            builder
+                .write(&payload.data, &mut self.media.plain)
+                .map_err(|e| RtcError::Operation(format!("RTP: {e}")))?;
+            stream.seq = stream.seq.wrapping_add(1);
+            let _ = stream.history.insert(&self.media.plain, now);
+            stream.stats.on_sent(timestamp, payload.data.len(), now);
+            if let Err(e) = srtp.tx.protect_rtp(&self.media.plain, &mut self.media.secured) {
+                count_srtp_error(&mut self.media.counters, &e);
+                continue;
+            }
+            self.media.counters.rtp_sent += 1;
+            let packet = std::mem::replace(&mut self.media.secured, Vec::with_capacity(1500));
+            queue_transmit(&self.ice, &mut self.transmits, packet);
+        }
+        Ok(())
+    }
+
+    /// The index of the transceiver's send stream, made (or remade) for what was negotiated.
+    fn send_stream(&mut self, id: TransceiverId) -> Result<usize, RtcError> {
+        let t = self
+            .transceivers
+            .get(id.0)
+            .ok_or_else(|| RtcError::InvalidAccess(format!("no {id} on this connection")))?;
+        let sends = t.direction.sends() && t.current_direction.is_some_and(|d| d.sends());
+        if !sends {
+            return Err(RtcError::InvalidState(format!("{id} does not send")));
+        }
+        let (Some(format), Some(negotiated), Some(mid)) = (t.send_format(), &t.negotiated, &t.mid) else {
+            let codec = t
+                .track
+                .as_ref()
+                .map(|track| track.codec.to_string())
+                .unwrap_or_default();
+            return Err(RtcError::Operation(format!("{id}: codec {codec} was not negotiated")));
+        };
+        let existing = self.media.senders.iter().position(|s| s.transceiver == id);
+        if let Some(index) = existing {
+            let s = &self.media.senders[index];
+            if s.payload_type == format.payload_type && s.codec == format.codec {
+                return Ok(index);
+            }
+        }
+        let packetizer = format.codec.packetizer();
+        let stream = SendStream {
+            transceiver: id,
+            ssrc: t.ssrc,
+            codec: format.codec,
+            payload_type: format.payload_type,
+            clock_rate: format.clock_rate,
+            packetizer,
+            seq: crate::rand::u64() as u16,
+            timestamp_offset: crate::rand::u64() as u32,
+            history: SendHistory::new(HISTORY_PACKETS, HISTORY_BYTES),
+            rtx: format
+                .rtx_payload_type
+                .map(|pt| RtxSender::new(pt, t.rtx_ssrc, crate::rand::u64() as u16)),
+            stats: SenderStats::new(t.ssrc, format.clock_rate),
+            mid: mid.clone(),
+            mid_ext: extension_id(negotiated, extension::MID),
+            twcc_ext: extension_id(negotiated, extension::TRANSPORT_CC),
+            rtt: None,
+        };
+        match existing {
+            Some(index) => {
+                // A new format keeps the stream's sequence and timestamp continuity.
+                let old = std::mem::replace(&mut self.media.senders[index], stream);
+                let s = &mut self.media.senders[index];
+                s.seq = old.seq;
+                s.timestamp_offset = old.timestamp_offset;
+                Ok(index)
+            }
+            None => {
+                self.media.senders.push(stream);
+                Ok(self.media.senders.len() - 1)
+            }
+        }
+    }
+
+    /// Asks the sender of the transceiver's remote track for a keyframe (PLI).
+    pub fn request_keyframe(&mut self, now: Instant, id: TransceiverId) {
+        let Some(sender_ssrc) = self.transceivers.get(id.0).map(|t| t.ssrc) else {
+            return;
+        };
+        let ssrcs: Vec<u32> = self
+            .media
+            .receivers
+            .iter()
+            .filter(|r| r.transceiver == id)
+            .map(|r| r.ssrc)
+            .collect();
+        for media_ssrc in ssrcs {
+            self.send_rtcp(&[RtcpPacket::Pli(Pli {
+                sender_ssrc,
+                media_ssrc,
+            })]);
+            self.media.counters.plis_sent += 1;
+        }
+        let _ = now;
+    }
+
+    /// An SRTP or SRTCP datagram from a checked path.
+    pub(super) fn handle_srtp(&mut self, now: Instant, datagram: &[u8]) {
+        let Some(srtp) = &mut self.media.srtp else {
+            self.drops.rtp += 1;
+            return;
+        };
+        let mut plain = std::mem::take(&mut self.media.plain);
+        if is_rtcp(datagram) {
+            match srtp.rx.unprotect_rtcp(datagram, &mut plain) {
+                Ok(()) => {
+                    self.media.counters.rtcp_received += 1;
+                    self.handle_rtcp(now, &plain);
+                }
+                Err(e) => count_srtp_error(&mut self.media.counters, &e),
+            }
+        } else {
+            match srtp.rx.unprotect_rtp(datagram, &mut plain) {
+                Ok(()) => {
+                    self.media.counters.rtp_received += 1;
+                    self.handle_rtp(now, &plain, 0);
+                }
+                Err(e) => count_srtp_error(&mut self.media.counters, &e),
+            }
+        }
+        self.media.plain = plain;
+    }
+
+    fn handle_rtp(&mut self, now: Instant, plain: &[u8], depth: u8) {
+        let Ok(packet) = RtpPacket::parse(plain) else {
+            self.media.counters.malformed += 1;
+            return;
+        };
+        let index = match self.media.receivers.iter().position(|r| r.ssrc == packet.ssrc) {
+            Some(index) => Some(index),
+            None => self.claim_stream(&packet),
+        };
+        let Some(index) = index else {
+            // Maybe RTX repairing a stream we know.
+            if depth == 0 {
+                self.handle_rtx(now, &packet, plain);
+            } else {
+                self.media.counters.unknown_stream += 1;
+            }
+            return;
+        };
+        let Some(stream) = self.media.receivers.get(index) else {
+            return;
+        };
+        let Some(t) = self.transceivers.get(stream.transceiver.0) else {
+            return;
+        };
+        let Some(negotiated) = &t.negotiated else { return };
+        let Some(format) = negotiated.format(packet.payload_type) else {
+            self.media.counters.unknown_stream += 1;
+            return;
+        };
+        if format.codec == Codec::Rtx {
+            // An RTX packet on a stream we took for media (no SSRC signalled): unwrap it.
+            if depth == 0 {
+                self.handle_rtx(now, &packet, plain);
+            }
+            return;
+        }
+        let codec = format.codec;
+        let deliver = t.track_fired;
+        let id = t.id;
+        let twcc_ext = extension_id(negotiated, extension::TRANSPORT_CC);
+        let sender_ssrc = t.ssrc;
+        if let Some(seq) = twcc_ext
+            .and_then(|ext| packet.extension_data(ext))
+            .and_then(|d| d.get(..2))
+        {
+            let seq = u16::from_be_bytes([seq[0], seq[1]]);
+            let twcc = self
+                .media
+                .twcc
+                .get_or_insert_with(|| TwccRecorder::new(sender_ssrc, packet.ssrc, TwccConfig::default()));
+            twcc.on_received(seq, now);
+        }
+        let Some(stream) = self.media.receivers.get_mut(index) else {
+            return;
+        };
+        stream.stats.on_packet(packet.sequence_number, packet.timestamp, now);
+        if let Some(nack) = &mut stream.nack {
+            nack.on_received(packet.sequence_number, now);
+        }
+        if stream.codec != Some(codec) {
+            stream.codec = Some(codec);
+            stream.jitter = Some(JitterBuffer::new(codec));
+        }
+        if let Some(jitter) = &mut stream.jitter {
+            jitter.insert(
+                packet.sequence_number,
+                packet.timestamp,
+                packet.marker,
+                Bytes::copy_from_slice(packet.payload),
+                now,
+            );
+        }
+        self.drain_frames(now, index, id, deliver);
+    }
+
+    /// An RTX packet (RFC 4588): restores the original and handles it.
+    fn handle_rtx(&mut self, now: Instant, packet: &RtpPacket<'_>, plain: &[u8]) {
+        // The transceiver whose negotiated formats make this payload type RTX.
+        let found = self.transceivers.iter().find_map(|t| {
+            let format = t.negotiated.as_ref()?.format(packet.payload_type)?;
+            (format.codec == Codec::Rtx).then_some((t.id, format.primary?))
+        });
+        let Some((id, primary_pt)) = found else {
+            self.media.counters.unknown_stream += 1;
+            return;
+        };
+        // The repaired stream: by the remote's FID group, else the transceiver's only stream.
+        let fid_primary = self.remote.as_ref().and_then(|r| {
+            r.sections.iter().filter_map(|s| s.media.as_ref()).find_map(|m| {
+                m.media_ssrcs()
+                    .into_iter()
+                    .find(|&primary| m.rtx_ssrc_for(primary) == Some(packet.ssrc))
+            })
+        });
+        let streams: Vec<u32> = self
+            .media
+            .receivers
+            .iter()
+            .filter(|r| r.transceiver == id)
+            .map(|r| r.ssrc)
+            .collect();
+        let primary_ssrc = match (fid_primary, streams.as_slice()) {
+            (Some(ssrc), _) => ssrc,
+            (None, [only]) => *only,
+            _ => {
+                self.media.counters.unknown_stream += 1;
+                return;
+            }
+        };
+        let mut restored = Vec::with_capacity(plain.len());
+        if unwrap_rtx(plain, primary_pt, primary_ssrc, &mut restored).is_err() {
+            // Padding-only RTX (bandwidth probing) carries no OSN: nothing to restore.
+            return;
+        }
+        self.handle_rtp(now, &restored, 1);
+    }
+
+    /// A new remote SSRC: which transceiver's receiver does it belong to?
+    fn claim_stream(&mut self, packet: &RtpPacket<'_>) -> Option<usize> {
+        if self.media.receivers.len() >= MAX_RECEIVE_STREAMS {
+            return None;
+        }
+        let receiving = |t: &&Transceiver| t.current_direction.is_some_and(|d| d.receives()) && t.negotiated.is_some();
+        let by_mid = self.transceivers.iter().filter(receiving).find(|t| {
+            let (Some(n), Some(mid)) = (&t.negotiated, &t.mid) else {
+                return false;
+            };
+            extension_id(n, extension::MID)
+                .and_then(|ext| packet.extension_data(ext))
+                .is_some_and(|value| value == mid.as_bytes())
+        });
+        let by_ssrc = || {
+            self.transceivers.iter().filter(receiving).find(|t| {
+                t.negotiated
+                    .as_ref()
+                    .is_some_and(|n| n.remote_ssrcs.contains(&packet.ssrc))
+            })
+        };
+        let by_payload_type = || {
+            let mut candidates = self.transceivers.iter().filter(receiving).filter(|t| {
+                t.negotiated
+                    .as_ref()
+                    .and_then(|n| n.format(packet.payload_type))
+                    .is_some_and(|f| f.codec != Codec::Rtx)
+            });
+            let first = candidates.next();
+            if candidates.next().is_some() {
+                None
+            } else {
+                first
+            }
+        };
+        let t = by_mid.or_else(by_ssrc).or_else(by_payload_type)?;
+        let negotiated = t.negotiated.as_ref()?;
+        let format = negotiated.format(packet.payload_type)?;
+        if format.codec == Codec::Rtx {
+            return None;
+        }
+        let rid = extension_id(negotiated, extension::RTP_STREAM_ID)
+            .and_then(|ext| packet.extension_data(ext))
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .map(str::to_string);
+        let video = format.codec.media_type() == Some(crate::jsep::MediaType::Video);
+        debug!(ssrc = packet.ssrc, mid = ?t.mid, ?rid, "new receive stream");
+        self.media.receivers.push(ReceiveStream {
+            transceiver: t.id,
+            ssrc: packet.ssrc,
+            rid,
+            codec: None,
+            jitter: None,
+            nack: video.then(|| NackTracker::new(t.ssrc, packet.ssrc, NackConfig::default())),
+            stats: ReceiverStats::new(packet.ssrc, format.clock_rate),
+            newest_timestamp: None,
+            last_keyframe_request: None,
+        });
+        Some(self.media.receivers.len() - 1)
+    }
+
+    /// Hands out the frames the stream's jitter buffer has ready, and asks for a keyframe when
+    /// it cannot decode on.
+    fn drain_frames(&mut self, now: Instant, index: usize, id: TransceiverId, deliver: bool) {
+        let mut frames = Vec::new();
+        let mut want_keyframe = false;
+        if let Some(stream) = self.media.receivers.get_mut(index) {
+            let Some(codec) = stream.codec else { return };
+            if let Some(jitter) = &mut stream.jitter {
+                while let Some(frame) = jitter.poll_frame(now) {
+                    frames.push((frame, codec));
+                }
+                let due = stream
+                    .last_keyframe_request
+                    .is_none_or(|at| now.saturating_duration_since(at) >= KEYFRAME_REQUEST_INTERVAL);
+                if jitter.needs_keyframe() && due {
+                    stream.last_keyframe_request = Some(now);
+                    want_keyframe = true;
+                }
+            }
+            let rid = stream.rid.clone();
+            let frames: Vec<ReceivedFrame> = frames
+                .into_iter()
+                .map(|(frame, codec)| ReceivedFrame {
+                    rtp_timestamp: stream.extend_timestamp(frame.timestamp),
+                    data: frame.data,
+                    codec,
+                    keyframe: frame.keyframe,
+                    rid: rid.clone(),
+                })
+                .collect();
+            if deliver {
+                for frame in frames {
+                    self.push_event(PeerEvent::Frame(id, frame));
+                }
+            }
+        }
+        if want_keyframe {
+            self.request_keyframe(now, id);
+        }
+    }
+
+    fn handle_rtcp(&mut self, now: Instant, plain: &[u8]) {
+        let packets = match RtcpPacket::parse_compound(plain) {
+            Ok(packets) => packets,
+            Err(e) => {
+                trace!(error = %e, "malformed RTCP");
+                self.media.counters.malformed += 1;
+                return;
+            }
+        };
+        for packet in packets {
+            match packet {
+                RtcpPacket::SenderReport(sr) => {
+                    if let Some(r) = self.media.receivers.iter_mut().find(|r| r.ssrc == sr.ssrc) {
+                        r.stats.on_sender_report(sr.ntp_time, now);
+                    }
+                    self.handle_report_blocks(now, &sr.reports);
+                }
+                RtcpPacket::ReceiverReport(rr) => self.handle_report_blocks(now, &rr.reports),
+                RtcpPacket::Nack(nack) => self.retransmit(now, &nack),
+                RtcpPacket::Pli(pli) => self.keyframe_requested(pli.media_ssrc),
+                RtcpPacket::Fir(fir) => {
+                    for entry in &fir.entries {
+                        self.keyframe_requested(entry.ssrc);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn keyframe_requested(&mut self, ssrc: u32) {
+        if let Some(s) = self.media.senders.iter().find(|s| s.ssrc == ssrc) {
+            let id = s.transceiver;
+            self.push_event(PeerEvent::KeyframeRequested(id));
+        }
+    }
+
+    fn handle_report_blocks(&mut self, now: Instant, blocks: &[ReportBlock]) {
+        let arrival = self.media.ntp(now);
+        for block in blocks {
+            let Some(sender) = self.media.senders.iter_mut().find(|s| s.ssrc == block.ssrc) else {
+                continue;
+            };
+            if let Some(rtt) = rtt_from_report(block, arrival) {
+                sender.rtt = Some(rtt);
+                for r in &mut self.media.receivers {
+                    if let Some(nack) = &mut r.nack {
+                        nack.set_rtt(rtt);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answers a NACK from the send history, over RTX when it was negotiated.
+    fn retransmit(&mut self, now: Instant, nack: &Nack) {
+        let Some(srtp) = &mut self.media.srtp else { return };
+        let Some(stream) = self.media.senders.iter_mut().find(|s| s.ssrc == nack.media_ssrc) else {
+            return;
+        };
+        for seq in nack.pairs.iter().flat_map(|p| p.seqs()) {
+            let Some(stored) = stream.history.get(seq) else {
+                continue;
+            };
+            self.media.plain.clear();
+            let built = match &mut stream.rtx {
+                Some(rtx) => rtx.wrap(stored.data, &mut self.media.plain).is_ok(),
+                None => {
+                    self.media.plain.extend_from_slice(stored.data);
+                    true
+                }
+            };
+            if !built || srtp.tx.protect_rtp(&self.media.plain, &mut self.media.secured).is_err() {
+                continue;
+            }
+            self.media.counters.retransmitted += 1;
+            self.media.counters.rtp_sent += 1;
+            let packet = std::mem::replace(&mut self.media.secured, Vec::with_capacity(1500));
+            queue_transmit(&self.ice, &mut self.transmits, packet);
+        }
+        let _ = now;
+    }
+
+    /// Protects and sends one RTCP compound packet.
+    fn send_rtcp(&mut self, packets: &[RtcpPacket]) {
+        let Some(srtp) = &mut self.media.srtp else { return };
+        self.media.plain.clear();
+        if RtcpPacket::write_compound(packets, &mut self.media.plain).is_err() {
+            return;
+        }
+        if let Err(e) = srtp.tx.protect_rtcp(&self.media.plain, &mut self.media.secured) {
+            count_srtp_error(&mut self.media.counters, &e);
+            return;
+        }
+        self.media.counters.rtcp_sent += 1;
+        let packet = std::mem::replace(&mut self.media.secured, Vec::with_capacity(256));
+        queue_transmit(&self.ice, &mut self.transmits, packet);
+    }
+
+    /// Media timers: reports, NACKs, jitter-buffer deadlines, transport-wide feedback.
+    pub(super) fn media_timeout(&mut self, now: Instant) {
+        if self.media.srtp.is_none() {
+            return;
+        }
+        for index in 0..self.media.receivers.len() {
+            let Some(r) = self.media.receivers.get(index) else {
+                continue;
+            };
+            let id = r.transceiver;
+            let deliver = self.transceivers.get(id.0).is_some_and(|t| t.track_fired);
+            self.drain_frames(now, index, id, deliver);
+            let nack = self
+                .media
+                .receivers
+                .get_mut(index)
+                .and_then(|r| r.nack.as_mut())
+                .and_then(|n| n.poll_nack(now));
+            if let Some(nack) = nack {
+                self.media.counters.nacks_sent += 1;
+                self.send_rtcp(&[RtcpPacket::Nack(nack)]);
+            }
+        }
+        if let Some(feedback) = self.media.twcc.as_mut().and_then(|t| t.poll_feedback(now)) {
+            self.send_rtcp(&[RtcpPacket::TransportCc(feedback)]);
+        }
+        if self.media.next_report.is_some_and(|at| at <= now) {
+            self.media.next_report = Some(now + REPORT_INTERVAL);
+            self.send_reports(now);
+        }
+    }
+
+    /// One compound report: SR per sending stream (or an RR), report blocks for what we receive,
+    /// and our CNAME.
+    fn send_reports(&mut self, now: Instant) {
+        if self.media.senders.is_empty() && self.media.receivers.is_empty() {
+            return;
+        }
+        let ntp = self.media.ntp(now);
+        let blocks: Vec<ReportBlock> = self
+            .media
+            .receivers
+            .iter_mut()
+            .filter_map(|r| r.stats.report_block(now))
+            .take(31)
+            .collect();
+        let mut packets = Vec::new();
+        let mut blocks = Some(blocks);
+        for s in &self.media.senders {
+            let mut sr = s.stats.sender_report(ntp, now);
+            if let Some(blocks) = blocks.take() {
+                sr.reports = blocks;
+            }
+            packets.push(RtcpPacket::SenderReport(sr));
+        }
+        let own_ssrc = self
+            .media
+            .senders
+            .first()
+            .map(|s| s.ssrc)
+            .or_else(|| {
+                let first = self.media.receivers.first()?;
+                self.transceivers.get(first.transceiver.0).map(|t| t.ssrc)
+            })
+            .unwrap_or(1);
+        if let Some(reports) = blocks {
+            packets.push(RtcpPacket::ReceiverReport(ReceiverReport {
+                ssrc: own_ssrc,
+                reports,
+            }));
+        }
+        packets.push(RtcpPacket::Sdes(Sdes::cname(own_ssrc, &self.cname)));
+        self.send_rtcp(&packets);
+    }
+}
+
+/// The id a negotiated section gives a header extension, if it fits RTP's 8 bits.
+fn extension_id(negotiated: &NegotiatedMedia, uri: &str) -> Option<u8> {
+    negotiated.extension_id(uri).and_then(|id| u8::try_from(id).ok())
+}
+
+/// Queues a protected packet to the peer over the selected pair.
+fn queue_transmit(
+    ice: &crate::ice::IceAgent,
+    transmits: &mut std::collections::VecDeque<crate::net::Transmit>,
+    contents: Vec<u8>,
+) {
+    let Some((source, destination)) = ice.selected_pair() else {
+        return;
+    };
+    if transmits.len() >= MAX_QUEUED_TRANSMITS {
+        transmits.pop_front();
+    }
+    transmits.push_back(crate::net::Transmit {
+        source,
+        destination,
+        contents,
+    });
+}

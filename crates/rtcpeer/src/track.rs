@@ -1,0 +1,238 @@
+//! Media tracks: [`LocalTrack`] (what the application sends) and [`RemoteTrack`] (what the
+//! `track` event hands out).
+//!
+//! A local track is a fan-out point: the same track can be added to any number of
+//! connections, and each frame written to it goes to every connection it is attached
+//! to. Media is real-time, so neither direction waits for a slow reader: a connection
+//! whose queue is full misses the frame (counted), and a remote track whose application
+//! does not read misses new frames (counted) rather than stall the network.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use crate::command::{Command, COMMAND_QUEUE};
+use crate::proto::{Codec, MediaFrame, MediaType, ReceivedFrame, RtcError, TrackInit, TransceiverId};
+
+/// How many frames a connection queues from one local track before it misses frames.
+pub const LOCAL_FRAME_QUEUE: usize = 256;
+/// How many frames a remote track holds for the application; later frames are dropped until it reads.
+pub const REMOTE_FRAME_QUEUE: usize = 256;
+
+/// One frame on its way from a local track to a connection's task.
+#[derive(Debug)]
+pub(crate) struct TrackFrame {
+    pub(crate) track_id: Arc<str>,
+    pub(crate) frame: MediaFrame,
+}
+
+/// A connection subscribed to a local track.
+#[derive(Debug)]
+struct Subscriber {
+    frames: mpsc::Sender<TrackFrame>,
+}
+
+#[derive(Debug)]
+struct LocalTrackShared {
+    id: Arc<str>,
+    kind: MediaType,
+    codec: Codec,
+    stream_ids: Vec<String>,
+    subscribers: Mutex<Vec<Subscriber>>,
+    missed: AtomicU64,
+}
+
+/// A local `MediaStreamTrack` that carries encoded frames of one codec.
+///
+/// Cloning gives another handle to the same track.
+#[derive(Debug, Clone)]
+pub struct LocalTrack {
+    shared: Arc<LocalTrackShared>,
+}
+
+impl LocalTrack {
+    /// A track with this id, carrying frames of `codec`, in the given streams (msid).
+    ///
+    /// `TypeError` for a codec that carries no media of its own (RTX).
+    pub fn new(id: impl Into<String>, codec: Codec, stream_ids: Vec<String>) -> Result<LocalTrack, RtcError> {
+        let kind = codec
+            .media_type()
+            .ok_or_else(|| RtcError::Type(format!("{codec} is not a codec a track can carry")))?;
+        Ok(LocalTrack {
+            shared: Arc::new(LocalTrackShared {
+                kind,
+                id: Arc::from(id.into()),
+                codec,
+                stream_ids,
+                subscribers: Mutex::new(Vec::new()),
+                missed: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// `MediaStreamTrack.id`.
+    pub fn id(&self) -> &str {
+        &self.shared.id
+    }
+
+    /// `MediaStreamTrack.kind`.
+    pub fn kind(&self) -> MediaType {
+        self.shared.kind
+    }
+
+    /// The codec of the frames this track carries.
+    pub fn codec(&self) -> Codec {
+        self.shared.codec
+    }
+
+    /// The track as a connection's core knows it.
+    pub(crate) fn init(&self) -> TrackInit {
+        TrackInit {
+            id: self.shared.id.to_string(),
+            codec: self.shared.codec,
+            stream_ids: self.shared.stream_ids.clone(),
+        }
+    }
+
+    /// Attaches a connection's frame queue to the track.
+    pub(crate) fn subscribe(&self, frames: mpsc::Sender<TrackFrame>) {
+        let mut subscribers = self.shared.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        if !subscribers.iter().any(|s| s.frames.same_channel(&frames)) {
+            subscribers.push(Subscriber { frames });
+        }
+    }
+
+    /// Writes one encoded frame to every connection the track is attached to.
+    ///
+    /// Returns how many connections took it. Connections that have closed are forgotten.
+    pub fn write_frame(&self, frame: MediaFrame) -> usize {
+        let mut subscribers = self.shared.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        subscribers.retain(|s| !s.frames.is_closed());
+        let mut taken = 0;
+        for subscriber in subscribers.iter() {
+            let item = TrackFrame {
+                track_id: self.shared.id.clone(),
+                frame: frame.clone(),
+            };
+            match subscriber.frames.try_send(item) {
+                Ok(()) => taken += 1,
+                Err(_) => {
+                    self.shared.missed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        taken
+    }
+
+    /// How many (connection, frame) deliveries were missed because a connection's queue was full.
+    pub fn missed_frames(&self) -> u64 {
+        self.shared.missed.load(Ordering::Relaxed)
+    }
+}
+
+/// What a remote track yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemoteTrackEvent {
+    /// A reassembled frame.
+    Frame(ReceivedFrame),
+    /// The track ended (`ended`): the transceiver stopped or the connection closed.
+    Ended,
+}
+
+/// The remote `MediaStreamTrack` a `track` event delivers, yielding reassembled frames.
+#[derive(Debug)]
+pub struct RemoteTrack {
+    pub(crate) id: String,
+    pub(crate) kind: MediaType,
+    pub(crate) transceiver: TransceiverId,
+    pub(crate) mid: Option<String>,
+    pub(crate) stream_ids: Vec<String>,
+    pub(crate) frames: mpsc::Receiver<RemoteTrackEvent>,
+    pub(crate) commands: mpsc::WeakSender<Command>,
+}
+
+impl RemoteTrack {
+    /// `MediaStreamTrack.id` (the sender's msid track id, or a generated one).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// `MediaStreamTrack.kind`.
+    pub fn kind(&self) -> MediaType {
+        self.kind
+    }
+
+    /// The mid of the transceiver that receives it.
+    pub fn mid(&self) -> Option<&str> {
+        self.mid.as_deref()
+    }
+
+    /// The ids of the remote streams the track belongs to (the `track` event's `streams`).
+    pub fn stream_ids(&self) -> &[String] {
+        &self.stream_ids
+    }
+
+    /// The next frame; `None` once the track has ended.
+    pub async fn next_frame(&mut self) -> Option<ReceivedFrame> {
+        match self.frames.recv().await? {
+            RemoteTrackEvent::Frame(frame) => Some(frame),
+            RemoteTrackEvent::Ended => None,
+        }
+    }
+
+    /// Asks the sender for a keyframe (sends an RTCP PLI). Does nothing once the connection has closed.
+    pub async fn request_keyframe(&self) {
+        if let Some(commands) = self.commands.upgrade() {
+            let _ = commands.send(Command::RequestKeyframe(self.transceiver)).await;
+        }
+    }
+}
+
+/// The task's end of a remote track: a bounded queue that drops new frames while full.
+#[derive(Debug)]
+pub(crate) struct RemoteTrackSender {
+    tx: mpsc::Sender<RemoteTrackEvent>,
+    pub(crate) dropped: u64,
+}
+
+impl RemoteTrackSender {
+    /// A remote track and the task's end of it.
+    pub(crate) fn pair(
+        id: String,
+        kind: MediaType,
+        transceiver: TransceiverId,
+        mid: Option<String>,
+        stream_ids: Vec<String>,
+        commands: mpsc::WeakSender<Command>,
+    ) -> (RemoteTrackSender, RemoteTrack) {
+        let (tx, frames) = mpsc::channel(REMOTE_FRAME_QUEUE);
+        let track = RemoteTrack {
+            id,
+            kind,
+            transceiver,
+            mid,
+            stream_ids,
+            frames,
+            commands,
+        };
+        (RemoteTrackSender { tx, dropped: 0 }, track)
+    }
+
+    /// Hands a frame to the application, or counts it dropped when the queue is full.
+    pub(crate) fn send(&mut self, frame: ReceivedFrame) {
+        if self.tx.try_send(RemoteTrackEvent::Frame(frame)).is_err() {
+            self.dropped += 1;
+        }
+    }
+
+    /// Tells the application the track ended (best effort when the queue is full).
+    pub(crate) fn end(&self) {
+        let _ = self.tx.try_send(RemoteTrackEvent::Ended);
+    }
+}
+
+/// The frame queue a connection's task reads local tracks from.
+pub(crate) fn frame_queue() -> (mpsc::Sender<TrackFrame>, mpsc::Receiver<TrackFrame>) {
+    mpsc::channel(LOCAL_FRAME_QUEUE.max(COMMAND_QUEUE))
+}
