@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use super::error::RtpError;
+use super::packet::RtpPacket;
 use super::rtcp::Nack;
 use super::seq::SeqUnwrapper;
 
@@ -104,6 +106,17 @@ impl NackTracker {
         while self.missing.len() > self.config.max_tracked {
             self.missing.pop_first();
         }
+    }
+
+    /// Records a received RTX packet (RFC 4588): its first two payload bytes are the original
+    /// sequence number, which fills its hole. Returns that number.
+    pub fn on_rtx_received(&mut self, rtx: &RtpPacket<'_>, now: Instant) -> Result<u16, RtpError> {
+        let Some(osn) = rtx.payload.first_chunk::<2>() else {
+            return Err(RtpError::RtxTooShort(rtx.payload.len()));
+        };
+        let osn = u16::from_be_bytes(*osn);
+        self.on_received(osn, now);
+        Ok(osn)
     }
 
     /// The sequence numbers currently missing, oldest first.
@@ -211,6 +224,28 @@ mod tests {
         assert!(tracker.poll_nack(t0 + ms(200)).is_some());
         assert!(tracker.poll_nack(t0 + ms(300)).is_none());
         assert_eq!(tracker.missing().count(), 0);
+    }
+
+    #[test]
+    fn rtx_packets_fill_holes_by_their_original_sequence_number() {
+        let t0 = Instant::now();
+        let mut tracker = NackTracker::new(1, 2, NackConfig::default());
+        tracker.on_received(65535, t0);
+        tracker.on_received(2, t0);
+        let mut rtx = Vec::new();
+        crate::rtp::RtpBuilder::new(97, 7, 0, 3)
+            .write(&[0x00, 0x01, 0xAB], &mut rtx)
+            .unwrap();
+        assert_eq!(tracker.on_rtx_received(&RtpPacket::parse(&rtx).unwrap(), t0), Ok(1));
+        assert_eq!(tracker.missing().collect::<Vec<_>>(), [0]);
+        let mut short = Vec::new();
+        crate::rtp::RtpBuilder::new(97, 8, 0, 3)
+            .write(&[0x00], &mut short)
+            .unwrap();
+        assert_eq!(
+            tracker.on_rtx_received(&RtpPacket::parse(&short).unwrap(), t0),
+            Err(RtpError::RtxTooShort(1))
+        );
     }
 
     #[test]

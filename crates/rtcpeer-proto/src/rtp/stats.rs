@@ -80,7 +80,7 @@ impl ReceiverStats {
                     self.cycles = self.cycles.wrapping_add(1 << 16);
                 }
                 self.max_seq = seq;
-            } else if delta <= u16::MAX - MAX_MISORDER {
+            } else if u32::from(delta) <= (1 << 16) - u32::from(MAX_MISORDER) {
                 if self.bad_seq == Some(seq) {
                     tracing::debug!(ssrc = self.ssrc, seq, "sequence numbers restarted");
                     self.init_seq(seq);
