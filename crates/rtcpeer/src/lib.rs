@@ -34,6 +34,8 @@ mod proto;
 mod socket;
 mod stats;
 
+pub mod media_file;
+
 pub use config::{RTCConfiguration, RTCIceServer};
 pub use connection::{PeerConnection, PeerConnectionEvent, RTCPeerConnection};
 pub use data_channel::{DataChannelEvent, RTCDataChannel, SEND_HIGH_WATER_MARK};
