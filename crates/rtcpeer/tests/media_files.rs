@@ -52,31 +52,74 @@ fn ffmpeg_generate(input: &str, codec_args: &[&str], out: &Path) {
     args.extend_from_slice(codec_args);
     args.push(out_str);
     let result = run("ffmpeg", &args);
-    assert!(result.status.success(), "ffmpeg failed: {}", String::from_utf8_lossy(&result.stderr));
+    assert!(
+        result.status.success(),
+        "ffmpeg failed: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
 }
 
 /// `ffprobe -show_streams -count_frames` of the file's only stream: (codec_name, nb_read_frames).
 fn ffprobe(file: &Path) -> (String, u64, serde_json::Value) {
     let out = run(
         "ffprobe",
-        &["-v", "error", "-show_streams", "-count_frames", "-of", "json", file.to_str().expect("utf-8 path")],
+        &[
+            "-v",
+            "error",
+            "-show_streams",
+            "-count_frames",
+            "-of",
+            "json",
+            file.to_str().expect("utf-8 path"),
+        ],
     );
-    assert!(out.status.success(), "ffprobe failed: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stderr.is_empty(), "ffprobe complained: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffprobe failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "ffprobe complained: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ffprobe JSON");
     let streams = json["streams"].as_array().expect("streams");
     assert_eq!(streams.len(), 1, "{json}");
     let stream = streams[0].clone();
     let codec = stream["codec_name"].as_str().expect("codec_name").to_string();
-    let frames = stream["nb_read_frames"].as_str().expect("nb_read_frames").parse().expect("frame count");
+    let frames = stream["nb_read_frames"]
+        .as_str()
+        .expect("nb_read_frames")
+        .parse()
+        .expect("frame count");
     (codec, frames, stream)
 }
 
 /// Decodes the whole file with ffmpeg and asserts it reports no error.
 fn ffmpeg_decodes_cleanly(file: &Path) {
-    let out = run("ffmpeg", &["-v", "error", "-i", file.to_str().expect("utf-8 path"), "-f", "null", "-"]);
-    assert!(out.status.success(), "decode failed: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stderr.is_empty(), "decode errors: {}", String::from_utf8_lossy(&out.stderr));
+    let out = run(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-i",
+            file.to_str().expect("utf-8 path"),
+            "-f",
+            "null",
+            "-",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "decode failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "decode errors: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -115,7 +158,10 @@ fn ivf_vp8_from_ffmpeg_reads_and_writes_back_frame_for_frame() {
     let (codec, count, stream) = ffprobe(&out);
     assert_eq!(codec, "vp8");
     assert_eq!(count, 30);
-    assert_eq!((stream["width"].as_u64(), stream["height"].as_u64()), (Some(320), Some(240)));
+    assert_eq!(
+        (stream["width"].as_u64(), stream["height"].as_u64()),
+        (Some(320), Some(240))
+    );
     ffmpeg_decodes_cleanly(&out);
 
     let mut copy = IvfReader::new(File::open(&out).unwrap()).unwrap();
@@ -130,17 +176,27 @@ fn ivf_vp8_from_ffmpeg_reads_and_writes_back_frame_for_frame() {
     assert_eq!(media.codec(), MediaCodec::Vp8);
     let first = media.next_frame().unwrap().unwrap();
     assert!(first.keyframe);
-    assert_eq!((first.timestamp, first.duration), (Duration::ZERO, Duration::from_nanos(33_333_333)));
+    assert_eq!(
+        (first.timestamp, first.duration),
+        (Duration::ZERO, Duration::from_nanos(33_333_333))
+    );
     let rest: Vec<_> = std::iter::from_fn(|| media.next_frame().unwrap()).collect();
     assert_eq!(rest.len(), 29);
-    assert_eq!(rest.last().unwrap().timestamp, Duration::from_nanos(29 * 1_000_000_000 / 30));
+    assert_eq!(
+        rest.last().unwrap().timestamp,
+        Duration::from_nanos(29 * 1_000_000_000 / 30)
+    );
 }
 
 #[test]
 fn ogg_opus_from_ffmpeg_reads_and_writes_back_packet_for_packet() {
     let dir = Scratch::new("opus");
     let source = dir.path("source.opus");
-    ffmpeg_generate("sine=frequency=440:sample_rate=48000", &["-c:a", "libopus", "-b:a", "32k"], &source);
+    ffmpeg_generate(
+        "sine=frequency=440:sample_rate=48000",
+        &["-c:a", "libopus", "-b:a", "32k"],
+        &source,
+    );
     let (_, source_frames, _) = ffprobe(&source);
 
     let mut reader = OggOpusReader::new(BufReader::new(File::open(&source).unwrap())).unwrap();
@@ -179,7 +235,10 @@ fn ogg_opus_from_ffmpeg_reads_and_writes_back_packet_for_packet() {
     let frames: Vec<_> = std::iter::from_fn(|| media.next_frame().unwrap()).collect();
     assert_eq!(frames.len(), packets.len());
     assert!(frames.iter().all(|f| f.duration == Duration::from_millis(20)));
-    assert_eq!(frames.last().unwrap().timestamp, Duration::from_millis(20 * (packets.len() as u64 - 1)));
+    assert_eq!(
+        frames.last().unwrap().timestamp,
+        Duration::from_millis(20 * (packets.len() as u64 - 1))
+    );
 }
 
 #[test]
@@ -189,7 +248,20 @@ fn h264_from_ffmpeg_groups_access_units_and_writes_back() {
     let source = dir.path("source.h264");
     ffmpeg_generate(
         "testsrc=size=320x240:rate=30",
-        &["-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-g", "10", "-x264-params", "slices=4", "-f", "h264"],
+        &[
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-bf",
+            "2",
+            "-g",
+            "10",
+            "-x264-params",
+            "slices=4",
+            "-f",
+            "h264",
+        ],
         &source,
     );
     let (_, source_frames, _) = ffprobe(&source);
@@ -205,16 +277,30 @@ fn h264_from_ffmpeg_groups_access_units_and_writes_back() {
     }
     writer.into_inner().unwrap();
     assert_eq!(units.len(), 30);
-    assert!(units.iter().all(|au| au.nal_types().iter().filter(|&&t| t == 1 || t == 5).count() == 4));
-    let keyframes: Vec<usize> = units.iter().enumerate().filter(|(_, au)| au.is_keyframe()).map(|(i, _)| i).collect();
+    assert!(units
+        .iter()
+        .all(|au| au.nal_types().iter().filter(|&&t| t == 1 || t == 5).count() == 4));
+    let keyframes: Vec<usize> = units
+        .iter()
+        .enumerate()
+        .filter(|(_, au)| au.is_keyframe())
+        .map(|(i, _)| i)
+        .collect();
     assert_eq!(keyframes.first(), Some(&0));
     assert!(keyframes.len() >= 3, "GOP of 10 over 30 frames: {keyframes:?}");
-    assert_eq!(units[0].nal_types()[..2], [7, 8], "SPS and PPS lead the first access unit");
+    assert_eq!(
+        units[0].nal_types()[..2],
+        [7, 8],
+        "SPS and PPS lead the first access unit"
+    );
 
     let (codec, count, stream) = ffprobe(&out);
     assert_eq!(codec, "h264");
     assert_eq!(count, 30);
-    assert_eq!((stream["width"].as_u64(), stream["height"].as_u64()), (Some(320), Some(240)));
+    assert_eq!(
+        (stream["width"].as_u64(), stream["height"].as_u64()),
+        (Some(320), Some(240))
+    );
     ffmpeg_decodes_cleanly(&out);
 
     let mut media = MediaFileReader::open(&out).unwrap();
@@ -231,7 +317,16 @@ fn h264_with_access_unit_delimiters_splits_at_each_delimiter() {
     let source = dir.path("source.h264");
     ffmpeg_generate(
         "testsrc=size=160x120:rate=30",
-        &["-c:v", "libx264", "-preset", "ultrafast", "-x264-params", "aud=1", "-f", "h264"],
+        &[
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-x264-params",
+            "aud=1",
+            "-f",
+            "h264",
+        ],
         &source,
     );
     let mut reader = AnnexBReader::new(File::open(&source).unwrap());
@@ -250,7 +345,10 @@ fn damaged_real_files_give_typed_errors() {
         &ivf,
     );
     let bytes = fs::read(&ivf).unwrap();
-    assert!(matches!(IvfReader::new(&bytes[..20]), Err(IvfError::TruncatedHeader { got: 20, .. })));
+    assert!(matches!(
+        IvfReader::new(&bytes[..20]),
+        Err(IvfError::TruncatedHeader { got: 20, .. })
+    ));
     let mut cut = IvfReader::new(&bytes[..bytes.len() - 3]).unwrap();
     let outcome = loop {
         match cut.next_frame() {
@@ -290,5 +388,8 @@ fn damaged_real_files_give_typed_errors() {
 
     let renamed = dir.path("source.mkv");
     fs::copy(&opus, &renamed).unwrap();
-    assert!(matches!(MediaFileReader::open(&renamed), Err(MediaFileError::UnknownExtension(_))));
+    assert!(matches!(
+        MediaFileReader::open(&renamed),
+        Err(MediaFileError::UnknownExtension(_))
+    ));
 }
