@@ -393,3 +393,99 @@ fn damaged_real_files_give_typed_errors() {
         Err(MediaFileError::UnknownExtension(_))
     ));
 }
+
+/// Reads records until the end, an error, or 1000 records; the error (if any) is returned too.
+fn drain<T, E>(mut next: impl FnMut() -> Result<Option<T>, E>) -> (Vec<T>, Option<E>) {
+    let mut records = Vec::new();
+    while records.len() < 1000 {
+        match next() {
+            Ok(Some(record)) => records.push(record),
+            Ok(None) => return (records, None),
+            Err(e) => return (records, Some(e)),
+        }
+    }
+    panic!("reader did not end");
+}
+
+/// Positions to damage: about 400 spread over the file, plus the first and last 40 bytes.
+fn positions(len: usize) -> impl Iterator<Item = usize> {
+    let step = (len / 400).max(1);
+    (0..len.min(40))
+        .chain((0..len).step_by(step))
+        .chain(len.saturating_sub(40)..len)
+}
+
+#[test]
+fn every_truncation_and_bit_flip_of_real_files_is_a_prefix_or_an_error() {
+    let dir = Scratch::new("mutations");
+    let ivf = dir.path("a.ivf");
+    ffmpeg_generate(
+        "testsrc=size=64x48:rate=10",
+        &["-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8"],
+        &ivf,
+    );
+    let opus = dir.path("a.opus");
+    ffmpeg_generate(
+        "sine=frequency=440:sample_rate=48000",
+        &["-c:a", "libopus", "-b:a", "16k"],
+        &opus,
+    );
+    let h264 = dir.path("a.h264");
+    ffmpeg_generate(
+        "testsrc=size=64x48:rate=10",
+        &["-c:v", "libx264", "-preset", "ultrafast", "-f", "h264"],
+        &h264,
+    );
+
+    let read_ivf = |bytes: &[u8]| match IvfReader::new(bytes) {
+        Ok(mut r) => drain(|| r.next_frame()),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    let bytes = fs::read(&ivf).unwrap();
+    let (frames, error) = read_ivf(&bytes);
+    assert!(error.is_none() && frames.len() == 10);
+    for i in positions(bytes.len()) {
+        let (got, error) = read_ivf(&bytes[..i]);
+        assert!(frames.starts_with(&got), "truncated at {i}");
+        assert!(error.is_some() || i >= 32, "a cut header is an error");
+        let mut flipped = bytes.clone();
+        flipped[i] ^= 0x55;
+        let _ = read_ivf(&flipped);
+    }
+
+    let read_opus = |bytes: &[u8]| match OggOpusReader::new(bytes) {
+        Ok(mut r) => drain(|| r.next_packet().map(|p| p.map(|p| p.data))),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    let bytes = fs::read(&opus).unwrap();
+    let (packets, error) = read_opus(&bytes);
+    assert!(error.is_none() && packets.len() > 40, "{error:?}");
+    for i in positions(bytes.len()) {
+        let (got, _) = read_opus(&bytes[..i]);
+        assert!(packets.starts_with(&got), "truncated at {i}");
+        let mut flipped = bytes.clone();
+        flipped[i] ^= 0x55;
+        let (_, error) = read_opus(&flipped);
+        assert!(
+            error.is_some(),
+            "every byte is under a page CRC: flip at {i} must be caught"
+        );
+    }
+
+    let read_h264 = |bytes: &[u8]| {
+        let mut r = AnnexBReader::new(bytes);
+        drain(|| r.next_access_unit())
+    };
+    let bytes = fs::read(&h264).unwrap();
+    let (units, error) = read_h264(&bytes);
+    assert!(error.is_none() && units.len() == 10);
+    for i in positions(bytes.len()) {
+        let (got, _) = read_h264(&bytes[..i]);
+        // Every access unit before the one the cut falls into is intact.
+        let whole = got.len().saturating_sub(1);
+        assert_eq!(got[..whole], units[..whole], "truncated at {i}");
+        let mut flipped = bytes.clone();
+        flipped[i] ^= 0x55;
+        let _ = read_h264(&flipped);
+    }
+}
