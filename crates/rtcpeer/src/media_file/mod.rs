@@ -9,6 +9,24 @@
 //! Everything here is synchronous and generic over [`std::io::Read`] / [`std::io::Write`]. Readers treat
 //! the file as untrusted: malformed input gives a typed error, never a panic, and no frame, packet or
 //! NAL unit larger than [`MAX_FRAME_SIZE`] is ever buffered.
+//!
+//! ```
+//! use rtcpeer::media_file::{ivf::FOURCC_VP8, IvfWriter, MediaCodec, MediaFileReader};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Two VP8 frames at 1/30 s per timestamp unit (the payloads here are placeholders).
+//! let mut writer = IvfWriter::new(std::io::Cursor::new(Vec::new()), FOURCC_VP8, 640, 480, 1, 30)?;
+//! writer.write_frame(0, &[0x10, 0x02, 0x00])?;
+//! writer.write_frame(1, &[0x11, 0x02, 0x00])?;
+//! let file = writer.finish()?.into_inner();
+//!
+//! let mut reader = MediaFileReader::ivf(file.as_slice())?;
+//! assert_eq!(reader.codec(), MediaCodec::Vp8);
+//! while let Some(frame) = reader.next_frame()? {
+//!     // A sender would packetize `frame.data` at `frame.timestamp`, then wait `frame.duration`.
+//!     assert_eq!(frame.duration, std::time::Duration::from_nanos(33_333_333));
+//! }
+//! # Ok(()) }
+//! ```
 
 pub mod annexb;
 pub mod ivf;
