@@ -6,6 +6,7 @@ tests use) and two messages built here with real MESSAGE-INTEGRITY and
 FINGERPRINT; DCEP seeds are an ACK and OPENs of each channel type;
 fingerprint seeds are one valid attribute per hash; peer_datagrams seeds
 are short programs of the target's operations (see its doc comment).
+media_files seeds are tiny files ffmpeg encodes (VP8/IVF, Opus, H.264).
 The sdp_remote seeds come from `cargo run --example sdp_seeds`.
 """
 import hashlib
@@ -134,8 +135,27 @@ def peer_seeds(ice_request):
           + raw(0x80, dtls_alert) + b"\x0f\xff")
 
 
+def media_seeds():
+    """media_files: a selector byte (0 IVF, 1 Ogg Opus, 2 H.264) and a tiny file ffmpeg encodes."""
+    import subprocess
+    import tempfile
+    sources = [
+        (0, "vp8.ivf", ["-f", "lavfi", "-i", "testsrc=size=32x32:rate=10", "-frames:v", "3", "-c:v", "libvpx"]),
+        (1, "opus.opus", ["-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "0.06", "-c:a", "libopus", "-b:a", "8k"]),
+        (2, "h264.h264", ["-f", "lavfi", "-i", "testsrc=size=32x32:rate=10", "-frames:v", "3", "-c:v", "libx264",
+                          "-preset", "ultrafast", "-x264-params", "slices=2", "-f", "h264"]),
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        for selector, name, args in sources:
+            out = os.path.join(tmp, name)
+            subprocess.run(["ffmpeg", "-v", "error", "-y", *args, out], check=True)
+            with open(out, "rb") as f:
+                write("media_files", name, bytes([selector]) + f.read())
+
+
 if __name__ == "__main__":
     request = stun_seeds()
     dcep_seeds()
     fingerprint_seeds()
     peer_seeds(request)
+    media_seeds()

@@ -35,6 +35,8 @@ mod socket;
 mod stats;
 mod track;
 
+pub mod media_file;
+
 pub use config::{RTCConfiguration, RTCIceServer};
 pub use connection::{PeerConnection, PeerConnectionEvent, RTCPeerConnection};
 pub use data_channel::{DataChannelEvent, RTCDataChannel, SEND_HIGH_WATER_MARK};
