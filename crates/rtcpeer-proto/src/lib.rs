@@ -12,7 +12,8 @@
 //! | module | protocol |
 //! |---|---|
 //! | [`sdp`] | SDP (RFC 8866) and the WebRTC attributes |
-//! | [`stun`] | STUN messages (RFC 8489) |
+//! | [`stun`] | STUN messages (RFC 8489), server-reflexive discovery |
+//! | [`turn`] | the TURN client (RFC 8656), ChannelData and stream framing |
 //! | [`ice`] | the ICE agent (RFC 8445, trickle RFC 8838) |
 //! | [`dtls`] | DTLS through `dimpl`, certificates and fingerprints (RFC 8842) |
 //! | [`sctp`] | the boundary around the SCTP association (RFC 8261) |
@@ -34,3 +35,4 @@ mod rand;
 pub mod sctp;
 pub mod sdp;
 pub mod stun;
+pub mod turn;
