@@ -625,7 +625,8 @@ impl TurnClient {
             return;
         }
         let (code, reason) = message.error().unwrap_or((0, "error response without ERROR-CODE"));
-        let reason = reason.to_string();
+        // Some servers (coturn) send the reason phrase with its C string terminator.
+        let reason = reason.trim_end_matches('\0').to_string();
         match code {
             401 if !t.authenticated && matches!(t.request, Request::Allocate) => {
                 let (Some(realm), Some(nonce)) = (message.realm(), message.nonce()) else {

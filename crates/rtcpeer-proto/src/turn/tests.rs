@@ -190,7 +190,7 @@ fn other_errors_fail_with_code_and_reason() {
     let quota = reply(
         &second,
         Class::ErrorResponse,
-        vec![error(486, "Allocation Quota Reached")],
+        vec![error(486, "Allocation Quota Reached\0")],
         true,
     );
     c.handle_receive(now, &quota).unwrap();
