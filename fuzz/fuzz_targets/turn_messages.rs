@@ -91,7 +91,10 @@ fuzz_target!(|data: &[u8]| {
     let mut now = t0;
     for (i, piece) in data.split(|&b| b == 0xFF).enumerate() {
         let _ = client.handle_receive(now, piece);
-        now += Duration::from_millis(u64::from(piece.first().copied().unwrap_or(0)) * 10);
+        // Time passes, but never up to the allocation refresh (480 s), whose unanswered
+        // retransmissions would legitimately end the allocation.
+        let step = Duration::from_millis(u64::from(piece.first().copied().unwrap_or(0)) * 10);
+        now = (now + step).min(t0 + Duration::from_secs(400));
         if i % 4 == 3 {
             client.handle_timeout(now);
         }

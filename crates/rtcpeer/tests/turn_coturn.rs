@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
+use rtcpeer_proto::stun::{StunBinding, StunBindingConfig};
 use rtcpeer_proto::turn::{Frame, StreamDecoder, TurnClient, TurnConfig, TurnEvent, TurnTransport};
 
 const USER: &str = "test";
@@ -370,4 +371,30 @@ fn close_deletes_the_allocation() {
     assert_eq!(third.client.relayed_address().map(|a| a.ip()), Some(relayed.ip()));
     third.client.close(Instant::now());
     third.until("Closed", |e| *e == TurnEvent::Closed);
+}
+
+#[test]
+fn stun_binding_discovers_the_mapped_address() {
+    let server = Coturn::start();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.connect(server.addr()).unwrap();
+    let mut binding = StunBinding::new(Instant::now(), StunBindingConfig::default()).unwrap();
+    let mut buf = vec![0; 2048];
+    while binding.result().is_none() {
+        while let Some(request) = binding.poll_transmit() {
+            socket.send(&request).unwrap();
+        }
+        let wait = binding
+            .poll_timeout()
+            .map_or(Duration::from_millis(10), |t| {
+                t.saturating_duration_since(Instant::now())
+            })
+            .max(Duration::from_millis(1));
+        socket.set_read_timeout(Some(wait)).unwrap();
+        match socket.recv(&mut buf) {
+            Ok(n) => assert!(binding.handle_receive(&buf[..n]), "coturn answered another transaction"),
+            Err(_) => binding.handle_timeout(Instant::now()),
+        }
+    }
+    assert_eq!(binding.result(), Some(&Ok(socket.local_addr().unwrap())));
 }
