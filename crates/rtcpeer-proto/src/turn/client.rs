@@ -670,6 +670,10 @@ impl TurnClient {
                     return;
                 };
                 let lifetime = Duration::from_secs(u64::from(message.lifetime().unwrap_or(600)));
+                if lifetime.is_zero() {
+                    self.request_failed(request, None, "the server granted a lifetime of 0".into());
+                    return;
+                }
                 self.allocation = Some(Allocation {
                     relayed,
                     refresh_at: now + refresh_after(lifetime),
@@ -688,6 +692,10 @@ impl TurnClient {
             }
             Request::Refresh { .. } => {
                 let lifetime = Duration::from_secs(u64::from(message.lifetime().unwrap_or(600)));
+                if lifetime.is_zero() {
+                    self.request_failed(request, None, "the server ended the allocation (lifetime 0)".into());
+                    return;
+                }
                 if let Some(a) = &mut self.allocation {
                     a.refresh_at = now + refresh_after(lifetime);
                 }

@@ -583,3 +583,18 @@ fn garbage_never_panics_or_changes_state() {
     assert_eq!(c.poll_event(), None);
     assert_eq!(c.poll_transmit(), None);
 }
+
+#[test]
+fn a_zero_lifetime_ends_the_allocation_instead_of_refreshing_in_a_loop() {
+    let (mut c, t0) = allocated(TurnTransport::Udp);
+    let at = t0 + Duration::from_secs(480);
+    c.handle_timeout(at);
+    let refresh = sent(&mut c);
+    c.handle_receive(
+        at,
+        &reply(&refresh, Class::SuccessResponse, vec![Attribute::Lifetime(0)], true),
+    )
+    .unwrap();
+    assert!(matches!(c.poll_event(), Some(TurnEvent::Failed { code: None, .. })));
+    assert_eq!(c.poll_timeout(), None);
+}
