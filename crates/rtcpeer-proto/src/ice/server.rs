@@ -318,28 +318,36 @@ fn to_ascii_label(label: &str) -> Result<String, IceServerUrlError> {
     if let Some(c) = label.chars().find(|&c| is_forbidden_domain_code_point(c)) {
         return Err(IceServerUrlError::ForbiddenCodePoint(c));
     }
+    let invalid = || IceServerUrlError::InvalidPunycode(label.to_string());
     let lower = label.to_lowercase();
-    if lower.is_ascii() {
-        if let Some(encoded) = lower.strip_prefix("xn--") {
-            let invalid = || IceServerUrlError::InvalidPunycode(label.to_string());
-            let unicode = punycode::decode(encoded).ok_or_else(invalid)?;
-            // A valid label decodes to something non-ASCII, already lowercase, that encodes back
-            // to the same text and has no character a host may not contain or UTS 46 would map.
-            let not_canonical = unicode.is_empty()
-                || unicode.is_ascii()
-                || unicode.to_lowercase() != unicode
-                || punycode::encode(&unicode).as_deref() != Some(encoded)
-                || unicode
-                    .chars()
-                    .any(|c| is_forbidden_domain_code_point(c) || c.is_control() || is_compatibility_form(c));
-            if not_canonical {
-                return Err(invalid());
-            }
+    let ascii = if lower.is_ascii() {
+        lower
+    } else {
+        format!("xn--{}", punycode::encode(&lower).ok_or_else(invalid)?)
+    };
+    // What we produce must pass the same check as what we are given, so a printed URL parses back.
+    if let Some(encoded) = ascii.strip_prefix("xn--") {
+        if !is_valid_punycode_label(encoded) {
+            return Err(invalid());
         }
-        return Ok(lower);
     }
-    let encoded = punycode::encode(&lower).ok_or_else(|| IceServerUrlError::InvalidPunycode(label.to_string()))?;
-    Ok(format!("xn--{encoded}"))
+    Ok(ascii)
+}
+
+/// Whether the text after `xn--` is a label a browser could have produced: it decodes to
+/// something non-ASCII, already lowercase, that encodes back to the same text and has no
+/// character a host may not contain or that UTS 46 would map to something else.
+fn is_valid_punycode_label(encoded: &str) -> bool {
+    let Some(unicode) = punycode::decode(encoded) else {
+        return false;
+    };
+    !unicode.is_empty()
+        && !unicode.is_ascii()
+        && unicode.to_lowercase() == unicode
+        && punycode::encode(&unicode).as_deref() == Some(encoded)
+        && !unicode
+            .chars()
+            .any(|c| is_forbidden_domain_code_point(c) || c.is_control() || is_compatibility_form(c))
 }
 
 /// Code points of the compatibility blocks, which UTS 46 maps to other text (circled and
@@ -638,6 +646,15 @@ mod tests {
         ] {
             assert!(IceServerUrl::parse(bad).is_err(), "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn unicode_labels_we_cannot_map_are_refused_both_ways() {
+        // A browser maps U+3253 (circled 23) to "23" with the UTS 46 table we do not carry: we
+        // refuse it, in Unicode and as Punycode alike, so that a printed URL always parses back.
+        assert!(IceServerUrl::parse("stun:\u{3253}.example").is_err());
+        assert!(IceServerUrl::parse("stun:a\u{FF21}.example").is_err());
+        assert!(IceServerUrl::parse("stun:xn--pokxncvks").is_err());
     }
 
     #[test]
