@@ -12,7 +12,8 @@
 //! | module | protocol |
 //! |---|---|
 //! | [`sdp`] | SDP (RFC 8866) and the WebRTC attributes |
-//! | [`stun`] | STUN messages (RFC 8489) |
+//! | [`stun`] | STUN messages (RFC 8489), server-reflexive discovery |
+//! | [`turn`] | the TURN client (RFC 8656), ChannelData and stream framing |
 //! | [`ice`] | the ICE agent (RFC 8445, trickle RFC 8838) |
 //! | [`dtls`] | DTLS through `dimpl`, certificates and fingerprints (RFC 8842) |
 //! | [`srtp`] | SRTP/SRTCP (RFC 3711, AES-GCM RFC 7714) for DTLS-SRTP (RFC 5764) |
@@ -40,3 +41,4 @@ pub mod sctp;
 pub mod sdp;
 pub mod srtp;
 pub mod stun;
+pub mod turn;

@@ -73,6 +73,7 @@ pub mod agent;
 pub mod candidate;
 pub mod credentials;
 mod pair;
+pub mod server;
 
 pub use agent::{IceAgent, IceAgentConfig, IceConnectionState, IceEvent, IceStats};
 pub use candidate::{Candidate, CandidateAddress, CandidateKind, CandidateParseError, TransportProtocol};

@@ -1,4 +1,4 @@
-//! STUN attributes (RFC 8489 §14, RFC 8445 §16.1): their types, values and wire format.
+//! STUN attributes (RFC 8489 §14, RFC 8445 §16.1, RFC 8656 §18): their types, values and wire format.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -15,10 +15,22 @@ pub const MESSAGE_INTEGRITY: u16 = 0x0008;
 pub const ERROR_CODE: u16 = 0x0009;
 /// UNKNOWN-ATTRIBUTES.
 pub const UNKNOWN_ATTRIBUTES: u16 = 0x000A;
+/// CHANNEL-NUMBER (TURN).
+pub const CHANNEL_NUMBER: u16 = 0x000C;
+/// LIFETIME (TURN).
+pub const LIFETIME: u16 = 0x000D;
+/// XOR-PEER-ADDRESS (TURN).
+pub const XOR_PEER_ADDRESS: u16 = 0x0012;
+/// DATA (TURN).
+pub const DATA: u16 = 0x0013;
 /// REALM.
 pub const REALM: u16 = 0x0014;
 /// NONCE.
 pub const NONCE: u16 = 0x0015;
+/// XOR-RELAYED-ADDRESS (TURN).
+pub const XOR_RELAYED_ADDRESS: u16 = 0x0016;
+/// REQUESTED-TRANSPORT (TURN).
+pub const REQUESTED_TRANSPORT: u16 = 0x0019;
 /// MESSAGE-INTEGRITY-SHA256.
 pub const MESSAGE_INTEGRITY_SHA256: u16 = 0x001C;
 /// XOR-MAPPED-ADDRESS.
@@ -79,6 +91,19 @@ pub enum Attribute {
     IceControlled(u64),
     /// ICE-CONTROLLING with the sender's tie-breaker.
     IceControlling(u64),
+    /// XOR-PEER-ADDRESS (TURN): a peer's address as the relay sees it.
+    XorPeerAddress(SocketAddr),
+    /// XOR-RELAYED-ADDRESS (TURN): the address the server allocated for the client.
+    XorRelayedAddress(SocketAddr),
+    /// LIFETIME (TURN): seconds until the allocation expires unless refreshed.
+    Lifetime(u32),
+    /// REQUESTED-TRANSPORT (TURN): the IP protocol number of the relayed transport (17 = UDP).
+    RequestedTransport(u8),
+    /// CHANNEL-NUMBER (TURN): a channel in 0x4000..=0x4FFF (other values decode too, the
+    /// receiver judges them).
+    ChannelNumber(u16),
+    /// DATA (TURN): application data in a Send or Data indication.
+    Data(Vec<u8>),
     /// Any other attribute, kept as it was received.
     Unknown {
         /// The attribute type.
@@ -107,6 +132,12 @@ impl Attribute {
             Attribute::UseCandidate => USE_CANDIDATE,
             Attribute::IceControlled(_) => ICE_CONTROLLED,
             Attribute::IceControlling(_) => ICE_CONTROLLING,
+            Attribute::XorPeerAddress(_) => XOR_PEER_ADDRESS,
+            Attribute::XorRelayedAddress(_) => XOR_RELAYED_ADDRESS,
+            Attribute::Lifetime(_) => LIFETIME,
+            Attribute::RequestedTransport(_) => REQUESTED_TRANSPORT,
+            Attribute::ChannelNumber(_) => CHANNEL_NUMBER,
+            Attribute::Data(_) => DATA,
             Attribute::Unknown { typ, .. } => *typ,
         }
     }
@@ -178,6 +209,24 @@ impl Attribute {
             ICE_CONTROLLING => Attribute::IceControlling(u64::from_be_bytes(
                 value.try_into().map_err(|_| invalid("length must be 8"))?,
             )),
+            XOR_PEER_ADDRESS => Attribute::XorPeerAddress(decode_address(typ, value, Some(tid))?),
+            XOR_RELAYED_ADDRESS => Attribute::XorRelayedAddress(decode_address(typ, value, Some(tid))?),
+            LIFETIME => Attribute::Lifetime(u32::from_be_bytes(
+                value.try_into().map_err(|_| invalid("length must be 4"))?,
+            )),
+            REQUESTED_TRANSPORT => {
+                let [protocol, _, _, _] = value else {
+                    return Err(invalid("length must be 4"));
+                };
+                Attribute::RequestedTransport(*protocol)
+            }
+            CHANNEL_NUMBER => {
+                let [hi, lo, _, _] = value else {
+                    return Err(invalid("length must be 4"));
+                };
+                Attribute::ChannelNumber(u16::from_be_bytes([*hi, *lo]))
+            }
+            DATA => Attribute::Data(value.to_vec()),
             _ => Attribute::Unknown {
                 typ,
                 value: value.to_vec(),
@@ -209,6 +258,14 @@ impl Attribute {
             Attribute::Priority(p) => out.extend_from_slice(&p.to_be_bytes()),
             Attribute::UseCandidate => {}
             Attribute::IceControlled(t) | Attribute::IceControlling(t) => out.extend_from_slice(&t.to_be_bytes()),
+            Attribute::XorPeerAddress(a) | Attribute::XorRelayedAddress(a) => encode_address(out, *a, Some(tid)),
+            Attribute::Lifetime(l) => out.extend_from_slice(&l.to_be_bytes()),
+            Attribute::RequestedTransport(p) => out.extend_from_slice(&[*p, 0, 0, 0]),
+            Attribute::ChannelNumber(c) => {
+                out.extend_from_slice(&c.to_be_bytes());
+                out.extend_from_slice(&[0, 0]);
+            }
+            Attribute::Data(d) => out.extend_from_slice(d),
             Attribute::Unknown { value, .. } => out.extend_from_slice(value),
         }
     }

@@ -62,6 +62,18 @@ pub struct Method(pub u16);
 impl Method {
     /// Binding, the only method ICE uses.
     pub const BINDING: Method = Method(0x001);
+    /// Allocate (TURN, RFC 8656 §7).
+    pub const ALLOCATE: Method = Method(0x003);
+    /// Refresh (TURN, RFC 8656 §8).
+    pub const REFRESH: Method = Method(0x004);
+    /// Send, an indication from client to server (TURN, RFC 8656 §11).
+    pub const SEND: Method = Method(0x006);
+    /// Data, an indication from server to client (TURN, RFC 8656 §11).
+    pub const DATA: Method = Method(0x007);
+    /// CreatePermission (TURN, RFC 8656 §9).
+    pub const CREATE_PERMISSION: Method = Method(0x008);
+    /// ChannelBind (TURN, RFC 8656 §12).
+    pub const CHANNEL_BIND: Method = Method(0x009);
 }
 
 /// Which MESSAGE-INTEGRITY variant to add when encoding.
@@ -286,6 +298,70 @@ impl Message {
     pub fn error_code(&self) -> Option<u16> {
         self.attributes.iter().find_map(|a| match a {
             Attribute::ErrorCode { code, .. } => Some(*code),
+            _ => None,
+        })
+    }
+
+    /// The ERROR-CODE number and reason phrase.
+    pub fn error(&self) -> Option<(u16, &str)> {
+        self.attributes.iter().find_map(|a| match a {
+            Attribute::ErrorCode { code, reason } => Some((*code, reason.as_str())),
+            _ => None,
+        })
+    }
+
+    /// The REALM value.
+    pub fn realm(&self) -> Option<&str> {
+        self.attributes.iter().find_map(|a| match a {
+            Attribute::Realm(r) => Some(r.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The NONCE value.
+    pub fn nonce(&self) -> Option<&str> {
+        self.attributes.iter().find_map(|a| match a {
+            Attribute::Nonce(n) => Some(n.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The LIFETIME value in seconds (TURN).
+    pub fn lifetime(&self) -> Option<u32> {
+        self.attributes.iter().find_map(|a| match a {
+            Attribute::Lifetime(l) => Some(*l),
+            _ => None,
+        })
+    }
+
+    /// The XOR-RELAYED-ADDRESS (TURN).
+    pub fn relayed_address(&self) -> Option<std::net::SocketAddr> {
+        self.attributes.iter().find_map(|a| match a {
+            Attribute::XorRelayedAddress(x) => Some(*x),
+            _ => None,
+        })
+    }
+
+    /// The XOR-PEER-ADDRESS (TURN).
+    pub fn peer_address(&self) -> Option<std::net::SocketAddr> {
+        self.attributes.iter().find_map(|a| match a {
+            Attribute::XorPeerAddress(x) => Some(*x),
+            _ => None,
+        })
+    }
+
+    /// The CHANNEL-NUMBER (TURN).
+    pub fn channel_number(&self) -> Option<u16> {
+        self.attributes.iter().find_map(|a| match a {
+            Attribute::ChannelNumber(c) => Some(*c),
+            _ => None,
+        })
+    }
+
+    /// The DATA value (TURN).
+    pub fn data(&self) -> Option<&[u8]> {
+        self.attributes.iter().find_map(|a| match a {
+            Attribute::Data(d) => Some(d.as_slice()),
             _ => None,
         })
     }

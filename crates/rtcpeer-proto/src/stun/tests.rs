@@ -256,3 +256,102 @@ fn random_inputs_never_panic() {
     }
     assert!(decoded > 0, "the generator never produced a decodable message");
 }
+
+/// RFC 5769 §2.4, sample request with long-term authentication.
+fn sample_long_term_request() -> Vec<u8> {
+    hex("00 01 00 60 21 12 a4 42 78 ad 34 33 c6 ad 72 c0 29 da 41 2e
+         00 06 00 12 e3 83 9e e3 83 88 e3 83 aa e3 83 83 e3 82 af e3 82 b9 00 00
+         00 15 00 1c 66 2f 2f 34 39 39 6b 39 35 34 64 36 4f 4c 33 34 6f 4c 39 46 53 54 76 79 36 34 73 41
+         00 14 00 0b 65 78 61 6d 70 6c 65 2e 6f 72 67 00
+         00 08 00 14 f6 70 24 65 6d d6 4a 3e 02 b8 e0 71 2e 85 c9 a2 8c a8 96 66")
+}
+
+#[test]
+fn rfc5769_long_term_request() {
+    let m = Message::decode(&sample_long_term_request()).unwrap();
+    assert_eq!(m.username(), Some("\u{30DE}\u{30C8}\u{30EA}\u{30C3}\u{30AF}\u{30B9}"));
+    assert_eq!(m.nonce(), Some("f//499k954d6OL34oL9FSTvy64sA"));
+    assert_eq!(m.realm(), Some("example.org"));
+    // The vector's password "The\u{AD}M\u{AA}tr\u{2168}" after SASLprep is "TheMatrIX".
+    let key = long_term_key(m.username().unwrap(), "example.org", "TheMatrIX");
+    m.check_integrity(&key).unwrap();
+    let wrong = long_term_key(m.username().unwrap(), "example.org", "TheMatrix");
+    assert_eq!(m.check_integrity(&wrong), Err(StunError::IntegrityMismatch));
+}
+
+#[test]
+fn long_term_key_is_md5_of_the_triple() {
+    // MD5("user:realm:pass") computed independently (coreutils md5sum).
+    let key = long_term_key("user", "realm", "pass");
+    let hexed: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hexed, "8493fbc53ba582fb4c044c456bdc40eb");
+}
+
+#[test]
+fn turn_attributes_roundtrip() {
+    let tid = TransactionId::new([3; 12]);
+    let peer: SocketAddr = "198.51.100.2:5000".parse().unwrap();
+    let relayed: SocketAddr = "[2001:db8::9]:49152".parse().unwrap();
+    for method in [
+        Method::ALLOCATE,
+        Method::REFRESH,
+        Method::SEND,
+        Method::DATA,
+        Method::CREATE_PERMISSION,
+        Method::CHANNEL_BIND,
+    ] {
+        let m = Message::new(Class::Request, method, tid)
+            .with(Attribute::XorPeerAddress(peer))
+            .with(Attribute::XorRelayedAddress(relayed))
+            .with(Attribute::Lifetime(600))
+            .with(Attribute::RequestedTransport(17))
+            .with(Attribute::ChannelNumber(0x4001))
+            .with(Attribute::Data(vec![1, 2, 3, 4, 5]))
+            .with(Attribute::Realm("example.org".into()))
+            .with(Attribute::Nonce("abc".into()));
+        let bytes = m.encode_with(Some(Integrity::Sha1(b"k")), true).unwrap();
+        let d = Message::decode(&bytes).unwrap();
+        assert_eq!(d.method, method);
+        assert_eq!(d.peer_address(), Some(peer));
+        assert_eq!(d.relayed_address(), Some(relayed));
+        assert_eq!(d.lifetime(), Some(600));
+        assert_eq!(d.channel_number(), Some(0x4001));
+        assert_eq!(d.data(), Some(&[1u8, 2, 3, 4, 5][..]));
+        assert_eq!(d.realm(), Some("example.org"));
+        assert_eq!(d.nonce(), Some("abc"));
+        assert_eq!(d.attributes[..8], m.attributes[..]);
+        d.check_integrity(b"k").unwrap();
+    }
+    // Wire layout of the fixed-size TURN attributes (RFC 8656 §18).
+    let bytes = Message::new(Class::Request, Method::CHANNEL_BIND, tid)
+        .with(Attribute::ChannelNumber(0x4ABC))
+        .with(Attribute::RequestedTransport(17))
+        .with(Attribute::Lifetime(0x0102_0304))
+        .encode()
+        .unwrap();
+    assert_eq!(bytes[..2], [0x00, 0x09]);
+    assert_eq!(bytes[20..28], [0x00, 0x0C, 0x00, 0x04, 0x4A, 0xBC, 0, 0]);
+    assert_eq!(bytes[28..36], [0x00, 0x19, 0x00, 0x04, 17, 0, 0, 0]);
+    assert_eq!(bytes[36..44], [0x00, 0x0D, 0x00, 0x04, 1, 2, 3, 4]);
+}
+
+#[test]
+fn malformed_turn_attributes_are_typed_errors() {
+    let tid = TransactionId::new([3; 12]);
+    for (typ, value) in [
+        (LIFETIME, vec![0, 0, 1]),
+        (REQUESTED_TRANSPORT, vec![17]),
+        (CHANNEL_NUMBER, vec![0x40, 0x00]),
+        (XOR_PEER_ADDRESS, vec![0, 1, 0, 0]),
+        (XOR_RELAYED_ADDRESS, vec![0, 3, 0, 0, 1, 2, 3, 4]),
+    ] {
+        let bytes = Message::new(Class::Request, Method::ALLOCATE, tid)
+            .with(Attribute::Unknown { typ, value })
+            .encode()
+            .unwrap();
+        assert!(
+            matches!(Message::decode(&bytes), Err(StunError::InvalidAttribute { typ: t, .. }) if t == typ),
+            "attribute {typ:#06x}"
+        );
+    }
+}
