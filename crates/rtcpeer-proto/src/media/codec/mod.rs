@@ -52,6 +52,36 @@ impl Codec {
         Codec::Av1,
     ];
 
+    /// The codec named by an SDP `a=rtpmap` encoding name (case-insensitive), if we speak it.
+    pub fn from_encoding_name(name: &str) -> Option<Codec> {
+        Codec::ALL
+            .into_iter()
+            .find(|c| c.encoding_name().eq_ignore_ascii_case(name))
+    }
+
+    /// The encoding name used in SDP `a=rtpmap` lines.
+    pub fn encoding_name(self) -> &'static str {
+        match self {
+            Codec::Opus => "opus",
+            Codec::Pcmu => "PCMU",
+            Codec::Pcma => "PCMA",
+            Codec::G722 => "G722",
+            Codec::Vp8 => "VP8",
+            Codec::Vp9 => "VP9",
+            Codec::H264 => "H264",
+            Codec::Av1 => "AV1",
+        }
+    }
+
+    /// The RTP clock rate (G.722 uses 8000 although it samples at 16 kHz, RFC 3551 4.5.2).
+    pub fn clock_rate(self) -> u32 {
+        match self {
+            Codec::Opus => 48_000,
+            Codec::Pcmu | Codec::Pcma | Codec::G722 => 8_000,
+            Codec::Vp8 | Codec::Vp9 | Codec::H264 | Codec::Av1 => 90_000,
+        }
+    }
+
     /// Whether this is an audio codec: one payload per frame, every frame decodable on its own.
     pub fn is_audio(self) -> bool {
         matches!(self, Codec::Opus | Codec::Pcmu | Codec::Pcma | Codec::G722)
@@ -255,6 +285,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn codecs_are_found_by_their_sdp_names() {
+        for codec in Codec::ALL {
+            assert_eq!(Codec::from_encoding_name(codec.encoding_name()), Some(codec));
+        }
+        assert_eq!(Codec::from_encoding_name("OPUS"), Some(Codec::Opus));
+        assert_eq!(Codec::from_encoding_name("h264"), Some(Codec::H264));
+        assert_eq!(Codec::from_encoding_name("H265"), None);
+        assert_eq!(Codec::Opus.clock_rate(), 48_000);
+        assert_eq!(Codec::G722.clock_rate(), 8_000);
+        assert_eq!(Codec::Av1.clock_rate(), 90_000);
     }
 
     #[test]
