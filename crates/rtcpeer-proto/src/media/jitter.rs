@@ -10,8 +10,9 @@
 //!
 //! For video, a dropped frame breaks the prediction chain: the buffer then reports
 //! [`JitterBuffer::needs_keyframe`] (send a PLI) and discards delta frames until a key frame
-//! comes out. For audio every packet is a frame and there are no key frames: the buffer only
-//! puts packets back in order within the wait.
+//! comes out; while it waits for one, a complete key frame held behind a gap comes out at once,
+//! without waiting for the gap's deadline. For audio every packet is a frame and there are no
+//! key frames: the buffer only puts packets back in order within the wait.
 //!
 //! Packets from before what was already emitted are ignored as late, unless eight come in
 //! sequence more than 1000 numbers back: then the sender has restarted its sequence numbers and
