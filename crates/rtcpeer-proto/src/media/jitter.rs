@@ -10,8 +10,13 @@
 //!
 //! For video, a dropped frame breaks the prediction chain: the buffer then reports
 //! [`JitterBuffer::needs_keyframe`] (send a PLI) and discards delta frames until a key frame
-//! comes out. For audio every packet is a frame and there are no key frames: the buffer only
-//! puts packets back in order within the wait.
+//! comes out; while it waits for one, a complete key frame held behind a gap comes out at once,
+//! without waiting for the gap's deadline. For audio every packet is a frame and there are no
+//! key frames: the buffer only puts packets back in order within the wait.
+//!
+//! Packets from before what was already emitted are ignored as late, unless eight come in
+//! sequence more than 1000 numbers back: then the sender has restarted its sequence numbers and
+//! the buffer starts over with them.
 //!
 //! The buffer is bounded: at most [`JitterConfig::max_packets`] packets and
 //! [`JitterConfig::max_buffered_bytes`] bytes are held (the oldest frame is dropped to make
@@ -24,6 +29,13 @@ use bytes::Bytes;
 use tracing::{debug, trace};
 
 use super::codec::{Codec, Depacketizer};
+
+/// How far behind what was already emitted a packet must be to count towards a restart.
+const RESTART_DISTANCE: u64 = 1000;
+
+/// How many consecutive sequence numbers that far behind make the buffer start over: a sender
+/// that restarted its sequence numbers, not stray retransmissions.
+const RESTART_RUN: u32 = 8;
 
 /// Limits and timing of a [`JitterBuffer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +161,8 @@ pub struct JitterBuffer {
     floor: Option<u64>,
     /// The timestamp of the last frame dropped, so its stragglers are not taken for a new frame.
     dropped_timestamp: Option<u32>,
+    /// The last packet far behind the floor and how many came in sequence before it.
+    far_behind: Option<(u16, u32)>,
     /// Video only: delta frames are discarded until a key frame comes out.
     keyframe_required: bool,
     /// A frame was lost or discarded and no key frame has come out since.
@@ -189,6 +203,7 @@ impl JitterBuffer {
             next: None,
             floor: None,
             dropped_timestamp: None,
+            far_behind: None,
             keyframe_required: !audio,
             needs_keyframe: false,
             stats: JitterStats::default(),
@@ -207,11 +222,17 @@ impl JitterBuffer {
         if payload.len() > self.config.max_frame_bytes {
             return InsertOutcome::TooLarge;
         }
-        let ext = self.extend(seq);
+        let mut ext = self.extend(seq);
+        if self.is_late(ext) && self.sender_restarted(seq, ext) {
+            debug!(seq, "sequence numbers jumped back: starting over");
+            self.restart();
+            ext = self.extend(seq);
+        }
         if self.is_late(ext) {
             self.stats.packets_late += 1;
             return InsertOutcome::Late;
         }
+        self.far_behind = None;
         if self.packets.contains_key(&ext) {
             self.stats.packets_duplicate += 1;
             return InsertOutcome::Duplicate;
@@ -331,6 +352,32 @@ impl JitterBuffer {
                 highest.wrapping_add_signed(delta)
             }
         }
+    }
+
+    /// Counts a late packet far behind the floor; true once enough came in sequence.
+    fn sender_restarted(&mut self, seq: u16, ext: u64) -> bool {
+        let far = self.floor.is_some_and(|floor| ext + RESTART_DISTANCE < floor);
+        let run = match self.far_behind {
+            Some((last, run)) if far && seq == last.wrapping_add(1) => run + 1,
+            _ if far => 1,
+            _ => 0,
+        };
+        self.far_behind = (run > 0).then_some((seq, run));
+        run >= RESTART_RUN
+    }
+
+    /// Forgets everything held and where the sequence was, as for a new stream.
+    fn restart(&mut self) {
+        if !self.packets.is_empty() {
+            self.note_loss();
+        }
+        self.packets.clear();
+        self.bytes = 0;
+        self.highest = None;
+        self.next = None;
+        self.floor = None;
+        self.dropped_timestamp = None;
+        self.far_behind = None;
     }
 
     fn is_late(&self, ext: u64) -> bool {
@@ -876,6 +923,38 @@ mod tests {
             "the newest key frame comes out"
         );
         assert!(!buffer.needs_keyframe());
+    }
+
+    #[test]
+    fn a_sender_that_restarts_its_sequence_numbers_is_followed() {
+        let t0 = Instant::now();
+        let mut buffer = JitterBuffer::new(Codec::Opus);
+        let packet = Bytes::from_static(&[0xf8, 1]);
+        for seq in 20_000..20_010u16 {
+            buffer.insert(seq, u32::from(seq) * 960, false, packet.clone(), t0);
+        }
+        assert_eq!(drain(&mut buffer, t0).len(), 10);
+        // A stray old packet, or a few, are late and ignored.
+        assert_eq!(buffer.insert(19_990, 0, false, packet.clone(), t0), InsertOutcome::Late);
+        for seq in 100..107u16 {
+            assert_eq!(buffer.insert(seq, 0, false, packet.clone(), t0), InsertOutcome::Late);
+        }
+        // The eighth in sequence shows the sender started over: the stream is followed from there.
+        assert_eq!(
+            buffer.insert(107, 960, false, packet.clone(), t0),
+            InsertOutcome::Buffered
+        );
+        assert_eq!(buffer.poll_frame(t0).map(|f| f.first_seq), Some(107));
+        assert_eq!(
+            buffer.insert(108, 1920, false, packet.clone(), t0),
+            InsertOutcome::Buffered
+        );
+        assert_eq!(buffer.poll_frame(t0).map(|f| f.first_seq), Some(108));
+        // Retransmissions a little behind never count towards a restart.
+        for seq in 90..107u16 {
+            assert_eq!(buffer.insert(seq, 0, false, packet.clone(), t0), InsertOutcome::Late);
+        }
+        assert_eq!(buffer.insert(109, 2880, false, packet, t0), InsertOutcome::Buffered);
     }
 
     #[test]

@@ -85,6 +85,11 @@ impl Packetizer for H264Packetizer {
         let mut out: Vec<Bytes> = Vec::new();
         let mut pending: Vec<&[u8]> = Vec::new();
         for nal in nals {
+            // Types 0 and 24..=31 are unspecified in H.264; RTP uses 24..=31 for its own packets,
+            // so such a NAL unit sent as it is would be misread by the receiver.
+            if matches!(nal_type(nal[0]), 0 | 24..=31) {
+                return Err(PacketizeError::MalformedFrame("an H.264 NAL unit of unspecified type"));
+            }
             if nal.len() > max_payload {
                 flush_aggregate(&mut pending, &mut out);
                 fragment(nal, max_payload, &mut out);
@@ -352,6 +357,9 @@ mod tests {
         assert_eq!(nals, [&[0x67, 1][..], &[0x68, 2], &[0x65]]);
         assert!(split_annex_b(&[1, 2, 3]).is_empty());
         assert!(H264Packetizer.packetize(&[1, 2, 3], 0, 1200).is_err());
+        // A NAL unit of a type RTP uses for its own packets cannot be sent.
+        assert!(H264Packetizer.packetize(&[0, 0, 1, 0x7c, 1, 2], 0, 1200).is_err());
+        assert!(H264Packetizer.packetize(&[0, 0, 1, 0x00, 1, 2], 0, 1200).is_err());
     }
 
     #[test]

@@ -33,6 +33,17 @@ impl Codec {
         Codec::Av1,
     ];
 
+    /// The RTP clock rate (G.722 uses 8000 although it samples at 16 kHz, RFC 3551 4.5.2);
+    /// `None` for RTX, which runs at its primary's rate.
+    pub fn clock_rate(self) -> Option<u32> {
+        match self {
+            Codec::Opus => Some(48_000),
+            Codec::Pcmu | Codec::Pcma | Codec::G722 => Some(8_000),
+            Codec::Vp8 | Codec::Vp9 | Codec::H264 | Codec::Av1 => Some(90_000),
+            Codec::Rtx => None,
+        }
+    }
+
     /// Whether this is an audio codec: one payload per frame, every frame decodable on its own.
     pub fn is_audio(self) -> bool {
         matches!(self, Codec::Opus | Codec::Pcmu | Codec::Pcma | Codec::G722)
@@ -259,6 +270,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn codecs_are_found_by_their_sdp_names() {
+        for codec in Codec::ALL {
+            assert_eq!(Codec::from_encoding_name(codec.encoding_name()), Some(codec));
+        }
+        assert_eq!(Codec::from_encoding_name("OPUS"), Some(Codec::Opus));
+        assert_eq!(Codec::from_encoding_name("h264"), Some(Codec::H264));
+        assert_eq!(Codec::from_encoding_name("H265"), None);
+        assert_eq!(Codec::Opus.clock_rate(), Some(48_000));
+        assert_eq!(Codec::G722.clock_rate(), Some(8_000));
+        assert_eq!(Codec::Av1.clock_rate(), Some(90_000));
+        assert_eq!(Codec::Rtx.clock_rate(), None);
     }
 
     #[test]

@@ -22,6 +22,10 @@ pub struct OpusPacketizer;
 
 impl Packetizer for OpusPacketizer {
     fn packetize(&mut self, frame: &[u8], timestamp: u32, max_payload: usize) -> Result<Vec<Payload>, PacketizeError> {
+        if !frame.is_empty() {
+            check_packet(frame)
+                .map_err(|_| PacketizeError::MalformedFrame("not an Opus packet (RFC 6716 section 3)"))?;
+        }
         single_payload(frame, timestamp, max_payload)
     }
 }
@@ -147,16 +151,31 @@ mod tests {
 
     #[test]
     fn malformed_packets_are_typed_errors() {
-        assert!(matches!(round_trip(&[0xf9, 1, 2, 3]), Err(DepacketizeError::Opus(_))));
-        assert!(matches!(round_trip(&[0xfa, 200, 1]), Err(DepacketizeError::Opus(_))));
-        assert!(matches!(round_trip(&[0xfa, 253]), Err(DepacketizeError::Truncated(_))));
-        assert!(matches!(round_trip(&[0xfb]), Err(DepacketizeError::Truncated(_))));
-        assert!(matches!(round_trip(&[0xfb, 0]), Err(DepacketizeError::Opus(_))));
-        // Seven 20 ms frames: 140 ms.
-        assert!(matches!(round_trip(&[0xfb, 7]), Err(DepacketizeError::Opus(_))));
-        assert_eq!(
-            OpusDepacketizer.depacketize(&[Bytes::new()]),
-            Err(DepacketizeError::EmptyPayload)
-        );
+        let depacketize = |packet: &[u8]| OpusDepacketizer.depacketize(&[Bytes::copy_from_slice(packet)]);
+        // Each packet, and whether it breaks a framing rule (or else runs short).
+        let malformed: [(&[u8], bool); 6] = [
+            (&[0xf9, 1, 2, 3], true),
+            (&[0xfa, 200, 1], true),
+            (&[0xfa, 253], false),
+            (&[0xfb], false),
+            (&[0xfb, 0], true),
+            // Seven 20 ms frames: 140 ms.
+            (&[0xfb, 7], true),
+        ];
+        for (packet, framing) in malformed {
+            let error = depacketize(packet).unwrap_err();
+            if framing {
+                assert!(matches!(error, DepacketizeError::Opus(_)), "{packet:?}: {error:?}");
+            } else {
+                assert!(matches!(error, DepacketizeError::Truncated(_)), "{packet:?}: {error:?}");
+            }
+            // The packetizer refuses what the depacketizer would.
+            assert!(matches!(
+                OpusPacketizer.packetize(packet, 0, 1200),
+                Err(PacketizeError::MalformedFrame(_))
+            ));
+        }
+        assert_eq!(depacketize(&[]), Err(DepacketizeError::EmptyPayload));
+        assert_eq!(OpusPacketizer.packetize(&[], 0, 1200), Err(PacketizeError::EmptyFrame));
     }
 }
