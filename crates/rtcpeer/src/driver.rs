@@ -275,6 +275,7 @@ impl Driver {
             Command::Stats(reply) => {
                 let _ = reply.send(TransportStats {
                     dropped: self.core.drop_counters(),
+                    media: self.core.media_counters(),
                     ..self.stats
                 });
             }

@@ -48,6 +48,6 @@ pub use proto::{
     ReceivedFrame, RtcError, SdpType, SessionDescriptionInit, SignalingState, TransceiverDirection, TransceiverId,
     TransceiverInfo, TransceiverInit,
 };
-pub use rtcpeer_proto::peer::DropCounters;
+pub use rtcpeer_proto::peer::{DropCounters, MediaCounters};
 pub use stats::TransportStats;
 pub use track::{LocalTrack, RemoteTrack, RemoteTrackEvent, LOCAL_FRAME_QUEUE, REMOTE_FRAME_QUEUE};

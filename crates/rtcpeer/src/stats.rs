@@ -1,6 +1,6 @@
 //! Counters of the connection task's sockets.
 
-use rtcpeer_proto::peer::DropCounters;
+use rtcpeer_proto::peer::{DropCounters, MediaCounters};
 
 /// What the connection's sockets have carried, as counted by the runtime.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -19,4 +19,6 @@ pub struct TransportStats {
     pub send_errors: u64,
     /// Datagrams the core received and dropped, by reason (garbage, wrong source, media).
     pub dropped: DropCounters,
+    /// What the media path sent, received, repaired and dropped (SRTP failures, replays, unknown streams).
+    pub media: MediaCounters,
 }

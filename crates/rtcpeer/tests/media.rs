@@ -93,6 +93,19 @@ async fn a_video_track_arrives_in_the_track_event_and_carries_frames_byte_exact(
     for (k, data) in got.iter().enumerate() {
         assert_eq!(data.as_slice(), frame(first + k).data.as_ref(), "frame {k} differs");
     }
+    // Both sides counted the media; nothing was dropped on a clean path.
+    let sent = offerer.transport_stats().await.expect("alive").media;
+    let received = answerer.transport_stats().await.expect("alive").media;
+    assert!(
+        sent.rtp_sent >= received.rtp_received && received.rtp_received > 0,
+        "{sent:?} {received:?}"
+    );
+    assert_eq!(
+        received.srtp_auth_failures + received.srtp_replays + received.malformed,
+        0,
+        "{received:?}"
+    );
+
     // Closing the receiving connection ends its remote track.
     answerer.close().await;
     let ended = timeout(PATIENCE, async { while remotes[0].next_frame().await.is_some() {} }).await;

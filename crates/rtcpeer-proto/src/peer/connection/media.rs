@@ -501,6 +501,19 @@ impl PeerConnection {
                     .find(|&primary| m.rtx_ssrc_for(primary) == Some(packet.ssrc))
             })
         });
+        // Simulcast layers name the layer they repair (repaired-rid, RFC 8852).
+        let repaired_rid = self
+            .transceivers
+            .get(id.0)
+            .and_then(|t| extension_id(t.negotiated.as_ref()?, extension::REPAIRED_RTP_STREAM_ID))
+            .and_then(|ext| packet.extension_data(ext));
+        let by_rid = repaired_rid.and_then(|rid| {
+            self.media
+                .receivers
+                .iter()
+                .find(|r| r.transceiver == id && r.rid.as_deref().map(str::as_bytes) == Some(rid))
+                .map(|r| r.ssrc)
+        });
         let streams: Vec<u32> = self
             .media
             .receivers
@@ -508,7 +521,7 @@ impl PeerConnection {
             .filter(|r| r.transceiver == id)
             .map(|r| r.ssrc)
             .collect();
-        let primary_ssrc = match (fid_primary, streams.as_slice()) {
+        let primary_ssrc = match (fid_primary.or(by_rid), streams.as_slice()) {
             (Some(ssrc), _) => ssrc,
             (None, [only]) => *only,
             _ => {
