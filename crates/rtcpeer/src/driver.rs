@@ -333,7 +333,7 @@ impl Driver {
             Command::Transceivers(reply) => {
                 let _ = reply.send(self.core.transceivers());
             }
-            Command::RequestKeyframe(id) => self.core.request_keyframe(now, id),
+            Command::RequestKeyframe(id) => self.core.request_keyframe(id),
             Command::Close(reply) => {
                 // Handled by the loop; unreachable here, but answering is harmless.
                 let _ = reply.send(());

@@ -359,7 +359,7 @@ impl PeerConnection {
     }
 
     /// Asks the sender of the transceiver's remote track for a keyframe (PLI).
-    pub fn request_keyframe(&mut self, now: Instant, id: TransceiverId) {
+    pub fn request_keyframe(&mut self, id: TransceiverId) {
         let Some(sender_ssrc) = self.transceivers.get(id.0).map(|t| t.ssrc) else {
             return;
         };
@@ -377,7 +377,6 @@ impl PeerConnection {
             })]);
             self.media.counters.plis_sent += 1;
         }
-        let _ = now;
     }
 
     /// An SRTP or SRTCP datagram from a checked path.
@@ -635,7 +634,7 @@ impl PeerConnection {
             }
         }
         if want_keyframe {
-            self.request_keyframe(now, id);
+            self.request_keyframe(id);
         }
     }
 
@@ -657,7 +656,7 @@ impl PeerConnection {
                     self.handle_report_blocks(now, &sr.reports);
                 }
                 RtcpPacket::ReceiverReport(rr) => self.handle_report_blocks(now, &rr.reports),
-                RtcpPacket::Nack(nack) => self.retransmit(now, &nack),
+                RtcpPacket::Nack(nack) => self.retransmit(&nack),
                 RtcpPacket::Pli(pli) => self.keyframe_requested(pli.media_ssrc),
                 RtcpPacket::Fir(fir) => {
                     for entry in &fir.entries {
@@ -694,7 +693,7 @@ impl PeerConnection {
     }
 
     /// Answers a NACK from the send history, over RTX when it was negotiated.
-    fn retransmit(&mut self, now: Instant, nack: &Nack) {
+    fn retransmit(&mut self, nack: &Nack) {
         let Some(srtp) = &mut self.media.srtp else { return };
         let Some(stream) = self.media.senders.iter_mut().find(|s| s.ssrc == nack.media_ssrc) else {
             return;
@@ -719,7 +718,6 @@ impl PeerConnection {
             let packet = std::mem::replace(&mut self.media.secured, Vec::with_capacity(1500));
             queue_transmit(&self.ice, &mut self.transmits, packet);
         }
-        let _ = now;
     }
 
     /// Protects and sends one RTCP compound packet.
