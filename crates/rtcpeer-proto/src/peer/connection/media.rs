@@ -835,7 +835,7 @@ impl PeerConnection {
             let Some(sender) = self.media.senders.iter_mut().find(|s| s.ssrc == block.ssrc) else {
                 continue;
             };
-            sender.counters.last_report = Some(block.clone());
+            sender.counters.last_report = Some(*block);
             sender.counters.reports_received += 1;
             if let Some(rtt) = rtt_from_report(block, arrival) {
                 sender.rtt = Some(rtt);
