@@ -397,3 +397,55 @@ fn before_negotiation_the_report_has_the_connection_and_its_certificate() {
     assert_eq!(r.of_type(StatsType::Certificate).count(), 1);
     assert_eq!(r.of_type(StatsType::InboundRtp).count(), 0);
 }
+
+#[test]
+fn on_a_lossy_link_losses_nacks_and_retransmissions_are_counted_on_both_sides() {
+    let link = LinkConditions {
+        delay: DELAY,
+        loss: 0.05,
+        ..LinkConditions::perfect()
+    };
+    let mut sim = Sim::new(63, link);
+    let video = sim
+        .a
+        .pc
+        .add_track(TrackInit {
+            id: "camera".into(),
+            codec: Codec::Vp8,
+            stream_ids: vec![],
+        })
+        .expect("add_track");
+    sim.negotiate();
+    assert!(sim.run_until(Duration::from_secs(10), |s| s.a.pc.connection_state()
+        == PeerConnectionState::Connected
+        && s.b.pc.connection_state() == PeerConnectionState::Connected));
+    for i in 0..120 {
+        let mut data: Vec<u8> = (0..4000).map(|n| (n + i) as u8).collect();
+        data[0] = if i % 30 == 0 { 0x00 } else { 0x01 };
+        let now = sim.now;
+        let frame = MediaFrame {
+            data: data.into(),
+            pts: Duration::from_millis(33 * i as u64),
+        };
+        sim.a.pc.write_frame(now, video, &frame).expect("write_frame");
+        sim.run_until(Duration::from_millis(33), |_| false);
+    }
+    sim.run_until(Duration::from_secs(3), |_| false);
+    let (ra, rb) = (report(&sim, true), report(&sim, false));
+    let out = body!(only(&ra, StatsType::OutboundRtp), OutboundRtp);
+    let inb = body!(only(&rb, StatsType::InboundRtp), InboundRtp);
+    let (ma, mb) = (sim.a.pc.media_counters(), sim.b.pc.media_counters());
+    assert!(out.retransmitted_packets_sent > 0, "{out:?}");
+    assert_eq!(out.retransmitted_packets_sent, ma.retransmitted);
+    assert_eq!(inb.nack_count, mb.nacks_sent);
+    // Every NACK b sent that arrived was counted by a (some were lost on the way).
+    assert!(
+        out.nack_count > 0 && out.nack_count <= inb.nack_count,
+        "{out:?} {inb:?}"
+    );
+    // What a sent (first transmissions and repairs) minus what was lost is what b received.
+    assert!(inb.packets_received < out.packets_sent);
+    assert!(out.retransmitted_bytes_sent > 0 && out.retransmitted_bytes_sent < out.bytes_sent);
+    let ri = body!(ra.get(out.remote_id.as_deref().unwrap()).unwrap(), RemoteInboundRtp);
+    assert!(ri.round_trip_time.is_some());
+}
