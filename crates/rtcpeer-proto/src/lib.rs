@@ -24,6 +24,7 @@
 //! | [`media`] | codec packetizers/depacketizers and the receive jitter buffer |
 //! | [`jsep`] | offer/answer generation and checking (RFC 8829) |
 //! | [`peer`] | the peer-connection state machine that ties them together |
+//! | [`stats`] | `getStats()` reports (W3C webrtc-stats) and their JSON |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -40,5 +41,6 @@ pub mod rtp;
 pub mod sctp;
 pub mod sdp;
 pub mod srtp;
+pub mod stats;
 pub mod stun;
 pub mod turn;

@@ -10,6 +10,7 @@ use crate::proto::{
     PeerConnectionState, RtcError, SessionDescriptionInit, SignalingState, TransceiverDirection, TransceiverId,
     TransceiverInfo, TransceiverInit,
 };
+use crate::proto::{StatsReport, StatsSelector};
 use crate::stats::TransportStats;
 use crate::track::LocalTrack;
 
@@ -41,6 +42,8 @@ pub(crate) enum Command {
     States(oneshot::Sender<States>),
     LocalAddresses(oneshot::Sender<Vec<SocketAddr>>),
     Stats(oneshot::Sender<TransportStats>),
+    /// `getStats()`, of the whole connection or of one sender or receiver.
+    GetStats(Option<StatsSelector>, oneshot::Sender<StatsReport>),
     CreateDataChannel {
         label: String,
         init: DataChannelInit,

@@ -15,13 +15,14 @@ use crate::data_channel::RTCDataChannel;
 use crate::driver::Driver;
 use crate::events::{self, Backlog, Events};
 use crate::interfaces;
+use crate::proto::StatsSelector;
 use crate::proto::{
     Codec, Core, DataChannelInit, IceCandidateInit, IceConnectionState, IceGatheringState, MediaType, PeerConfig,
     PeerConnectionState, RtcError, SessionDescriptionInit, SignalingState, TransceiverDirection, TransceiverId,
     TransceiverInfo, TransceiverInit,
 };
 use crate::socket;
-use crate::stats::TransportStats;
+use crate::stats::{RTCStatsReport, TransportStats};
 use crate::track::{LocalTrack, RemoteTrack};
 
 /// An event of the connection, in the order the W3C specification fires them.
@@ -306,6 +307,28 @@ impl RTCPeerConnection {
     /// What the connection's sockets have carried (rtcpeer extension).
     pub async fn transport_stats(&self) -> Result<TransportStats, RtcError> {
         call(&self.commands, Command::Stats).await
+    }
+
+    /// `getStats()`: a W3C webrtc-stats report of the whole connection (see
+    /// [`RTCStatsReport::to_json`] for the browser's JSON shape).
+    pub async fn get_stats(&self) -> Result<RTCStatsReport, RtcError> {
+        call(&self.commands, |reply| Command::GetStats(None, reply)).await
+    }
+
+    /// `sender.getStats()`: the transceiver's outbound streams and what they refer to.
+    pub async fn get_sender_stats(&self, transceiver: TransceiverId) -> Result<RTCStatsReport, RtcError> {
+        call(&self.commands, |reply| {
+            Command::GetStats(Some(StatsSelector::Sender(transceiver)), reply)
+        })
+        .await
+    }
+
+    /// `receiver.getStats()`: the transceiver's inbound streams and what they refer to.
+    pub async fn get_receiver_stats(&self, transceiver: TransceiverId) -> Result<RTCStatsReport, RtcError> {
+        call(&self.commands, |reply| {
+            Command::GetStats(Some(StatsSelector::Receiver(transceiver)), reply)
+        })
+        .await
     }
 
     /// `close()`: closes every channel and the connection, and returns once the sockets are closed

@@ -330,6 +330,17 @@ impl Driver {
             Command::SetDirection(id, direction, reply) => {
                 let _ = reply.send(self.core.set_transceiver_direction(id, direction));
             }
+            Command::GetStats(selector, reply) => {
+                // The core has no wallclock: the report's timestamps come from here.
+                let timestamp_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64() * 1000.0);
+                let report = match selector {
+                    None => self.core.get_stats(now, timestamp_ms),
+                    Some(selector) => self.core.get_stats_for(now, timestamp_ms, selector),
+                };
+                let _ = reply.send(report);
+            }
             Command::Transceivers(reply) => {
                 let _ = reply.send(self.core.transceivers());
             }

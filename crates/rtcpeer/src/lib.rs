@@ -48,6 +48,8 @@ pub use proto::{
     ReceivedFrame, RtcError, SdpType, SessionDescriptionInit, SignalingState, TransceiverDirection, TransceiverId,
     TransceiverInfo, TransceiverInit,
 };
+pub use rtcpeer_proto::peer::StatsSelector;
 pub use rtcpeer_proto::peer::{DropCounters, MediaCounters};
-pub use stats::TransportStats;
+pub use rtcpeer_proto::stats::{Stats, StatsKind, StatsType};
+pub use stats::{RTCStatsReport, TransportStats};
 pub use track::{LocalTrack, RemoteTrack, RemoteTrackEvent, LOCAL_FRAME_QUEUE, REMOTE_FRAME_QUEUE};

@@ -2,6 +2,9 @@
 
 use rtcpeer_proto::peer::{DropCounters, MediaCounters};
 
+/// `RTCStatsReport`: what [`RTCPeerConnection::get_stats`](crate::RTCPeerConnection::get_stats) returns.
+pub type RTCStatsReport = rtcpeer_proto::stats::StatsReport;
+
 /// What the connection's sockets have carried, as counted by the runtime.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TransportStats {

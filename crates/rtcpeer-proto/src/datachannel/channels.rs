@@ -29,6 +29,19 @@ const MAX_STREAM_ID: u16 = 65534;
 /// The W3C default priority ("low"), sent in every OPEN.
 const DEFAULT_PRIORITY: u16 = 256;
 
+/// What one channel carried: messages and their payload bytes (for `getStats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DataChannelCounters {
+    /// Messages the application sent.
+    pub messages_sent: u64,
+    /// Payload bytes of those messages.
+    pub bytes_sent: u64,
+    /// Messages delivered to the application.
+    pub messages_received: u64,
+    /// Payload bytes of those messages.
+    pub bytes_received: u64,
+}
+
 /// Local settings of the data-channel transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataChannelsConfig {
@@ -68,6 +81,8 @@ struct Channel {
     /// The application sent data since the last `bufferedamountlow`; DCEP traffic
     /// alone does not make the event fire.
     low_armed: bool,
+    /// Messages and payload bytes sent and received, for `getStats`.
+    counters: DataChannelCounters,
 }
 
 impl Channel {
@@ -121,6 +136,10 @@ pub struct DataChannels {
     events: VecDeque<DataChannelEvent>,
     queued_message_bytes: usize,
     closed_order: VecDeque<ChannelId>,
+    /// Channels that reached `open`.
+    opened: u64,
+    /// Channels that left `open`.
+    closed: u64,
 }
 
 impl DataChannels {
@@ -137,6 +156,8 @@ impl DataChannels {
             events: VecDeque::new(),
             queued_message_bytes: 0,
             closed_order: VecDeque::new(),
+            opened: 0,
+            closed: 0,
         }
     }
 
@@ -204,6 +225,7 @@ impl DataChannels {
             awaiting_ack: false,
             ack_pending: false,
             low_armed: false,
+            counters: DataChannelCounters::default(),
         };
         if let Some(sid) = stream_id {
             self.by_stream.insert(sid, cid);
@@ -334,6 +356,8 @@ impl DataChannels {
             })?;
         if let Some(channel) = self.channels.get_mut(&id) {
             channel.low_armed = true;
+            channel.counters.messages_sent += 1;
+            channel.counters.bytes_sent += message.len() as u64;
         }
         Ok(())
     }
@@ -427,6 +451,17 @@ impl DataChannels {
         self.sctp.as_ref().is_some_and(SctpAssociation::is_connected)
     }
 
+    /// The messages and payload bytes a channel sent and received, or `None` for an unknown handle.
+    pub fn counters(&self, id: ChannelId) -> Option<DataChannelCounters> {
+        self.channels.get(&id).map(|c| c.counters)
+    }
+
+    /// How many channels reached `open`, and how many of those left it since (the
+    /// `dataChannelsOpened` and `dataChannelsClosed` of `getStats`).
+    pub fn opened_and_closed(&self) -> (u64, u64) {
+        (self.opened, self.closed)
+    }
+
     fn live_channels(&self) -> usize {
         self.channels
             .values()
@@ -483,6 +518,7 @@ impl DataChannels {
                 channel.awaiting_ack = !channel.negotiated;
                 channel.state = DataChannelState::Open;
                 tracing::debug!(channel = %cid, stream, "data channel open");
+                self.opened += 1;
                 self.events.push_back(DataChannelEvent::Opened(cid));
             }
             Err(e) => self.fail(cid, e),
@@ -503,6 +539,9 @@ impl DataChannels {
         };
         if channel.state == DataChannelState::Closed {
             return;
+        }
+        if matches!(channel.state, DataChannelState::Open | DataChannelState::Closing) {
+            self.closed += 1;
         }
         channel.state = DataChannelState::Closed;
         if let Some(stream) = channel.stream_id {
@@ -628,6 +667,8 @@ impl DataChannels {
             }
         };
         self.queued_message_bytes = self.queued_message_bytes.saturating_add(message.len());
+        channel.counters.messages_received += 1;
+        channel.counters.bytes_received += message.len() as u64;
         self.events.push_back(DataChannelEvent::Message(cid, message));
     }
 
@@ -684,6 +725,7 @@ impl DataChannels {
             awaiting_ack: false,
             ack_pending: false,
             low_armed: false,
+            counters: DataChannelCounters::default(),
         };
         tracing::debug!(channel = %cid, stream, label = %channel.label, "data channel opened by the peer");
         self.channels.insert(cid, channel);
@@ -697,6 +739,7 @@ impl DataChannels {
             }
         }
         self.events.push_back(DataChannelEvent::RemoteCreated(cid));
+        self.opened += 1;
         self.events.push_back(DataChannelEvent::Opened(cid));
     }
 

@@ -27,7 +27,7 @@ mod channels;
 pub mod dcep;
 pub mod ppid;
 
-pub use channels::{DataChannels, DataChannelsConfig, MAX_CHANNELS, MAX_QUEUED_MESSAGE_BYTES};
+pub use channels::{DataChannelCounters, DataChannels, DataChannelsConfig, MAX_CHANNELS, MAX_QUEUED_MESSAGE_BYTES};
 
 use std::fmt;
 

@@ -46,6 +46,7 @@ pub use certificate::Certificate;
 pub use config::{DtlsConfig, DtlsVersions};
 pub use error::DtlsError;
 pub use fingerprint::{Fingerprint, FingerprintError, HashAlgorithm};
+pub(crate) use pem::encode_base64;
 pub use pem::{PemError, MAX_PEM_LEN};
 pub use srtp::{SrtpKeyingMaterial, SrtpMasterKey, SrtpProfile};
 pub use transport::{DtlsEvent, DtlsRole, DtlsState, DtlsTransport, DtlsVersion, MAX_APPLICATION_DATA};

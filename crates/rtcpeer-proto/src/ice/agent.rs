@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::candidate::{compute_priority, Candidate, CandidateAddress, CandidateKind, TransportProtocol};
 use super::credentials::{random_u64, IceCredentials, IceRole};
-use super::pair::{pair_priority, CandidatePair, InFlight, PairState};
+use super::pair::{pair_priority, CandidatePair, CandidatePairInfo, InFlight, PairState};
 use crate::net::{PacketKind, Receive, Transmit};
 use crate::stun::{
     peek_header, Attribute, Class, Integrity, Message, Method, TransactionId, MESSAGE_INTEGRITY,
@@ -155,6 +155,8 @@ pub struct IceStats {
     pub pairs_refused: u64,
     /// Outgoing datagrams dropped because the queue was full.
     pub transmits_dropped: u64,
+    /// How many times a pair was selected (`selectedCandidatePairChanges`).
+    pub selected_pair_changes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -557,6 +559,7 @@ impl IceAgent {
             nominated: false,
             checked_by_peer: false,
             in_flight: None,
+            counters: Default::default(),
         });
         if self.state == IceConnectionState::Failed && !self.ever_connected {
             // A new pair (trickled or peer-reflexive) after all checks failed: try again, as browsers do.
@@ -716,6 +719,7 @@ impl IceAgent {
                 use_candidate,
                 sent_as_controlling,
             });
+            p.counters.on_request_sent(tid, now, true);
         }
         tracing::trace!(%source, %destination, use_candidate, "ICE check");
         self.stats.checks_sent += 1;
@@ -750,6 +754,7 @@ impl IceAgent {
             f.rto = (f.rto * 2).min(max_rto);
             f.next_at = now + f.rto;
             resend.push((i, f.bytes.clone()));
+            p.counters.on_request_sent(f.transaction_id, now, false);
         }
         self.nominate_best_valid_pair();
         for (i, bytes) in resend {
@@ -779,6 +784,10 @@ impl IceAgent {
             }
             self.consent.in_flight.push_back(tid);
             self.stats.consent_checks_sent += 1;
+            if let Some(p) = self.pairs.get_mut(pair) {
+                p.counters.on_request_sent(tid, now, true);
+                p.counters.consent_requests_sent += 1;
+            }
             self.queue_transmit(source, destination, bytes);
         }
         self.consent.next_at = now + self.jittered_consent_interval();
@@ -883,6 +892,11 @@ impl IceAgent {
         let Some(pair) = remote.and_then(|remote| self.form_pair(local, remote)) else {
             return;
         };
+        if let Some(p) = self.pairs.get_mut(pair) {
+            // The request is counted on the pair it arrived on (formed just now if it was new).
+            p.counters.requests_received += 1;
+            p.counters.responses_sent += 1;
+        }
         if self.state == IceConnectionState::New {
             self.set_state(IceConnectionState::Checking);
         }
@@ -963,6 +977,9 @@ impl IceAgent {
             return;
         }
         self.stats.responses_accepted += 1;
+        if let Some(p) = self.pairs.get_mut(pair) {
+            p.counters.on_response(tid, now);
+        }
         if consent {
             self.consent.in_flight.retain(|t| *t != tid);
             if msg.class == Class::SuccessResponse && self.pair_addresses(pair) == Some((r.destination, r.source)) {
@@ -1081,6 +1098,7 @@ impl IceAgent {
         };
         tracing::debug!(%local, %remote, "ICE selected pair");
         self.selected = Some(pair);
+        self.stats.selected_pair_changes += 1;
         self.ever_connected = true;
         self.consent.last_ok = now;
         self.consent.next_at = now + self.jittered_consent_interval();
@@ -1131,5 +1149,54 @@ impl IceAgent {
                 }
             }
         }
+    }
+
+    // ---- statistics ----
+
+    /// The local candidates with their bases, in the order pairs refer to them.
+    pub fn local_candidates(&self) -> impl Iterator<Item = (&Candidate, SocketAddr)> {
+        self.locals.iter().map(|l| (&l.candidate, l.base))
+    }
+
+    /// A snapshot of every candidate pair, for `getStats`.
+    pub fn candidate_pairs(&self) -> Vec<CandidatePairInfo> {
+        self.pairs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| CandidatePairInfo {
+                local: p.local,
+                remote: p.remote,
+                priority: p.priority,
+                state: p.state.into(),
+                nominated: p.nominated,
+                selected: self.selected == Some(i),
+                counters: p.counters.clone(),
+            })
+            .collect()
+    }
+
+    /// Counts an application datagram (DTLS, SRTP) sent from `local` to `remote` on their pair.
+    pub fn record_sent(&mut self, local: SocketAddr, remote: SocketAddr, len: usize) {
+        if let Some(p) = self.pair_by_addresses_mut(local, remote) {
+            p.counters.packets_sent += 1;
+            p.counters.bytes_sent += len as u64;
+        }
+    }
+
+    /// Counts an application datagram (DTLS, SRTP) received at `local` from `remote` on their pair.
+    pub fn record_received(&mut self, local: SocketAddr, remote: SocketAddr, len: usize, now: Instant) {
+        if let Some(p) = self.pair_by_addresses_mut(local, remote) {
+            p.counters.packets_received += 1;
+            p.counters.bytes_received += len as u64;
+            p.counters.last_packet_received = Some(now);
+        }
+    }
+
+    fn pair_by_addresses_mut(&mut self, local: SocketAddr, remote: SocketAddr) -> Option<&mut CandidatePair> {
+        let local = self.local_for(local)?;
+        let remotes = &self.remotes;
+        self.pairs
+            .iter_mut()
+            .find(|p| p.local == local && remotes.get(p.remote).is_some_and(|r| r.addr == remote))
     }
 }

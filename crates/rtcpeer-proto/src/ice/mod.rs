@@ -78,7 +78,7 @@ pub mod server;
 pub use agent::{IceAgent, IceAgentConfig, IceConnectionState, IceEvent, IceStats};
 pub use candidate::{Candidate, CandidateAddress, CandidateKind, CandidateParseError, TransportProtocol};
 pub use credentials::{IceCredentials, IceRole};
-pub use pair::pair_priority;
+pub use pair::{pair_priority, CandidatePairInfo, CandidatePairState, PairCounters};
 
 #[cfg(test)]
 mod tests;

@@ -102,6 +102,86 @@ struct SendStream {
     mid_ext: Option<u8>,
     twcc_ext: Option<u8>,
     rtt: Option<Duration>,
+    counters: SendCounters,
+}
+
+/// What a sending stream counted, for `getStats` (`outbound-rtp` and `remote-inbound-rtp`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct SendCounters {
+    /// RTP packets sent, retransmissions included.
+    pub(super) packets_sent: u64,
+    /// Their payload bytes.
+    pub(super) bytes_sent: u64,
+    /// Their header (and padding) bytes.
+    pub(super) header_bytes_sent: u64,
+    /// Packets retransmitted on request.
+    pub(super) retransmitted_packets_sent: u64,
+    /// Payload bytes of the retransmitted packets.
+    pub(super) retransmitted_bytes_sent: u64,
+    /// Frames packetized and sent.
+    pub(super) frames_sent: u64,
+    /// NACK packets received about the stream.
+    pub(super) nack_count: u64,
+    /// PLI packets received about the stream.
+    pub(super) pli_count: u64,
+    /// FIR requests received about the stream.
+    pub(super) fir_count: u64,
+    /// The last report block the remote sent about the stream.
+    pub(super) last_report: Option<ReportBlock>,
+    /// Report blocks received about the stream.
+    pub(super) reports_received: u64,
+    /// The sum of the round-trip times measured from report blocks.
+    pub(super) total_round_trip_time: Duration,
+    /// How many round-trip times were measured.
+    pub(super) round_trip_time_measurements: u64,
+}
+
+/// What a receiving stream counted, for `getStats` (`inbound-rtp` and `remote-outbound-rtp`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct ReceiveCounters {
+    /// RTP packets received, retransmissions included.
+    pub(super) packets_received: u64,
+    /// Their payload bytes.
+    pub(super) bytes_received: u64,
+    /// Their header (and padding) bytes.
+    pub(super) header_bytes_received: u64,
+    /// When the last packet arrived.
+    pub(super) last_packet_received: Option<Instant>,
+    /// Frames the jitter buffer put out.
+    pub(super) frames_received: u64,
+    /// NACK packets sent about the stream.
+    pub(super) nack_count: u64,
+    /// PLI packets sent about the stream.
+    pub(super) pli_count: u64,
+    /// The last sender report from the stream's source: its NTP time, packet and octet counts.
+    pub(super) last_sender_report: Option<(NtpTime, u32, u32)>,
+    /// Sender reports received from the source.
+    pub(super) sender_reports_received: u64,
+}
+
+/// A snapshot of one sending stream.
+#[derive(Debug, Clone)]
+pub(super) struct SendStreamInfo {
+    pub(super) transceiver: TransceiverId,
+    pub(super) ssrc: u32,
+    pub(super) payload_type: u8,
+    /// The last round-trip time the peer's reports gave.
+    pub(super) rtt: Option<Duration>,
+    pub(super) counters: SendCounters,
+}
+
+/// A snapshot of one receiving stream.
+#[derive(Debug, Clone)]
+pub(super) struct ReceiveStreamInfo {
+    pub(super) transceiver: TransceiverId,
+    pub(super) ssrc: u32,
+    pub(super) rid: Option<String>,
+    pub(super) codec: Option<Codec>,
+    /// Packets expected but not received (negative with duplicates).
+    pub(super) packets_lost: i64,
+    /// The interarrival jitter, in seconds.
+    pub(super) jitter: f64,
+    pub(super) counters: ReceiveCounters,
 }
 
 impl std::fmt::Debug for SendStream {
@@ -128,6 +208,8 @@ struct ReceiveStream {
     stats: ReceiverStats,
     newest_timestamp: Option<u64>,
     last_keyframe_request: Option<Instant>,
+    clock_rate: u32,
+    counters: ReceiveCounters,
 }
 
 impl ReceiveStream {
@@ -150,6 +232,7 @@ impl ReceiveStream {
 #[derive(Debug)]
 pub(super) struct MediaEngine {
     srtp: Option<SrtpSession>,
+    srtp_profile: Option<crate::dtls::SrtpProfile>,
     senders: Vec<SendStream>,
     receivers: Vec<ReceiveStream>,
     twcc: Option<TwccRecorder>,
@@ -165,6 +248,7 @@ impl MediaEngine {
     pub(super) fn new(now: Instant) -> MediaEngine {
         MediaEngine {
             srtp: None,
+            srtp_profile: None,
             senders: Vec::new(),
             receivers: Vec::new(),
             twcc: None,
@@ -188,6 +272,41 @@ impl MediaEngine {
         let nack = self.receivers.iter().filter_map(|r| r.nack.as_ref()?.poll_timeout());
         let twcc = self.twcc.as_ref().and_then(TwccRecorder::poll_timeout);
         jitter.chain(nack).chain(twcc).chain(self.next_report).min()
+    }
+
+    /// The SRTP protection profile in use, once DTLS gave keys.
+    pub(super) fn srtp_profile(&self) -> Option<crate::dtls::SrtpProfile> {
+        self.srtp_profile
+    }
+
+    /// A snapshot of every sending stream.
+    pub(super) fn send_streams(&self) -> Vec<SendStreamInfo> {
+        self.senders
+            .iter()
+            .map(|s| SendStreamInfo {
+                transceiver: s.transceiver,
+                ssrc: s.ssrc,
+                payload_type: s.payload_type,
+                rtt: s.rtt,
+                counters: s.counters.clone(),
+            })
+            .collect()
+    }
+
+    /// A snapshot of every receiving stream.
+    pub(super) fn receive_streams(&self) -> Vec<ReceiveStreamInfo> {
+        self.receivers
+            .iter()
+            .map(|r| ReceiveStreamInfo {
+                transceiver: r.transceiver,
+                ssrc: r.ssrc,
+                rid: r.rid.clone(),
+                codec: r.codec,
+                packets_lost: r.stats.cumulative_lost(),
+                jitter: f64::from(r.stats.jitter()) / f64::from(r.clock_rate.max(1)),
+                counters: r.counters.clone(),
+            })
+            .collect()
     }
 }
 
@@ -217,6 +336,7 @@ impl PeerConnection {
             Ok(session) => {
                 debug!(profile = %keys.profile, "SRTP keys in place");
                 self.media.srtp = Some(session);
+                self.media.srtp_profile = Some(keys.profile);
                 self.media.next_report = Some(now + REPORT_INTERVAL);
             }
             Err(e) => debug!(error = %e, "SRTP keys unusable"),
@@ -291,9 +411,14 @@ impl PeerConnection {
                 continue;
             }
             self.media.counters.rtp_sent += 1;
+            stream.counters.packets_sent += 1;
+            stream.counters.bytes_sent += payload.data.len() as u64;
+            stream.counters.header_bytes_sent +=
+                (self.media.plain.len() - payload.data.len().min(self.media.plain.len())) as u64;
             let packet = std::mem::replace(&mut self.media.secured, Vec::with_capacity(1500));
             queue_transmit(&self.ice, &mut self.transmits, packet);
         }
+        stream.counters.frames_sent += 1;
         Ok(())
     }
 
@@ -341,6 +466,7 @@ impl PeerConnection {
             mid_ext: extension_id(negotiated, extension::MID),
             twcc_ext: extension_id(negotiated, extension::TRANSPORT_CC),
             rtt: None,
+            counters: SendCounters::default(),
         };
         match existing {
             Some(index) => {
@@ -349,6 +475,7 @@ impl PeerConnection {
                 let s = &mut self.media.senders[index];
                 s.seq = old.seq;
                 s.timestamp_offset = old.timestamp_offset;
+                s.counters = old.counters;
                 Ok(index)
             }
             None => {
@@ -376,6 +503,9 @@ impl PeerConnection {
                 media_ssrc,
             })]);
             self.media.counters.plis_sent += 1;
+            if let Some(r) = self.media.receivers.iter_mut().find(|r| r.ssrc == media_ssrc) {
+                r.counters.pli_count += 1;
+            }
         }
     }
 
@@ -462,6 +592,10 @@ impl PeerConnection {
             return;
         };
         stream.stats.on_packet(packet.sequence_number, packet.timestamp, now);
+        stream.counters.packets_received += 1;
+        stream.counters.bytes_received += packet.payload.len() as u64;
+        stream.counters.header_bytes_received += plain.len().saturating_sub(packet.payload.len()) as u64;
+        stream.counters.last_packet_received = Some(now);
         if let Some(nack) = &mut stream.nack {
             nack.on_received(packet.sequence_number, now);
         }
@@ -593,6 +727,8 @@ impl PeerConnection {
             stats: ReceiverStats::new(packet.ssrc, format.clock_rate),
             newest_timestamp: None,
             last_keyframe_request: None,
+            clock_rate: format.clock_rate,
+            counters: ReceiveCounters::default(),
         });
         Some(self.media.receivers.len() - 1)
     }
@@ -617,6 +753,7 @@ impl PeerConnection {
                 }
             }
             let rid = stream.rid.clone();
+            stream.counters.frames_received += frames.len() as u64;
             let frames: Vec<ReceivedFrame> = frames
                 .into_iter()
                 .map(|(frame, codec)| ReceivedFrame {
@@ -652,19 +789,35 @@ impl PeerConnection {
                 RtcpPacket::SenderReport(sr) => {
                     if let Some(r) = self.media.receivers.iter_mut().find(|r| r.ssrc == sr.ssrc) {
                         r.stats.on_sender_report(sr.ntp_time, now);
+                        r.counters.last_sender_report = Some((sr.ntp_time, sr.packet_count, sr.octet_count));
+                        r.counters.sender_reports_received += 1;
                     }
                     self.handle_report_blocks(now, &sr.reports);
                 }
                 RtcpPacket::ReceiverReport(rr) => self.handle_report_blocks(now, &rr.reports),
-                RtcpPacket::Nack(nack) => self.retransmit(&nack),
-                RtcpPacket::Pli(pli) => self.keyframe_requested(pli.media_ssrc),
+                RtcpPacket::Nack(nack) => {
+                    self.count_feedback(nack.media_ssrc, |c| c.nack_count += 1);
+                    self.retransmit(&nack);
+                }
+                RtcpPacket::Pli(pli) => {
+                    self.count_feedback(pli.media_ssrc, |c| c.pli_count += 1);
+                    self.keyframe_requested(pli.media_ssrc);
+                }
                 RtcpPacket::Fir(fir) => {
                     for entry in &fir.entries {
+                        self.count_feedback(entry.ssrc, |c| c.fir_count += 1);
                         self.keyframe_requested(entry.ssrc);
                     }
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// Counts a feedback message about one of our sending streams.
+    fn count_feedback(&mut self, ssrc: u32, count: impl FnOnce(&mut SendCounters)) {
+        if let Some(s) = self.media.senders.iter_mut().find(|s| s.ssrc == ssrc) {
+            count(&mut s.counters);
         }
     }
 
@@ -681,8 +834,12 @@ impl PeerConnection {
             let Some(sender) = self.media.senders.iter_mut().find(|s| s.ssrc == block.ssrc) else {
                 continue;
             };
+            sender.counters.last_report = Some(*block);
+            sender.counters.reports_received += 1;
             if let Some(rtt) = rtt_from_report(block, arrival) {
                 sender.rtt = Some(rtt);
+                sender.counters.total_round_trip_time += rtt;
+                sender.counters.round_trip_time_measurements += 1;
                 for r in &mut self.media.receivers {
                     if let Some(nack) = &mut r.nack {
                         nack.set_rtt(rtt);
@@ -715,6 +872,14 @@ impl PeerConnection {
             }
             self.media.counters.retransmitted += 1;
             self.media.counters.rtp_sent += 1;
+            let (payload, header) = RtpPacket::parse(stored.data)
+                .map(|p| (p.payload.len(), stored.data.len().saturating_sub(p.payload.len())))
+                .unwrap_or((0, stored.data.len()));
+            stream.counters.packets_sent += 1;
+            stream.counters.bytes_sent += payload as u64;
+            stream.counters.header_bytes_sent += header as u64;
+            stream.counters.retransmitted_packets_sent += 1;
+            stream.counters.retransmitted_bytes_sent += payload as u64;
             let packet = std::mem::replace(&mut self.media.secured, Vec::with_capacity(1500));
             queue_transmit(&self.ice, &mut self.transmits, packet);
         }
@@ -756,6 +921,9 @@ impl PeerConnection {
                 .and_then(|n| n.poll_nack(now));
             if let Some(nack) = nack {
                 self.media.counters.nacks_sent += 1;
+                if let Some(r) = self.media.receivers.get_mut(index) {
+                    r.counters.nack_count += 1;
+                }
                 self.send_rtcp(&[RtcpPacket::Nack(nack)]);
             }
         }

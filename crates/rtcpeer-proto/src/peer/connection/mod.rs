@@ -30,10 +30,12 @@ use super::transceiver::{ReceivedFrame, TransceiverId};
 use super::types::*;
 pub use media::MediaCounters;
 use media::MediaEngine;
+pub use stats::StatsSelector;
 use transceivers::Transceiver;
 
 mod media;
 mod signaling;
+mod stats;
 mod transceivers;
 mod transport;
 
@@ -329,7 +331,11 @@ impl PeerConnection {
             PacketKind::Dtls => {
                 let checked = self.ice.is_checked_path(datagram.destination, datagram.source);
                 match (&mut self.dtls, checked) {
-                    (Some(dtls), true) => dtls.handle_receive(now, datagram.contents),
+                    (Some(dtls), true) => {
+                        self.ice
+                            .record_received(datagram.destination, datagram.source, datagram.contents.len(), now);
+                        dtls.handle_receive(now, datagram.contents);
+                    }
                     _ => {
                         trace!(source = %datagram.source, "dropping DTLS from an unchecked path");
                         self.drops.unexpected_source += 1;
@@ -338,6 +344,8 @@ impl PeerConnection {
             }
             PacketKind::Rtp => {
                 if self.ice.is_checked_path(datagram.destination, datagram.source) {
+                    self.ice
+                        .record_received(datagram.destination, datagram.source, datagram.contents.len(), now);
                     self.handle_srtp(now, datagram.contents);
                 } else {
                     self.drops.unexpected_source += 1;
@@ -367,7 +375,9 @@ impl PeerConnection {
         if let Some(t) = self.ice.poll_transmit() {
             return Some(t);
         }
-        self.transmits.pop_front()
+        let t = self.transmits.pop_front()?;
+        self.ice.record_sent(t.source, t.destination, t.contents.len());
+        Some(t)
     }
 
     /// The next event for the application.
