@@ -774,13 +774,9 @@ async fn play_sends_the_files_to_a_client_that_records_decodable_video() {
     let mut tracks = Vec::new();
     let location = whip_connect(&server, &pc, &mut events, &mut tracks).await;
     while tracks.len() < 2 {
-        match timeout(WAIT, events.recv())
-            .await
-            .expect("tracks in time")
-            .expect("events")
-        {
-            PeerConnectionEvent::Track(track) => tracks.push(track),
-            _ => {}
+        let event = timeout(WAIT, events.recv()).await.expect("tracks in time");
+        if let PeerConnectionEvent::Track(track) = event.expect("events") {
+            tracks.push(track);
         }
     }
     let (video_track, audio_track) = if tracks[0].kind() == rtcpeer::MediaType::Video {
@@ -896,9 +892,8 @@ async fn reflect_sends_each_frame_back_and_forwards_keyframe_requests() {
     reflected.request_keyframe().await;
     let asked = timeout(WAIT, async {
         loop {
-            match events.recv().await.expect("events") {
-                PeerConnectionEvent::KeyframeRequested(t) => return t,
-                _ => {}
+            if let PeerConnectionEvent::KeyframeRequested(t) = events.recv().await.expect("events") {
+                return t;
             }
         }
     })
