@@ -10,7 +10,7 @@
 //   record:  the browser sends its fake camera and microphone for 4.5 s to
 //            `serve --record DIR`; after DELETE, ffprobe must find >= 60 decodable video
 //            frames and >= 2 s of audio in the recorded files.
-//   play:    ffmpeg makes a 6 s test-pattern video (VP8 IVF, or H.264 Annex B) and a sine
+//   play:    ffmpeg makes a 3 s test-pattern video (VP8 IVF, or H.264 Annex B) and a sine
 //            tone (Ogg Opus); `serve --play` sends them; the browser's getStats() must show
 //            inbound video framesDecoded >= 60 and audio packetsReceived growing.
 //   reflect: the browser sends its camera to `serve --reflect` and must decode what comes
@@ -115,10 +115,11 @@ function makeMedia(dir) {
   const audio = path.join(dir, 'audio.ogg');
   const encoder =
     opts.codec === 'vp8'
-      ? ['-c:v', 'libvpx', '-b:v', '600k', '-deadline', 'realtime', '-g', '30']
-      : ['-c:v', 'libx264', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-tune', 'zerolatency', '-g', '30', '-bf', '0'];
-  run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30', '-t', '6', ...encoder, video]);
-  run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '6', '-c:a', 'libopus', audio]);
+      ? ['-c:v', 'libvpx', '-b:v', '600k', '-deadline', 'realtime', '-cpu-used', '8', '-g', '30']
+      : ['-c:v', 'libx264', '-preset', 'ultrafast', '-profile:v', 'baseline', '-pix_fmt', 'yuv420p', '-g', '30', '-bf', '0'];
+  // 3 s is enough: the server loops the files.
+  run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30', '-t', '3', ...encoder, video]);
+  run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '3', '-c:a', 'libopus', audio]);
   return [video, audio];
 }
 
