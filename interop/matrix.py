@@ -11,7 +11,9 @@ Normally called by run.sh (which installs the peers first). Two modes:
 
 The default mode also holds the ``serve-page`` and ``serve-whip`` cells: each
 browser against ``rtcpeer serve`` (rtcpeer answers), through its demo page or
-through WHIP, run by ``serve_check.mjs`` instead of ``pair.py``.
+through WHIP, run by ``serve_check.mjs`` instead of ``pair.py``; and the media
+cells ``media-record``, ``media-play``, ``media-reflect`` (VP8; their ``-h264``
+variants with Chromium only), run by ``media_check.mjs``.
 
 Prints a pass/fail matrix (reason = the failing side's last stderr line) and
 exits 1 if any cell failed.
@@ -37,7 +39,18 @@ BROWSERS = ("chromium", "firefox")
 PAIR_SCENARIOS = ("reliable", "unordered", "negotiated", "close")
 # Browser against `rtcpeer serve` (serve_check.mjs --mode page|whip); rtcpeer answers.
 SERVE_SCENARIOS = ("serve-page", "serve-whip")
-SCENARIOS = PAIR_SCENARIOS + SERVE_SCENARIOS
+# Media between a browser and `rtcpeer serve --record|--play|--reflect` (media_check.mjs); rtcpeer answers.
+MEDIA_SCENARIOS = (
+    "media-record",
+    "media-play",
+    "media-reflect",
+    "media-record-h264",
+    "media-play-h264",
+    "media-reflect-h264",
+)
+# Firefox ESR has no H.264 here: it downloads Cisco's OpenH264 plugin at run time, which is impossible offline.
+H264_BROWSERS = ("chromium",)
+SCENARIOS = PAIR_SCENARIOS + SERVE_SCENARIOS + MEDIA_SCENARIOS
 # Third-party pairs of the self-check, as (offerer, answerer).
 SELF_PAIRS = (
     ("aiortc", "chromium"),
@@ -109,33 +122,44 @@ def last_words(text: str) -> str:
 
 
 def run_serve_cell(cell: Cell, args: argparse.Namespace, logs: Path) -> dict:
-    """A serve-page / serve-whip cell: serve_check.mjs alone in a namespace, its stderr in check.log."""
-    mode = cell.scenario.removeprefix("serve-")
+    """A serve-* or media-* cell: serve_check.mjs / media_check.mjs alone in a namespace, its stderr in check.log."""
+    timeout = args.serve_timeout
+    if cell.scenario in MEDIA_SCENARIOS:
+        mode, _, codec = cell.scenario.removeprefix("media-").partition("-")
+        script = "media_check.mjs"
+        extra = ["--codec", codec or "vp8"]
+        # Encoding the played files and a few seconds of media come on top of a serve cell's work.
+        timeout += 15
+    else:
+        mode = cell.scenario.removeprefix("serve-")
+        script = "serve_check.mjs"
+        extra = []
     cmd = [
         str(HERE / "ns.sh"),
         "node",
-        str(HERE / "serve_check.mjs"),
+        str(HERE / script),
         "--browser",
         cell.offerer,
         "--mdns",
         cell.mdns,
         "--mode",
         mode,
+        *extra,
         "--out",
         str(logs),
         "--timeout",
-        str(args.serve_timeout),
+        str(timeout),
     ]
     env = {**os.environ, "RTCPEER_BIN": args.rtcpeer_bin}
     started = time.monotonic()
     try:
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=args.serve_timeout + 15
+            cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout + 15
         )
         code, stderr = proc.returncode, proc.stderr
     except subprocess.TimeoutExpired as e:
         err = e.stderr.decode("utf-8", "replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
-        code, stderr = None, err + f"\nserve_check.mjs killed after {args.serve_timeout + 15} s\n"
+        code, stderr = None, err + f"\n{script} killed after {timeout + 15} s\n"
     (logs / "check.log").write_text(stderr, encoding="utf-8")
     words = last_words(stderr)
     ok = code == 0 and words.startswith("PASS")
@@ -143,7 +167,7 @@ def run_serve_cell(cell: Cell, args: argparse.Namespace, logs: Path) -> dict:
         "ok": ok,
         "seconds": round(time.monotonic() - started, 2),
         "code": code,
-        "reason": words if ok else f"serve_check exit {code}: {words}",
+        "reason": words if ok else f"{script.removesuffix('.mjs')} exit {code}: {words}",
     }
     (logs / "result.json").write_text(json.dumps(result) + "\n", encoding="utf-8")
     return result
@@ -152,7 +176,7 @@ def run_serve_cell(cell: Cell, args: argparse.Namespace, logs: Path) -> dict:
 def run_cell(cell: Cell, args: argparse.Namespace, out: Path) -> dict:
     logs = out / cell.name
     logs.mkdir(parents=True, exist_ok=True)
-    if cell.scenario in SERVE_SCENARIOS:
+    if cell.scenario in SERVE_SCENARIOS + MEDIA_SCENARIOS:
         result = run_serve_cell(cell, args, logs)
         mark = "pass" if result["ok"] else "FAIL"
         print(f"  {mark:4} {cell.name} ({result['seconds']} s)", file=sys.stderr, flush=True)
@@ -192,6 +216,16 @@ def run_cell(cell: Cell, args: argparse.Namespace, out: Path) -> dict:
 def build_cells(args: argparse.Namespace) -> list[Cell]:
     cells = []
     for scenario in args.scenarios:
+        if scenario in MEDIA_SCENARIOS:
+            # The browser offers media, `rtcpeer serve` answers; one cell per browser, with the
+            # browser's default mDNS hiding (media permission lifts it in Chromium anyway).
+            if args.self_check or "answer" not in args.roles:
+                continue
+            mdns = "on" if "on" in args.mdns else "off"
+            for peer in args.peers:
+                if peer in BROWSERS and (not scenario.endswith("-h264") or peer in H264_BROWSERS):
+                    cells.append(Cell(peer, "rtcpeer", scenario, mdns))
+            continue
         if scenario in SERVE_SCENARIOS:
             # The browser offers, `rtcpeer serve` answers; no self-check counterpart.
             if args.self_check or "answer" not in args.roles:
@@ -247,7 +281,7 @@ def main() -> int:
     p.add_argument("--count", type=int, default=100, help="messages per cell (default 100)")
     p.add_argument("--jobs", type=int, default=2, help="cells run at once (default 2)")
     p.add_argument("--peer-timeout", type=int, default=60, help="each peer's own timeout in seconds")
-    p.add_argument("--serve-timeout", type=int, default=30, help="serve_check.mjs's timeout in seconds (default 30)")
+    p.add_argument("--serve-timeout", type=int, default=30, help="serve_check.mjs's timeout in seconds (default 30; media cells get 15 s more)")
     p.add_argument("--out", help="log directory (default target/interop/<time>)")
     args = p.parse_args()
     args.rtcpeer_bin = os.environ.get("RTCPEER_BIN", str(REPO / "target" / "release" / "rtcpeer"))

@@ -1,9 +1,11 @@
 #!/bin/bash
 # The interop matrix: rtcpeer against Chromium, Firefox and aiortc.
 #   interop/run.sh [--peers chromium,firefox,aiortc] [--roles offer,answer]
-#                  [--scenarios reliable,unordered,negotiated,close,serve-page,serve-whip]
+#                  [--scenarios reliable,unordered,negotiated,close,serve-page,serve-whip,
+#                               media-record,media-play,media-reflect,media-record-h264,...]
 #                  [--mdns on,off] [--count N] [--jobs N] [--out DIR]
 #   serve-page / serve-whip: each browser against `rtcpeer serve` (serve_check.mjs).
+#   media-*: media between each browser and `rtcpeer serve --record|--play|--reflect` (media_check.mjs).
 #   interop/run.sh --self-check      the third-party peers against each other
 # RTCPEER_BIN names the rtcpeer CLI (default target/release/rtcpeer).
 # Installs what it needs first (setup.sh), then runs matrix.py; exit 1 if a cell fails.

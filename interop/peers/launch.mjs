@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-/** Headless Chromium through playwright-core; `mdns` is 'on' (hide host addresses) or 'off'. */
-export async function launchChromium(mdns) {
+/** Headless Chromium through playwright-core; `mdns` is 'on' (hide host addresses) or 'off'; `extraArgs` are added. */
+export async function launchChromium(mdns, extraArgs = []) {
   const { chromium } = await import('playwright-core');
-  const args = ['--allow-loopback-in-peer-connection', '--disable-quic', '--no-first-run', '--disable-sync'];
+  const args = ['--allow-loopback-in-peer-connection', '--disable-quic', '--no-first-run', '--disable-sync', ...extraArgs];
   if (mdns === 'off') args.push('--disable-features=WebRtcHideLocalIpsWithMdns');
   // Chromium honours only the last --disable-features: the wrapper merges
   // Playwright's list with ours before starting the real binary.
@@ -41,7 +41,7 @@ export async function launchFirefox(mdns, extraPrefs = {}) {
   });
 }
 
-/** The browser named `name` ('chromium' or 'firefox'). */
-export function launchBrowser(name, mdns, firefoxPrefs) {
-  return name === 'chromium' ? launchChromium(mdns) : launchFirefox(mdns, firefoxPrefs);
+/** The browser named `name` ('chromium' or 'firefox'), with extra Firefox prefs or Chromium switches. */
+export function launchBrowser(name, mdns, firefoxPrefs, chromiumArgs) {
+  return name === 'chromium' ? launchChromium(mdns, chromiumArgs) : launchFirefox(mdns, firefoxPrefs);
 }

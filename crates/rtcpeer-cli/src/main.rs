@@ -84,7 +84,8 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Serves HTTP signaling (`POST /offer` JSON, WHIP at `/whip`) and a demo page; every peer echoes its channels.
+    /// Serves HTTP signaling (`POST /offer` JSON, WHIP at `/whip`) and a demo page; every peer echoes its channels
+    /// and can record, play or reflect media.
     Serve {
         /// The address to listen on; port 0 picks a free port (the real one is printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -92,6 +93,16 @@ enum Command {
         /// An address the peers bind their UDP sockets on (repeatable); default: every usable interface.
         #[arg(long)]
         bind: Vec<IpAddr>,
+        /// Record every received track into DIR as `<session>-<mid>.ivf|.ogg|.h264`.
+        #[arg(long, value_name = "DIR")]
+        record: Option<PathBuf>,
+        /// Send this file (.ivf, .ogg/.opus, .h264), looped in real time, to every session (repeatable:
+        /// at most one video and one audio file).
+        #[arg(long, value_name = "FILE", conflicts_with = "reflect")]
+        play: Vec<PathBuf>,
+        /// Send every received track back to its sender on the same transceiver.
+        #[arg(long)]
+        reflect: bool,
     },
 }
 
@@ -152,15 +163,11 @@ fn init_logging() {
 }
 
 /// `rtcpeer serve`: runs until interrupted or until the listener cannot be bound.
-fn run_serve(runtime: &tokio::runtime::Runtime, listen: SocketAddr, bind: Vec<IpAddr>) -> ExitCode {
-    let options = serve::ServeOptions {
-        bind,
-        ..serve::ServeOptions::default()
-    };
+fn run_serve(runtime: &tokio::runtime::Runtime, listen: SocketAddr, options: serve::ServeOptions) -> ExitCode {
     match runtime.block_on(serve::run(listen, options)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("rtcpeer serve: {listen}: {error}");
+            eprintln!("rtcpeer serve: {error}");
             ExitCode::FAILURE
         }
     }
@@ -177,7 +184,22 @@ fn main() -> ExitCode {
         }
     };
     let (messages, seed, timeout) = match cli.command {
-        Command::Serve { listen, bind } => return run_serve(&runtime, listen, bind),
+        Command::Serve {
+            listen,
+            bind,
+            record,
+            play,
+            reflect,
+        } => {
+            let options = serve::ServeOptions {
+                bind,
+                record,
+                play,
+                reflect,
+                ..serve::ServeOptions::default()
+            };
+            return run_serve(&runtime, listen, options);
+        }
         Command::Offer { count, pair } => {
             let default = if pair.scenario == Scenario::Close {
                 pair::offer::CLOSE_DEFAULT_COUNT

@@ -1,4 +1,7 @@
 //! `rtcpeer serve` end to end: the binary serves on loopback, an `rtcpeer` peer is the client.
+//!
+//! The media tests need `ffmpeg` and `ffprobe` (installed by `scripts/deps.sh`) to make real
+//! VP8 / Opus files and to check that what was recorded decodes; they fail, not skip, without them.
 
 use std::io::BufRead;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -32,8 +35,14 @@ impl Drop for Server {
 
 impl Server {
     async fn start() -> Server {
+        Server::start_with(&[]).await
+    }
+
+    /// `rtcpeer serve` on loopback with `extra` arguments.
+    async fn start_with(extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rtcpeer"))
             .args(["serve", "--listen", "127.0.0.1:0", "--bind", "127.0.0.1"])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -484,4 +493,437 @@ async fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
     wait_open(&mut client.chat).await;
     check_echo(&mut client.chat).await;
     server.wait_for_sessions(1).await;
+}
+
+// ------------------------------------------------------------------- media --
+
+/// A scratch directory, removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("rtcpeer-serve-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    fn path(&self, file: &str) -> std::path::PathBuf {
+        self.0.join(file)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run_tool(program: &str, args: &[&str]) -> std::process::Output {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program} (scripts/deps.sh installs it): {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// 3 s of VP8 test pattern at 30 fps (a keyframe every second) and 3 s of Opus tone.
+fn make_media(dir: &TempDir) -> (String, String) {
+    let video = dir.path("video.ivf").display().to_string();
+    let audio = dir.path("audio.ogg").display().to_string();
+    run_tool(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=30",
+            "-t",
+            "3",
+            "-c:v",
+            "libvpx",
+            "-g",
+            "30",
+            "-deadline",
+            "realtime",
+            &video,
+        ],
+    );
+    run_tool(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            "3",
+            "-c:a",
+            "libopus",
+            &audio,
+        ],
+    );
+    (video, audio)
+}
+
+/// ffprobe of a file's first stream: (codec name, decoded frames, duration in seconds).
+fn ffprobe(file: &std::path::Path) -> (String, u64, f64) {
+    let out = run_tool(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_entries",
+            "stream=codec_name,nb_read_frames,duration",
+            "-of",
+            "json",
+            &file.display().to_string(),
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ffprobe JSON");
+    let stream = &json["streams"][0];
+    let number = |v: &serde_json::Value| v.as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    (
+        stream["codec_name"].as_str().unwrap_or_default().to_string(),
+        number(&stream["nb_read_frames"]) as u64,
+        number(&stream["duration"]),
+    )
+}
+
+/// A client peer on loopback with no data channel; its events go to a channel.
+async fn media_client() -> (RTCPeerConnection, mpsc::UnboundedReceiver<PeerConnectionEvent>) {
+    let mut pc = RTCPeerConnection::new(RTCConfiguration::bound_to([LOOPBACK]))
+        .await
+        .expect("client peer");
+    let mut stream = pc.take_events().expect("event stream");
+    let (tx, events) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(event) = stream.recv().await {
+            if tx.send(event).is_err() {
+                break;
+            }
+        }
+    });
+    (pc, events)
+}
+
+/// Offers (complete, after gathering) with WHIP, applies the answer; returns the `Location`.
+async fn whip_connect(
+    server: &Server,
+    pc: &RTCPeerConnection,
+    events: &mut mpsc::UnboundedReceiver<PeerConnectionEvent>,
+    tracks: &mut Vec<rtcpeer::RemoteTrack>,
+) -> String {
+    pc.set_local_description(None).await.expect("offer");
+    while pc.ice_gathering_state().await.expect("state") != IceGatheringState::Complete {
+        timeout(WAIT, events.recv()).await.expect("gathering completes");
+    }
+    let offer = pc.local_description().await.expect("call").expect("offer");
+    let response = request(
+        server.addr,
+        "POST",
+        "/whip",
+        &[("Content-Type", "application/sdp")],
+        offer.sdp.as_bytes(),
+    )
+    .await;
+    assert_eq!(response.status, 201, "{}", response.text());
+    let location = response.header("location").expect("Location").to_string();
+    pc.set_remote_description(SessionDescriptionInit::answer(response.text()))
+        .await
+        .expect("apply the answer");
+    timeout(WAIT, async {
+        loop {
+            match events.recv().await.expect("events") {
+                PeerConnectionEvent::ConnectionStateChange(PeerConnectionState::Connected) => return,
+                PeerConnectionEvent::ConnectionStateChange(PeerConnectionState::Failed) => panic!("failed"),
+                PeerConnectionEvent::Track(track) => tracks.push(track),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("connected in time");
+    location
+}
+
+/// Writes the frames of `path` to `track` in real time for `length`, looping the file.
+async fn play_file(path: String, track: rtcpeer::LocalTrack, length: Duration) -> usize {
+    let start = tokio::time::Instant::now();
+    let mut written = 0;
+    let mut offset = Duration::ZERO;
+    while start.elapsed() < length {
+        let mut reader = rtcpeer::media_file::MediaFileReader::open(&path).expect("open");
+        let mut end = offset;
+        while let Some(frame) = reader.next_frame().expect("read") {
+            let pts = offset + frame.timestamp;
+            end = pts + frame.duration;
+            if pts >= length {
+                return written;
+            }
+            tokio::time::sleep_until(start + pts).await;
+            track.write_frame(rtcpeer::MediaFrame {
+                data: frame.data.into(),
+                pts,
+            });
+            written += 1;
+        }
+        offset = end;
+    }
+    written
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_writes_what_a_client_sends_into_files_ffprobe_decodes() {
+    let media = TempDir::new("record-src");
+    let recorded = TempDir::new("record-out");
+    let (video, audio) = make_media(&media);
+    let server = Server::start_with(&["--record", &recorded.0.display().to_string()]).await;
+    let (pc, mut events) = media_client().await;
+    let camera = rtcpeer::LocalTrack::new("camera", rtcpeer::Codec::Vp8, vec!["s".into()]).expect("track");
+    let microphone = rtcpeer::LocalTrack::new("mic", rtcpeer::Codec::Opus, vec!["s".into()]).expect("track");
+    pc.add_track(&camera).await.expect("add video");
+    pc.add_track(&microphone).await.expect("add audio");
+    let location = whip_connect(&server, &pc, &mut events, &mut Vec::new()).await;
+
+    let (sent_video, sent_audio) = tokio::join!(
+        play_file(video, camera, Duration::from_secs(3)),
+        play_file(audio, microphone, Duration::from_secs(3)),
+    );
+    assert!(
+        sent_video >= 85 && sent_audio >= 140,
+        "sent {sent_video} frames, {sent_audio} packets"
+    );
+    // Let the last packets arrive, then end the session: that finishes the files.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let deleted = request(server.addr, "DELETE", &location, &[], b"").await;
+    assert_eq!(deleted.status, 200);
+
+    // The IVF header's frame count is written when the recording is finished.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let (ivf, ogg) = loop {
+        let files: Vec<_> = std::fs::read_dir(&recorded.0)
+            .expect("the record directory")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        let ivf = files
+            .iter()
+            .find(|p| p.extension().is_some_and(|e| e == "ivf"))
+            .cloned();
+        let ogg = files
+            .iter()
+            .find(|p| p.extension().is_some_and(|e| e == "ogg"))
+            .cloned();
+        if let (Some(ivf), Some(ogg)) = (ivf, ogg) {
+            let header = std::fs::read(&ivf).expect("ivf");
+            if header.len() >= 32 && header[24..28] != [0, 0, 0, 0] {
+                break (ivf, ogg);
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no finished recordings in {files:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Named by session and mid.
+    let session = location.trim_start_matches("/whip/");
+    for file in [&ivf, &ogg] {
+        let name = file.file_name().expect("name").to_string_lossy().into_owned();
+        assert!(name.starts_with(&format!("{session}-")), "{name}");
+    }
+    // Give the audio recording the moment it may need to finish after the video one.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (codec, frames, _) = ffprobe(&ivf);
+    assert_eq!(codec, "vp8");
+    assert!(frames >= 80, "ffprobe decodes {frames} of {sent_video} frames sent");
+    let (codec, packets, seconds) = ffprobe(&ogg);
+    assert_eq!(codec, "opus");
+    assert!(
+        seconds >= 2.5,
+        "{seconds} s of audio ({packets} packets; {sent_audio} sent)"
+    );
+    pc.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn play_sends_the_files_to_a_client_that_records_decodable_video() {
+    let media = TempDir::new("play-src");
+    let (video, audio) = make_media(&media);
+    let server = Server::start_with(&["--play", &video, "--play", &audio]).await;
+    let (pc, mut events) = media_client().await;
+    for kind in [rtcpeer::MediaType::Video, rtcpeer::MediaType::Audio] {
+        let init = rtcpeer::TransceiverInit {
+            direction: rtcpeer::TransceiverDirection::RecvOnly,
+            ..Default::default()
+        };
+        pc.add_transceiver(kind, init).await.expect("transceiver");
+    }
+    let mut tracks = Vec::new();
+    let location = whip_connect(&server, &pc, &mut events, &mut tracks).await;
+    while tracks.len() < 2 {
+        let event = timeout(WAIT, events.recv()).await.expect("tracks in time");
+        if let PeerConnectionEvent::Track(track) = event.expect("events") {
+            tracks.push(track);
+        }
+    }
+    let (video_track, audio_track) = if tracks[0].kind() == rtcpeer::MediaType::Video {
+        (tracks.remove(0), tracks.remove(0))
+    } else {
+        (tracks.remove(1), tracks.remove(0))
+    };
+
+    // Record the video as the server would (from the first keyframe), count the audio.
+    let out = media.path("received.ivf");
+    let file = std::fs::File::create(&out).expect("create");
+    let receive_video = async move {
+        let mut video_track = video_track;
+        let mut writer = rtcpeer::media_file::IvfWriter::new(file, *b"VP80", 320, 240, 1, 90_000).expect("ivf");
+        let mut first = None;
+        let until = tokio::time::Instant::now() + Duration::from_secs(3);
+        while let Ok(Some(frame)) = tokio::time::timeout_at(until, video_track.next_frame()).await {
+            assert_eq!(frame.codec, rtcpeer::Codec::Vp8);
+            if first.is_none() && !frame.keyframe {
+                continue;
+            }
+            let base = *first.get_or_insert(frame.rtp_timestamp);
+            writer
+                .write_frame(frame.rtp_timestamp - base, &frame.data)
+                .expect("write");
+        }
+        writer.finish().expect("finish");
+    };
+    let receive_audio = async move {
+        let mut audio_track = audio_track;
+        let mut packets = 0;
+        let until = tokio::time::Instant::now() + Duration::from_secs(3);
+        while let Ok(Some(frame)) = tokio::time::timeout_at(until, audio_track.next_frame()).await {
+            assert_eq!(frame.codec, rtcpeer::Codec::Opus);
+            packets += 1;
+        }
+        packets
+    };
+    let ((), packets) = tokio::join!(receive_video, receive_audio);
+    // 3 s of 20 ms packets is 150.
+    assert!(packets >= 120, "{packets} audio packets in 3 s");
+    let (codec, frames, _) = ffprobe(&out);
+    assert_eq!(codec, "vp8");
+    // 90 frames in 3 s, less up to a second before the first keyframe.
+    assert!(frames >= 50, "ffprobe decodes {frames} received frames");
+    let deleted = request(server.addr, "DELETE", &location, &[], b"").await;
+    assert_eq!(deleted.status, 200);
+    pc.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflect_sends_each_frame_back_and_forwards_keyframe_requests() {
+    let server = Server::start_with(&["--reflect"]).await;
+    let (pc, mut events) = media_client().await;
+    let camera = rtcpeer::LocalTrack::new("camera", rtcpeer::Codec::Vp8, vec!["s".into()]).expect("track");
+    let sender = pc.add_track(&camera).await.expect("add video");
+    let mut tracks = Vec::new();
+    let location = whip_connect(&server, &pc, &mut events, &mut tracks).await;
+    let transceivers = pc.get_transceivers().await.expect("alive");
+    assert_eq!(
+        transceivers[sender.0].current_direction,
+        Some(rtcpeer::TransceiverDirection::SendRecv),
+        "the server answers sendrecv"
+    );
+    if tracks.is_empty() {
+        match timeout(WAIT, async {
+            loop {
+                if let PeerConnectionEvent::Track(t) = events.recv().await.expect("events") {
+                    return t;
+                }
+            }
+        })
+        .await
+        {
+            Ok(track) => tracks.push(track),
+            Err(_) => panic!("no reflected track"),
+        }
+    }
+    let mut reflected = tracks.remove(0);
+    assert_eq!(reflected.kind(), rtcpeer::MediaType::Video);
+
+    // Synthetic VP8 frames (keyframe every 10th) every 10 ms; the reflection must bring back
+    // a run of them byte for byte.
+    let frame = |i: usize| -> Vec<u8> {
+        let len = 200 + (i * 977) % 3000;
+        let mut data: Vec<u8> = (0..len).map(|b| (b * 7 + i) as u8).collect();
+        data[0] = if i % 10 == 0 { 0x00 } else { 0x01 };
+        data
+    };
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut i = 0;
+    while got.len() < 50 && tokio::time::Instant::now() < deadline {
+        camera.write_frame(rtcpeer::MediaFrame {
+            data: frame(i).into(),
+            pts: Duration::from_millis(10 * i as u64),
+        });
+        i += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        while let Ok(Some(f)) = timeout(Duration::from_millis(1), reflected.next_frame()).await {
+            got.push(f.data.to_vec());
+        }
+    }
+    assert!(got.len() >= 50, "{} frames reflected of {i} sent", got.len());
+    let first = (0..i)
+        .position(|k| frame(k) == got[0])
+        .expect("the first reflected frame is one we sent");
+    for (k, data) in got.iter().enumerate() {
+        assert_eq!(data, &frame(first + k), "reflected frame {k} differs");
+    }
+
+    // A keyframe request on the reflected track reaches the client's own sender.
+    reflected.request_keyframe().await;
+    let asked = timeout(WAIT, async {
+        loop {
+            if let PeerConnectionEvent::KeyframeRequested(t) = events.recv().await.expect("events") {
+                return t;
+            }
+        }
+    })
+    .await
+    .expect("the keyframe request comes back to the sender");
+    assert_eq!(asked, sender);
+    let deleted = request(server.addr, "DELETE", &location, &[], b"").await;
+    assert_eq!(deleted.status, 200);
+    pc.close().await;
+}
+
+#[tokio::test]
+async fn bad_media_options_stop_the_server_before_it_listens() {
+    for (args, expected) in [
+        (vec!["--play", "/nonexistent/video.ivf"], "video.ivf"),
+        (vec!["--play", "x.mp4"], "unknown media file extension"),
+        (vec!["--play", "a.ivf", "--reflect"], "cannot be used with"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_rtcpeer"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(&args)
+            .output()
+            .expect("run rtcpeer serve");
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?} printed {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
 }

@@ -15,16 +15,24 @@
 //! and opens a channel named `rtcpeer` that carries one greeting. See decision 0007
 //! for why HTTP is `hyper`.
 //!
+//! Media (see [`media`]): `--record DIR` writes every received track to a file
+//! ([`record`]), `--play FILE` sends a looped file to every session ([`play`]), and
+//! `--reflect` sends every received track back to its sender.
+//!
 //! Everything is bounded: concurrent HTTP connections (then `503`), header size and
 //! header read time, body size (`413`) and body read time (`408`), live sessions (`503`).
 
 mod http;
+mod media;
+mod play;
+mod record;
 mod routes;
 mod sdpfrag;
 mod session;
 
 use std::convert::Infallible;
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +44,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::{debug, info, warn};
 
+use media::MediaConfig;
 use routes::Routes;
 use session::{SessionConfig, Sessions};
 
@@ -52,6 +61,12 @@ pub struct ServeOptions {
     pub header_timeout: Duration,
     /// How long a client may take to send a request's body.
     pub body_timeout: Duration,
+    /// Record every received track into this directory (created if missing).
+    pub record: Option<PathBuf>,
+    /// Send these files (at most one video and one audio), looped, to every session.
+    pub play: Vec<PathBuf>,
+    /// Send every received track back to its sender.
+    pub reflect: bool,
 }
 
 impl Default for ServeOptions {
@@ -62,6 +77,9 @@ impl Default for ServeOptions {
             max_sessions: 64,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
+            record: None,
+            play: Vec::new(),
+            reflect: false,
         }
     }
 }
@@ -76,11 +94,34 @@ const MAX_HEADERS: usize = 64;
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 31\r\n\
 Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\ntoo many connections, try later\n";
 
-/// Serves HTTP on `listener` until the task is dropped or accepting fails for good.
-pub async fn serve(listener: TcpListener, options: ServeOptions) -> std::io::Result<()> {
+/// Checks the media options and starts playing the files; fails if they are unusable (a
+/// `--play` file that cannot be read, a `--record` directory that cannot be created).
+fn start_media(options: &ServeOptions) -> std::io::Result<MediaConfig> {
+    let invalid = |message: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, message);
+    if options.reflect && !options.play.is_empty() {
+        return Err(invalid("--reflect and --play both want to send: pick one".into()));
+    }
+    if let Some(dir) = &options.record {
+        std::fs::create_dir_all(dir)
+            .map_err(|error| std::io::Error::new(error.kind(), format!("--record {}: {error}", dir.display())))?;
+        info!(dir = %dir.display(), "recording received tracks");
+    }
+    let play = play::open_files(&options.play).map_err(|error| invalid(format!("--play {error}")))?;
+    play::start(&play);
+    Ok(MediaConfig {
+        record: options.record.clone(),
+        play,
+        reflect: options.reflect,
+    })
+}
+
+/// Serves HTTP on `listener` until the task is dropped or accepting fails for good; the
+/// sessions use `media` (see [`start_media`]).
+pub async fn serve(listener: TcpListener, options: ServeOptions, media: MediaConfig) -> std::io::Result<()> {
     let sessions = Sessions::new(SessionConfig {
         bind: options.bind.clone(),
         max_sessions: options.max_sessions,
+        media: Arc::new(media),
         ..SessionConfig::default()
     });
     let routes = Arc::new(Routes {
@@ -132,11 +173,14 @@ pub async fn serve(listener: TcpListener, options: ServeOptions) -> std::io::Res
 
 /// `rtcpeer serve`: binds `listen`, prints `listening on http://ADDR`, and serves until interrupted.
 pub async fn run(listen: std::net::SocketAddr, options: ServeOptions) -> std::io::Result<()> {
-    let listener = TcpListener::bind(listen).await?;
+    let media = start_media(&options)?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|error| std::io::Error::new(error.kind(), format!("{listen}: {error}")))?;
     let local = listener.local_addr()?;
     println!("listening on http://{local}");
     info!(%local, "serving");
-    serve(listener, options).await
+    serve(listener, options, media).await
 }
 
 #[cfg(test)]
@@ -148,7 +192,7 @@ mod tests {
     async fn start(options: ServeOptions) -> std::net::SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let addr = listener.local_addr().expect("local address");
-        tokio::spawn(serve(listener, options));
+        tokio::spawn(serve(listener, options, MediaConfig::default()));
         addr
     }
 

@@ -21,6 +21,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use super::media::{MediaConfig, SessionMedia};
 use crate::echo::{self, EchoTotals, Say};
 
 /// The label of the channel the server opens on every connection.
@@ -43,6 +44,8 @@ pub struct SessionConfig {
     /// A session that stays `disconnected` this long is closed (it would reach `failed` only
     /// when ICE consent expires, 30 s after the remote went away).
     pub disconnect_timeout: Duration,
+    /// What the sessions do with media (record, play, reflect).
+    pub media: Arc<MediaConfig>,
 }
 
 impl Default for SessionConfig {
@@ -53,6 +56,7 @@ impl Default for SessionConfig {
             gathering_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(30),
             disconnect_timeout: Duration::from_secs(10),
+            media: Arc::default(),
         }
     }
 }
@@ -147,22 +151,30 @@ impl Sessions {
             return Err(SessionError::Full(self.config.max_sessions));
         }
         let (gathered_tx, gathered_rx) = oneshot::channel();
+        let media = SessionMedia::new(self.config.media.clone(), &id);
         match pc.take_events() {
             Some(events) => {
-                tokio::spawn(run(self.clone(), id.clone(), pc.clone(), events, gathered_tx));
+                let session = Session {
+                    sessions: self.clone(),
+                    id: id.clone(),
+                    pc: pc.clone(),
+                    media: media.clone(),
+                };
+                tokio::spawn(run(session, events, gathered_tx));
             }
             None => {
                 self.close(&id).await.ok();
                 return Err(SessionError::Internal(RtcError::InvalidState("no event stream".into())));
             }
         }
-        match self.negotiate(&pc, offer, gathered_rx).await {
+        match self.negotiate(&pc, &media, offer, gathered_rx).await {
             Ok(answer) => {
                 info!(session = %id, "answered");
                 Ok((id, answer))
             }
             Err(error) => {
                 debug!(session = %id, %error, "offer refused");
+                media.abandon();
                 self.close(&id).await.ok();
                 Err(error)
             }
@@ -172,10 +184,13 @@ impl Sessions {
     async fn negotiate(
         &self,
         pc: &RTCPeerConnection,
+        media: &SessionMedia,
         offer: SessionDescriptionInit,
         gathered: oneshot::Receiver<()>,
     ) -> Result<SessionDescriptionInit, SessionError> {
+        let offer_sdp = offer.sdp.clone();
         pc.set_remote_description(offer).await.map_err(SessionError::Rejected)?;
+        media.prepare(pc, &offer_sdp).await;
         pc.set_local_description(None).await.map_err(SessionError::Rejected)?;
         let complete = pc.ice_gathering_state().await.map_err(SessionError::Internal)? == IceGatheringState::Complete;
         if !complete
@@ -241,14 +256,22 @@ impl Sessions {
     }
 }
 
-/// Reads one session's events until its connection ends, then removes it from the table.
-async fn run(
+/// What a session's event task works on.
+struct Session {
     sessions: Arc<Sessions>,
     id: String,
     pc: RTCPeerConnection,
-    mut events: rtcpeer::Events<PeerConnectionEvent>,
-    gathered: oneshot::Sender<()>,
-) {
+    media: Arc<SessionMedia>,
+}
+
+/// Reads one session's events until its connection ends, then removes it from the table.
+async fn run(session: Session, mut events: rtcpeer::Events<PeerConnectionEvent>, gathered: oneshot::Sender<()>) {
+    let Session {
+        sessions,
+        id,
+        pc,
+        media,
+    } = session;
     let mut gathered = Some(gathered);
     let mut greeted = false;
     // Until connected, the connect deadline; while disconnected, the disconnect deadline.
@@ -273,6 +296,11 @@ async fn run(
             PeerConnectionEvent::DataChannel(channel) => {
                 info!(session = %id, label = channel.label(), "remote opened a channel");
                 tokio::spawn(echo::echo_channel(channel, Arc::default(), log_say()));
+            }
+            PeerConnectionEvent::Track(track) => media.track(track),
+            PeerConnectionEvent::KeyframeRequested(transceiver) => media.keyframe_requested(transceiver),
+            PeerConnectionEvent::CodecNotNegotiated(transceiver, codec) => {
+                warn!(session = %id, ?transceiver, %codec, "the answer does not carry this track's codec; not sent");
             }
             PeerConnectionEvent::ConnectionStateChange(state) => {
                 info!(session = %id, %state, "connection state");
