@@ -13,7 +13,10 @@
 //!   `media.rs`, `tampered_and_replayed_srtp_is_dropped_and_counted`;
 //! - a peer that sends a message larger than our `max-message-size` gets its channel
 //!   closed and the message is never delivered: `datachannels.rs`,
-//!   `a_peer_ignoring_our_max_message_size_is_not_delivered_oversized_messages`.
+//!   `a_peer_ignoring_our_max_message_size_is_not_delivered_oversized_messages`;
+//! - garbage over real loopback sockets at a connected runtime peer is counted and the
+//!   channel keeps working: `crates/rtcpeer/tests/loopback.rs`,
+//!   `garbage_datagrams_are_dropped_and_the_connection_keeps_working`.
 //!
 //! Every limit is listed in `docs/LIMITS.md`.
 
