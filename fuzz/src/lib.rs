@@ -3,5 +3,7 @@
 //! length-prefixed operations the whole-connection targets decode from
 //! their input.
 
+#![forbid(unsafe_code)]
+
 pub mod ops;
 pub mod sim;

@@ -696,11 +696,21 @@ impl DataChannels {
             tracing::debug!(stream, "DCEP OPEN for a stream already in use ignored");
             return;
         }
-        let refuse = stream > MAX_STREAM_ID || self.live_channels() >= MAX_CHANNELS;
+        // RFC 8832 §6: the DTLS client opens even stream ids, the server odd ones, so the
+        // peer's OPENs must come on ids of its parity; ours could collide with our own channels.
+        let peer_parity = (stream % 2 == 1) == self.is_dtls_client;
+        let refuse = if stream > MAX_STREAM_ID || !peer_parity {
+            Some("invalid stream id")
+        } else if self.live_channels() >= MAX_CHANNELS {
+            Some("too many channels")
+        } else {
+            None
+        };
         let cid = match (refuse, self.next_channel_id()) {
-            (false, Ok(cid)) => cid,
-            _ => {
-                tracing::debug!(stream, "DCEP OPEN refused: too many channels");
+            (None, Ok(cid)) => cid,
+            (reason, _) => {
+                let reason = reason.unwrap_or("no channel id left");
+                tracing::debug!(stream, reason, "DCEP OPEN refused");
                 if let Some(sctp) = self.sctp.as_mut() {
                     let _ = sctp.reset_stream(stream);
                 }

@@ -22,7 +22,7 @@ use crate::datachannel::{
     ChannelId, DataChannelError, DataChannelInfo, DataChannelInit, DataChannelMessage, DataChannels, DataChannelsConfig,
 };
 use crate::dtls::{Certificate, DtlsRole, DtlsTransport};
-use crate::ice::{Candidate, IceAgent, IceAgentConfig, IceRole};
+use crate::ice::{Candidate, IceAgent, IceAgentConfig, IceRole, IceStats};
 use crate::jsep::{Codec, LocalParameters, MediaCapabilities, MediaType, RemoteParameters};
 use crate::net::{PacketKind, Receive, Transmit};
 
@@ -242,6 +242,11 @@ impl PeerConnection {
     /// What was dropped so far.
     pub fn drop_counters(&self) -> DropCounters {
         self.drops
+    }
+    /// What the ICE agent counted: checks sent and accepted, and STUN it dropped (wrong
+    /// FINGERPRINT or MESSAGE-INTEGRITY, unknown transactions, candidates over the limit, …).
+    pub fn ice_stats(&self) -> &IceStats {
+        self.ice.stats()
     }
     /// Our certificate.
     pub fn certificate(&self) -> &Certificate {
