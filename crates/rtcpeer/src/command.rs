@@ -40,6 +40,7 @@ pub(crate) enum Command {
     RemoteDescription(oneshot::Sender<Option<SessionDescriptionInit>>),
     States(oneshot::Sender<States>),
     LocalAddresses(oneshot::Sender<Vec<SocketAddr>>),
+    SelectedCandidatePair(oneshot::Sender<Option<(rtcpeer_proto::ice::Candidate, rtcpeer_proto::ice::Candidate)>>),
     Stats(oneshot::Sender<TransportStats>),
     CreateDataChannel {
         label: String,
