@@ -4,6 +4,7 @@
 
 mod demo;
 mod echo;
+mod ice_options;
 mod messages;
 mod pair;
 mod sdp_files;
@@ -48,6 +49,8 @@ enum Command {
         /// Fail if the demo takes longer than this many seconds.
         #[arg(long, default_value_t = 30)]
         timeout: u64,
+        #[command(flatten)]
+        ice: ice_options::IceOptions,
     },
     /// Offerer of copy-paste signaling: writes an offer line on stdout, reads the answer line on stdin,
     /// sends messages and checks that they come back.
@@ -92,6 +95,8 @@ enum Command {
         /// An address the peers bind their UDP sockets on (repeatable); default: every usable interface.
         #[arg(long)]
         bind: Vec<IpAddr>,
+        #[command(flatten)]
+        ice: ice_options::IceOptions,
     },
 }
 
@@ -110,6 +115,8 @@ struct PairArgs {
     /// Give up after this many seconds (exit code 2).
     #[arg(long, default_value_t = 30)]
     timeout: u64,
+    #[command(flatten)]
+    ice: ice_options::IceOptions,
 }
 
 impl PairArgs {
@@ -118,6 +125,7 @@ impl PairArgs {
             scenario: self.scenario,
             bind: self.bind,
             timeout: Duration::from_secs(self.timeout),
+            ice: self.ice,
         }
     }
 }
@@ -152,9 +160,15 @@ fn init_logging() {
 }
 
 /// `rtcpeer serve`: runs until interrupted or until the listener cannot be bound.
-fn run_serve(runtime: &tokio::runtime::Runtime, listen: SocketAddr, bind: Vec<IpAddr>) -> ExitCode {
+fn run_serve(
+    runtime: &tokio::runtime::Runtime,
+    listen: SocketAddr,
+    bind: Vec<IpAddr>,
+    ice: ice_options::IceOptions,
+) -> ExitCode {
     let options = serve::ServeOptions {
         bind,
+        ice,
         ..serve::ServeOptions::default()
     };
     match runtime.block_on(serve::run(listen, options)) {
@@ -176,8 +190,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (messages, seed, timeout) = match cli.command {
-        Command::Serve { listen, bind } => return run_serve(&runtime, listen, bind),
+    let (messages, seed, timeout, ice) = match cli.command {
+        Command::Serve { listen, bind, ice } => return run_serve(&runtime, listen, bind, ice),
         Command::Offer { count, pair } => {
             let default = if pair.scenario == Scenario::Close {
                 pair::offer::CLOSE_DEFAULT_COUNT
@@ -205,12 +219,14 @@ fn main() -> ExitCode {
             messages,
             seed,
             timeout,
-        } => (messages, seed, timeout),
+            ice,
+        } => (messages, seed, timeout, ice),
     };
     let options = demo::DemoOptions {
         messages,
         seed,
         timeout: Duration::from_secs(timeout),
+        ice,
     };
     match runtime.block_on(demo::run(options)) {
         Ok(summary) => {

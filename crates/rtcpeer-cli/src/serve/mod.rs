@@ -44,6 +44,8 @@ use session::{SessionConfig, Sessions};
 pub struct ServeOptions {
     /// The addresses the served peers bind their UDP sockets on; empty means every usable interface.
     pub bind: Vec<IpAddr>,
+    /// STUN/TURN servers and the relay-only policy of the served peers.
+    pub ice: crate::ice_options::IceOptions,
     /// At most this many HTTP connections at once; one more gets `503` and is closed.
     pub max_connections: usize,
     /// At most this many live peer connections.
@@ -58,6 +60,7 @@ impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
             bind: Vec::new(),
+            ice: Default::default(),
             max_connections: 256,
             max_sessions: 64,
             header_timeout: Duration::from_secs(10),
@@ -80,6 +83,7 @@ Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\ntoo many connections,
 pub async fn serve(listener: TcpListener, options: ServeOptions) -> std::io::Result<()> {
     let sessions = Sessions::new(SessionConfig {
         bind: options.bind.clone(),
+        ice: options.ice.clone(),
         max_sessions: options.max_sessions,
         ..SessionConfig::default()
     });
