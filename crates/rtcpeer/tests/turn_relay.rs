@@ -240,3 +240,29 @@ async fn wrong_credentials_give_401_and_relay_only_never_connects() {
         "{log:?}"
     );
 }
+
+#[tokio::test]
+async fn ice_servers_are_validated_at_construction_as_browsers_do() {
+    let with = |urls: Vec<&str>, username: Option<&str>| RTCConfiguration {
+        ice_servers: vec![RTCIceServer {
+            urls: urls.into_iter().map(str::to_string).collect(),
+            username: username.map(str::to_string),
+            credential: username.map(str::to_string),
+        }],
+        ..RTCConfiguration::bound_to([LOOPBACK])
+    };
+    let error = RTCPeerConnection::new(with(vec!["http://127.0.0.1"], None))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, rtcpeer::RtcError::Syntax(_)), "{error:?}");
+    let error = RTCPeerConnection::new(with(vec![], None)).await.unwrap_err();
+    assert!(matches!(error, rtcpeer::RtcError::Syntax(_)), "{error:?}");
+    let error = RTCPeerConnection::new(with(vec!["turn:127.0.0.1"], None))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, rtcpeer::RtcError::InvalidAccess(_)), "{error:?}");
+    let pc = RTCPeerConnection::new(with(vec!["stun:127.0.0.1", "turn:127.0.0.1"], Some("u")))
+        .await
+        .expect("valid servers");
+    pc.close().await;
+}
