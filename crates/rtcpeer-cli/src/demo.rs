@@ -22,6 +22,8 @@ pub struct DemoOptions {
     pub seed: u64,
     /// The whole demo fails if it takes longer than this.
     pub timeout: Duration,
+    /// STUN/TURN servers and the relay-only policy of both peers.
+    pub ice: crate::ice_options::IceOptions,
 }
 
 /// What a successful demo measured.
@@ -148,6 +150,12 @@ fn watch_events(
                 PeerConnectionEvent::IceConnectionStateChange(s) => println!("[{peer}] iceconnectionstatechange: {s}"),
                 PeerConnectionEvent::SignalingStateChange(s) => println!("[{peer}] signalingstatechange: {s}"),
                 PeerConnectionEvent::NegotiationNeeded => println!("[{peer}] negotiationneeded"),
+                PeerConnectionEvent::IceCandidateError {
+                    url,
+                    error_code,
+                    error_text,
+                    ..
+                } => println!("[{peer}] icecandidateerror: {url} {error_code} {error_text}"),
                 PeerConnectionEvent::ConnectionStateChange(s) => {
                     println!("[{peer}] connectionstatechange: {s}");
                     let report = match s {
@@ -267,10 +275,11 @@ async fn wait_open(peer: &'static str, channel: &mut RTCDataChannel) -> Result<(
 async fn run_steps(options: &DemoOptions, waiting_for: &mut String) -> Result<DemoSummary, DemoError> {
     let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
     *waiting_for = "creating the peers".into();
-    let mut offerer = RTCPeerConnection::new(RTCConfiguration::bound_to([loopback]))
+    let config = options.ice.apply(RTCConfiguration::bound_to([loopback]));
+    let mut offerer = RTCPeerConnection::new(config.clone())
         .await
         .map_err(step("creating the offerer"))?;
-    let mut answerer = RTCPeerConnection::new(RTCConfiguration::bound_to([loopback]))
+    let mut answerer = RTCPeerConnection::new(config)
         .await
         .map_err(step("creating the answerer"))?;
     let mut local_channel = offerer
@@ -342,6 +351,19 @@ async fn run_steps(options: &DemoOptions, waiting_for: &mut String) -> Result<De
         }
     }
     let time_to_connect = start.elapsed();
+    for (name, pc) in [("offerer", &offerer), ("answerer", &answerer)] {
+        if let Ok(Some((local, remote))) = pc.selected_candidate_pair().await {
+            println!(
+                "[{name}] selected candidate pair: local {} {}:{} <-> remote {} {}:{}",
+                local.kind.as_str(),
+                local.address,
+                local.port,
+                remote.kind.as_str(),
+                remote.address,
+                remote.port
+            );
+        }
+    }
 
     *waiting_for = "the datachannel event and both channels to open".into();
     let mut remote_channel = channel_rx
@@ -410,6 +432,7 @@ mod tests {
             messages: 50,
             seed: 1,
             timeout: Duration::from_secs(30),
+            ice: Default::default(),
         })
         .await
         .expect("the demo succeeds");

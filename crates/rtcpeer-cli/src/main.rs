@@ -4,6 +4,7 @@
 
 mod demo;
 mod echo;
+mod ice_options;
 mod messages;
 mod pair;
 mod sdp_files;
@@ -48,6 +49,8 @@ enum Command {
         /// Fail if the demo takes longer than this many seconds.
         #[arg(long, default_value_t = 30)]
         timeout: u64,
+        #[command(flatten)]
+        ice: ice_options::IceOptions,
     },
     /// Offerer of copy-paste signaling: writes an offer line on stdout, reads the answer line on stdin,
     /// sends messages and checks that they come back.
@@ -103,6 +106,8 @@ enum Command {
         /// Send every received track back to its sender on the same transceiver.
         #[arg(long)]
         reflect: bool,
+        #[command(flatten)]
+        ice: ice_options::IceOptions,
     },
 }
 
@@ -121,6 +126,8 @@ struct PairArgs {
     /// Give up after this many seconds (exit code 2).
     #[arg(long, default_value_t = 30)]
     timeout: u64,
+    #[command(flatten)]
+    ice: ice_options::IceOptions,
 }
 
 impl PairArgs {
@@ -129,6 +136,7 @@ impl PairArgs {
             scenario: self.scenario,
             bind: self.bind,
             timeout: Duration::from_secs(self.timeout),
+            ice: self.ice,
         }
     }
 }
@@ -183,19 +191,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let (messages, seed, timeout) = match cli.command {
+    let (messages, seed, timeout, ice) = match cli.command {
         Command::Serve {
             listen,
             bind,
             record,
             play,
             reflect,
+            ice,
         } => {
             let options = serve::ServeOptions {
                 bind,
                 record,
                 play,
                 reflect,
+                ice,
                 ..serve::ServeOptions::default()
             };
             return run_serve(&runtime, listen, options);
@@ -227,12 +237,14 @@ fn main() -> ExitCode {
             messages,
             seed,
             timeout,
-        } => (messages, seed, timeout),
+            ice,
+        } => (messages, seed, timeout, ice),
     };
     let options = demo::DemoOptions {
         messages,
         seed,
         timeout: Duration::from_secs(timeout),
+        ice,
     };
     match runtime.block_on(demo::run(options)) {
         Ok(summary) => {

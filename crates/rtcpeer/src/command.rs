@@ -41,6 +41,7 @@ pub(crate) enum Command {
     RemoteDescription(oneshot::Sender<Option<SessionDescriptionInit>>),
     States(oneshot::Sender<States>),
     LocalAddresses(oneshot::Sender<Vec<SocketAddr>>),
+    SelectedCandidatePair(oneshot::Sender<Option<(rtcpeer_proto::ice::Candidate, rtcpeer_proto::ice::Candidate)>>),
     Stats(oneshot::Sender<TransportStats>),
     /// `getStats()`, of the whole connection or of one sender or receiver.
     GetStats(Option<StatsSelector>, oneshot::Sender<StatsReport>),

@@ -3,12 +3,16 @@
 use std::net::IpAddr;
 
 use crate::mdns::MdnsResolver;
-use crate::proto::{BundlePolicy, Certificate, IceTransportPolicy};
+use crate::proto::{BundlePolicy, Certificate, IceTransportPolicy, RtcError};
+use rtcpeer_proto::ice::server::{validate_ice_servers, IceServer, ValidIceServer};
 
 /// `RTCIceServer`: a STUN or TURN server.
 ///
-/// The servers are stored and validated for shape only; using them (server-reflexive
-/// and relay candidates) is not implemented yet.
+/// [`RTCPeerConnection::new`](crate::RTCPeerConnection::new) validates the list as browsers do
+/// (an empty or unparsable URL is a `SyntaxError`, a TURN URL without username and credential
+/// an `InvalidAccessError`), resolves host names, and gathers server-reflexive candidates from
+/// `stun:` and `turn:` servers and relayed ones from `turn:` servers (`?transport=udp` or `tcp`).
+/// `stuns:`/`turns:` (TLS) are accepted but yield an `icecandidateerror` (701).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RTCIceServer {
     /// `stun:`/`turn:`/`turns:` URLs of the server.
@@ -22,7 +26,7 @@ pub struct RTCIceServer {
 /// `RTCConfiguration`, plus the rtcpeer extension [`bind_addresses`](Self::bind_addresses).
 #[derive(Debug, Clone)]
 pub struct RTCConfiguration {
-    /// STUN and TURN servers (stored; not used yet).
+    /// STUN and TURN servers.
     pub ice_servers: Vec<RTCIceServer>,
     /// Which candidates ICE may use.
     pub ice_transport_policy: IceTransportPolicy,
@@ -65,4 +69,21 @@ impl RTCConfiguration {
             ..Default::default()
         }
     }
+}
+
+impl RTCIceServer {
+    /// The core's form of this entry.
+    pub(crate) fn to_proto(&self) -> IceServer {
+        IceServer {
+            urls: self.urls.clone(),
+            username: self.username.clone(),
+            credential: self.credential.clone(),
+        }
+    }
+}
+
+/// Validates `iceServers` as `new RTCPeerConnection` does.
+pub(crate) fn validate(servers: &[RTCIceServer]) -> Result<Vec<ValidIceServer>, RtcError> {
+    let servers: Vec<IceServer> = servers.iter().map(RTCIceServer::to_proto).collect();
+    validate_ice_servers(&servers)
 }

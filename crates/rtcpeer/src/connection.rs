@@ -3,7 +3,10 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use rtcpeer_proto::ice::server::{IceServerHost, ValidIceServer};
+use rtcpeer_proto::ice::{Candidate, ServerEndpoint};
 
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, watch};
@@ -30,6 +33,19 @@ use crate::track::{LocalTrack, RemoteTrack};
 pub enum PeerConnectionEvent {
     /// `icecandidate`: a local candidate to hand to the peer; `None` is the end-of-candidates (null) candidate.
     IceCandidate(Option<IceCandidateInit>),
+    /// `icecandidateerror`: a STUN or TURN server gave no candidate.
+    IceCandidateError {
+        /// The local IP the request left from (`None` over TCP).
+        address: Option<IpAddr>,
+        /// Its port.
+        port: Option<u16>,
+        /// The server's URL.
+        url: String,
+        /// The server's STUN error code (300–699), or 701 when it could not be reached.
+        error_code: u16,
+        /// The reason phrase, or what went wrong.
+        error_text: String,
+    },
     /// `icegatheringstatechange`.
     IceGatheringStateChange(IceGatheringState),
     /// `iceconnectionstatechange`.
@@ -117,6 +133,52 @@ async fn bind_all(addresses: &[IpAddr]) -> Result<Vec<(UdpSocket, SocketAddr)>, 
     Ok(sockets)
 }
 
+/// How long one ICE server's host name may take to resolve before it counts as unreachable.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One endpoint per server URL, host names resolved (all at once, each bounded by
+/// [`RESOLVE_TIMEOUT`]) with the system resolver; a name that does not resolve keeps no address
+/// and gathering reports it as an `icecandidateerror` 701.
+async fn resolve_servers(servers: &[ValidIceServer]) -> Vec<ServerEndpoint> {
+    let endpoints: Vec<ServerEndpoint> = servers.iter().flat_map(ServerEndpoint::from_server).collect();
+    let lookups = endpoints.into_iter().map(|endpoint| async move {
+        let IceServerHost::Domain(name) = endpoint.url.host.clone() else {
+            return endpoint;
+        };
+        let lookup = tokio::net::lookup_host(format!("{name}:{}", endpoint.url.port));
+        let result = tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await;
+        match result {
+            Ok(Ok(mut addresses)) => match addresses.next() {
+                Some(address) => {
+                    debug!(%name, %address, "ICE server resolved");
+                    endpoint.resolved(address)
+                }
+                None => endpoint,
+            },
+            Ok(Err(error)) => {
+                debug!(%name, %error, "cannot resolve ICE server");
+                endpoint
+            }
+            Err(_) => {
+                debug!(%name, "resolving the ICE server timed out");
+                endpoint
+            }
+        }
+    });
+    let mut resolved = Vec::new();
+    let mut set = tokio::task::JoinSet::new();
+    for (i, lookup) in lookups.enumerate() {
+        set.spawn(async move { (i, lookup.await) });
+    }
+    while let Some(done) = set.join_next().await {
+        if let Ok(pair) = done {
+            resolved.push(pair);
+        }
+    }
+    resolved.sort_by_key(|(i, _)| *i);
+    resolved.into_iter().map(|(_, e)| e).collect()
+}
+
 impl RTCPeerConnection {
     /// Creates a connection: binds one UDP socket (ephemeral port) per local address and starts its task.
     ///
@@ -125,6 +187,7 @@ impl RTCPeerConnection {
         if config.certificates.len() > 1 {
             return Err(RtcError::NotSupported("at most one certificate is supported".into()));
         }
+        let servers = crate::config::validate(&config.ice_servers)?;
         let addresses = if config.bind_addresses.is_empty() {
             let system = interfaces::system_addresses()
                 .map_err(|e| RtcError::Operation(format!("cannot list network interfaces: {e}")))?;
@@ -134,10 +197,13 @@ impl RTCPeerConnection {
         };
         let span = info_span!("rtcpeer", connection = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed));
         let sockets = bind_all(&addresses).instrument(span.clone()).await?;
+        let ice_servers = resolve_servers(&servers).instrument(span.clone()).await;
         let core_config = PeerConfig {
             certificate: config.certificates.into_iter().next(),
             bundle_policy: config.bundle_policy,
             ice_transport_policy: config.ice_transport_policy,
+            ice_servers,
+            ..PeerConfig::default()
         };
         let mut core = Core::new(core_config, Instant::now())?;
         for (_, local) in &sockets {
@@ -302,6 +368,12 @@ impl RTCPeerConnection {
     /// The local addresses of the connection's sockets (rtcpeer extension).
     pub async fn local_addresses(&self) -> Result<Vec<SocketAddr>, RtcError> {
         call(&self.commands, Command::LocalAddresses).await
+    }
+
+    /// The selected candidate pair (`RTCIceTransport.getSelectedCandidatePair()`): the local
+    /// and the remote candidate, with their types; `None` until ICE has selected one.
+    pub async fn selected_candidate_pair(&self) -> Result<Option<(Candidate, Candidate)>, RtcError> {
+        call(&self.commands, Command::SelectedCandidatePair).await
     }
 
     /// What the connection's sockets have carried (rtcpeer extension).

@@ -59,6 +59,7 @@ enum Input {
     Drained,
     Resolved(LookupResult),
     Frame(TrackFrame),
+    Stream(StreamInput),
 }
 
 /// The state of one connection's task.
@@ -84,6 +85,8 @@ pub(crate) struct Driver {
     frames_rx: mpsc::Receiver<TrackFrame>,
     /// The task's ends of the remote tracks handed out in `track` events.
     remote_tracks: HashMap<TransceiverId, RemoteTrackSender>,
+    /// TCP connections to TURN servers.
+    streams: ServerStreams,
 }
 
 impl Driver {
@@ -104,6 +107,7 @@ impl Driver {
             frames_tx,
             frames_rx,
             remote_tracks: HashMap::new(),
+            streams: ServerStreams::new(),
             lookups: Lookups::new(mdns, &locals),
             core,
             sockets: sockets
@@ -145,6 +149,7 @@ impl Driver {
                     () = sleep_until(deadline), if deadline.is_some() => Input::Timeout,
                     result = lookups.next(), if resolving => Input::Resolved(result),
                     Some(frame) = self.frames_rx.recv() => Input::Frame(frame),
+                    Some(input) = self.streams.input.recv() => Input::Stream(input),
                 }
             };
             match input {
@@ -167,9 +172,19 @@ impl Driver {
                 Input::Frame(frame) => self
                     .core
                     .write_track_frame(Instant::now(), &frame.track_id, &frame.frame),
+                Input::Stream(StreamInput::Data(server, bytes)) => {
+                    self.core.handle_stream_receive(Instant::now(), server, &bytes)
+                }
+                Input::Stream(StreamInput::Closed(server)) => {
+                    self.streams.writers.remove(&server);
+                    self.core.handle_stream_closed(Instant::now(), server);
+                }
             }
         }
         self.shut_down().await;
+        // Dropping the writers ends the TURN connections once their last bytes (the allocation's
+        // release) are written.
+        drop(self.streams);
         // Dropping the sockets closes them before anybody hears that the connection is closed.
         drop(self.sockets);
         let _ = self.ended.send(true);
@@ -268,6 +283,9 @@ impl Driver {
                     ice_connection: self.core.ice_connection_state(),
                     connection: self.core.connection_state(),
                 });
+            }
+            Command::SelectedCandidatePair(reply) => {
+                let _ = reply.send(self.core.selected_candidates());
             }
             Command::LocalAddresses(reply) => {
                 let _ = reply.send(self.sockets.iter().map(|s| s.local).collect());
@@ -449,6 +467,10 @@ impl Driver {
                     }
                 }
             }
+            while let Some(transmit) = self.core.poll_stream_transmit() {
+                progressed = true;
+                self.streams.send(transmit.server, transmit.contents);
+            }
             progressed |= self.release_waiting_sends();
             // Refreshed before the events go out, so a handle reading `Open` sees an open channel.
             for (&channel, entry) in &self.channels {
@@ -469,6 +491,19 @@ impl Driver {
         trace!(?event, "core event");
         let to_app = match event {
             PeerEvent::IceCandidate(candidate) => PeerConnectionEvent::IceCandidate(candidate),
+            PeerEvent::IceCandidateError {
+                address,
+                port,
+                url,
+                error_code,
+                error_text,
+            } => PeerConnectionEvent::IceCandidateError {
+                address,
+                port,
+                url,
+                error_code,
+                error_text,
+            },
             PeerEvent::IceGatheringStateChange(state) => PeerConnectionEvent::IceGatheringStateChange(state),
             PeerEvent::IceConnectionStateChange(state) => PeerConnectionEvent::IceConnectionStateChange(state),
             PeerEvent::ConnectionStateChange(state) => PeerConnectionEvent::ConnectionStateChange(state),
@@ -592,4 +627,96 @@ async fn sleep_until(deadline: Option<Instant>) {
     if let Some(deadline) = deadline {
         tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)).await
     }
+}
+
+/// How long connecting to a TURN server over TCP may take.
+const STREAM_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Frames waiting to be written to one TURN server; more are dropped (like lost datagrams).
+const STREAM_WRITE_QUEUE: usize = 256;
+/// Chunks read from the TURN servers waiting for the task; the readers wait beyond.
+const STREAM_READ_QUEUE: usize = 64;
+
+/// What a TURN server's TCP connection reports to the task.
+pub(crate) enum StreamInput {
+    /// Bytes read from the server.
+    Data(SocketAddr, Vec<u8>),
+    /// The connection could not be made or has ended.
+    Closed(SocketAddr),
+}
+
+/// The TCP connections to TURN servers: one small task each, opened on the first bytes the
+/// core has for a server; each ends when its writer is dropped or the server closes.
+struct ServerStreams {
+    writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    input_tx: mpsc::Sender<StreamInput>,
+    input: mpsc::Receiver<StreamInput>,
+}
+
+impl ServerStreams {
+    fn new() -> Self {
+        let (input_tx, input) = mpsc::channel(STREAM_READ_QUEUE);
+        ServerStreams {
+            writers: HashMap::new(),
+            input_tx,
+            input,
+        }
+    }
+
+    /// Queues bytes for `server`, connecting first if needed.
+    fn send(&mut self, server: SocketAddr, bytes: Vec<u8>) {
+        let writer = self.writers.entry(server).or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(STREAM_WRITE_QUEUE);
+            tokio::spawn(run_stream(server, rx, self.input_tx.clone()));
+            tx
+        });
+        if writer.try_send(bytes).is_err() {
+            debug!(%server, "TURN stream write queue full; frame dropped");
+        }
+    }
+}
+
+/// Connects to `server`, writes what comes on `writes`, and reports what it reads.
+async fn run_stream(server: SocketAddr, mut writes: mpsc::Receiver<Vec<u8>>, input: mpsc::Sender<StreamInput>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let connect = tokio::net::TcpStream::connect(server);
+    let stream = match tokio::time::timeout(STREAM_CONNECT_TIMEOUT, connect).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => {
+            debug!(%server, %error, "cannot connect to the TURN server");
+            let _ = input.send(StreamInput::Closed(server)).await;
+            return;
+        }
+        Err(_) => {
+            debug!(%server, "connecting to the TURN server timed out");
+            let _ = input.send(StreamInput::Closed(server)).await;
+            return;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let (mut reader, mut writer) = stream.into_split();
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        tokio::select! {
+            bytes = writes.recv() => match bytes {
+                Some(bytes) => {
+                    if let Err(error) = writer.write_all(&bytes).await {
+                        debug!(%server, %error, "TURN stream write failed");
+                        break;
+                    }
+                }
+                // The connection's task has ended: what it queued is written.
+                None => return,
+            },
+            read = reader.read(&mut buffer) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let chunk = buffer.get(..n).unwrap_or_default().to_vec();
+                    if input.send(StreamInput::Data(server, chunk)).await.is_err() {
+                        return;
+                    }
+                }
+            },
+        }
+    }
+    let _ = input.send(StreamInput::Closed(server)).await;
 }

@@ -95,11 +95,13 @@ pub struct PairOptions {
     pub bind: Vec<IpAddr>,
     /// The whole run fails with [`EXIT_TIMEOUT`] when it takes longer.
     pub timeout: Duration,
+    /// STUN/TURN servers and the relay-only policy.
+    pub ice: crate::ice_options::IceOptions,
 }
 
 impl PairOptions {
     fn configuration(&self) -> RTCConfiguration {
-        RTCConfiguration::bound_to(self.bind.iter().copied())
+        self.ice.apply(RTCConfiguration::bound_to(self.bind.iter().copied()))
     }
 }
 

@@ -53,6 +53,8 @@ use session::{SessionConfig, Sessions};
 pub struct ServeOptions {
     /// The addresses the served peers bind their UDP sockets on; empty means every usable interface.
     pub bind: Vec<IpAddr>,
+    /// STUN/TURN servers and the relay-only policy of the served peers.
+    pub ice: crate::ice_options::IceOptions,
     /// At most this many HTTP connections at once; one more gets `503` and is closed.
     pub max_connections: usize,
     /// At most this many live peer connections.
@@ -73,6 +75,7 @@ impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
             bind: Vec::new(),
+            ice: Default::default(),
             max_connections: 256,
             max_sessions: 64,
             header_timeout: Duration::from_secs(10),
@@ -120,6 +123,7 @@ fn start_media(options: &ServeOptions) -> std::io::Result<MediaConfig> {
 pub async fn serve(listener: TcpListener, options: ServeOptions, media: MediaConfig) -> std::io::Result<()> {
     let sessions = Sessions::new(SessionConfig {
         bind: options.bind.clone(),
+        ice: options.ice.clone(),
         max_sessions: options.max_sessions,
         media: Arc::new(media),
         ..SessionConfig::default()

@@ -35,6 +35,8 @@ pub const GREETING: &str = "hello from rtcpeer";
 pub struct SessionConfig {
     /// The addresses the peers bind their UDP sockets on; empty means every usable interface.
     pub bind: Vec<IpAddr>,
+    /// STUN/TURN servers and the relay-only policy.
+    pub ice: crate::ice_options::IceOptions,
     /// At most this many sessions at once; one more is refused.
     pub max_sessions: usize,
     /// How long an answer waits for ICE gathering to complete before it is sent as it is.
@@ -52,6 +54,7 @@ impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig {
             bind: Vec::new(),
+            ice: Default::default(),
             max_sessions: 64,
             gathering_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(30),
@@ -136,6 +139,7 @@ impl Sessions {
         } else {
             RTCConfiguration::bound_to(self.config.bind.iter().copied())
         };
+        let config = self.config.ice.apply(config);
         let mut pc = RTCPeerConnection::new(config).await.map_err(SessionError::Internal)?;
         let id = new_id();
         let inserted = {

@@ -276,14 +276,16 @@ impl IceAgent {
         }
     }
 
-    /// Adds a local host UDP candidate for component 1 (its base is its own address: the socket
-    /// the runtime bound). Returns false if the candidate is not such a candidate, is a duplicate,
-    /// or the local candidate limit is reached.
+    /// Adds a local host or relayed UDP candidate for component 1. Its base is its own address:
+    /// the socket the runtime bound for a host candidate, the relayed address on the TURN server
+    /// for a relayed one (RFC 8445 §5.1.1.2; datagrams from or to that address are carried
+    /// through the allocation by the caller). Returns false if the candidate is not such a
+    /// candidate, is a duplicate, or the local candidate limit is reached.
     pub fn add_local_candidate(&mut self, candidate: Candidate) -> bool {
         let Some(base) = candidate.socket_addr() else {
             return false;
         };
-        if candidate.kind != CandidateKind::Host
+        if !matches!(candidate.kind, CandidateKind::Host | CandidateKind::Relay)
             || candidate.protocol != TransportProtocol::Udp
             || candidate.component != COMPONENT
             || self.state == IceConnectionState::Closed
@@ -507,6 +509,15 @@ impl IceAgent {
     pub fn selected_pair(&self) -> Option<(SocketAddr, SocketAddr)> {
         let pair = self.pairs.get(self.selected?)?;
         Some((self.locals.get(pair.local)?.base, self.remotes.get(pair.remote)?.addr))
+    }
+
+    /// The selected pair's candidates, (local, remote), with their types.
+    pub fn selected_candidates(&self) -> Option<(&Candidate, &Candidate)> {
+        let pair = self.pairs.get(self.selected?)?;
+        Some((
+            &self.locals.get(pair.local)?.candidate,
+            &self.remotes.get(pair.remote)?.candidate,
+        ))
     }
 
     /// The connection state.

@@ -67,17 +67,28 @@
 //! At most `max_local_candidates` (16) local and `max_remote_candidates` (100, peer-reflexive
 //! included) remote candidates and `max_pairs` (500) pairs; extra candidates/pairs are refused and
 //! counted. At most 256 queued datagrams and 64 queued events. ICE restarts, TCP candidates,
-//! components other than 1 and server-reflexive/relayed local candidates are not supported.
+//! components other than 1 and server-reflexive local candidates as pair members are not supported
+//! (a server-reflexive candidate is signalled only: its base, a host candidate, does the checks).
+//!
+//! # Server-reflexive and relayed candidates
+//!
+//! [`IceGatherer`] runs the STUN Binding and TURN Allocate transactions of gathering and carries
+//! data through the allocations; a relayed candidate is added to the agent with its relayed
+//! address as base (see [`gather`]).
 
 pub mod agent;
 pub mod candidate;
 pub mod credentials;
+pub mod gather;
 mod pair;
 pub mod server;
 
 pub use agent::{IceAgent, IceAgentConfig, IceConnectionState, IceEvent, IceStats};
 pub use candidate::{Candidate, CandidateAddress, CandidateKind, CandidateParseError, TransportProtocol};
 pub use credentials::{IceCredentials, IceRole};
+pub use gather::{
+    CandidateError, GatherConfig, GatherEvent, IceGatherer, RelayedDatagram, ServerEndpoint, StreamTransmit,
+};
 pub use pair::{pair_priority, CandidatePairInfo, CandidatePairState, PairCounters};
 
 #[cfg(test)]

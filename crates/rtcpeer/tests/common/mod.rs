@@ -26,6 +26,8 @@ pub enum Seen {
     DataChannel,
     /// A media event (track, keyframe request, codec not negotiated): these tests carry data only.
     Media,
+    /// `icecandidateerror`, with its code.
+    CandidateError(u16),
 }
 
 /// Reads `pc`'s events, hands its candidates to `other`, reports every event on `seen` and
@@ -53,6 +55,7 @@ pub fn pump(
                 PeerConnectionEvent::ConnectionStateChange(s) => Seen::Connection(s),
                 PeerConnectionEvent::SignalingStateChange(s) => Seen::Signaling(s),
                 PeerConnectionEvent::NegotiationNeeded => Seen::NegotiationNeeded,
+                PeerConnectionEvent::IceCandidateError { error_code, .. } => Seen::CandidateError(error_code),
                 PeerConnectionEvent::DataChannel(channel) => {
                     let _ = channel_tx.send(channel);
                     Seen::DataChannel

@@ -22,7 +22,9 @@ use crate::datachannel::{
     ChannelId, DataChannelError, DataChannelInfo, DataChannelInit, DataChannelMessage, DataChannels, DataChannelsConfig,
 };
 use crate::dtls::{Certificate, DtlsRole, DtlsTransport};
-use crate::ice::{Candidate, IceAgent, IceAgentConfig, IceRole, IceStats};
+use crate::ice::{
+    Candidate, GatherConfig, IceAgent, IceAgentConfig, IceGatherer, IceRole, IceStats, ServerEndpoint,
+};
 use crate::jsep::{Codec, LocalParameters, MediaCapabilities, MediaType, RemoteParameters};
 use crate::net::{PacketKind, Receive, Transmit};
 
@@ -55,6 +57,11 @@ pub struct PeerConfig {
     pub bundle_policy: BundlePolicy,
     /// `iceTransportPolicy`.
     pub ice_transport_policy: IceTransportPolicy,
+    /// `iceServers`, one entry per URL, host names already resolved by the runtime
+    /// (see [`ServerEndpoint::from_server`]).
+    pub ice_servers: Vec<ServerEndpoint>,
+    /// Timers and limits of server-reflexive and relayed candidate gathering.
+    pub gather: GatherConfig,
 }
 
 /// What the application hears from a [`PeerConnection`].
@@ -62,6 +69,19 @@ pub struct PeerConfig {
 pub enum PeerEvent {
     /// `icecandidate`: a local candidate, or `None` for end-of-candidates (the null candidate).
     IceCandidate(Option<IceCandidateInit>),
+    /// `icecandidateerror`: a STUN or TURN server failed to give a candidate.
+    IceCandidateError {
+        /// The local IP the request left from (`None` over TCP or when nothing was sent).
+        address: Option<std::net::IpAddr>,
+        /// Its port.
+        port: Option<u16>,
+        /// The server's URL.
+        url: String,
+        /// The server's STUN error code (300–699), or 701 when it could not be reached.
+        error_code: u16,
+        /// The reason phrase, or what went wrong.
+        error_text: String,
+    },
     /// `icegatheringstatechange`.
     IceGatheringStateChange(IceGatheringState),
     /// `iceconnectionstatechange`.
@@ -132,6 +152,11 @@ pub struct PeerConnection {
     state: PeerConnectionState,
 
     ice: IceAgent,
+    /// Server-reflexive and relayed candidates, and the TURN allocations' traffic.
+    gatherer: IceGatherer,
+    ice_servers: Vec<ServerEndpoint>,
+    /// (remote candidates, allocations) when TURN permissions were last asked for.
+    permitted: (usize, usize),
     dtls: Option<DtlsTransport>,
     dtls_role: Option<DtlsRole>,
     /// The DTLS transport could not even be created.
@@ -185,6 +210,9 @@ impl PeerConnection {
             ice_state: IceConnectionState::New,
             state: PeerConnectionState::New,
             ice,
+            gatherer: IceGatherer::new(config.gather),
+            ice_servers: config.ice_servers,
+            permitted: (0, 0),
             dtls: None,
             dtls_role: None,
             dtls_failed: false,
@@ -252,9 +280,15 @@ impl PeerConnection {
     pub fn certificate(&self) -> &Certificate {
         &self.certificate
     }
-    /// The selected candidate pair, `(local, remote)`, once ICE has one.
+    /// The selected candidate pair, `(local, remote)`, once ICE has one. For a relayed local
+    /// candidate `local` is the relayed address on the TURN server.
     pub fn selected_candidate_pair(&self) -> Option<(SocketAddr, SocketAddr)> {
         self.ice.selected_pair()
+    }
+
+    /// The selected pair's candidates (`RTCIceCandidatePair`: local, remote), with their types.
+    pub fn selected_candidates(&self) -> Option<(Candidate, Candidate)> {
+        self.ice.selected_candidates().map(|(l, r)| (l.clone(), r.clone()))
     }
 
     /// `localDescription`: the pending local description if any, else the
@@ -331,6 +365,64 @@ impl PeerConnection {
         if self.closed {
             return;
         }
+        if self
+            .gatherer
+            .handle_receive(now, datagram.source, datagram.destination, datagram.contents)
+        {
+            // From a STUN/TURN server: relayed datagrams arrive on the relayed candidate.
+            while let Some(relayed) = self.gatherer.poll_relayed() {
+                self.route_datagram(
+                    now,
+                    Receive {
+                        source: relayed.source,
+                        destination: relayed.relayed,
+                        contents: &relayed.contents,
+                    },
+                );
+            }
+        } else {
+            self.route_datagram(now, datagram);
+        }
+        self.pump(now);
+    }
+
+    /// Bytes read from the TCP connection to a TURN server (the runtime opened it on the first
+    /// [`poll_stream_transmit`](Self::poll_stream_transmit) for that server).
+    pub fn handle_stream_receive(&mut self, now: Instant, server: SocketAddr, bytes: &[u8]) {
+        if self.closed {
+            return;
+        }
+        self.gatherer.handle_stream_receive(now, server, bytes);
+        while let Some(relayed) = self.gatherer.poll_relayed() {
+            self.route_datagram(
+                now,
+                Receive {
+                    source: relayed.source,
+                    destination: relayed.relayed,
+                    contents: &relayed.contents,
+                },
+            );
+        }
+        self.pump(now);
+    }
+
+    /// The TCP connection to a TURN server could not be opened or has ended.
+    pub fn handle_stream_closed(&mut self, now: Instant, server: SocketAddr) {
+        if self.closed {
+            return;
+        }
+        self.gatherer.handle_stream_closed(now, server);
+        self.pump(now);
+    }
+
+    /// The next bytes to write to the TCP connection to a TURN server (open it if there is none).
+    pub fn poll_stream_transmit(&mut self) -> Option<crate::ice::StreamTransmit> {
+        self.route_relayed_transmits();
+        self.gatherer.poll_stream_transmit()
+    }
+
+    /// Hands a datagram (from the network or out of a TURN allocation) to ICE, DTLS or SRTP.
+    fn route_datagram(&mut self, now: Instant, datagram: Receive<'_>) {
         match PacketKind::of(datagram.contents) {
             PacketKind::Stun => self.ice.handle_receive(now, datagram),
             PacketKind::Dtls => {
@@ -358,7 +450,6 @@ impl PeerConnection {
             }
             PacketKind::Unknown => self.drops.unknown += 1,
         }
-        self.pump(now);
     }
 
     /// Advances timers to `now`.
@@ -367,6 +458,7 @@ impl PeerConnection {
             return;
         }
         self.ice.handle_timeout(now);
+        self.gatherer.handle_timeout(now);
         if let Some(dtls) = &mut self.dtls {
             dtls.handle_timeout(now);
         }
@@ -375,14 +467,43 @@ impl PeerConnection {
         self.pump(now);
     }
 
-    /// The next datagram to send.
+    /// The next datagram to send. Datagrams of relayed candidates come out wrapped for their
+    /// TURN server (from the local socket to the server); for a TURN server reached over TCP
+    /// they come out of [`poll_stream_transmit`](Self::poll_stream_transmit) instead.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        if let Some(t) = self.ice.poll_transmit() {
+        loop {
+            if let Some(t) = self.gatherer.poll_transmit() {
+                return Some(t);
+            }
+            let t = match self.ice.poll_transmit() {
+                Some(check) => check,
+                None => {
+                    // DTLS and SRTP: what the candidate pair's statistics count as sent.
+                    let t = self.transmits.pop_front()?;
+                    self.ice.record_sent(t.source, t.destination, t.contents.len());
+                    t
+                }
+            };
+            if self.gatherer.is_relayed(t.source) {
+                self.gatherer.send_relayed(t.source, t.destination, &t.contents);
+                continue;
+            }
             return Some(t);
         }
-        let t = self.transmits.pop_front()?;
-        self.ice.record_sent(t.source, t.destination, t.contents.len());
-        Some(t)
+    }
+
+    /// Moves every queued datagram of a relayed candidate into its allocation, so that stream
+    /// transmits are complete even when the caller polls them first.
+    fn route_relayed_transmits(&mut self) {
+        let mut direct = VecDeque::new();
+        while let Some(t) = self.ice.poll_transmit().or_else(|| self.transmits.pop_front()) {
+            if self.gatherer.is_relayed(t.source) {
+                self.gatherer.send_relayed(t.source, t.destination, &t.contents);
+            } else {
+                direct.push_back(t);
+            }
+        }
+        self.transmits = direct;
     }
 
     /// The next event for the application.
@@ -397,6 +518,7 @@ impl PeerConnection {
         }
         [
             self.ice.poll_timeout(),
+            self.gatherer.poll_timeout(),
             self.dtls.as_ref().and_then(|d| d.poll_timeout()),
             self.channels.poll_timeout(),
             self.media.poll_timeout(),
@@ -418,7 +540,10 @@ impl PeerConnection {
             dtls.close();
         }
         self.flush_dtls();
+        self.route_relayed_transmits();
         self.ice.close();
+        // Releases the allocations: their Refresh (lifetime 0) is still polled after close.
+        self.gatherer.close();
         self.closed = true;
         self.signaling = SignalingState::Closed;
         self.ice_state = IceConnectionState::Closed;

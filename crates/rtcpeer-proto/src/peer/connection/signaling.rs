@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use crate::dtls::DtlsRole;
-use crate::ice::{Candidate, IceCredentials, IceRole};
+use crate::ice::{Candidate, CandidateKind, GatherEvent, IceCredentials, IceRole};
 use crate::jsep::{LocalParameters, LocalSection, RemoteParameters, RemoteSection};
 use crate::sdp::SessionDescription;
 
@@ -168,7 +168,7 @@ impl PeerConnection {
             }
             SdpType::Rollback => unreachable!("handled above"),
         }
-        self.start_gathering();
+        self.start_gathering(now);
         self.pump(now);
         Ok(())
     }
@@ -343,7 +343,10 @@ impl PeerConnection {
         Ok(())
     }
 
-    pub(super) fn start_gathering(&mut self) {
+    /// Starts gathering on the first `setLocalDescription`: host candidates at once, then
+    /// server-reflexive and relayed ones as the servers answer. Gathering is complete (and the
+    /// null candidate fires) when every server transaction has finished or failed.
+    pub(super) fn start_gathering(&mut self, now: Instant) {
         if self.gathering != IceGatheringState::New {
             return;
         }
@@ -351,8 +354,52 @@ impl PeerConnection {
         for addr in self.local_addresses.clone() {
             self.gather_address(addr);
         }
-        self.set_gathering(IceGatheringState::Complete);
-        self.push_event(PeerEvent::IceCandidate(None));
+        let relay_only = self.ice_transport_policy == IceTransportPolicy::Relay;
+        self.gatherer
+            .start(now, &self.local_addresses, &self.ice_servers, relay_only);
+        self.drain_gather_events(now);
+    }
+
+    /// Signals what the gatherer found, adds relayed candidates to the agent, asks the
+    /// allocations for permissions towards every remote candidate (before checks go out) and
+    /// completes gathering.
+    pub(super) fn drain_gather_events(&mut self, now: Instant) {
+        while let Some(event) = self.gatherer.poll_event() {
+            match event {
+                GatherEvent::Candidate(candidate) => {
+                    if candidate.kind == CandidateKind::Relay && !self.ice.add_local_candidate(candidate.clone()) {
+                        continue;
+                    }
+                    self.signal_candidate(candidate);
+                }
+                GatherEvent::Error(e) => self.push_event(PeerEvent::IceCandidateError {
+                    address: e.address.map(|a| a.ip()),
+                    port: e.address.map(|a| a.port()),
+                    url: e.url,
+                    error_code: e.error_code,
+                    error_text: e.error_text,
+                }),
+                GatherEvent::Complete => {
+                    if self.gathering == IceGatheringState::Gathering {
+                        self.set_gathering(IceGatheringState::Complete);
+                        self.push_event(PeerEvent::IceCandidate(None));
+                    }
+                }
+            }
+        }
+        let seen = (self.ice.remote_candidates().count(), self.gatherer.allocations());
+        if seen != self.permitted && seen.1 > 0 {
+            self.permitted = seen;
+            let peers: Vec<_> = self
+                .ice
+                .remote_candidates()
+                .filter_map(|c| c.socket_addr())
+                .map(|a| a.ip())
+                .collect();
+            for peer in peers {
+                self.gatherer.permit(now, peer);
+            }
+        }
     }
 
     pub(super) fn gather_address(&mut self, addr: SocketAddr) {
@@ -367,6 +414,11 @@ impl PeerConnection {
         if !self.ice.add_local_candidate(candidate.clone()) {
             return;
         }
+        self.signal_candidate(candidate);
+    }
+
+    /// Adds a local candidate to the description and fires `icecandidate` for it.
+    fn signal_candidate(&mut self, candidate: Candidate) {
         let ufrag = self.ice.local_credentials().ufrag.clone();
         let (mid, index) = self.transport_mid();
         self.local_candidates.push(candidate.clone());

@@ -63,10 +63,13 @@ impl PeerConnection {
                 IceEvent::StateChanged(s) => self.set_ice_state(w3c_ice_state(s)),
                 IceEvent::SelectedPairChanged { local, remote } => {
                     debug!(%local, %remote, "selected candidate pair");
+                    // Data over a relayed pair travels as ChannelData from now on.
+                    self.gatherer.bind_channel(now, local, remote);
                 }
                 IceEvent::RemoteCandidateLearned(c) => trace!(candidate = %c, "peer-reflexive candidate"),
             }
         }
+        self.drain_gather_events(now);
         self.start_dtls(now);
         let data_negotiated = self.local.as_ref().is_some_and(|l| {
             l.sections
