@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sctp_proto::{
@@ -21,6 +21,32 @@ pub const MAX_SEND_BUFFER: usize = 16 * 1024 * 1024;
 /// `sctp-proto` only produces what its congestion window allows, so this is a guard,
 /// not a flow control.
 const MAX_TRANSMIT_QUEUE: usize = 4096;
+
+/// How long after our latest SACK, with no DATA from the peer since, we send it again;
+/// each further repetition waits twice as long. See [`SackRepeat`].
+const SACK_REPEAT_AFTER: Duration = Duration::from_millis(200);
+
+/// How many times one SACK is repeated at most.
+const SACK_REPEATS: u8 = 2;
+
+/// A copy of our latest SACK, sent again while the peer stays silent.
+///
+/// A peer whose congestion window is full sends nothing until a SACK frees it. When our
+/// SACK for its last DATA is lost, it waits for its retransmission timer (at least 1 s,
+/// RFC 9260 RTO.Min), and on a `maxRetransmits: 0` channel then abandons what we already
+/// received. Seen with aiortc answering a flood of unordered messages: its UDP receive
+/// buffer overflowed, our SACKs went with it, and its echoes stopped for over a second
+/// (docs/decisions/0003-sctp.md, Known weaknesses). Only SACKs without gap blocks or
+/// duplicate TSNs are repeated: a repeat then tells the peer nothing it could misread
+/// as a loss report, and its receive window is never larger than the one we now have
+/// (no DATA arrived since).
+#[derive(Debug)]
+struct SackRepeat {
+    packet: Vec<u8>,
+    due: Instant,
+    wait: Duration,
+    left: u8,
+}
 
 /// One SCTP association carried over DTLS (RFC 8261).
 ///
@@ -58,6 +84,10 @@ pub struct SctpAssociation {
     peer_cumulative_tsn: Option<u32>,
     /// Packets dropped by our guards; see [`rejected_packets`](Self::rejected_packets).
     rejected_packets: u64,
+    /// Our latest gap-free SACK, to send again if the peer stays silent.
+    sack_repeat: Option<SackRepeat>,
+    /// How many SACKs were sent again; see [`repeated_sacks`](Self::repeated_sacks).
+    repeated_sacks: u64,
 }
 
 impl std::fmt::Debug for SctpAssociation {
@@ -132,6 +162,8 @@ impl SctpAssociation {
             low_thresholds: HashMap::new(),
             peer_cumulative_tsn: None,
             rejected_packets: 0,
+            sack_repeat: None,
+            repeated_sacks: 0,
         }
     }
 
@@ -165,6 +197,11 @@ impl SctpAssociation {
     /// saw them, because they would have made it panic or misbehave.
     pub fn rejected_packets(&self) -> u64 {
         self.rejected_packets
+    }
+
+    /// How many of our SACKs were sent again because the peer stayed silent after them.
+    pub fn repeated_sacks(&self) -> u64 {
+        self.repeated_sacks
     }
 
     /// Feeds one SCTP packet that came out of DTLS. Malformed packets are dropped.
@@ -205,6 +242,10 @@ impl SctpAssociation {
                 tracing::debug!("DATA before COOKIE-ACK: completing the SCTP handshake");
                 self.feed(now, &cookie_ack);
             }
+        }
+        if carries_data(packet) {
+            // sctp-proto acknowledges it with a new SACK, which replaces the repeat.
+            self.sack_repeat = None;
         }
         self.feed(now, packet);
         self.pump();
@@ -247,8 +288,32 @@ impl SctpAssociation {
                 association.handle_timeout(now);
             }
         }
+        self.repeat_sack(now);
         self.pump();
         self.check_shutdown_done();
+    }
+
+    /// Sends our latest SACK again if its time has come; see [`SackRepeat`].
+    fn repeat_sack(&mut self, now: Instant) {
+        if self.sack_repeat.as_ref().is_none_or(|r| r.due > now) {
+            return;
+        }
+        if !self.is_connected() || self.transmits.len() >= MAX_TRANSMIT_QUEUE {
+            self.sack_repeat = None;
+            return;
+        }
+        let Some(repeat) = self.sack_repeat.as_mut() else {
+            return;
+        };
+        tracing::trace!(left = repeat.left, "peer silent since our SACK: sending it again");
+        self.transmits.push_back(repeat.packet.clone());
+        self.repeated_sacks += 1;
+        repeat.left -= 1;
+        repeat.wait *= 2;
+        repeat.due = now + repeat.wait;
+        if repeat.left == 0 {
+            self.sack_repeat = None;
+        }
     }
 
     /// After our [`close`](Self::close), notices the end of the SHUTDOWN exchange.
@@ -300,7 +365,9 @@ impl SctpAssociation {
         if self.closed {
             return None;
         }
-        self.association.as_ref().and_then(|(_, a)| a.poll_timeout())
+        let association = self.association.as_ref().and_then(|(_, a)| a.poll_timeout());
+        let repeat = self.sack_repeat.as_ref().map(|r| r.due);
+        [association, repeat].into_iter().flatten().min()
     }
 
     /// Queues one message on `stream`.
@@ -538,6 +605,12 @@ impl SctpAssociation {
                 for packet in packets {
                     if let Some(cumulative) = sack_cumulative_tsn(&packet) {
                         self.peer_cumulative_tsn = Some(cumulative);
+                        self.sack_repeat = plain_sack_copy(&packet).map(|packet| SackRepeat {
+                            packet,
+                            due: self.now + SACK_REPEAT_AFTER,
+                            wait: SACK_REPEAT_AFTER,
+                            left: SACK_REPEATS,
+                        });
                     }
                     self.transmits.push_back(packet.to_vec());
                 }
@@ -648,6 +721,33 @@ fn carries_data_or_sack(packet: &[u8]) -> bool {
     const I_DATA: u8 = 64;
     const FORWARD_TSN: u8 = 192;
     chunks(packet).any(|(typ, _)| matches!(typ, DATA | SACK | I_DATA | FORWARD_TSN))
+}
+
+/// Whether `packet` carries a DATA, I-DATA or FORWARD-TSN chunk: something the
+/// receiver acknowledges with a SACK.
+fn carries_data(packet: &[u8]) -> bool {
+    const DATA: u8 = 0;
+    const I_DATA: u8 = 64;
+    const FORWARD_TSN: u8 = 192;
+    const I_FORWARD_TSN: u8 = 194;
+    chunks(packet).any(|(typ, _)| matches!(typ, DATA | I_DATA | FORWARD_TSN | I_FORWARD_TSN))
+}
+
+/// A packet holding just the last SACK of our own `packet`, under its common header and
+/// with its checksum, if that SACK reports no gap blocks and no duplicate TSNs.
+fn plain_sack_copy(packet: &[u8]) -> Option<Vec<u8>> {
+    const SACK: u8 = 3;
+    let (_, value) = chunks(packet).filter(|(typ, _)| *typ == SACK).last()?;
+    // Cumulative TSN ack (4), a_rwnd (4), number of gap blocks (2), of duplicate TSNs (2).
+    let fixed = value.get(..12)?;
+    if fixed[8..12] != [0, 0, 0, 0] {
+        return None;
+    }
+    let mut copy = packet.get(..8)?.to_vec();
+    copy.extend_from_slice(&[0, 0, 0, 0, SACK, 0, 0, 16]);
+    copy.extend_from_slice(fixed);
+    super::checksum::seal(&mut copy);
+    Some(copy)
 }
 
 /// A packet holding one COOKIE-ACK under the common header (ports, verification tag) of
@@ -832,6 +932,79 @@ mod tests {
         p.run_dropping(Duration::from_millis(500), carries_cookie_ack);
         assert_eq!(messages(&p.b_events), vec![(2, 51, b"and back".to_vec())]);
         assert_eq!(p.b.buffered_amount(1), 0, "the client acknowledged the server's DATA");
+    }
+
+    /// Loses the first packet from b to a that carries a SACK.
+    fn first_sack_lost() -> impl Fn(&[u8]) -> bool {
+        let lost = std::cell::Cell::new(false);
+        move |p: &[u8]| {
+            let is_sack = chunks(p).any(|(typ, _)| typ == 3);
+            let drop = is_sack && !lost.get();
+            lost.set(lost.get() || drop);
+            drop
+        }
+    }
+
+    #[test]
+    fn a_lost_sack_is_sent_again_before_the_sender_would_retransmit() {
+        let mut p = connected_pair();
+        let unreliable = Reliability::MaxRetransmits(0);
+        p.a.send(1, 53, &[5u8; 1000], false, unreliable).unwrap();
+        // Shorter than a's 1 s retransmission timeout: only a repeated SACK can drain it.
+        p.run_dropping(Duration::from_millis(700), first_sack_lost());
+        assert_eq!(messages(&p.b_events), vec![(1, 53, vec![5u8; 1000])]);
+        assert_eq!(p.a.buffered_amount(1), 0, "a learned that b got its message");
+        assert!(p.b.repeated_sacks() >= 1);
+    }
+
+    #[test]
+    fn a_sender_stalled_by_a_lost_sack_goes_on_at_once() {
+        // More than a's first congestion window: after the window, a waits for b's SACK.
+        let mut p = connected_pair();
+        let unreliable = Reliability::MaxRetransmits(0);
+        for i in 0..30u8 {
+            p.a.send(1, 53, &[i; 1100], false, unreliable).unwrap();
+        }
+        p.run_dropping(Duration::from_millis(900), first_sack_lost());
+        let got = messages(&p.b_events);
+        assert_eq!(got.len(), 30, "all 30 messages arrived before a's retransmission timer");
+        let mut firsts: Vec<u8> = got.iter().map(|(_, _, data)| data[0]).collect();
+        firsts.sort_unstable();
+        assert_eq!(firsts, (0..30).collect::<Vec<u8>>());
+    }
+
+    #[test]
+    fn each_sack_is_repeated_a_bounded_number_of_times() {
+        let mut p = connected_pair();
+        p.a.send(1, 53, b"one", true, Reliability::Reliable).unwrap();
+        p.run(Duration::from_secs(3));
+        assert_eq!(p.b.repeated_sacks(), u64::from(SACK_REPEATS));
+        p.a.send(1, 53, b"two", true, Reliability::Reliable).unwrap();
+        p.run(Duration::from_secs(3));
+        assert_eq!(p.b.repeated_sacks(), 2 * u64::from(SACK_REPEATS));
+        assert_eq!(messages(&p.b_events).len(), 2, "repeats deliver nothing twice");
+    }
+
+    #[test]
+    fn only_plain_sacks_are_copied() {
+        // Common header (ports 5000, tag 7, checksum 0), then a SACK with `gaps` gap blocks.
+        let sack = |gaps: u8| {
+            let mut p = vec![0x13, 0x88, 0x13, 0x88, 0, 0, 0, 7, 0, 0, 0, 0];
+            let len = 16 + 4 * gaps;
+            p.extend_from_slice(&[3, 0, 0, len, 0, 0, 1, 0, 0, 1, 0, 0, 0, gaps, 0, 0]);
+            for _ in 0..gaps {
+                p.extend_from_slice(&[0, 2, 0, 3]);
+            }
+            p
+        };
+        assert_eq!(plain_sack_copy(&sack(1)), None);
+        let copy = plain_sack_copy(&sack(0)).expect("a gap-free SACK is copied");
+        assert_eq!(copy.len(), 28);
+        assert_eq!(&copy[12..], &sack(0)[12..]);
+        let mut unsealed = copy.clone();
+        crate::sctp::checksum::seal(&mut unsealed);
+        assert_eq!(unsealed, copy, "the copy carries its checksum");
+        assert_eq!(plain_sack_copy(&sack(0)[..20]), None, "a truncated SACK is not copied");
     }
 
     #[test]
