@@ -36,8 +36,9 @@ pub const PACE_LIMIT: usize = 256 * 1024;
 pub const UNORDERED_REQUIRED_PERCENT: usize = 50;
 
 /// On an unordered channel, how long to wait for more echoes after the last message was sent
-/// and no echo came.
-const UNORDERED_QUIET: Duration = Duration::from_secs(1);
+/// and no echo came: longer than SCTP's 1 s minimum retransmission timeout, as the browser and
+/// aiortc drivers wait.
+const UNORDERED_QUIET: Duration = Duration::from_secs(2);
 
 /// How long closing the channel may take before the offerer closes the connection anyway.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);

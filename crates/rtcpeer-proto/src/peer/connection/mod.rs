@@ -22,9 +22,7 @@ use crate::datachannel::{
     ChannelId, DataChannelError, DataChannelInfo, DataChannelInit, DataChannelMessage, DataChannels, DataChannelsConfig,
 };
 use crate::dtls::{Certificate, DtlsRole, DtlsTransport};
-use crate::ice::{
-    Candidate, GatherConfig, IceAgent, IceAgentConfig, IceGatherer, IceRole, IceStats, ServerEndpoint,
-};
+use crate::ice::{Candidate, GatherConfig, IceAgent, IceAgentConfig, IceGatherer, IceRole, IceStats, ServerEndpoint};
 use crate::jsep::{Codec, LocalParameters, MediaCapabilities, MediaType, RemoteParameters};
 use crate::net::{PacketKind, Receive, Transmit};
 
