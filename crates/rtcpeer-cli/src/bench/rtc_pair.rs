@@ -168,7 +168,7 @@ async fn connect_steps(count: usize) -> Result<Pair, BenchError> {
     }
     let connect_time = start.elapsed();
     // Pair the answerer's channels with the offerer's by label.
-    remote.sort_by(|a, b| label_index(a).cmp(&label_index(b)));
+    remote.sort_by_key(label_index);
     Ok(Pair {
         offerer,
         answerer,
