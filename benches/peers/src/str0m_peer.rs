@@ -121,16 +121,17 @@ pub fn throughput(channels: usize, size: usize, duration: Duration) -> Result<f6
             let mut open: Vec<ChannelId> = Vec::new();
             let mut next = 0usize;
             let mut announced = false;
-            let mut opened = Vec::new();
+            // Filled by the event callback, taken by the writer: both run on this thread.
+            let opened = std::cell::RefCell::new(Vec::new());
             offerer.drive(
                 &stop,
                 |event| {
                     if let Event::ChannelOpen(id, _) = event {
-                        opened.push(id);
+                        opened.borrow_mut().push(id);
                     }
                 },
                 |rtc| {
-                    open.append(&mut opened);
+                    open.append(&mut opened.borrow_mut());
                     if open.len() < ids.len() {
                         return false;
                     }
