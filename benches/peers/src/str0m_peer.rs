@@ -176,7 +176,11 @@ pub fn throughput(channels: usize, size: usize, duration: Duration) -> Result<f6
             let start = Instant::now();
             thread::sleep(duration);
             let bytes = received.load(Ordering::Relaxed) - before;
-            Ok(bytes as f64 / 1e6 / start.elapsed().as_secs_f64())
+            if bytes == 0 {
+                Err("no message arrived".to_owned())
+            } else {
+                Ok(bytes as f64 / 1e6 / start.elapsed().as_secs_f64())
+            }
         }
         Err(_) => Err("str0m: the channels did not open within 20 s".to_owned()),
     };
