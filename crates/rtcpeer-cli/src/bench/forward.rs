@@ -41,10 +41,8 @@ pub async fn packets_per_second(duration: Duration, encrypted: bool) -> Result<f
         .connect(forwarder.local_addr().map_err(BenchError::Io)?)
         .await
         .map_err(BenchError::Io)?;
-    forwarder
-        .connect(sink.local_addr().map_err(BenchError::Io)?)
-        .await
-        .map_err(BenchError::Io)?;
+    // Not connected: a connected socket would only receive from the sink.
+    let sink_addr = sink.local_addr().map_err(BenchError::Io)?;
     let stop = Arc::new(AtomicBool::new(false));
     let forwarded = Arc::new(AtomicU64::new(0));
     let rejected = Arc::new(AtomicU64::new(0));
@@ -92,7 +90,7 @@ pub async fn packets_per_second(duration: Duration, encrypted: bool) -> Result<f
                 } else {
                     datagram
                 };
-                if forwarder.send(next).await.is_ok() {
+                if forwarder.send_to(next, sink_addr).await.is_ok() {
                     forwarded.fetch_add(1, Ordering::Relaxed);
                 }
             }
