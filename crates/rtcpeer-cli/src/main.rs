@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod bench;
 mod demo;
 mod echo;
 mod ice_options;
@@ -86,6 +87,28 @@ enum Command {
         /// The files to read.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Runs the benchmark suite (data channels, SRTP, connect time, media forwarding) and compares it
+    /// with raw UDP and, when `benches/peers` builds, with webrtc-rs and str0m.
+    Bench {
+        /// One JSON object per line: `{"bench", "value", "unit", "compare": {...}}`.
+        #[arg(long)]
+        json: bool,
+        /// Seconds of each throughput and forwarding run.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Connections for the connect-time median and p95.
+        #[arg(long, default_value_t = 100)]
+        connect_runs: usize,
+        /// Run only benchmarks whose name contains this (repeatable), e.g. `srtp`, `datachannel-1k`.
+        #[arg(long)]
+        only: Vec<String>,
+        /// Skip the webrtc-rs and str0m comparisons (no build of benches/peers).
+        #[arg(long)]
+        no_compare: bool,
+        /// The comparison peers' Cargo.toml (default: benches/peers/Cargo.toml).
+        #[arg(long)]
+        peers_manifest: Option<PathBuf>,
     },
     /// Serves HTTP signaling (`POST /offer` JSON, WHIP at `/whip`) and a demo page; every peer echoes its channels
     /// and can record, play or reflect media.
@@ -209,6 +232,33 @@ fn main() -> ExitCode {
                 ..serve::ServeOptions::default()
             };
             return run_serve(&runtime, listen, options);
+        }
+        Command::Bench {
+            json,
+            seconds,
+            connect_runs,
+            only,
+            no_compare,
+            peers_manifest,
+        } => {
+            let options = bench::BenchOptions {
+                json,
+                duration: Duration::from_secs_f64(seconds.clamp(0.1, 600.0)),
+                connect_runs: connect_runs.max(1),
+                only,
+                peers_manifest: if no_compare {
+                    None
+                } else {
+                    Some(peers_manifest.unwrap_or_else(bench::default_peers_manifest))
+                },
+            };
+            return match runtime.block_on(bench::run(&options)) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("rtcpeer bench: FAILED: {error}");
+                    ExitCode::FAILURE
+                }
+            };
         }
         Command::Offer { count, pair } => {
             let default = if pair.scenario == Scenario::Close {
