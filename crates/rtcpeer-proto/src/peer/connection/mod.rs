@@ -368,29 +368,15 @@ impl PeerConnection {
             .handle_receive(now, datagram.source, datagram.destination, datagram.contents)
         {
             // From a STUN/TURN server: relayed datagrams arrive on the relayed candidate.
-            while let Some(relayed) = self.gatherer.poll_relayed() {
-                self.route_datagram(
-                    now,
-                    Receive {
-                        source: relayed.source,
-                        destination: relayed.relayed,
-                        contents: &relayed.contents,
-                    },
-                );
-            }
+            self.route_relayed(now);
         } else {
             self.route_datagram(now, datagram);
         }
         self.pump(now);
     }
 
-    /// Bytes read from the TCP connection to a TURN server (the runtime opened it on the first
-    /// [`poll_stream_transmit`](Self::poll_stream_transmit) for that server).
-    pub fn handle_stream_receive(&mut self, now: Instant, server: SocketAddr, bytes: &[u8]) {
-        if self.closed {
-            return;
-        }
-        self.gatherer.handle_stream_receive(now, server, bytes);
+    /// Feeds the datagrams TURN allocations relayed to us in, as received on their relayed candidates.
+    fn route_relayed(&mut self, now: Instant) {
         while let Some(relayed) = self.gatherer.poll_relayed() {
             self.route_datagram(
                 now,
@@ -401,6 +387,16 @@ impl PeerConnection {
                 },
             );
         }
+    }
+
+    /// Bytes read from the TCP connection to a TURN server (the runtime opened it on the first
+    /// [`poll_stream_transmit`](Self::poll_stream_transmit) for that server).
+    pub fn handle_stream_receive(&mut self, now: Instant, server: SocketAddr, bytes: &[u8]) {
+        if self.closed {
+            return;
+        }
+        self.gatherer.handle_stream_receive(now, server, bytes);
+        self.route_relayed(now);
         self.pump(now);
     }
 
