@@ -13,7 +13,8 @@ The default mode also holds the ``serve-page`` and ``serve-whip`` cells: each
 browser against ``rtcpeer serve`` (rtcpeer answers), through its demo page or
 through WHIP, run by ``serve_check.mjs`` instead of ``pair.py``; and the media
 cells ``media-record``, ``media-play``, ``media-reflect`` (VP8; their ``-h264``
-variants with Chromium only), run by ``media_check.mjs``.
+variants with Chromium only), run by ``media_check.mjs``; aiortc's ``media-record``
+and ``media-play`` cells (VP8 and H.264) are run by ``peers/aiortc_media.py``.
 
 Prints a pass/fail matrix (reason = the failing side's last stderr line) and
 exits 1 if any cell failed.
@@ -50,6 +51,8 @@ MEDIA_SCENARIOS = (
 )
 # Firefox ESR has no H.264 here: it downloads Cisco's OpenH264 plugin at run time, which is impossible offline.
 H264_BROWSERS = ("chromium",)
+# The media cells aiortc takes part in (peers/aiortc_media.py, through `POST /offer`); it has no reflect check.
+AIORTC_MEDIA_SCENARIOS = ("media-record", "media-play", "media-record-h264", "media-play-h264")
 SCENARIOS = PAIR_SCENARIOS + SERVE_SCENARIOS + MEDIA_SCENARIOS
 # Third-party pairs of the self-check, as (offerer, answerer).
 SELF_PAIRS = (
@@ -120,7 +123,8 @@ def last_words(text: str) -> str:
 
 
 def run_serve_cell(cell: Cell, args: argparse.Namespace, logs: Path) -> dict:
-    """A serve-* or media-* cell: serve_check.mjs / media_check.mjs alone in a namespace, its stderr in check.log."""
+    """A serve-* or media-* cell: serve_check.mjs / media_check.mjs / aiortc_media.py alone in a namespace,
+    its stderr in check.log."""
     timeout = args.serve_timeout
     if cell.scenario in MEDIA_SCENARIOS:
         mode, _, codec = cell.scenario.removeprefix("media-").partition("-")
@@ -132,14 +136,14 @@ def run_serve_cell(cell: Cell, args: argparse.Namespace, logs: Path) -> dict:
         mode = cell.scenario.removeprefix("serve-")
         script = "serve_check.mjs"
         extra = []
+    if cell.offerer == "aiortc":
+        script = "aiortc_media.py"
+        program = [str(HERE / ".venv" / "bin" / "python"), str(HERE / "peers" / script)]
+    else:
+        program = ["node", str(HERE / script), "--browser", cell.offerer, "--mdns", cell.mdns]
     cmd = [
         str(HERE / "ns.sh"),
-        "node",
-        str(HERE / script),
-        "--browser",
-        cell.offerer,
-        "--mdns",
-        cell.mdns,
+        *program,
         "--mode",
         mode,
         *extra,
@@ -165,7 +169,7 @@ def run_serve_cell(cell: Cell, args: argparse.Namespace, logs: Path) -> dict:
         "ok": ok,
         "seconds": round(time.monotonic() - started, 2),
         "code": code,
-        "reason": words if ok else f"{script.removesuffix('.mjs')} exit {code}: {words}",
+        "reason": words if ok else f"{Path(script).stem} exit {code}: {words}",
     }
     (logs / "result.json").write_text(json.dumps(result) + "\n", encoding="utf-8")
     return result
@@ -215,7 +219,7 @@ def build_cells(args: argparse.Namespace) -> list[Cell]:
     cells = []
     for scenario in args.scenarios:
         if scenario in MEDIA_SCENARIOS:
-            # The browser offers media, `rtcpeer serve` answers; one cell per browser, with the
+            # The browser (or aiortc) offers media, `rtcpeer serve` answers; one cell per peer, with the
             # browser's default mDNS hiding (media permission lifts it in Chromium anyway).
             if args.self_check or "answer" not in args.roles:
                 continue
@@ -223,6 +227,8 @@ def build_cells(args: argparse.Namespace) -> list[Cell]:
             for peer in args.peers:
                 if peer in BROWSERS and (not scenario.endswith("-h264") or peer in H264_BROWSERS):
                     cells.append(Cell(peer, "rtcpeer", scenario, mdns))
+                elif peer == "aiortc" and scenario in AIORTC_MEDIA_SCENARIOS:
+                    cells.append(Cell(peer, "rtcpeer", scenario, "-"))
             continue
         if scenario in SERVE_SCENARIOS:
             # The browser offers, `rtcpeer serve` answers; no self-check counterpart.

@@ -52,7 +52,7 @@ MIN_VIDEO_FRAMES = 60
 MIN_AUDIO_SECONDS = 2.0
 # After aiortc closes, the server ends the session at once on a DTLS close_notify, or 10 s
 # after ICE consent stops (3 s, then its 10 s disconnect timeout): wait longer than that.
-FINISH_WAIT = 20.0
+FINISH_WAIT = 25.0
 
 
 class Failure(Exception):
