@@ -32,6 +32,14 @@ if [ -z "${RTCPEER_SKIP_FUZZ:-}" ]; then
     SANITIZER=none bash scripts/fuzz-smoke.sh "${RTCPEER_FUZZ_SECONDS:-10}"
 fi
 
+# Soak: two peers in one process carry data and video over loopback for 2 minutes while the
+# process's memory, file descriptors and threads are sampled; fails on growth after warm-up
+# (scripts/soak.sh, docs/SOAK.md). RTCPEER_SKIP_SOAK=1 leaves it out locally.
+if [ -z "${RTCPEER_SKIP_SOAK:-}" ]; then
+    step "soak: 2 minutes of data and video, memory/fds/threads sampled"
+    bash scripts/soak.sh 2
+fi
+
 # Interop with real third-party peers (Chromium, Firefox ESR, aiortc): interop/run.sh installs
 # what it needs (interop/setup.sh), runs every peer x scenario x role cell in a private network
 # namespace and fails if any cell fails. Set RTCPEER_SKIP_INTEROP=1 to leave it out locally.

@@ -11,6 +11,7 @@ mod pair;
 mod sdp_files;
 mod sdp_summary;
 mod serve;
+mod soak;
 
 use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
@@ -109,6 +110,17 @@ enum Command {
         /// The comparison peers' Cargo.toml (default: benches/peers/Cargo.toml).
         #[arg(long)]
         peers_manifest: Option<PathBuf>,
+    },
+    /// Soak run for `scripts/soak.sh`: two peers in this process carry echoed data and video over loopback
+    /// for the given time, with short-lived connections beside them.
+    #[command(hide = true)]
+    Soak {
+        /// How long to run, in seconds.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Seconds between short-lived connections (0: none).
+        #[arg(long, default_value_t = 5)]
+        churn: u64,
     },
     /// Serves HTTP signaling (`POST /offer` JSON, WHIP at `/whip`) and a demo page; every peer echoes its channels
     /// and can record, play or reflect media.
@@ -256,6 +268,22 @@ fn main() -> ExitCode {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("rtcpeer bench: FAILED: {error}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Soak { seconds, churn } => {
+            let options = soak::SoakOptions {
+                duration: Duration::from_secs(seconds),
+                churn: Duration::from_secs(churn),
+            };
+            return match runtime.block_on(soak::run(options)) {
+                Ok(summary) => {
+                    println!("soak passed: {summary}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("rtcpeer soak: FAILED: {error}");
                     ExitCode::FAILURE
                 }
             };
