@@ -82,6 +82,8 @@ seed() {
 }
 
 failed=()
+# A fixed libFuzzer seed (RTCPEER_FUZZ_SEED, default 1) makes the short run repeatable, so a CI
+# failure is a reproducible finding; long campaigns (fuzz/README.md) explore with random seeds.
 summary=()
 for target in $(cargo fuzz list); do
     seed "$target"
@@ -90,7 +92,8 @@ for target in $(cargo fuzz list); do
     echo "== $target for ${SECS}s"
     log="$(mktemp)"
     if cargo fuzz run --sanitizer "$SANITIZER" "$target" "corpus/$target" -- \
-        -max_total_time="$SECS" -timeout="$TIMEOUT" -max_len="$max_len" -print_final_stats=1 >"$log" 2>&1; then
+        -seed="${RTCPEER_FUZZ_SEED:-1}" -max_total_time="$SECS" -timeout="$TIMEOUT" -max_len="$max_len" \
+        -print_final_stats=1 >"$log" 2>&1; then
         status=ok
     else
         status=FAILED

@@ -54,8 +54,10 @@ fuzz_target!(|data: &[u8]| {
                     "integrity verified with the wrong key"
                 );
             }
-            // Adding the attributes may overflow the 16-bit length; that is the only excuse.
+            // Adding the attributes may overflow the 16-bit length, or the attribute count a
+            // decoder takes (the encoder refuses rather than write what decoding refuses).
             Err(StunError::TooLong) => assert!(encoded.len() + 36 + 8 > usize::from(u16::MAX)),
+            Err(StunError::TooManyAttributes(max)) => assert!(message.attributes.len() + 2 > max),
             Err(e) => panic!("encode_with failed: {e}"),
         }
     }

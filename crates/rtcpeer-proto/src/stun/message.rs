@@ -231,6 +231,15 @@ impl Message {
     /// attributes already in [`Message::attributes`] are left out.
     pub fn encode_with(&self, integrity: Option<Integrity<'_>>, fingerprint: bool) -> Result<Vec<u8>, StunError> {
         let computed = integrity.is_some() || fingerprint;
+        let kept = self
+            .attributes
+            .iter()
+            .filter(|a| !(computed && matches!(a.typ(), MESSAGE_INTEGRITY | MESSAGE_INTEGRITY_SHA256 | FINGERPRINT)))
+            .count();
+        if kept + usize::from(integrity.is_some()) + usize::from(fingerprint) > MAX_ATTRIBUTES {
+            // Never write what `decode` refuses.
+            return Err(StunError::TooManyAttributes(MAX_ATTRIBUTES));
+        }
         let mut out = Vec::with_capacity(128);
         out.extend_from_slice(&message_type(self.class, self.method).to_be_bytes());
         out.extend_from_slice(&[0, 0]);

@@ -355,3 +355,34 @@ fn malformed_turn_attributes_are_typed_errors() {
         );
     }
 }
+
+/// Found by the `stun_decode` fuzz target: a message with the most attributes a decoder takes,
+/// re-encoded with MESSAGE-INTEGRITY and FINGERPRINT, would have two more than the decoder takes.
+/// The encoder now refuses instead of writing what no decoder of ours accepts.
+#[test]
+fn encoding_never_writes_more_attributes_than_decoding_takes() {
+    let mut message = Message::new(Class::Request, Method::BINDING, TransactionId::random());
+    message.attributes = (0..MAX_ATTRIBUTES)
+        .map(|_| Attribute::Unknown {
+            typ: 0x8000,
+            value: Vec::new(),
+        })
+        .collect();
+    let plain = message.encode().expect("64 attributes encode");
+    assert_eq!(
+        Message::decode(&plain).expect("and decode").attributes.len(),
+        MAX_ATTRIBUTES
+    );
+    assert_eq!(
+        message.encode_with(Some(Integrity::Sha1(b"key")), true),
+        Err(StunError::TooManyAttributes(MAX_ATTRIBUTES))
+    );
+    message.attributes.truncate(MAX_ATTRIBUTES - 2);
+    let signed = message
+        .encode_with(Some(Integrity::Sha1(b"key")), true)
+        .expect("62 + 2 attributes encode");
+    assert_eq!(
+        Message::decode(&signed).expect("and decode").attributes.len(),
+        MAX_ATTRIBUTES
+    );
+}
