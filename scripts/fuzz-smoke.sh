@@ -84,6 +84,11 @@ seed() {
 failed=()
 # A fixed libFuzzer seed (RTCPEER_FUZZ_SEED, default 1) makes the short run repeatable, so a CI
 # failure is a reproducible finding; long campaigns (fuzz/README.md) explore with random seeds.
+# SECONDS = 0 replays the seeds and corpus only (-runs=0: every input once, no mutation).
+limit_args() {
+    if [ "$SECS" = 0 ]; then echo "-runs=0"; else echo "-max_total_time=$SECS"; fi
+}
+
 summary=()
 for target in $(cargo fuzz list); do
     seed "$target"
@@ -92,7 +97,7 @@ for target in $(cargo fuzz list); do
     echo "== $target for ${SECS}s"
     log="$(mktemp)"
     if cargo fuzz run --sanitizer "$SANITIZER" "$target" "corpus/$target" -- \
-        -seed="${RTCPEER_FUZZ_SEED:-1}" -max_total_time="$SECS" -timeout="$TIMEOUT" -max_len="$max_len" \
+        -seed="${RTCPEER_FUZZ_SEED:-1}" $(limit_args) -timeout="$TIMEOUT" -max_len="$max_len" \
         -print_final_stats=1 >"$log" 2>&1; then
         status=ok
     else
