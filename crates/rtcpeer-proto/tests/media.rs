@@ -310,7 +310,7 @@ fn lost_video_packets_are_recovered_by_nack_and_rtx() {
 }
 
 #[test]
-fn tampered_and_replayed_srtp_is_dropped_and_counted() {
+fn forged_and_truncated_srtp_is_dropped_and_counted() {
     let mut sim = Sim::new(8, LinkConditions::perfect());
     send_video(&mut sim, 5, |_| 500);
     let before = frames_received(&sim.b.events).len();

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use crate::command::{Command, COMMAND_QUEUE};
+use crate::command::Command;
 use crate::proto::{Codec, MediaFrame, MediaType, ReceivedFrame, RtcError, TrackInit, TransceiverId};
 
 /// How many frames a connection queues from one local track before it misses frames.
@@ -234,5 +234,5 @@ impl RemoteTrackSender {
 
 /// The frame queue a connection's task reads local tracks from.
 pub(crate) fn frame_queue() -> (mpsc::Sender<TrackFrame>, mpsc::Receiver<TrackFrame>) {
-    mpsc::channel(LOCAL_FRAME_QUEUE.max(COMMAND_QUEUE))
+    mpsc::channel(LOCAL_FRAME_QUEUE)
 }

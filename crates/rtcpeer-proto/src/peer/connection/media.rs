@@ -31,7 +31,7 @@ use crate::rtp::{
     is_rtcp, rtt_from_report, unwrap_rtx, NackConfig, NackTracker, NtpTime, ReceiverStats, RtcpPacket, RtpBuilder,
     RtpPacket, RtxSender, SendHistory, SenderStats, TwccConfig, TwccRecorder,
 };
-use crate::srtp::{SrtpError, SrtpSession};
+use crate::srtp::{SrtpError, SrtpSession, MAX_OVERHEAD};
 
 use super::super::types::RtcError;
 use super::transceivers::Transceiver;
@@ -209,38 +209,42 @@ struct ReceiveStream {
     newest_timestamp: Option<u64>,
     last_keyframe_request: Option<Instant>,
     clock_rate: u32,
+    /// The transport-wide sequence number extension's id, if negotiated.
+    twcc_ext: Option<u8>,
+    /// The SSRC of the RTX stream repairing this one, once known (signalled FID group, or
+    /// learned from the first RTX packet that names it).
+    rtx_ssrc: Option<u32>,
     counters: ReceiveCounters,
 }
 
-impl ReceiveStream {
-    /// Unwraps a 32-bit RTP timestamp into a 64-bit one, by its signed distance from the newest.
-    fn extend_timestamp(&mut self, ts: u32) -> u64 {
-        let Some(newest) = self.newest_timestamp else {
-            self.newest_timestamp = Some(u64::from(ts));
-            return u64::from(ts);
-        };
-        let delta = i64::from(ts.wrapping_sub(newest as u32) as i32);
-        let extended = newest.saturating_add_signed(delta);
-        if delta > 0 {
-            self.newest_timestamp = Some(extended);
-        }
-        extended
+/// Unwraps a 32-bit RTP timestamp into a 64-bit one, by its signed distance from the newest.
+fn extend_timestamp(newest: &mut Option<u64>, ts: u32) -> u64 {
+    let Some(last) = *newest else {
+        *newest = Some(u64::from(ts));
+        return u64::from(ts);
+    };
+    let delta = i64::from(ts.wrapping_sub(last as u32) as i32);
+    let extended = last.saturating_add_signed(delta);
+    if delta > 0 {
+        *newest = Some(extended);
     }
+    extended
 }
 
 /// The media state of a connection.
 #[derive(Debug)]
 pub(super) struct MediaEngine {
     srtp: Option<SrtpSession>,
-    srtp_profile: Option<crate::dtls::SrtpProfile>,
     senders: Vec<SendStream>,
     receivers: Vec<ReceiveStream>,
     twcc: Option<TwccRecorder>,
     twcc_seq: u16,
     epoch: Instant,
     next_report: Option<Instant>,
+    /// Scratch for one plaintext packet (built before protecting, or unprotected).
     plain: Vec<u8>,
-    secured: Vec<u8>,
+    /// Scratch for the packet an RTX packet carries.
+    restored: Vec<u8>,
     counters: MediaCounters,
 }
 
@@ -248,7 +252,6 @@ impl MediaEngine {
     pub(super) fn new(now: Instant) -> MediaEngine {
         MediaEngine {
             srtp: None,
-            srtp_profile: None,
             senders: Vec::new(),
             receivers: Vec::new(),
             twcc: None,
@@ -256,7 +259,7 @@ impl MediaEngine {
             epoch: now,
             next_report: None,
             plain: Vec::with_capacity(1500),
-            secured: Vec::with_capacity(1500),
+            restored: Vec::with_capacity(1500),
             counters: MediaCounters::default(),
         }
     }
@@ -276,7 +279,7 @@ impl MediaEngine {
 
     /// The SRTP protection profile in use, once DTLS gave keys.
     pub(super) fn srtp_profile(&self) -> Option<crate::dtls::SrtpProfile> {
-        self.srtp_profile
+        self.srtp.as_ref().map(|s| s.tx.profile())
     }
 
     /// A snapshot of every sending stream.
@@ -336,7 +339,6 @@ impl PeerConnection {
             Ok(session) => {
                 debug!(profile = %keys.profile, "SRTP keys in place");
                 self.media.srtp = Some(session);
-                self.media.srtp_profile = Some(keys.profile);
                 self.media.next_report = Some(now + REPORT_INTERVAL);
             }
             Err(e) => debug!(error = %e, "SRTP keys unusable"),
@@ -345,13 +347,15 @@ impl PeerConnection {
 
     /// `track.write_frame` for every transceiver whose sender carries the track `track_id`.
     pub fn write_track_frame(&mut self, now: Instant, track_id: &str, frame: &MediaFrame) {
-        let ids: Vec<TransceiverId> = self
-            .transceivers
-            .iter()
-            .filter(|t| t.track.as_ref().is_some_and(|track| track.id == track_id))
-            .map(|t| t.id)
-            .collect();
-        for id in ids {
+        for index in 0..self.transceivers.len() {
+            let Some(id) = self
+                .transceivers
+                .get(index)
+                .filter(|t| t.track.as_ref().is_some_and(|track| track.id == track_id))
+                .map(|t| t.id)
+            else {
+                continue;
+            };
             if let Err(e) = self.write_frame(now, id, frame) {
                 trace!(error = %e, %id, "frame not sent");
             }
@@ -387,11 +391,12 @@ impl PeerConnection {
             .packetizer
             .packetize(&frame.data, timestamp, MAX_RTP_PAYLOAD)
             .map_err(|e| RtcError::Operation(format!("{}: {e}", stream.codec)))?;
-        let count = payloads.len();
-        for (i, payload) in payloads.into_iter().enumerate() {
-            let mut builder = RtpBuilder::new(stream.payload_type, stream.seq, timestamp, stream.ssrc);
-            builder.marker =
-                payload.marker || (i + 1 == count && stream.codec.media_type() == Some(crate::jsep::MediaType::Video));
+        let mut builder = RtpBuilder::new(stream.payload_type, 0, timestamp, stream.ssrc);
+        for payload in payloads {
+            builder.sequence_number = stream.seq;
+            // The packetizer marks the last packet of a video frame (RFC 3551 §4.1 for audio: never).
+            builder.marker = payload.marker;
+            builder.clear_extensions();
             if let Some(ext) = stream.mid_ext {
                 builder.extension(ext, stream.mid.as_bytes());
             }
@@ -406,7 +411,8 @@ impl PeerConnection {
             stream.seq = stream.seq.wrapping_add(1);
             let _ = stream.history.insert(&self.media.plain, now);
             stream.stats.on_sent(timestamp, payload.data.len(), now);
-            if let Err(e) = srtp.tx.protect_rtp(&self.media.plain, &mut self.media.secured) {
+            let mut packet = Vec::with_capacity(self.media.plain.len() + MAX_OVERHEAD);
+            if let Err(e) = srtp.tx.protect_rtp(&self.media.plain, &mut packet) {
                 count_srtp_error(&mut self.media.counters, &e);
                 continue;
             }
@@ -415,7 +421,6 @@ impl PeerConnection {
             stream.counters.bytes_sent += payload.data.len() as u64;
             stream.counters.header_bytes_sent +=
                 (self.media.plain.len() - payload.data.len().min(self.media.plain.len())) as u64;
-            let packet = std::mem::replace(&mut self.media.secured, Vec::with_capacity(1500));
             queue_transmit(&self.ice, &mut self.transmits, packet);
         }
         stream.counters.frames_sent += 1;
@@ -575,9 +580,9 @@ impl PeerConnection {
         let codec = format.codec;
         let deliver = t.track_fired;
         let id = t.id;
-        let twcc_ext = extension_id(negotiated, extension::TRANSPORT_CC);
         let sender_ssrc = t.ssrc;
-        if let Some(seq) = twcc_ext
+        if let Some(seq) = stream
+            .twcc_ext
             .and_then(|ext| packet.extension_data(ext))
             .and_then(|d| d.get(..2))
         {
@@ -626,48 +631,54 @@ impl PeerConnection {
             self.media.counters.unknown_stream += 1;
             return;
         };
-        // The repaired stream: by the remote's FID group, else the transceiver's only stream.
-        let fid_primary = self.remote.as_ref().and_then(|r| {
-            r.sections.iter().filter_map(|s| s.media.as_ref()).find_map(|m| {
-                m.media_ssrcs()
-                    .into_iter()
-                    .find(|&primary| m.rtx_ssrc_for(primary) == Some(packet.ssrc))
-            })
-        });
-        // Simulcast layers name the layer they repair (repaired-rid, RFC 8852).
+        // The repaired stream: the one this RTX SSRC is known to repair, else the layer the
+        // repaired-rid extension names (simulcast, RFC 8852), else the transceiver's only stream.
+        let known = self
+            .media
+            .receivers
+            .iter()
+            .position(|r| r.rtx_ssrc == Some(packet.ssrc));
         let repaired_rid = self
             .transceivers
             .get(id.0)
             .and_then(|t| extension_id(t.negotiated.as_ref()?, extension::REPAIRED_RTP_STREAM_ID))
             .and_then(|ext| packet.extension_data(ext));
-        let by_rid = repaired_rid.and_then(|rid| {
+        let of_transceiver = |r: &ReceiveStream| r.transceiver == id && r.rtx_ssrc.is_none();
+        let by_rid = || {
+            let rid = repaired_rid?;
             self.media
                 .receivers
                 .iter()
-                .find(|r| r.transceiver == id && r.rid.as_deref().map(str::as_bytes) == Some(rid))
-                .map(|r| r.ssrc)
-        });
-        let streams: Vec<u32> = self
-            .media
-            .receivers
-            .iter()
-            .filter(|r| r.transceiver == id)
-            .map(|r| r.ssrc)
-            .collect();
-        let primary_ssrc = match (fid_primary.or(by_rid), streams.as_slice()) {
-            (Some(ssrc), _) => ssrc,
-            (None, [only]) => *only,
-            _ => {
-                self.media.counters.unknown_stream += 1;
-                return;
+                .position(|r| of_transceiver(r) && r.rid.as_deref().map(str::as_bytes) == Some(rid))
+        };
+        let only = || {
+            let mut streams = self
+                .media
+                .receivers
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| of_transceiver(r));
+            match (streams.next(), streams.next()) {
+                (Some((index, _)), None) => Some(index),
+                _ => None,
             }
         };
-        let mut restored = Vec::with_capacity(plain.len());
-        if unwrap_rtx(plain, primary_pt, primary_ssrc, &mut restored).is_err() {
-            // Padding-only RTX (bandwidth probing) carries no OSN: nothing to restore.
+        let Some(index) = known.or_else(by_rid).or_else(only) else {
+            self.media.counters.unknown_stream += 1;
             return;
+        };
+        let Some(stream) = self.media.receivers.get_mut(index) else {
+            return;
+        };
+        stream.rtx_ssrc = Some(packet.ssrc);
+        let primary_ssrc = stream.ssrc;
+        let mut restored = std::mem::take(&mut self.media.restored);
+        restored.clear();
+        // Padding-only RTX (bandwidth probing) carries no OSN: nothing to restore.
+        if unwrap_rtx(plain, primary_pt, primary_ssrc, &mut restored).is_ok() {
+            self.handle_rtp(now, &restored, 1);
         }
-        self.handle_rtp(now, &restored, 1);
+        self.media.restored = restored;
     }
 
     /// A new remote SSRC: which transceiver's receiver does it belong to?
@@ -716,6 +727,10 @@ impl PeerConnection {
             .and_then(|v| std::str::from_utf8(v).ok())
             .map(str::to_string);
         let video = format.codec.media_type() == Some(crate::jsep::MediaType::Video);
+        let rtx_ssrc = self.remote.as_ref().and_then(|r| {
+            let section = r.sections.iter().find(|s| s.mid.is_some() && s.mid == t.mid)?;
+            section.media.as_ref()?.rtx_ssrc_for(packet.ssrc)
+        });
         debug!(ssrc = packet.ssrc, mid = ?t.mid, ?rid, "new receive stream");
         self.media.receivers.push(ReceiveStream {
             transceiver: t.id,
@@ -728,6 +743,8 @@ impl PeerConnection {
             newest_timestamp: None,
             last_keyframe_request: None,
             clock_rate: format.clock_rate,
+            twcc_ext: extension_id(negotiated, extension::TRANSPORT_CC),
+            rtx_ssrc,
             counters: ReceiveCounters::default(),
         });
         Some(self.media.receivers.len() - 1)
@@ -738,36 +755,32 @@ impl PeerConnection {
     fn drain_frames(&mut self, now: Instant, index: usize, id: TransceiverId, deliver: bool) {
         let mut frames = Vec::new();
         let mut want_keyframe = false;
-        if let Some(stream) = self.media.receivers.get_mut(index) {
-            let Some(codec) = stream.codec else { return };
-            if let Some(jitter) = &mut stream.jitter {
-                while let Some(frame) = jitter.poll_frame(now) {
-                    frames.push((frame, codec));
-                }
-                let due = stream
-                    .last_keyframe_request
-                    .is_none_or(|at| now.saturating_duration_since(at) >= KEYFRAME_REQUEST_INTERVAL);
-                if jitter.needs_keyframe() && due {
-                    stream.last_keyframe_request = Some(now);
-                    want_keyframe = true;
-                }
-            }
-            let rid = stream.rid.clone();
-            stream.counters.frames_received += frames.len() as u64;
-            let frames: Vec<ReceivedFrame> = frames
-                .into_iter()
-                .map(|(frame, codec)| ReceivedFrame {
-                    rtp_timestamp: stream.extend_timestamp(frame.timestamp),
-                    data: frame.data,
-                    codec,
-                    keyframe: frame.keyframe,
-                    rid: rid.clone(),
-                })
-                .collect();
-            if deliver {
-                for frame in frames {
-                    self.push_event(PeerEvent::Frame(id, frame));
-                }
+        let Some(stream) = self.media.receivers.get_mut(index) else {
+            return;
+        };
+        let (Some(codec), Some(jitter)) = (stream.codec, &mut stream.jitter) else {
+            return;
+        };
+        while let Some(frame) = jitter.poll_frame(now) {
+            frames.push(ReceivedFrame {
+                rtp_timestamp: extend_timestamp(&mut stream.newest_timestamp, frame.timestamp),
+                data: frame.data,
+                codec,
+                keyframe: frame.keyframe,
+                rid: stream.rid.clone(),
+            });
+        }
+        let due = stream
+            .last_keyframe_request
+            .is_none_or(|at| now.saturating_duration_since(at) >= KEYFRAME_REQUEST_INTERVAL);
+        if jitter.needs_keyframe() && due {
+            stream.last_keyframe_request = Some(now);
+            want_keyframe = true;
+        }
+        stream.counters.frames_received += frames.len() as u64;
+        if deliver {
+            for frame in frames {
+                self.push_event(PeerEvent::Frame(id, frame));
             }
         }
         if want_keyframe {
@@ -867,7 +880,8 @@ impl PeerConnection {
                     true
                 }
             };
-            if !built || srtp.tx.protect_rtp(&self.media.plain, &mut self.media.secured).is_err() {
+            let mut packet = Vec::with_capacity(self.media.plain.len() + MAX_OVERHEAD);
+            if !built || srtp.tx.protect_rtp(&self.media.plain, &mut packet).is_err() {
                 continue;
             }
             self.media.counters.retransmitted += 1;
@@ -880,7 +894,6 @@ impl PeerConnection {
             stream.counters.header_bytes_sent += header as u64;
             stream.counters.retransmitted_packets_sent += 1;
             stream.counters.retransmitted_bytes_sent += payload as u64;
-            let packet = std::mem::replace(&mut self.media.secured, Vec::with_capacity(1500));
             queue_transmit(&self.ice, &mut self.transmits, packet);
         }
     }
@@ -892,12 +905,12 @@ impl PeerConnection {
         if RtcpPacket::write_compound(packets, &mut self.media.plain).is_err() {
             return;
         }
-        if let Err(e) = srtp.tx.protect_rtcp(&self.media.plain, &mut self.media.secured) {
+        let mut packet = Vec::with_capacity(self.media.plain.len() + MAX_OVERHEAD);
+        if let Err(e) = srtp.tx.protect_rtcp(&self.media.plain, &mut packet) {
             count_srtp_error(&mut self.media.counters, &e);
             return;
         }
         self.media.counters.rtcp_sent += 1;
-        let packet = std::mem::replace(&mut self.media.secured, Vec::with_capacity(256));
         queue_transmit(&self.ice, &mut self.transmits, packet);
     }
 
