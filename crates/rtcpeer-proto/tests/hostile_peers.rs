@@ -605,3 +605,21 @@ fn forged_answer_fingerprint_line_is_checked_before_connecting() {
     assert_eq!(sim.a.pc.signaling_state(), state);
     assert!(sim.a.pc.remote_description().is_none());
 }
+
+#[test]
+fn a_connection_holds_at_most_64_transceivers() {
+    let mut sim = Sim::new(28, LinkConditions::perfect());
+    let track = |i: usize| TrackInit {
+        id: format!("t{i}"),
+        codec: Codec::Vp8,
+        stream_ids: vec![],
+    };
+    for i in 0..64 {
+        sim.a.pc.add_track(track(i)).unwrap();
+    }
+    match sim.a.pc.add_track(track(64)) {
+        Err(RtcError::Operation(text)) => assert!(text.contains("64"), "{text}"),
+        other => panic!("expected an OperationError naming the limit, got {other:?}"),
+    }
+    assert_eq!(sim.a.pc.transceivers().len(), 64);
+}
