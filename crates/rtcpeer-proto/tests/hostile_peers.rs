@@ -346,8 +346,8 @@ fn remote_candidates_beyond_the_limit_are_refused_and_counted() {
     assert_eq!(stats.remote_candidates_refused, 200, "{stats:?}");
 }
 
-/// A raw SCTP association playing the DTLS client against our `DataChannels` (the DTLS
-/// server): it can send DCEP and data on any stream it likes.
+/// A raw SCTP association playing the other DTLS role against our `DataChannels`: it can send
+/// DCEP and data on any stream it likes.
 struct RawPeer {
     raw: SctpAssociation,
     ours: DataChannels,
@@ -360,12 +360,17 @@ struct RawPeer {
 }
 
 impl RawPeer {
+    /// Our side is the DTLS server: the raw peer opens even stream ids.
     fn connected() -> RawPeer {
+        RawPeer::connected_as(false)
+    }
+
+    fn connected_as(ours_is_dtls_client: bool) -> RawPeer {
         let now = Instant::now();
         let mut ours = DataChannels::new(DataChannelsConfig::default());
-        ours.start(false, 5000, 256 * 1024, now);
+        ours.start(ours_is_dtls_client, 5000, 256 * 1024, now);
         let mut peer = RawPeer {
-            raw: SctpAssociation::new(SctpConfig::new(true), now),
+            raw: SctpAssociation::new(SctpConfig::new(!ours_is_dtls_client), now),
             ours,
             now,
             events: Vec::new(),
@@ -469,14 +474,12 @@ fn dcep_opens_on_invalid_or_duplicate_stream_ids_are_rejected() {
     peer.open(2, "impostor");
     // A stream id of the DTLS server's parity (odd): RFC 8832 §6 gives those to us.
     peer.open(3, "wrong parity");
-    // 65535 is reserved (RFC 8831 §6.5).
-    peer.open(65535, "reserved");
     peer.run(Duration::from_millis(500));
     assert_eq!(peer.remote_created(), vec![first], "{:?}", peer.events);
     assert_eq!(peer.ours.info(first).unwrap().label, "first");
     assert_eq!(peer.ours.info(first).unwrap().state, DataChannelState::Open);
     let reset = peer.reset_streams();
-    assert!(reset.contains(&3) && reset.contains(&65535), "streams reset: {reset:?}");
+    assert!(reset.contains(&3), "streams reset: {reset:?}");
     assert!(!reset.contains(&2), "the genuine channel was reset");
 
     // The genuine channel still carries data.
@@ -488,6 +491,20 @@ fn dcep_opens_on_invalid_or_duplicate_stream_ids_are_rejected() {
         first,
         DataChannelMessage::Text("still here".into())
     )));
+}
+
+#[test]
+fn a_dcep_open_on_the_reserved_stream_id_is_rejected() {
+    // 65535 is reserved (RFC 8831 §6.5). It is odd, so only a DTLS server may try it: with
+    // our side the DTLS server, the parity check alone would refuse it.
+    let mut peer = RawPeer::connected_as(true);
+    peer.open(65535, "reserved");
+    peer.open(1, "genuine");
+    peer.run(Duration::from_millis(500));
+    let created = peer.remote_created();
+    assert_eq!(created.len(), 1, "{:?}", peer.events);
+    assert_eq!(peer.ours.info(created[0]).unwrap().label, "genuine");
+    assert_eq!(peer.reset_streams(), vec![65535]);
 }
 
 #[test]
@@ -587,4 +604,22 @@ fn forged_answer_fingerprint_line_is_checked_before_connecting() {
         .is_err());
     assert_eq!(sim.a.pc.signaling_state(), state);
     assert!(sim.a.pc.remote_description().is_none());
+}
+
+#[test]
+fn a_connection_holds_at_most_64_transceivers() {
+    let mut sim = Sim::new(28, LinkConditions::perfect());
+    let track = |i: usize| TrackInit {
+        id: format!("t{i}"),
+        codec: Codec::Vp8,
+        stream_ids: vec![],
+    };
+    for i in 0..64 {
+        sim.a.pc.add_track(track(i)).unwrap();
+    }
+    match sim.a.pc.add_track(track(64)) {
+        Err(RtcError::Operation(text)) => assert!(text.contains("64"), "{text}"),
+        other => panic!("expected an OperationError naming the limit, got {other:?}"),
+    }
+    assert_eq!(sim.a.pc.transceivers().len(), 64);
 }

@@ -434,3 +434,28 @@ fn our_offer_parses_back_to_our_capabilities() {
     assert_eq!(answer.codecs, caps.video);
     assert_eq!(answer.direction, Direction::SendOnly);
 }
+
+#[test]
+fn a_section_keeps_at_most_max_remote_ssrcs_and_rids() {
+    use rtcpeer_proto::jsep::{MAX_REMOTE_RIDS, MAX_REMOTE_SSRCS};
+    let name = "chrome-addtransceiver-audio-sendonly-offer.sdp";
+    let mut text = std::fs::read_to_string(corpus_dir().join(name)).unwrap();
+    // Its one section is the last: lines appended belong to it.
+    for i in 0..MAX_REMOTE_SSRCS as u32 + 6 {
+        text.push_str(&format!("a=ssrc:{} cname:flood\r\n", 1000 + i));
+        text.push_str(&format!("a=ssrc-group:FID {} {}\r\n", 1000 + i, 5000 + i));
+    }
+    for i in 0..MAX_REMOTE_RIDS + 4 {
+        text.push_str(&format!("a=rid:r{i} send\r\n"));
+    }
+    let sdp = SessionDescription::parse(&text).unwrap();
+    let remote = RemoteParameters::from_sdp(&sdp, SdpType::Offer).unwrap();
+    let audio = remote.sections[0].media.as_ref().unwrap();
+    assert_eq!(audio.ssrcs.len(), MAX_REMOTE_SSRCS);
+    // The SSRC the offer had comes first and is kept; the flood fills the rest.
+    assert_eq!(audio.ssrcs[0].ssrc, 2147603131);
+    assert!(audio.ssrcs[1..].iter().all(|s| s.cname.as_deref() == Some("flood")));
+    assert_eq!(audio.ssrc_groups.len(), MAX_REMOTE_SSRCS);
+    assert_eq!(audio.rids.len(), MAX_REMOTE_RIDS);
+    assert_eq!(audio.rids[0].id, "r0");
+}

@@ -409,8 +409,7 @@ impl PeerConnection {
     }
 
     fn data_channel_stats(&self, b: &mut Builder) {
-        let ids: Vec<_> = self.channels.ids().collect();
-        for cid in ids {
+        for cid in self.channels.ids() {
             let (Some(info), Some(c)) = (self.channels.info(cid), self.channels.counters(cid)) else {
                 continue;
             };
