@@ -324,7 +324,7 @@ fn video_under_ten_percent_loss_delivers_most_frames_whole_and_in_order() {
     assert!(share >= VIDEO_FLOOR, "only {:.1} % of frames complete", share * 100.0);
 }
 
-/// The least share of whole frames under 10 % loss. Measured 57–63 % over five runs and 46 % in
+/// The least share of whole frames under 10 % loss. Measured 57–72 % locally and 46 % in
 /// one CI run (SSRCs, sequence numbers and handshake sizes are random, so loss falls on other
 /// packets each run), hence a floor well below: the jitter buffer waits 200 ms for a
 /// missing packet, which leaves one NACK round trip at 100 ± 40 ms RTT; a frame lost for good

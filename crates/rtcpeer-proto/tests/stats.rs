@@ -443,7 +443,7 @@ fn on_a_lossy_link_losses_nacks_and_retransmissions_are_counted_on_both_sides() 
         out.nack_count > 0 && out.nack_count <= inb.nack_count,
         "{out:?} {inb:?}"
     );
-    // What a sent (first transmissions and repairs) minus what was lost is what b received.
+    // Part of what a sent (first transmissions and repairs) was lost on the way: b received fewer.
     assert!(inb.packets_received < out.packets_sent);
     assert!(out.retransmitted_bytes_sent > 0 && out.retransmitted_bytes_sent < out.bytes_sent);
     let ri = body!(ra.get(out.remote_id.as_deref().unwrap()).unwrap(), RemoteInboundRtp);

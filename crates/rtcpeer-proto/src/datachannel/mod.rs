@@ -37,6 +37,13 @@ use crate::sctp::SctpError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ChannelId(u32);
 
+impl ChannelId {
+    /// The handle's number: unique among the connection's channels, never reused.
+    pub fn number(self) -> u32 {
+        self.0
+    }
+}
+
 impl fmt::Display for ChannelId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "dc{}", self.0)

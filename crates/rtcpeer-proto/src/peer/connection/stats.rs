@@ -402,6 +402,7 @@ impl PeerConnection {
                     frames_received: video.then_some(c.frames_received),
                     nack_count: c.nack_count,
                     pli_count: video.then_some(c.pli_count),
+                    // We ask for keyframes with PLI only (no FIR is ever sent).
                     fir_count: video.then_some(0),
                 }),
             );
@@ -413,9 +414,8 @@ impl PeerConnection {
             let (Some(info), Some(c)) = (self.channels.info(cid), self.channels.counters(cid)) else {
                 continue;
             };
-            let number = cid.to_string();
             b.add(
-                format!("D{}", number.trim_start_matches("dc")),
+                format!("D{}", cid.number()),
                 StatsKind::DataChannel(DataChannelStats {
                     label: info.label,
                     protocol: info.protocol,
