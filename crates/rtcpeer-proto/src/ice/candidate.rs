@@ -262,17 +262,17 @@ fn parse_address(s: &str) -> Result<CandidateAddress, CandidateParseError> {
 
 /// A foundation that is equal for candidates of the same type, base address and protocol.
 fn foundation_for(kind: CandidateKind, base: IpAddr, protocol: TransportProtocol) -> String {
-    // FNV-1a over the identifying fields: stable across runs, short, and in ice-char.
+    hash_foundation([kind.as_str().as_bytes(), base.to_string().as_bytes(), &[protocol as u8]])
+}
+
+/// A foundation made of the identifying fields `parts`: their FNV-1a hash, stable across runs,
+/// short, and in ice-char.
+pub(super) fn hash_foundation<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
     let mut hash: u32 = 0x811c_9dc5;
-    let mut feed = |bytes: &[u8]| {
-        for b in bytes {
-            hash ^= u32::from(*b);
-            hash = hash.wrapping_mul(0x0100_0193);
-        }
-    };
-    feed(kind.as_str().as_bytes());
-    feed(base.to_string().as_bytes());
-    feed(&[protocol as u8]);
+    for b in parts.into_iter().flatten() {
+        hash ^= u32::from(*b);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
     hash.to_string()
 }
 

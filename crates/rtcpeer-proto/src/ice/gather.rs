@@ -841,18 +841,11 @@ fn local_preference(local: SocketAddr, rank: usize) -> u16 {
 
 /// A foundation equal for candidates of one type, base IP and server (RFC 8445 §5.1.1.3).
 fn foundation(kind: CandidateKind, base: IpAddr, server: SocketAddr) -> String {
-    // FNV-1a: stable, short, and made of ice-chars.
-    let mut hash: u32 = 0x811c_9dc5;
-    for b in kind
-        .as_str()
-        .bytes()
-        .chain(base.to_string().into_bytes())
-        .chain(server.ip().to_string().into_bytes())
-    {
-        hash ^= u32::from(b);
-        hash = hash.wrapping_mul(0x0100_0193);
-    }
-    hash.to_string()
+    hash_foundation([
+        kind.as_str().as_bytes(),
+        base.to_string().as_bytes(),
+        server.ip().to_string().as_bytes(),
+    ])
 }
 
 #[cfg(test)]
