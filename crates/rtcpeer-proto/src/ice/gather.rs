@@ -374,11 +374,6 @@ impl IceGatherer {
         });
     }
 
-    /// Whether gathering has started.
-    pub fn is_started(&self) -> bool {
-        self.started
-    }
-
     /// Whether gathering is complete.
     pub fn is_complete(&self) -> bool {
         self.complete
