@@ -64,7 +64,7 @@ impl Link {
             Link::Tcp(s, decoder) => loop {
                 if let Some(frame) = decoder.next_frame().expect("coturn keeps the stream in sync") {
                     return Some(match frame {
-                        Frame::Stun(b) | Frame::ChannelData(b) => b,
+                        Frame::Stun(b) | Frame::ChannelData(b) => b.to_vec(),
                     });
                 }
                 s.set_read_timeout(Some(wait)).unwrap();

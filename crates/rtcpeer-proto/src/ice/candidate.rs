@@ -153,8 +153,10 @@ impl Candidate {
     /// Parses the value of an `a=candidate:` attribute. The leading
     /// `candidate:` (and a leading `a=`) are accepted and skipped, so the
     /// `candidate` field of a browser's `RTCIceCandidateInit` parses as is.
+    /// Fields are separated by ASCII whitespace only, and only ASCII whitespace is trimmed
+    /// around the line: any other byte (a vertical tab, a no-break space) belongs to a field.
     pub fn parse(s: &str) -> Result<Candidate, CandidateParseError> {
-        let s = s.trim();
+        let s = s.trim_ascii();
         let s = s.strip_prefix("a=").unwrap_or(s);
         let s = s.strip_prefix("candidate:").unwrap_or(s);
         let mut it = s.split_ascii_whitespace();
@@ -260,17 +262,17 @@ fn parse_address(s: &str) -> Result<CandidateAddress, CandidateParseError> {
 
 /// A foundation that is equal for candidates of the same type, base address and protocol.
 fn foundation_for(kind: CandidateKind, base: IpAddr, protocol: TransportProtocol) -> String {
-    // FNV-1a over the identifying fields: stable across runs, short, and in ice-char.
+    hash_foundation([kind.as_str().as_bytes(), base.to_string().as_bytes(), &[protocol as u8]])
+}
+
+/// A foundation made of the identifying fields `parts`: their FNV-1a hash, stable across runs,
+/// short, and in ice-char.
+pub(super) fn hash_foundation<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
     let mut hash: u32 = 0x811c_9dc5;
-    let mut feed = |bytes: &[u8]| {
-        for b in bytes {
-            hash ^= u32::from(*b);
-            hash = hash.wrapping_mul(0x0100_0193);
-        }
-    };
-    feed(kind.as_str().as_bytes());
-    feed(base.to_string().as_bytes());
-    feed(&[protocol as u8]);
+    for b in parts.into_iter().flatten() {
+        hash ^= u32::from(*b);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
     hash.to_string()
 }
 
@@ -353,6 +355,27 @@ mod tests {
         ] {
             assert!(Candidate::parse(bad).is_err(), "accepted {bad:?}");
         }
+    }
+
+    #[test]
+    fn only_ascii_whitespace_separates_or_is_trimmed() {
+        // The fuzz finding (now fuzz/seeds/ice_candidate/vertical-tab-extension): `\x0b` is not ASCII
+        // whitespace, so it ends the extension value `r.2\x0b`, which is printed last; trimming the
+        // printed line with Unicode rules used to drop it and change the candidate.
+        let line = "ct4 1 TCP 1688 192.0.2.3 9 typ srflx raddr 1typ x r.2\x0b rport 9 tcptype ativ";
+        let c = Candidate::parse(line).unwrap();
+        assert_eq!(c.extensions, [("x".to_string(), "r.2\x0b".to_string())]);
+        assert_eq!(c.to_string().chars().last(), Some('\x0b'));
+        assert_eq!(Candidate::parse(&c.to_string()).unwrap(), c);
+
+        // Around the line as well: a trailing vertical tab or no-break space is part of the last token.
+        let host = "candidate:1 1 udp 1 1.2.3.4 5 typ host";
+        assert_eq!(
+            Candidate::parse(&format!(" \t{host}\r\n")).unwrap(),
+            Candidate::parse(host).unwrap()
+        );
+        assert!(Candidate::parse(&format!("{host}\x0b")).is_err());
+        assert!(Candidate::parse(&format!("{host}\u{a0}")).is_err());
     }
 
     #[test]

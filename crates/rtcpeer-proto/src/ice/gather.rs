@@ -24,7 +24,9 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::candidate::{compute_priority, Candidate, CandidateAddress, CandidateKind, TransportProtocol};
+use super::candidate::{
+    compute_priority, hash_foundation, Candidate, CandidateAddress, CandidateKind, TransportProtocol,
+};
 use super::server::{IceServerScheme, IceServerTransport, IceServerUrl, ValidIceServer};
 use crate::net::Transmit;
 use crate::stun::{BindingError, StunBinding, StunBindingConfig};
@@ -370,11 +372,6 @@ impl IceGatherer {
             relayed: None,
             finished: false,
         });
-    }
-
-    /// Whether gathering has started.
-    pub fn is_started(&self) -> bool {
-        self.started
     }
 
     /// Whether gathering is complete.
@@ -839,18 +836,11 @@ fn local_preference(local: SocketAddr, rank: usize) -> u16 {
 
 /// A foundation equal for candidates of one type, base IP and server (RFC 8445 §5.1.1.3).
 fn foundation(kind: CandidateKind, base: IpAddr, server: SocketAddr) -> String {
-    // FNV-1a: stable, short, and made of ice-chars.
-    let mut hash: u32 = 0x811c_9dc5;
-    for b in kind
-        .as_str()
-        .bytes()
-        .chain(base.to_string().into_bytes())
-        .chain(server.ip().to_string().into_bytes())
-    {
-        hash ^= u32::from(b);
-        hash = hash.wrapping_mul(0x0100_0193);
-    }
-    hash.to_string()
+    hash_foundation([
+        kind.as_str().as_bytes(),
+        base.to_string().as_bytes(),
+        server.ip().to_string().as_bytes(),
+    ])
 }
 
 #[cfg(test)]
@@ -875,6 +865,13 @@ mod tests {
         }
     }
 
+    /// A gatherer started at `now` on the one host socket.
+    fn started(now: Instant, servers: &[ServerEndpoint], relay_only: bool) -> IceGatherer {
+        let mut g = IceGatherer::new(GatherConfig::default());
+        g.start(now, &[host()], servers, relay_only);
+        g
+    }
+
     fn events(g: &mut IceGatherer) -> Vec<GatherEvent> {
         std::iter::from_fn(|| g.poll_event()).collect()
     }
@@ -895,13 +892,7 @@ mod tests {
     #[test]
     fn binding_gives_a_server_reflexive_candidate_then_completes() {
         let now = Instant::now();
-        let mut g = IceGatherer::new(GatherConfig::default());
-        g.start(
-            now,
-            &[host()],
-            &[endpoint("stun:192.0.2.1", Some(stun_server()))],
-            false,
-        );
+        let mut g = started(now, &[endpoint("stun:192.0.2.1", Some(stun_server()))], false);
         assert!(!g.is_complete());
         let mapped: SocketAddr = "203.0.113.7:40000".parse().unwrap();
         answer(&mut g, now, mapped);
@@ -919,13 +910,7 @@ mod tests {
     #[test]
     fn reflexive_address_equal_to_the_host_is_not_signalled() {
         let now = Instant::now();
-        let mut g = IceGatherer::new(GatherConfig::default());
-        g.start(
-            now,
-            &[host()],
-            &[endpoint("stun:192.0.2.1", Some(stun_server()))],
-            false,
-        );
+        let mut g = started(now, &[endpoint("stun:192.0.2.1", Some(stun_server()))], false);
         answer(&mut g, now, host());
         assert_eq!(events(&mut g), [GatherEvent::Complete]);
     }
@@ -933,9 +918,8 @@ mod tests {
     #[test]
     fn silent_server_is_a_701_and_gathering_still_completes_in_time() {
         let t0 = Instant::now();
-        let mut g = IceGatherer::new(GatherConfig::default());
         let turn = "turn:192.0.2.1?transport=udp";
-        g.start(t0, &[host()], &[endpoint(turn, Some(stun_server()))], false);
+        let mut g = started(t0, &[endpoint(turn, Some(stun_server()))], false);
         let mut now = t0;
         while let Some(at) = g.poll_timeout() {
             assert!(at >= now);
@@ -970,10 +954,8 @@ mod tests {
     #[test]
     fn unresolved_and_tls_servers_fail_at_once_with_701() {
         let now = Instant::now();
-        let mut g = IceGatherer::new(GatherConfig::default());
-        g.start(
+        let mut g = started(
             now,
-            &[host()],
             &[
                 endpoint("stun:stun.invalid", None),
                 endpoint("turns:192.0.2.1", Some(stun_server())),
@@ -991,12 +973,11 @@ mod tests {
     #[test]
     fn relay_only_sends_no_binding_and_tcp_turn_goes_to_the_stream() {
         let now = Instant::now();
-        let mut g = IceGatherer::new(GatherConfig::default());
         let servers = [
             endpoint("stun:192.0.2.1", Some(stun_server())),
             endpoint("turn:192.0.2.1?transport=tcp", Some(stun_server())),
         ];
-        g.start(now, &[host()], &servers, true);
+        let mut g = started(now, &servers, true);
         assert!(g.poll_transmit().is_none(), "no STUN under relay-only");
         let t = g.poll_stream_transmit().expect("an Allocate on the TCP stream");
         assert_eq!(t.server, stun_server());
@@ -1013,13 +994,7 @@ mod tests {
     #[test]
     fn garbage_from_a_server_is_consumed_without_effect() {
         let now = Instant::now();
-        let mut g = IceGatherer::new(GatherConfig::default());
-        g.start(
-            now,
-            &[host()],
-            &[endpoint("turn:192.0.2.1", Some(stun_server()))],
-            false,
-        );
+        let mut g = started(now, &[endpoint("turn:192.0.2.1", Some(stun_server()))], false);
         for junk in [&b""[..], &[0u8; 3], &[0x40; 20], &[1, 1, 0, 8, 0x21, 0x12]] {
             g.handle_receive(now, stun_server(), host(), junk);
             g.handle_stream_receive(now, stun_server(), junk);

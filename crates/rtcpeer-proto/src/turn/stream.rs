@@ -16,19 +16,20 @@ pub const MAX_FRAME_LEN: usize = HEADER_LEN + u16::MAX as usize;
 /// The default limit of buffered, not yet framed bytes.
 pub const DEFAULT_MAX_BUFFERED: usize = 4 * MAX_FRAME_LEN;
 
-/// One complete frame cut from the stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Frame {
+/// One complete frame cut from the stream, borrowed from the decoder's buffer until the next
+/// call to the decoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame<'a> {
     /// A whole STUN message, ready for [`crate::stun::Message::decode`].
-    Stun(Vec<u8>),
+    Stun(&'a [u8]),
     /// A whole ChannelData message including its padding, ready for
     /// [`ChannelData::decode`](super::ChannelData::decode).
-    ChannelData(Vec<u8>),
+    ChannelData(&'a [u8]),
 }
 
-impl Frame {
+impl<'a> Frame<'a> {
     /// The frame's bytes.
-    pub fn bytes(&self) -> &[u8] {
+    pub fn bytes(&self) -> &'a [u8] {
         match self {
             Frame::Stun(b) | Frame::ChannelData(b) => b,
         }
@@ -88,11 +89,12 @@ impl StreamDecoder {
 
     /// The next complete frame, `Ok(None)` if more bytes are needed, or an error if the stream
     /// does not carry STUN/ChannelData framing (after which the decoder stays broken).
-    pub fn next_frame(&mut self) -> Result<Option<Frame>, TurnError> {
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, TurnError> {
         if let Some(e) = &self.broken {
             return Err(e.clone());
         }
-        let pending = &self.buffer[self.start..];
+        let begin = self.start;
+        let pending = self.buffer.get(begin..).unwrap_or_default();
         let Some([first, _, l0, l1]) = pending.get(..4).and_then(|h| <[u8; 4]>::try_from(h).ok()) else {
             return Ok(None);
         };
@@ -102,25 +104,23 @@ impl StreamDecoder {
                 if declared % 4 != 0 {
                     return Err(self.break_with(TurnError::StreamUnaligned(declared)));
                 }
-                if let Some(cookie) = pending.get(4..8) {
-                    if cookie != MAGIC_COOKIE.to_be_bytes() {
-                        return Err(self.break_with(TurnError::StreamNotStun));
-                    }
+                if pending
+                    .get(4..8)
+                    .is_some_and(|cookie| cookie != MAGIC_COOKIE.to_be_bytes())
+                {
+                    return Err(self.break_with(TurnError::StreamNotStun));
                 }
                 (HEADER_LEN + declared, true)
             }
             0x40..=0x4F => (CHANNEL_DATA_HEADER_LEN + padded(declared), false),
             other => return Err(self.break_with(TurnError::StreamBadByte(other))),
         };
-        let Some(frame) = pending.get(..len) else {
+        // Borrowed afresh: the error paths above needed `self` mutably.
+        let Some(frame) = self.buffer.get(begin..begin + len) else {
             return Ok(None);
         };
-        let frame = frame.to_vec();
+        // The consumed bytes leave the buffer on the next push.
         self.start += len;
-        if self.start == self.buffer.len() {
-            self.buffer.clear();
-            self.start = 0;
-        }
         Ok(Some(if stun {
             Frame::Stun(frame)
         } else {
@@ -150,25 +150,32 @@ mod tests {
             .unwrap()
     }
 
-    fn stream() -> (Vec<u8>, Vec<Frame>) {
+    /// A frame owned: whether it is STUN, and its bytes.
+    type Owned = (bool, Vec<u8>);
+
+    fn owned(frame: Frame<'_>) -> Owned {
+        (matches!(frame, Frame::Stun(_)), frame.bytes().to_vec())
+    }
+
+    fn stream() -> (Vec<u8>, Vec<Owned>) {
         let frames = vec![
-            Frame::Stun(stun_message(3)),
-            Frame::ChannelData(encode(0x4000, b"hello", true).unwrap()),
-            Frame::ChannelData(encode(0x4FFF, b"", true).unwrap()),
-            Frame::Stun(stun_message(17)),
-            Frame::ChannelData(encode(0x4123, &[7; 300], true).unwrap()),
+            (true, stun_message(3)),
+            (false, encode(0x4000, b"hello", true).unwrap()),
+            (false, encode(0x4FFF, b"", true).unwrap()),
+            (true, stun_message(17)),
+            (false, encode(0x4123, &[7; 300], true).unwrap()),
         ];
-        let bytes = frames.iter().flat_map(|f| f.bytes().to_vec()).collect();
+        let bytes = frames.iter().flat_map(|(_, b)| b.clone()).collect();
         (bytes, frames)
     }
 
-    fn decode_in_chunks(bytes: &[u8], chunk: usize) -> Vec<Frame> {
+    fn decode_in_chunks(bytes: &[u8], chunk: usize) -> Vec<Owned> {
         let mut d = StreamDecoder::default();
         let mut out = Vec::new();
         for piece in bytes.chunks(chunk) {
             d.push(piece).unwrap();
             while let Some(f) = d.next_frame().unwrap() {
-                out.push(f);
+                out.push(owned(f));
             }
         }
         assert_eq!(d.buffered(), 0);
@@ -182,10 +189,11 @@ mod tests {
             assert_eq!(decode_in_chunks(&bytes, chunk), frames, "chunk size {chunk}");
         }
         // Every frame decodes as what it claims to be.
-        for f in &frames {
-            match f {
-                Frame::Stun(b) => assert!(Message::decode(b).is_ok()),
-                Frame::ChannelData(b) => assert!(ChannelData::decode(b).is_ok()),
+        for (stun, b) in &frames {
+            if *stun {
+                assert!(Message::decode(b).is_ok());
+            } else {
+                assert!(ChannelData::decode(b).is_ok());
             }
         }
     }

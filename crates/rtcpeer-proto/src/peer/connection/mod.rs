@@ -410,8 +410,9 @@ impl PeerConnection {
     }
 
     /// The next bytes to write to the TCP connection to a TURN server (open it if there is none).
+    /// Datagrams of relayed candidates get here through [`poll_transmit`](Self::poll_transmit),
+    /// so poll that until `None` first: what it queued comes out here in the same round.
     pub fn poll_stream_transmit(&mut self) -> Option<crate::ice::StreamTransmit> {
-        self.route_relayed_transmits();
         self.gatherer.poll_stream_transmit()
     }
 
@@ -486,18 +487,18 @@ impl PeerConnection {
         }
     }
 
-    /// Moves every queued datagram of a relayed candidate into its allocation, so that stream
-    /// transmits are complete even when the caller polls them first.
-    fn route_relayed_transmits(&mut self) {
-        let mut direct = VecDeque::new();
-        while let Some(t) = self.ice.poll_transmit().or_else(|| self.transmits.pop_front()) {
-            if self.gatherer.is_relayed(t.source) {
-                self.gatherer.send_relayed(t.source, t.destination, &t.contents);
-            } else {
-                direct.push_back(t);
+    /// Moves the queued DTLS/SRTP datagrams of relayed candidates into their allocations (counted
+    /// as sent, like in [`poll_transmit`](Self::poll_transmit)), leaving the others queued.
+    fn relay_queued_transmits(&mut self) {
+        let (ice, gatherer) = (&mut self.ice, &mut self.gatherer);
+        self.transmits.retain(|t| {
+            if !gatherer.is_relayed(t.source) {
+                return true;
             }
-        }
-        self.transmits = direct;
+            ice.record_sent(t.source, t.destination, t.contents.len());
+            gatherer.send_relayed(t.source, t.destination, &t.contents);
+            false
+        });
     }
 
     /// The next event for the application.
@@ -534,7 +535,8 @@ impl PeerConnection {
             dtls.close();
         }
         self.flush_dtls();
-        self.route_relayed_transmits();
+        // The close_notify of a relayed pair enters its allocation before the allocation is released.
+        self.relay_queued_transmits();
         self.ice.close();
         // Releases the allocations: their Refresh (lifetime 0) is still polled after close.
         self.gatherer.close();
