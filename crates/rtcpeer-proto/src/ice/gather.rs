@@ -219,7 +219,14 @@ pub struct IceGatherer {
     stream_transmits: VecDeque<StreamTransmit>,
     relayed: VecDeque<RelayedDatagram>,
     events: VecDeque<GatherEvent>,
+    /// The remote addresses allocations must let in: every allocation, including one made
+    /// later, asks its server for a permission for each (at most [`MAX_PERMITTED_PEERS`]).
+    peers: Vec<IpAddr>,
 }
+
+/// The most remote addresses TURN permissions are requested for (as many as remote candidates
+/// a description may carry).
+pub const MAX_PERMITTED_PEERS: usize = 100;
 
 impl IceGatherer {
     /// A gatherer that has not started.
@@ -239,6 +246,7 @@ impl IceGatherer {
             stream_transmits: VecDeque::new(),
             relayed: VecDeque::new(),
             events: VecDeque::new(),
+            peers: Vec::new(),
         }
     }
 
@@ -598,10 +606,15 @@ impl IceGatherer {
         result.is_ok()
     }
 
-    /// Asks every allocation of `peer`'s family for a permission for `peer` (before checks are
-    /// sent through it). Existing permissions are kept.
+    /// Asks every allocation of `peer`'s family, now and any made later, for a permission for
+    /// `peer` (before checks are sent through it). A peer already asked for is not asked again
+    /// (allocations refresh their permissions themselves).
     pub fn permit(&mut self, now: Instant, peer: IpAddr) {
         self.now = Some(now);
+        if self.peers.contains(&peer) || self.peers.len() >= MAX_PERMITTED_PEERS {
+            return;
+        }
+        self.peers.push(peer);
         for r in &mut self.relays {
             if r.client.state() == TurnState::Allocated && r.relayed.is_some_and(|a| a.is_ipv4() == peer.is_ipv4()) {
                 if let Err(e) = r.client.create_permission(now, peer) {
@@ -637,14 +650,6 @@ impl IceGatherer {
         }
         self.complete = true;
         self.collect_transmits();
-    }
-
-    /// How many allocations exist now.
-    pub fn allocations(&self) -> usize {
-        self.relays
-            .iter()
-            .filter(|r| r.client.state() == TurnState::Allocated)
-            .count()
     }
 
     fn finish_binding(&mut self, i: usize) {
@@ -703,6 +708,14 @@ impl IceGatherer {
                 TurnEvent::Allocated { relayed, mapped, .. } => {
                     r.relayed = Some(relayed);
                     r.finished = true;
+                    // The remote addresses known before this allocation existed.
+                    if let Some(now) = self.now {
+                        for peer in self.peers.iter().filter(|p| p.is_ipv4() == relayed.is_ipv4()) {
+                            if let Err(e) = r.client.create_permission(now, *peer) {
+                                tracing::debug!(error = %e, %peer, "no TURN permission");
+                            }
+                        }
+                    }
                     let related = mapped.or(r.local()).unwrap_or(relayed);
                     let base_ip = r.local().map_or(related.ip(), |l| l.ip());
                     let candidate = Candidate {
@@ -989,6 +1002,61 @@ mod tests {
         assert!(matches!(&got[0], GatherEvent::Error(e) if e.error_code == 701 && e.address.is_none()));
         assert_eq!(got.last(), Some(&GatherEvent::Complete));
         assert!(!g.is_relayed("192.0.2.1:50000".parse().unwrap()));
+    }
+
+    /// Answers the TURN/UDP server's requests up to an allocation at `relayed`; returns the
+    /// requests `g` sent after it (permissions, …).
+    fn allocate(g: &mut IceGatherer, now: Instant, relayed: SocketAddr) -> Vec<Message> {
+        use crate::stun::{long_term_key, Integrity};
+        let key = long_term_key("u", "realm", "p");
+        let reply = |g: &mut IceGatherer, request: &Message, class: Class, attributes: Vec<Attribute>, signed: bool| {
+            let mut m = Message::new(class, request.method, request.transaction_id);
+            m.attributes = attributes;
+            let bytes = m.encode_with(signed.then_some(Integrity::Sha1(&key)), true).unwrap();
+            assert!(g.handle_receive(now, stun_server(), host(), &bytes));
+        };
+        let next_allocate = |g: &mut IceGatherer| loop {
+            let t = g.poll_transmit().expect("an Allocate request");
+            let m = Message::decode(&t.contents).unwrap();
+            if m.method == Method::ALLOCATE {
+                return m;
+            }
+        };
+        let first = next_allocate(g);
+        let challenge = vec![
+            Attribute::ErrorCode {
+                code: 401,
+                reason: "Unauthorized".into(),
+            },
+            Attribute::Realm("realm".into()),
+            Attribute::Nonce("n".into()),
+        ];
+        reply(g, &first, Class::ErrorResponse, challenge, false);
+        let second = next_allocate(g);
+        let granted = vec![Attribute::XorRelayedAddress(relayed), Attribute::Lifetime(600)];
+        reply(g, &second, Class::SuccessResponse, granted, true);
+        std::iter::from_fn(|| g.poll_transmit())
+            .filter_map(|t| Message::decode(&t.contents).ok())
+            .collect()
+    }
+
+    #[test]
+    fn a_peer_known_before_the_allocation_is_permitted_once_it_exists_and_only_once() {
+        let now = Instant::now();
+        let mut g = started(now, &[endpoint("turn:192.0.2.1", Some(stun_server()))], true);
+        let peer: IpAddr = "203.0.113.5".parse().unwrap();
+        // The remote candidate is known while the allocation is still being made.
+        g.permit(now, peer);
+        let after = allocate(&mut g, now, "192.0.2.1:50000".parse().unwrap());
+        let permissions: Vec<&Message> = after.iter().filter(|m| m.method == Method::CREATE_PERMISSION).collect();
+        assert_eq!(permissions.len(), 1, "{after:?}");
+        assert!(permissions[0].peer_address().is_some_and(|a| a.ip() == peer));
+        // Asking again for a known peer sends nothing; a new peer gets its permission.
+        g.permit(now, peer);
+        assert!(g.poll_transmit().is_none());
+        g.permit(now, "203.0.113.6".parse().unwrap());
+        let t = g.poll_transmit().expect("a CreatePermission for the new peer");
+        assert_eq!(Message::decode(&t.contents).unwrap().method, Method::CREATE_PERMISSION);
     }
 
     #[test]

@@ -153,8 +153,8 @@ pub struct PeerConnection {
     /// Server-reflexive and relayed candidates, and the TURN allocations' traffic.
     gatherer: IceGatherer,
     ice_servers: Vec<ServerEndpoint>,
-    /// (remote candidates, allocations) when TURN permissions were last asked for.
-    permitted: (usize, usize),
+    /// How many remote candidates TURN permissions were last asked for.
+    permitted_remotes: usize,
     dtls: Option<DtlsTransport>,
     dtls_role: Option<DtlsRole>,
     /// The DTLS transport could not even be created.
@@ -210,7 +210,7 @@ impl PeerConnection {
             ice,
             gatherer: IceGatherer::new(config.gather),
             ice_servers: config.ice_servers,
-            permitted: (0, 0),
+            permitted_remotes: 0,
             dtls: None,
             dtls_role: None,
             dtls_failed: false,

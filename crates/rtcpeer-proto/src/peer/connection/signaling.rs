@@ -387,9 +387,11 @@ impl PeerConnection {
                 }
             }
         }
-        let seen = (self.ice.remote_candidates().count(), self.gatherer.allocations());
-        if seen != self.permitted && seen.1 > 0 {
-            self.permitted = seen;
+        // New remote candidates: the gatherer lets their addresses in through every allocation,
+        // present and future.
+        let remotes = self.ice.remote_candidates().count();
+        if remotes != self.permitted_remotes {
+            self.permitted_remotes = remotes;
             let peers: Vec<_> = self
                 .ice
                 .remote_candidates()
