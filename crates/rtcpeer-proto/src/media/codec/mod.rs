@@ -7,10 +7,9 @@
 
 pub mod av1;
 mod error;
-pub mod g711;
-pub mod g722;
 pub mod h264;
 pub mod opus;
+pub mod plain;
 pub mod vp8;
 pub mod vp9;
 
@@ -54,8 +53,7 @@ impl Codec {
     pub fn packetizer(self) -> Box<dyn Packetizer + Send> {
         match self {
             Codec::Opus => Box::new(opus::OpusPacketizer),
-            Codec::Pcmu | Codec::Pcma => Box::new(g711::G711Packetizer),
-            Codec::G722 => Box::new(g722::G722Packetizer),
+            Codec::Pcmu | Codec::Pcma | Codec::G722 => Box::new(plain::PlainPacketizer),
             Codec::Vp8 => Box::new(vp8::Vp8Packetizer::default()),
             Codec::Vp9 => Box::new(vp9::Vp9Packetizer::default()),
             Codec::H264 => Box::new(h264::H264Packetizer),
@@ -69,8 +67,7 @@ impl Codec {
     pub fn depacketizer(self) -> Box<dyn Depacketizer + Send> {
         match self {
             Codec::Opus => Box::new(opus::OpusDepacketizer),
-            Codec::Pcmu | Codec::Pcma => Box::new(g711::G711Depacketizer),
-            Codec::G722 => Box::new(g722::G722Depacketizer),
+            Codec::Pcmu | Codec::Pcma | Codec::G722 => Box::new(plain::PlainDepacketizer),
             Codec::Vp8 => Box::new(vp8::Vp8Depacketizer),
             Codec::Vp9 => Box::new(vp9::Vp9Depacketizer),
             Codec::H264 => Box::new(h264::H264Depacketizer),
