@@ -6,6 +6,7 @@ mod bench;
 mod demo;
 mod echo;
 mod ice_options;
+mod loopback;
 mod messages;
 mod pair;
 mod sdp_files;

@@ -7,14 +7,11 @@
 //! [`WINDOW`] messages unanswered); meanwhile a VP8 track sends 30 frames a second of synthetic
 //! video. Every `churn` seconds a fresh pair connects, exchanges one message and closes.
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use rtcpeer::{
-    Codec, DataChannelEvent, DataChannelInit, DataChannelMessage, IceCandidateInit, LocalTrack, MediaFrame,
-    PeerConnectionEvent, RTCConfiguration, RTCDataChannel, RTCPeerConnection, RemoteTrack,
-};
-use tokio::sync::mpsc;
+use rtcpeer::{Codec, DataChannelEvent, DataChannelMessage, LocalTrack, MediaFrame, RTCDataChannel, RemoteTrack};
+
+use crate::loopback;
 
 /// Size of each data message.
 const MESSAGE: usize = 16 * 1024;
@@ -49,140 +46,9 @@ fn call(step: &'static str) -> impl FnOnce(rtcpeer::RtcError) -> SoakError {
     move |error| SoakError::Rtc(format!("{step}: {error}"))
 }
 
-/// A connected pair with one open channel, and the answerer's remote track when the offerer sent one.
-struct Pair {
-    offerer: RTCPeerConnection,
-    answerer: RTCPeerConnection,
-    local: RTCDataChannel,
-    remote: RTCDataChannel,
-    track: Option<RemoteTrack>,
-}
-
-/// Forwards `pc`'s candidates to `to`, and (on the answerer) its channels and tracks.
-fn pump_events(
-    pc: &mut RTCPeerConnection,
-    to: mpsc::UnboundedSender<Option<IceCandidateInit>>,
-    arrivals: Option<mpsc::UnboundedSender<PeerConnectionEvent>>,
-) -> Result<(), SoakError> {
-    let mut events = pc
-        .take_events()
-        .ok_or_else(|| SoakError::Rtc("event stream already taken".into()))?;
-    tokio::spawn(async move {
-        while let Some(event) = events.recv().await {
-            match event {
-                PeerConnectionEvent::IceCandidate(candidate) => {
-                    let _ = to.send(candidate);
-                }
-                event @ (PeerConnectionEvent::DataChannel(_) | PeerConnectionEvent::Track(_)) => {
-                    if let Some(arrivals) = &arrivals {
-                        let _ = arrivals.send(event);
-                    }
-                }
-                _ => {}
-            }
-        }
-    });
-    Ok(())
-}
-
-fn apply_candidates(pc: &RTCPeerConnection, mut from: mpsc::UnboundedReceiver<Option<IceCandidateInit>>) {
-    let pc = pc.clone();
-    tokio::spawn(async move {
-        while let Some(candidate) = from.recv().await {
-            if pc.add_ice_candidate(candidate).await.is_err() {
-                return;
-            }
-        }
-    });
-}
-
-async fn wait_open(channel: &mut RTCDataChannel) -> Result<(), SoakError> {
-    loop {
-        match channel.next_event().await {
-            Some(DataChannelEvent::Open) => return Ok(()),
-            Some(DataChannelEvent::BufferedAmountLow) => {}
-            other => return Err(SoakError::Rtc(format!("channel did not open: {other:?}"))),
-        }
-    }
-}
-
-async fn connect(track: Option<&LocalTrack>) -> Result<Pair, SoakError> {
-    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let mut offerer = RTCPeerConnection::new(RTCConfiguration::bound_to([loopback]))
-        .await
-        .map_err(call("creating the offerer"))?;
-    let mut answerer = RTCPeerConnection::new(RTCConfiguration::bound_to([loopback]))
-        .await
-        .map_err(call("creating the answerer"))?;
-    let mut local = offerer
-        .create_data_channel("soak", DataChannelInit::default())
-        .await
-        .map_err(call("createDataChannel"))?;
-    if let Some(track) = track {
-        offerer.add_track(track).await.map_err(call("addTrack"))?;
-    }
-    let (to_answerer, answerer_inbox) = mpsc::unbounded_channel();
-    let (to_offerer, offerer_inbox) = mpsc::unbounded_channel();
-    let (arrivals_tx, mut arrivals) = mpsc::unbounded_channel();
-    pump_events(&mut offerer, to_answerer, None)?;
-    pump_events(&mut answerer, to_offerer, Some(arrivals_tx))?;
-
-    offerer
-        .set_local_description(None)
-        .await
-        .map_err(call("offerer setLocalDescription"))?;
-    let offer = offerer
-        .local_description()
-        .await
-        .map_err(call("offerer localDescription"))?
-        .ok_or_else(|| SoakError::Rtc("no offer".into()))?;
-    answerer
-        .set_remote_description(offer)
-        .await
-        .map_err(call("answerer setRemoteDescription"))?;
-    apply_candidates(&answerer, answerer_inbox);
-    answerer
-        .set_local_description(None)
-        .await
-        .map_err(call("answerer setLocalDescription"))?;
-    let answer = answerer
-        .local_description()
-        .await
-        .map_err(call("answerer localDescription"))?
-        .ok_or_else(|| SoakError::Rtc("no answer".into()))?;
-    offerer
-        .set_remote_description(answer)
-        .await
-        .map_err(call("offerer setRemoteDescription"))?;
-    apply_candidates(&offerer, offerer_inbox);
-
-    wait_open(&mut local).await?;
-    let (mut remote, mut remote_track) = (None, None);
-    while remote.is_none() || (track.is_some() && remote_track.is_none()) {
-        match arrivals.recv().await {
-            Some(PeerConnectionEvent::DataChannel(mut channel)) => {
-                wait_open(&mut channel).await?;
-                remote = Some(channel);
-            }
-            Some(PeerConnectionEvent::Track(t)) => remote_track = Some(t),
-            Some(_) => {}
-            None => return Err(SoakError::Rtc("answerer event stream ended".into())),
-        }
-    }
-    let remote = remote.ok_or_else(|| SoakError::Rtc("no remote channel".into()))?;
-    Ok(Pair {
-        offerer,
-        answerer,
-        local,
-        remote,
-        track: remote_track,
-    })
-}
-
-async fn connect_within(track: Option<&LocalTrack>) -> Result<Pair, SoakError> {
-    tokio::time::timeout(CONNECT_LIMIT, connect(track))
-        .await
-        .map_err(|_| SoakError::Rtc(format!("connecting took longer than {CONNECT_LIMIT:?}")))?
+/// A pair with one open channel and, when given, `track` from the offerer to the answerer.
+async fn connect(track: Option<&LocalTrack>) -> Result<loopback::Pair, SoakError> {
+    loopback::connect(1, track, CONNECT_LIMIT).await.map_err(SoakError::Rtc)
 }
 
 /// Message `n`: its number, then a pattern that depends on it.
@@ -241,18 +107,18 @@ async fn send_video(track: LocalTrack, until: Instant) -> u64 {
 
 /// One short-lived pair: connect, one message there and back, close both.
 async fn churn_once() -> Result<(), SoakError> {
-    let mut pair = connect_within(None).await?;
-    echo(pair.remote);
-    pair.local.send(b"ping").await.map_err(call("churn send"))?;
+    let mut pair = connect(None).await?;
+    echo(pair.remote.remove(0));
+    let local = &mut pair.local[0];
+    local.send(b"ping").await.map_err(call("churn send"))?;
     loop {
-        match pair.local.next_event().await {
+        match local.next_event().await {
             Some(DataChannelEvent::Message(DataChannelMessage::Binary(b))) if b == b"ping" => break,
             Some(DataChannelEvent::BufferedAmountLow) => {}
             other => return Err(SoakError::Rtc(format!("churn: no echo: {other:?}"))),
         }
     }
-    pair.offerer.close().await;
-    pair.answerer.close().await;
+    pair.close().await;
     Ok(())
 }
 
@@ -261,14 +127,15 @@ pub async fn run(options: SoakOptions) -> Result<String, SoakError> {
     let start = Instant::now();
     let until = start + options.duration;
     let track = LocalTrack::new("soak-video", Codec::Vp8, vec!["soak".into()]).map_err(call("LocalTrack"))?;
-    let mut pair = connect_within(Some(&track)).await?;
+    let mut pair = connect(Some(&track)).await?;
     let remote_track = pair
         .track
         .take()
         .ok_or_else(|| SoakError::Rtc("the video track did not arrive".into()))?;
     let frames = count_frames(remote_track);
     let video = tokio::spawn(send_video(track, until));
-    echo(pair.remote);
+    echo(pair.remote.remove(0));
+    let local = &mut pair.local[0];
 
     let churn = options.churn;
     let churner = tokio::spawn(async move {
@@ -289,7 +156,7 @@ pub async fn run(options: SoakOptions) -> Result<String, SoakError> {
     while Instant::now() < until || echoed < sent {
         let allowed = (start.elapsed().as_secs_f64() * RATE) as u64;
         while sent < echoed + WINDOW && sent < allowed && Instant::now() < until {
-            pair.local.send(&message(sent)).await.map_err(call("send"))?;
+            local.send(&message(sent)).await.map_err(call("send"))?;
             sent += 1;
         }
         if echoed == sent {
@@ -299,7 +166,7 @@ pub async fn run(options: SoakOptions) -> Result<String, SoakError> {
             tokio::time::sleep(Duration::from_secs_f64(1.0 / RATE)).await;
             continue;
         }
-        let event = tokio::time::timeout(Duration::from_secs(10), pair.local.next_event())
+        let event = tokio::time::timeout(Duration::from_secs(10), local.next_event())
             .await
             .map_err(|_| SoakError::Rtc(format!("no echo for 10 s ({echoed} of {sent} back)")))?;
         match event {
@@ -325,8 +192,7 @@ pub async fn run(options: SoakOptions) -> Result<String, SoakError> {
     let churned = churner
         .await
         .map_err(|e| SoakError::Rtc(format!("churn task: {e}")))??;
-    pair.offerer.close().await;
-    pair.answerer.close().await;
+    pair.close().await;
     let frames_received = frames.await.map_err(|e| SoakError::Rtc(format!("frame task: {e}")))?;
     if frames_received == 0 {
         return Err(SoakError::Rtc(format!("none of {frames_sent} video frames arrived")));

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use rtcpeer::{DataChannelEvent, DataChannelMessage};
 
-use super::{rtc_pair, BenchError};
+use super::BenchError;
+use crate::loopback;
 
 /// How long connecting may take before a run counts as failed.
 const CONNECT_LIMIT: Duration = Duration::from_secs(20);
@@ -14,7 +15,9 @@ const CONNECT_LIMIT: Duration = Duration::from_secs(20);
 /// Sends `size`-byte binary messages on `channels` channels for `duration`; returns the payload bytes
 /// per second the receiving side got, in MB/s (10^6 bytes).
 pub async fn throughput(channels: usize, size: usize, duration: Duration) -> Result<f64, BenchError> {
-    let pair = rtc_pair::connect(channels, CONNECT_LIMIT).await?;
+    let mut pair = loopback::connect(channels, None, CONNECT_LIMIT)
+        .await
+        .map_err(BenchError::Rtc)?;
     let received = Arc::new(AtomicU64::new(0));
     let payload: Arc<[u8]> = (0..size).map(|i| i as u8).collect::<Vec<u8>>().into();
 
@@ -28,8 +31,7 @@ pub async fn throughput(channels: usize, size: usize, duration: Duration) -> Res
     }
     let start = Instant::now();
     let mut receivers = Vec::new();
-    let mut remote = pair.remote;
-    for mut channel in remote.drain(..) {
+    for mut channel in std::mem::take(&mut pair.remote) {
         let received = received.clone();
         receivers.push(tokio::spawn(async move {
             while let Some(event) = channel.next_event().await {
@@ -49,8 +51,7 @@ pub async fn throughput(channels: usize, size: usize, duration: Duration) -> Res
     for task in senders.iter().chain(&receivers) {
         task.abort();
     }
-    pair.offerer.close().await;
-    pair.answerer.close().await;
+    pair.close().await;
     if bytes == 0 {
         return Err(BenchError::Rtc("no message arrived".into()));
     }
@@ -62,7 +63,9 @@ pub async fn throughput(channels: usize, size: usize, duration: Duration) -> Res
 pub async fn connect_times(runs: usize) -> Result<Vec<Duration>, BenchError> {
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
-        let pair = rtc_pair::connect(1, CONNECT_LIMIT).await?;
+        let pair = loopback::connect(1, None, CONNECT_LIMIT)
+            .await
+            .map_err(BenchError::Rtc)?;
         times.push(pair.connect_time);
         pair.close().await;
     }

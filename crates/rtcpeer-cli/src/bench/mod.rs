@@ -9,7 +9,6 @@ mod forward;
 mod peers;
 mod raw_udp;
 mod report;
-mod rtc_pair;
 mod srtp;
 
 use std::path::PathBuf;

@@ -35,18 +35,6 @@ pub struct MediaConfig {
     pub reflect: bool,
 }
 
-/// The codecs rtcpeer sends and receives, in the order it prefers them when the offer does not say.
-const SUPPORTED: [Codec; 8] = [
-    Codec::Vp8,
-    Codec::Vp9,
-    Codec::H264,
-    Codec::Av1,
-    Codec::Opus,
-    Codec::Pcmu,
-    Codec::Pcma,
-    Codec::G722,
-];
-
 /// One audio or video section of an offer: its kind and the first codec it offers that we support.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OfferedSection {
@@ -73,7 +61,8 @@ pub fn offered_sections(sdp: &str) -> Option<Vec<OfferedSection>> {
                 m.attributes.iter().find_map(|a| match a {
                     Attribute::Rtpmap(map) if map.payload_type == payload_type => {
                         Codec::from_encoding_name(&map.encoding)
-                            .filter(|c| SUPPORTED.contains(c) && c.media_type() == Some(kind))
+                            // RTX has no media type of its own: it is passed over here.
+                            .filter(|c| c.media_type() == Some(kind))
                     }
                     _ => None,
                 })

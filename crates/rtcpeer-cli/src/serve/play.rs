@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rtcpeer::media_file::{MediaCodec, MediaFileError, MediaFileReader};
+use rtcpeer::media_file::{MediaFileError, MediaFileReader};
 use rtcpeer::{Codec, LocalTrack, MediaFrame, MediaType};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -44,17 +44,6 @@ pub enum PlayError {
     },
 }
 
-/// The codec a track carrying frames of a file's codec is made with.
-pub fn track_codec(codec: MediaCodec) -> Codec {
-    match codec {
-        MediaCodec::Vp8 => Codec::Vp8,
-        MediaCodec::Vp9 => Codec::Vp9,
-        MediaCodec::Av1 => Codec::Av1,
-        MediaCodec::H264 => Codec::H264,
-        MediaCodec::Opus => Codec::Opus,
-    }
-}
-
 /// A file being played into a track.
 #[derive(Debug, Clone)]
 pub struct PlayedFile {
@@ -73,11 +62,11 @@ pub fn open_files(paths: &[PathBuf]) -> Result<Vec<PlayedFile>, PlayError> {
             source,
         };
         let mut reader = MediaFileReader::open(path).map_err(file_error)?;
-        let codec = track_codec(reader.codec());
+        let codec = Codec::from(reader.codec());
         if reader.next_frame().map_err(file_error)?.is_none() {
             return Err(PlayError::Empty(path.clone()));
         }
-        let kind = if reader.codec().is_video() {
+        let kind = if codec.media_type() == Some(MediaType::Video) {
             MediaType::Video
         } else {
             MediaType::Audio

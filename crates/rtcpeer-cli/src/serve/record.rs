@@ -104,6 +104,8 @@ enum Writer {
 pub struct Recording {
     path: PathBuf,
     writer: Writer,
+    /// The codec of the first frame: the only one the file takes.
+    codec: Codec,
     /// The RTP timestamp of the first frame written.
     first_timestamp: u64,
     frames: u64,
@@ -161,6 +163,7 @@ impl Recording {
         let mut recording = Recording {
             path,
             writer,
+            codec: first.codec,
             first_timestamp: first.rtp_timestamp,
             frames: 0,
         };
@@ -175,12 +178,12 @@ impl Recording {
 
     /// Appends one frame. Frames of another codec than the first are skipped (`Ok(false)`).
     pub fn write(&mut self, frame: &ReceivedFrame) -> Result<bool, RecordError> {
+        if frame.codec != self.codec {
+            return Ok(false);
+        }
         let elapsed = frame.rtp_timestamp.saturating_sub(self.first_timestamp);
         match &mut self.writer {
             Writer::Ivf(writer) => {
-                if !matches!(frame.codec, Codec::Vp8 | Codec::Vp9 | Codec::Av1) {
-                    return Ok(false);
-                }
                 writer
                     .write_frame(elapsed, &frame.data)
                     .map_err(|source| RecordError::Ivf {
@@ -189,7 +192,7 @@ impl Recording {
                     })?;
             }
             Writer::Opus(writer) => {
-                if frame.codec != Codec::Opus || frame.data.is_empty() {
+                if frame.data.is_empty() {
                     return Ok(false);
                 }
                 // The granule after this packet is where its RTP timestamp puts its end; the
@@ -207,9 +210,6 @@ impl Recording {
                     })?;
             }
             Writer::AnnexB(file) => {
-                if frame.codec != Codec::H264 {
-                    return Ok(false);
-                }
                 // Received H.264 frames are Annex B access units already: appending them is the stream.
                 file.write_all(&frame.data).map_err(|source| RecordError::Io {
                     path: self.path.clone(),
@@ -310,6 +310,10 @@ mod tests {
         // A frame of another codec is not mixed into the file.
         assert!(!recording
             .write(&frame(Codec::Opus, start, vec![1], true))
+            .expect("skip"));
+        // Nor is another codec that IVF could carry.
+        assert!(!recording
+            .write(&frame(Codec::Vp9, start + 6000, vec![0x80, 4], true))
             .expect("skip"));
         assert_eq!(recording.finish().expect("finish"), 2);
 

@@ -6,6 +6,8 @@ use std::io::{self, BufReader, Read};
 use std::path::Path;
 use std::time::Duration;
 
+use crate::Codec;
+
 use super::annexb::{AnnexBError, AnnexBReader};
 use super::ivf::{IvfError, IvfFrame, IvfReader, FOURCC_AV1, FOURCC_VP8, FOURCC_VP9};
 use super::opus::{opus_packet_samples, OggOpusError, OggOpusReader};
@@ -30,18 +32,16 @@ pub enum MediaCodec {
     H264,
 }
 
-impl MediaCodec {
-    /// The RTP clock rate of the codec: 48 kHz for Opus, 90 kHz for video.
-    pub fn clock_rate(self) -> u32 {
-        match self {
-            MediaCodec::Opus => 48_000,
-            _ => 90_000,
+impl From<MediaCodec> for Codec {
+    /// The RTP codec that carries frames of this file codec (for its clock rate, media type, packetizer).
+    fn from(codec: MediaCodec) -> Codec {
+        match codec {
+            MediaCodec::Vp8 => Codec::Vp8,
+            MediaCodec::Vp9 => Codec::Vp9,
+            MediaCodec::Av1 => Codec::Av1,
+            MediaCodec::Opus => Codec::Opus,
+            MediaCodec::H264 => Codec::H264,
         }
-    }
-
-    /// Whether the codec carries video.
-    pub fn is_video(self) -> bool {
-        self != MediaCodec::Opus
     }
 }
 

@@ -12,7 +12,10 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::{check_max_payload, DepacketizeError, Depacketized, Depacketizer, PacketizeError, Packetizer, Payload};
+use super::{
+    check_max_payload, marked_payloads, DepacketizeError, Depacketized, Depacketizer, PacketizeError, Packetizer,
+    Payload,
+};
 
 /// OBU type of a sequence header.
 pub const OBU_SEQUENCE_HEADER: u8 = 1;
@@ -292,16 +295,7 @@ impl Packetizer for Av1Packetizer {
         if !current.elements.is_empty() {
             payloads.push(current.finish(false, payloads.is_empty() && scan.new_sequence()));
         }
-        let count = payloads.len();
-        Ok(payloads
-            .into_iter()
-            .enumerate()
-            .map(|(i, data)| Payload {
-                timestamp,
-                data,
-                marker: i + 1 == count,
-            })
-            .collect())
+        Ok(marked_payloads(timestamp, payloads))
     }
 }
 

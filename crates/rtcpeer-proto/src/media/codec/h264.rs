@@ -9,7 +9,8 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{
-    check_max_payload, even_chunks, DepacketizeError, Depacketized, Depacketizer, PacketizeError, Packetizer, Payload,
+    check_max_payload, marked_payloads, split_behind_header, DepacketizeError, Depacketized, Depacketizer,
+    PacketizeError, Packetizer, Payload,
 };
 
 /// NAL unit type of an IDR slice.
@@ -102,16 +103,7 @@ impl Packetizer for H264Packetizer {
             pending.push(nal);
         }
         flush_aggregate(&mut pending, &mut out);
-        let count = out.len();
-        Ok(out
-            .into_iter()
-            .enumerate()
-            .map(|(i, data)| Payload {
-                timestamp,
-                data,
-                marker: i + 1 == count,
-            })
-            .collect())
+        Ok(marked_payloads(timestamp, out))
     }
 }
 
@@ -142,22 +134,17 @@ fn fragment(nal: &[u8], max_payload: usize, out: &mut Vec<Bytes>) {
     let header = nal[0];
     let body = &nal[1..];
     let indicator = (header & 0xe0) | NAL_FU_A;
-    let chunks: Vec<_> = even_chunks(body.len(), max_payload - 2).collect();
-    let count = chunks.len();
-    for (i, range) in chunks.into_iter().enumerate() {
+    out.extend(split_behind_header(body, max_payload, 2, |data, first, last| {
         let mut fu_header = nal_type(header);
-        if i == 0 {
+        if first {
             fu_header |= FU_START;
         }
-        if i + 1 == count {
+        if last {
             fu_header |= FU_END;
         }
-        let mut data = BytesMut::with_capacity(2 + range.len());
         data.put_u8(indicator);
         data.put_u8(fu_header);
-        data.put_slice(&body[range]);
-        out.push(data.freeze());
-    }
+    }));
 }
 
 /// Depacketizes H.264 packetization-mode 1 payloads into an Annex B access unit.

@@ -7,14 +7,13 @@
 
 pub mod av1;
 mod error;
-pub mod g711;
-pub mod g722;
 pub mod h264;
 pub mod opus;
+pub mod plain;
 pub mod vp8;
 pub mod vp9;
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 
 pub use error::{DepacketizeError, PacketizeError};
 
@@ -54,8 +53,7 @@ impl Codec {
     pub fn packetizer(self) -> Box<dyn Packetizer + Send> {
         match self {
             Codec::Opus => Box::new(opus::OpusPacketizer),
-            Codec::Pcmu | Codec::Pcma => Box::new(g711::G711Packetizer),
-            Codec::G722 => Box::new(g722::G722Packetizer),
+            Codec::Pcmu | Codec::Pcma | Codec::G722 => Box::new(plain::PlainPacketizer),
             Codec::Vp8 => Box::new(vp8::Vp8Packetizer::default()),
             Codec::Vp9 => Box::new(vp9::Vp9Packetizer::default()),
             Codec::H264 => Box::new(h264::H264Packetizer),
@@ -69,8 +67,7 @@ impl Codec {
     pub fn depacketizer(self) -> Box<dyn Depacketizer + Send> {
         match self {
             Codec::Opus => Box::new(opus::OpusDepacketizer),
-            Codec::Pcmu | Codec::Pcma => Box::new(g711::G711Depacketizer),
-            Codec::G722 => Box::new(g722::G722Depacketizer),
+            Codec::Pcmu | Codec::Pcma | Codec::G722 => Box::new(plain::PlainDepacketizer),
             Codec::Vp8 => Box::new(vp8::Vp8Depacketizer),
             Codec::Vp9 => Box::new(vp9::Vp9Depacketizer),
             Codec::H264 => Box::new(h264::H264Depacketizer),
@@ -172,6 +169,79 @@ fn single_frame(payloads: &[Bytes]) -> Result<Bytes, DepacketizeError> {
         [one] if one.is_empty() => Err(DepacketizeError::EmptyPayload),
         [one] => Ok(one.clone()),
         more => Err(DepacketizeError::OnePayloadPerFrame(more.len())),
+    }
+}
+
+/// The payloads of one video frame, in order: the last one carries the marker bit.
+fn marked_payloads(timestamp: u32, payloads: Vec<Bytes>) -> Vec<Payload> {
+    let count = payloads.len();
+    payloads
+        .into_iter()
+        .enumerate()
+        .map(|(i, data)| Payload {
+            timestamp,
+            data,
+            marker: i + 1 == count,
+        })
+        .collect()
+}
+
+/// Splits `body` as evenly as possible into pieces that fit in `max_payload` bytes behind a
+/// `header_len`-byte header, which `header(data, first, last)` writes in front of each piece.
+///
+/// `max_payload` must exceed `header_len`.
+fn split_behind_header(
+    body: &[u8],
+    max_payload: usize,
+    header_len: usize,
+    header: impl Fn(&mut BytesMut, bool, bool),
+) -> Vec<Bytes> {
+    let chunks: Vec<_> = even_chunks(body.len(), max_payload - header_len).collect();
+    let count = chunks.len();
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, range)| {
+            let mut data = BytesMut::with_capacity(header_len + range.len());
+            header(&mut data, i == 0, i + 1 == count);
+            data.put_slice(&body[range]);
+            data.freeze()
+        })
+        .collect()
+}
+
+/// 15-bit picture ids, one per frame, counting up and wrapping (the VP8 and VP9 descriptors'
+/// picture id as we send it).
+#[derive(Debug, Clone, Copy, Default)]
+struct PictureIds {
+    next: u16,
+}
+
+impl PictureIds {
+    /// Ids from `first` (taken modulo 2^15).
+    fn starting_at(first: u16) -> Self {
+        Self { next: first & 0x7fff }
+    }
+
+    /// The id the next frame will get.
+    fn peek(self) -> u16 {
+        self.next
+    }
+
+    /// The next frame's id.
+    fn take(&mut self) -> u16 {
+        let id = self.next;
+        self.next = (id + 1) & 0x7fff;
+        id
+    }
+}
+
+/// Checks that a later payload of a frame belongs to the first payload's picture, when both carry
+/// a picture id.
+fn same_picture(first: Option<u16>, found: Option<u16>) -> Result<(), DepacketizeError> {
+    match (first, found) {
+        (Some(first), Some(found)) if first != found => Err(DepacketizeError::PictureIdMismatch { first, found }),
+        _ => Ok(()),
     }
 }
 

@@ -6,7 +6,8 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{
-    check_max_payload, even_chunks, DepacketizeError, Depacketized, Depacketizer, PacketizeError, Packetizer, Payload,
+    check_max_payload, marked_payloads, same_picture, split_behind_header, DepacketizeError, Depacketized,
+    Depacketizer, PacketizeError, Packetizer, Payload, PictureIds,
 };
 
 /// The length of the descriptor we write: the required byte, X byte and 15-bit picture id.
@@ -86,20 +87,20 @@ impl Vp8Descriptor {
 /// Packetizes VP8 frames with a 15-bit picture id that counts up (and wraps) frame by frame.
 #[derive(Debug, Clone, Default)]
 pub struct Vp8Packetizer {
-    next_picture_id: u16,
+    picture_ids: PictureIds,
 }
 
 impl Vp8Packetizer {
     /// A packetizer whose first frame gets `first_picture_id` (taken modulo 2^15).
     pub fn new(first_picture_id: u16) -> Self {
         Self {
-            next_picture_id: first_picture_id & 0x7fff,
+            picture_ids: PictureIds::starting_at(first_picture_id),
         }
     }
 
     /// The picture id the next frame will get.
     pub fn next_picture_id(&self) -> u16 {
-        self.next_picture_id
+        self.picture_ids.peek()
     }
 }
 
@@ -109,26 +110,14 @@ impl Packetizer for Vp8Packetizer {
         if frame.is_empty() {
             return Err(PacketizeError::EmptyFrame);
         }
-        let picture_id = self.next_picture_id;
-        self.next_picture_id = (picture_id + 1) & 0x7fff;
-        let chunks: Vec<_> = even_chunks(frame.len(), max_payload - SENT_DESCRIPTOR_LEN).collect();
-        let count = chunks.len();
-        Ok(chunks
-            .into_iter()
-            .enumerate()
-            .map(|(i, range)| {
-                let mut data = BytesMut::with_capacity(SENT_DESCRIPTOR_LEN + range.len());
-                data.put_u8(0x80 | if i == 0 { 0x10 } else { 0 });
-                data.put_u8(0x80);
-                data.put_u16(0x8000 | picture_id);
-                data.put_slice(&frame[range]);
-                Payload {
-                    timestamp,
-                    data: data.freeze(),
-                    marker: i + 1 == count,
-                }
-            })
-            .collect())
+        let picture_id = self.picture_ids.take();
+        let payloads = split_behind_header(frame, max_payload, SENT_DESCRIPTOR_LEN, |data, first, _| {
+            // X, and S on the first payload; I with a 15-bit picture id.
+            data.put_u8(0x80 | if first { 0x10 } else { 0 });
+            data.put_u8(0x80);
+            data.put_u16(0x8000 | picture_id);
+        });
+        Ok(marked_payloads(timestamp, payloads))
     }
 }
 
@@ -165,11 +154,7 @@ impl Depacketizer for Vp8Depacketizer {
                 if descriptor.starts_frame() {
                     return Err(DepacketizeError::FrameRestarted(i));
                 }
-                if let (Some(first), Some(found)) = (first_picture_id, descriptor.picture_id) {
-                    if first != found {
-                        return Err(DepacketizeError::PictureIdMismatch { first, found });
-                    }
-                }
+                same_picture(first_picture_id, descriptor.picture_id)?;
             }
             data.put_slice(body);
         }

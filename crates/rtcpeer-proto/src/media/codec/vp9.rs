@@ -8,7 +8,8 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{
-    check_max_payload, even_chunks, DepacketizeError, Depacketized, Depacketizer, PacketizeError, Packetizer, Payload,
+    check_max_payload, marked_payloads, same_picture, split_behind_header, DepacketizeError, Depacketized,
+    Depacketizer, PacketizeError, Packetizer, Payload, PictureIds,
 };
 
 /// The length of the descriptor we write: the flags byte and a 15-bit picture id.
@@ -154,14 +155,14 @@ pub fn is_key_frame(frame: &[u8]) -> Result<bool, PacketizeError> {
 /// (and wraps) frame by frame.
 #[derive(Debug, Clone, Default)]
 pub struct Vp9Packetizer {
-    next_picture_id: u16,
+    picture_ids: PictureIds,
 }
 
 impl Vp9Packetizer {
     /// A packetizer whose first frame gets `first_picture_id` (taken modulo 2^15).
     pub fn new(first_picture_id: u16) -> Self {
         Self {
-            next_picture_id: first_picture_id & 0x7fff,
+            picture_ids: PictureIds::starting_at(first_picture_id),
         }
     }
 }
@@ -170,36 +171,23 @@ impl Packetizer for Vp9Packetizer {
     fn packetize(&mut self, frame: &[u8], timestamp: u32, max_payload: usize) -> Result<Vec<Payload>, PacketizeError> {
         check_max_payload(max_payload, SENT_DESCRIPTOR_LEN + 1)?;
         let key = is_key_frame(frame)?;
-        let picture_id = self.next_picture_id;
-        self.next_picture_id = (picture_id + 1) & 0x7fff;
-        let chunks: Vec<_> = even_chunks(frame.len(), max_payload - SENT_DESCRIPTOR_LEN).collect();
-        let count = chunks.len();
-        Ok(chunks
-            .into_iter()
-            .enumerate()
-            .map(|(i, range)| {
-                let last = i + 1 == count;
-                let mut flags = 0x80;
-                if !key {
-                    flags |= 0x40;
-                }
-                if i == 0 {
-                    flags |= 0x08;
-                }
-                if last {
-                    flags |= 0x04;
-                }
-                let mut data = BytesMut::with_capacity(SENT_DESCRIPTOR_LEN + range.len());
-                data.put_u8(flags);
-                data.put_u16(0x8000 | picture_id);
-                data.put_slice(&frame[range]);
-                Payload {
-                    timestamp,
-                    data: data.freeze(),
-                    marker: last,
-                }
-            })
-            .collect())
+        let picture_id = self.picture_ids.take();
+        let payloads = split_behind_header(frame, max_payload, SENT_DESCRIPTOR_LEN, |data, first, last| {
+            // I, P unless a key frame, B on the first payload, E on the last; a 15-bit picture id.
+            let mut flags = 0x80;
+            if !key {
+                flags |= 0x40;
+            }
+            if first {
+                flags |= 0x08;
+            }
+            if last {
+                flags |= 0x04;
+            }
+            data.put_u8(flags);
+            data.put_u16(0x8000 | picture_id);
+        });
+        Ok(marked_payloads(timestamp, payloads))
     }
 }
 
@@ -239,11 +227,7 @@ impl Depacketizer for Vp9Depacketizer {
                 if previous_ended && !d.begins_frame {
                     return Err(DepacketizeError::Discontinuity(i));
                 }
-                if let (Some(first), Some(found)) = (first_picture_id, d.picture_id) {
-                    if first != found {
-                        return Err(DepacketizeError::PictureIdMismatch { first, found });
-                    }
-                }
+                same_picture(first_picture_id, d.picture_id)?;
             }
             previous_ended = d.ends_frame;
             data.put_slice(body);

@@ -1,17 +1,16 @@
-//! Two rtcpeer peers in this process, connected over loopback with open data channels.
+//! Two rtcpeer peers in this process, connected over loopback with open data channels and, when asked,
+//! one track: the setup `bench` and `soak` share.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use rtcpeer::{
-    DataChannelEvent, DataChannelInit, IceCandidateInit, PeerConnectionEvent, PeerConnectionState, RTCConfiguration,
-    RTCDataChannel, RTCPeerConnection,
+    DataChannelEvent, DataChannelInit, IceCandidateInit, LocalTrack, PeerConnectionEvent, PeerConnectionState,
+    RTCConfiguration, RTCDataChannel, RTCPeerConnection, RemoteTrack,
 };
 use tokio::sync::mpsc;
 
-use super::BenchError;
-
-/// A connected pair: `channels[i]` on the offerer is `remote[i]` on the answerer.
+/// A connected pair: `local[i]` on the offerer is `remote[i]` on the answerer.
 pub struct Pair {
     /// The offering peer.
     pub offerer: RTCPeerConnection,
@@ -21,6 +20,8 @@ pub struct Pair {
     pub local: Vec<RTCDataChannel>,
     /// The answerer's ends of the same channels, open, in the same order.
     pub remote: Vec<RTCDataChannel>,
+    /// The answerer's end of the offerer's track, when [`connect`] was given one.
+    pub track: Option<RemoteTrack>,
     /// From the offer (`setLocalDescription`) to every channel open on both sides.
     pub connect_time: Duration,
 }
@@ -33,35 +34,30 @@ impl Pair {
     }
 }
 
-fn call(step: &'static str) -> impl FnOnce(rtcpeer::RtcError) -> BenchError {
-    move |error| BenchError::Rtc(format!("{step}: {error}"))
+fn call(step: &'static str) -> impl FnOnce(rtcpeer::RtcError) -> String {
+    move |error| format!("{step}: {error}")
 }
 
-/// Forwards `pc`'s candidates to `to`, the answerer's channels to `channels`, and a failed connection to `failed`.
+/// Forwards `pc`'s candidates to `to`, and its new channels and tracks and a failed or closed connection to
+/// `arrivals`.
 fn pump_events(
     pc: &mut RTCPeerConnection,
     to: mpsc::UnboundedSender<Option<IceCandidateInit>>,
-    channels: Option<mpsc::UnboundedSender<RTCDataChannel>>,
-    failed: mpsc::UnboundedSender<PeerConnectionState>,
-) -> Result<(), BenchError> {
-    let mut events = pc
-        .take_events()
-        .ok_or_else(|| BenchError::Rtc("event stream already taken".into()))?;
+    arrivals: mpsc::UnboundedSender<PeerConnectionEvent>,
+) -> Result<(), String> {
+    let mut events = pc.take_events().ok_or("event stream already taken")?;
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
             match event {
                 PeerConnectionEvent::IceCandidate(candidate) => {
                     let _ = to.send(candidate);
                 }
-                PeerConnectionEvent::DataChannel(channel) => {
-                    if let Some(channels) = &channels {
-                        let _ = channels.send(channel);
-                    }
-                }
-                PeerConnectionEvent::ConnectionStateChange(
-                    state @ (PeerConnectionState::Failed | PeerConnectionState::Closed),
-                ) => {
-                    let _ = failed.send(state);
+                event @ (PeerConnectionEvent::DataChannel(_)
+                | PeerConnectionEvent::Track(_)
+                | PeerConnectionEvent::ConnectionStateChange(
+                    PeerConnectionState::Failed | PeerConnectionState::Closed,
+                )) => {
+                    let _ = arrivals.send(event);
                 }
                 _ => {}
             }
@@ -82,24 +78,25 @@ fn apply_candidates(pc: &RTCPeerConnection, mut from: mpsc::UnboundedReceiver<Op
     });
 }
 
-async fn wait_open(channel: &mut RTCDataChannel) -> Result<(), BenchError> {
+async fn wait_open(channel: &mut RTCDataChannel) -> Result<(), String> {
     loop {
         match channel.next_event().await {
             Some(DataChannelEvent::Open) => return Ok(()),
             Some(DataChannelEvent::BufferedAmountLow) => {}
-            other => return Err(BenchError::Rtc(format!("channel did not open: {other:?}"))),
+            other => return Err(format!("channel did not open: {other:?}")),
         }
     }
 }
 
-/// Connects two peers bound to 127.0.0.1 with `channels` reliable ordered channels, within `limit`.
-pub async fn connect(channels: usize, limit: Duration) -> Result<Pair, BenchError> {
-    tokio::time::timeout(limit, connect_steps(channels))
+/// Connects two peers bound to 127.0.0.1 with `channels` reliable ordered channels, and `track` sent from the
+/// offerer when given, within `limit`.
+pub async fn connect(channels: usize, track: Option<&LocalTrack>, limit: Duration) -> Result<Pair, String> {
+    tokio::time::timeout(limit, connect_steps(channels, track))
         .await
-        .map_err(|_| BenchError::Rtc(format!("connecting took longer than {limit:?}")))?
+        .map_err(|_| format!("connecting took longer than {limit:?}"))?
 }
 
-async fn connect_steps(count: usize) -> Result<Pair, BenchError> {
+async fn connect_steps(count: usize, track: Option<&LocalTrack>) -> Result<Pair, String> {
     let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let mut offerer = RTCPeerConnection::new(RTCConfiguration::bound_to([loopback]))
         .await
@@ -110,17 +107,19 @@ async fn connect_steps(count: usize) -> Result<Pair, BenchError> {
     let mut local = Vec::with_capacity(count);
     for i in 0..count {
         let channel = offerer
-            .create_data_channel(&format!("bench-{i}"), DataChannelInit::default())
+            .create_data_channel(&i.to_string(), DataChannelInit::default())
             .await
             .map_err(call("createDataChannel"))?;
         local.push(channel);
     }
+    if let Some(track) = track {
+        offerer.add_track(track).await.map_err(call("addTrack"))?;
+    }
     let (to_answerer, answerer_inbox) = mpsc::unbounded_channel();
     let (to_offerer, offerer_inbox) = mpsc::unbounded_channel();
-    let (channel_tx, mut channel_rx) = mpsc::unbounded_channel();
-    let (failed_tx, mut failed) = mpsc::unbounded_channel();
-    pump_events(&mut offerer, to_answerer, None, failed_tx.clone())?;
-    pump_events(&mut answerer, to_offerer, Some(channel_tx), failed_tx)?;
+    let (arrivals_tx, mut arrivals) = mpsc::unbounded_channel();
+    pump_events(&mut offerer, to_answerer, arrivals_tx.clone())?;
+    pump_events(&mut answerer, to_offerer, arrivals_tx)?;
 
     let start = Instant::now();
     offerer
@@ -131,7 +130,7 @@ async fn connect_steps(count: usize) -> Result<Pair, BenchError> {
         .local_description()
         .await
         .map_err(call("offerer localDescription"))?
-        .ok_or_else(|| BenchError::Rtc("no offer".into()))?;
+        .ok_or("no offer")?;
     answerer
         .set_remote_description(offer)
         .await
@@ -145,7 +144,7 @@ async fn connect_steps(count: usize) -> Result<Pair, BenchError> {
         .local_description()
         .await
         .map_err(call("answerer localDescription"))?
-        .ok_or_else(|| BenchError::Rtc("no answer".into()))?;
+        .ok_or("no answer")?;
     offerer
         .set_remote_description(answer)
         .await
@@ -156,32 +155,27 @@ async fn connect_steps(count: usize) -> Result<Pair, BenchError> {
         wait_open(channel).await?;
     }
     let mut remote = Vec::with_capacity(count);
-    while remote.len() < count {
-        tokio::select! {
-            channel = channel_rx.recv() => {
-                let mut channel = channel.ok_or_else(|| BenchError::Rtc("answerer event stream ended".into()))?;
+    let mut remote_track = None;
+    while remote.len() < count || (track.is_some() && remote_track.is_none()) {
+        match arrivals.recv().await.ok_or("the event streams ended")? {
+            PeerConnectionEvent::DataChannel(mut channel) => {
                 wait_open(&mut channel).await?;
                 remote.push(channel);
             }
-            Some(state) = failed.recv() => return Err(BenchError::Rtc(format!("connection {state}"))),
+            PeerConnectionEvent::Track(t) => remote_track = Some(t),
+            PeerConnectionEvent::ConnectionStateChange(state) => return Err(format!("connection {state}")),
+            _ => {}
         }
     }
     let connect_time = start.elapsed();
-    // Pair the answerer's channels with the offerer's by label.
-    remote.sort_by_key(label_index);
+    // Pair the answerer's channels with the offerer's by label (the index).
+    remote.sort_by_key(|channel| channel.label().parse().unwrap_or(usize::MAX));
     Ok(Pair {
         offerer,
         answerer,
         local,
         remote,
+        track: remote_track,
         connect_time,
     })
-}
-
-fn label_index(channel: &RTCDataChannel) -> usize {
-    channel
-        .label()
-        .strip_prefix("bench-")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(usize::MAX)
 }
