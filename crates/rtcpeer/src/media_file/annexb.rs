@@ -24,14 +24,9 @@ pub const MAX_NALS_PER_ACCESS_UNIT: usize = 1024;
 
 /// NAL unit type of a non-IDR coded slice.
 pub const NAL_SLICE: u8 = 1;
-/// NAL unit type of an IDR (keyframe) coded slice.
-pub const NAL_IDR: u8 = 5;
+pub use rtcpeer_proto::media::codec::h264::{NAL_IDR, NAL_PPS, NAL_SPS};
 /// NAL unit type of supplemental enhancement information.
 pub const NAL_SEI: u8 = 6;
-/// NAL unit type of a sequence parameter set.
-pub const NAL_SPS: u8 = 7;
-/// NAL unit type of a picture parameter set.
-pub const NAL_PPS: u8 = 8;
 /// NAL unit type of an access unit delimiter.
 pub const NAL_AUD: u8 = 9;
 
@@ -72,7 +67,8 @@ pub enum AnnexBError {
 
 /// The `nal_unit_type` of a NAL unit (its header's low five bits); `None` if it is empty.
 pub fn nal_unit_type(nal: &[u8]) -> Option<u8> {
-    nal.first().map(|header| header & 0x1f)
+    nal.first()
+        .map(|&header| rtcpeer_proto::media::codec::h264::nal_type(header))
 }
 
 /// Whether the NAL unit type is a VCL (coded slice) type.

@@ -45,7 +45,7 @@ impl Codec {
 
     /// Whether this is an audio codec: one payload per frame, every frame decodable on its own.
     pub fn is_audio(self) -> bool {
-        matches!(self, Codec::Opus | Codec::Pcmu | Codec::Pcma | Codec::G722)
+        self.media_type() == Some(crate::jsep::MediaType::Audio)
     }
 
     /// A packetizer for this codec with default options. RTX carries no frames of its own:
