@@ -2,8 +2,10 @@
 //! the shared corpus with audio or video is answered, the answer re-parses
 //! and gives back what was answered, and both sides agree on the result.
 
-use std::path::PathBuf;
+#[path = "common/corpus.rs"]
+mod corpus;
 
+use corpus::corpus_dir;
 use rtcpeer_proto::jsep::{
     answer_media, apply_answer, extension, offer_media, Codec, LocalParameters, LocalSection, MediaCapabilities,
     MediaNegotiationError, MediaSectionParams, MediaType, NegotiatedMedia, RemoteMedia, RemoteParameters,
@@ -11,19 +13,6 @@ use rtcpeer_proto::jsep::{
 };
 use rtcpeer_proto::peer::SdpType;
 use rtcpeer_proto::sdp::{Attribute, Direction, SessionDescription};
-
-fn corpus_dir() -> PathBuf {
-    let dir = match std::env::var_os("RTCPEER_SDP_CORPUS") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/sdp-corpus"),
-    };
-    assert!(
-        dir.join("INDEX.md").is_file(),
-        "the SDP corpus is missing at {}",
-        dir.display()
-    );
-    dir
-}
 
 fn parse_file(name: &str) -> SessionDescription {
     let bytes = std::fs::read(corpus_dir().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -1,6 +1,11 @@
 //! The shared SDP corpus: every real description round-trips, every malformed
 //! one fails with the expected error (or parses under a documented tolerance).
 
+#[path = "common/corpus.rs"]
+mod corpus;
+
+use corpus::corpus_dir;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -9,21 +14,6 @@ use rtcpeer_proto::sdp::{
     Attribute, Direction, MediaKind, SdpError, SdpErrorKind, SessionDescription, Setup, MAX_DESCRIPTION_BYTES,
     MAX_LINES_PER_SECTION,
 };
-
-/// `shared/sdp-corpus` beside the repository root, or `$RTCPEER_SDP_CORPUS` when set
-/// (for checkouts such as worktrees that do not sit beside `shared/`).
-fn corpus_dir() -> PathBuf {
-    let dir = match std::env::var_os("RTCPEER_SDP_CORPUS") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/sdp-corpus"),
-    };
-    assert!(
-        dir.join("INDEX.md").is_file(),
-        "the SDP corpus is missing: expected {} (the shared/ directory beside the repository root; or set RTCPEER_SDP_CORPUS)",
-        dir.display()
-    );
-    dir
-}
 
 fn sdp_files(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
