@@ -267,3 +267,29 @@ async fn a_bad_extra_root_is_refused_at_construction_only_when_tls_is_used() {
         .expect("no TLS server: the roots are not looked at");
     pc.close().await;
 }
+
+#[tokio::test]
+async fn a_server_that_answers_tls_with_garbage_is_an_icecandidateerror() {
+    // Not a TLS server: it answers the ClientHello with bytes that are no TLS record, then
+    // keeps the connection open.
+    let listener = tokio::net::TcpListener::bind((LOOPBACK, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut hello = [0u8; 512];
+        let _ = stream.read(&mut hello).await;
+        stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await.unwrap();
+        tokio::time::sleep(Duration::from_secs(20)).await;
+    });
+    let url = format!("turns:127.0.0.1:{port}");
+    let mut pc = peer(url, Vec::new()).await;
+    let started = std::time::Instant::now();
+    let (code, _, text) = only_error(&gather(&mut pc).await);
+    assert_eq!(code, 701);
+    assert!(text.contains("TLS"), "{text}");
+    // The error ends gathering at once: no waiting for the Allocate's timeout.
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    pc.close().await;
+    server.abort();
+}
