@@ -1,6 +1,7 @@
 //! TURN allocation lifetime against a real coturn: an allocation outlives its granted lifetime
 //! because the client refreshes it, data keeps flowing after the refreshes, and closing the
-//! connection deletes the allocation on the server (lifetime 0), as coturn's log shows.
+//! connection deletes the allocation on the server (lifetime 0), as coturn's log shows; over
+//! UDP and over TLS (where every refresh travels on the TLS stream).
 
 mod common;
 #[path = "common/coturn.rs"]
@@ -9,17 +10,17 @@ mod coturn;
 use std::time::{Duration, Instant};
 
 use common::{next_message, open_channel, pump, wait_for, Seen, LOOPBACK};
-use coturn::{Coturn, Options, PASS, USER};
+use coturn::{make_pki, Coturn, Options, PASS, USER};
 use rtcpeer::{
-    DataChannelInit, DataChannelMessage, IceTransportPolicy, PeerConnectionState, RTCConfiguration, RTCIceServer,
-    RTCPeerConnection,
+    CertificateDer, DataChannelInit, DataChannelMessage, IceTransportPolicy, PeerConnectionState, RTCConfiguration,
+    RTCIceServer, RTCPeerConnection,
 };
 use tokio::time::timeout;
 
 /// The most coturn grants here: the client asks for 600 s and gets this.
 const MAX_LIFETIME: u64 = 4;
 
-async fn peer(url: String) -> RTCPeerConnection {
+async fn peer(url: String, roots: Vec<CertificateDer<'static>>) -> RTCPeerConnection {
     let config = RTCConfiguration {
         ice_servers: vec![RTCIceServer {
             urls: vec![url],
@@ -27,6 +28,7 @@ async fn peer(url: String) -> RTCPeerConnection {
             credential: Some(PASS.into()),
         }],
         ice_transport_policy: IceTransportPolicy::Relay,
+        turn_tls_roots: roots,
         ..RTCConfiguration::bound_to([LOOPBACK])
     };
     RTCPeerConnection::new(config).await.expect("a connection")
@@ -40,9 +42,9 @@ fn lines(log: &str, what: &str) -> usize {
     log.lines().filter(|l| l.contains(what)).count()
 }
 
-async fn outlive_the_lifetime(server: &Coturn, url: String) {
-    let mut offerer = peer(url.clone()).await;
-    let mut answerer = peer(url).await;
+async fn outlive_the_lifetime(server: &Coturn, url: String, roots: Vec<CertificateDer<'static>>) {
+    let mut offerer = peer(url.clone(), roots.clone()).await;
+    let mut answerer = peer(url, roots).await;
     let mut offerer_channel = offerer
         .create_data_channel("refresh", DataChannelInit::default())
         .await
@@ -117,7 +119,31 @@ async fn allocations_outlive_a_short_lifetime_and_close_deletes_them_over_udp() 
         ..Options::default()
     });
     let url = format!("turn:{}", server.addr());
-    timeout(Duration::from_secs(40), outlive_the_lifetime(&server, url))
+    timeout(Duration::from_secs(40), outlive_the_lifetime(&server, url, Vec::new()))
         .await
         .unwrap_or_else(|_| panic!("timed out; coturn log:\n{}", server.log()));
+}
+
+#[tokio::test]
+async fn allocations_outlive_a_short_lifetime_and_close_deletes_them_over_tls() {
+    let pki = make_pki(&["127.0.0.1"]);
+    let server = Coturn::start_with(Options {
+        tls: Some(pki.clone()),
+        max_allocate_lifetime: Some(MAX_LIFETIME as u32),
+        verbose: true,
+    });
+    let url = format!("turns:{}", server.tls_addr().unwrap());
+    timeout(
+        Duration::from_secs(40),
+        outlive_the_lifetime(&server, url, vec![pki.ca()]),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("timed out; coturn log:\n{}", server.log()));
+    // Both allocations were made over TLS (coturn names the session's TLS version).
+    let log = server.log();
+    let tls_sessions = log
+        .lines()
+        .filter(|l| l.contains("new, realm=<example.org>, username=<test>") && l.contains("method=TLS"))
+        .count();
+    assert_eq!(tls_sessions, 2, "{log}");
 }

@@ -9,8 +9,7 @@ mod coturn;
 use std::time::Duration;
 
 use common::{next_message, open_channel, pump, wait_for, Seen, LOOPBACK};
-use coturn::{Coturn, Options, PASS, USER};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use coturn::{make_pki, Coturn, Options, Pki, PASS, USER};
 use rtcpeer::{
     CertificateDer, DataChannelInit, DataChannelMessage, IceTransportPolicy, PeerConnectionEvent, PeerConnectionState,
     RTCConfiguration, RTCIceServer, RTCPeerConnection, StatsKind, StatsType,
@@ -19,39 +18,10 @@ use rtcpeer_proto::ice::CandidateKind;
 use rtcpeer_proto::stats::StatsCandidateType;
 use tokio::time::timeout;
 
-/// A test CA and a server certificate it signed.
-struct Pki {
-    /// The CA certificate, to trust.
-    ca: CertificateDer<'static>,
-    /// The server's certificate chain (leaf, then CA) in PEM.
-    chain_pem: String,
-    /// The server's private key in PEM.
-    key_pem: String,
-}
-
-/// A fresh CA, and a server certificate for `names` (DNS names or IP addresses) signed by it.
-fn make_pki(names: &[&str]) -> Pki {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "rtcpeer test CA");
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut leaf = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
-    leaf.distinguished_name.push(DnType::CommonName, names[0]);
-    let cert = leaf.signed_by(&key, &issuer).unwrap();
-    Pki {
-        ca: ca_cert.der().clone(),
-        chain_pem: format!("{}{}", cert.pem(), ca_cert.pem()),
-        key_pem: key.serialize_pem(),
-    }
-}
-
 fn tls_server(pki: &Pki) -> Coturn {
     Coturn::start_with(Options {
-        tls: Some((pki.chain_pem.clone(), pki.key_pem.clone())),
+        tls: Some(pki.clone()),
+        verbose: true,
         ..Options::default()
     })
 }
@@ -156,14 +126,16 @@ async fn relay_only_pair_over_tls(server: &Coturn, ca: CertificateDer<'static>) 
 async fn relay_only_peers_connect_through_coturn_over_tls() {
     let pki = make_pki(&["localhost", "127.0.0.1"]);
     let server = tls_server(&pki);
-    timeout(
-        Duration::from_secs(25),
-        relay_only_pair_over_tls(&server, pki.ca.clone()),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("timed out; coturn log:\n{}", server.log()));
-    // The server saw TLS sessions, not plain TCP.
-    assert!(server.log().contains("TLS"), "{}", server.log());
+    timeout(Duration::from_secs(25), relay_only_pair_over_tls(&server, pki.ca()))
+        .await
+        .unwrap_or_else(|_| panic!("timed out; coturn log:\n{}", server.log()));
+    // The server made both allocations on TLS sessions, not plain TCP.
+    let log = server.log();
+    let tls_sessions = log
+        .lines()
+        .filter(|l| l.contains("new, realm=<example.org>, username=<test>") && l.contains("method=TLS"))
+        .count();
+    assert_eq!(tls_sessions, 2, "{log}");
 }
 
 /// Gathers alone until complete; returns what was seen.
@@ -226,7 +198,7 @@ async fn an_untrusted_or_misnamed_certificate_is_an_icecandidateerror_and_no_rel
 
     // A CA that signed a different certificate is no help either.
     let other = make_pki(&["localhost", "127.0.0.1"]);
-    let mut pc = peer(url.clone(), vec![other.ca]).await;
+    let mut pc = peer(url.clone(), vec![other.ca()]).await;
     let (code, _, text) = only_error(&gather(&mut pc).await);
     assert_eq!(code, 701);
     assert!(
@@ -239,7 +211,7 @@ async fn an_untrusted_or_misnamed_certificate_is_an_icecandidateerror_and_no_rel
     let misnamed = make_pki(&["turn.example.org"]);
     let server = tls_server(&misnamed);
     let url = format!("turns:127.0.0.1:{}", server.tls_addr().unwrap().port());
-    let mut pc = peer(url, vec![misnamed.ca.clone()]).await;
+    let mut pc = peer(url, vec![misnamed.ca()]).await;
     let (code, _, text) = only_error(&gather(&mut pc).await);
     assert_eq!(code, 701);
     assert!(text.contains("not valid for name \"127.0.0.1\""), "{text}");

@@ -10,17 +10,57 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+
 pub const USER: &str = "test";
 pub const PASS: &str = "test";
 
 /// Relay port ranges handed out to the servers of concurrently running tests.
 static NEXT_RANGE: AtomicU16 = AtomicU16::new(0);
 
+/// A test CA and a server certificate it signed.
+#[derive(Clone)]
+pub struct Pki {
+    /// The CA certificate (DER), to trust.
+    pub ca_der: Vec<u8>,
+    /// The server's certificate chain (leaf, then CA) in PEM.
+    pub chain_pem: String,
+    /// The server's private key in PEM.
+    pub key_pem: String,
+}
+
+/// A fresh CA, and a server certificate for `names` (DNS names or IP addresses) signed by it.
+pub fn make_pki(names: &[&str]) -> Pki {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "rtcpeer test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    leaf.distinguished_name.push(DnType::CommonName, names[0]);
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    Pki {
+        ca_der: ca_cert.der().to_vec(),
+        chain_pem: format!("{}{}", cert.pem(), ca_cert.pem()),
+        key_pem: key.serialize_pem(),
+    }
+}
+
+impl Pki {
+    /// The CA certificate, as `RTCConfiguration::turn_tls_roots` takes it.
+    pub fn ca(&self) -> rtcpeer::CertificateDer<'static> {
+        rtcpeer::CertificateDer::from(self.ca_der.clone())
+    }
+}
+
 /// What a test asks of its server beyond the defaults.
 #[derive(Default)]
 pub struct Options {
-    /// A TLS listener with this certificate chain and private key (PEM).
-    pub tls: Option<(String, String)>,
+    /// A TLS listener with this certificate chain and private key.
+    pub tls: Option<Pki>,
     /// `--max-allocate-lifetime`: allocations live at most this many seconds.
     pub max_allocate_lifetime: Option<u32>,
     /// `--verbose`: the log names every request (refreshes, deletions).
@@ -62,9 +102,9 @@ impl Coturn {
         let mut extra = Vec::new();
         let mut tls_port = None;
         match &options.tls {
-            Some((cert, key)) => {
-                std::fs::write(dir.join("cert.pem"), cert).unwrap();
-                std::fs::write(dir.join("key.pem"), key).unwrap();
+            Some(pki) => {
+                std::fs::write(dir.join("cert.pem"), &pki.chain_pem).unwrap();
+                std::fs::write(dir.join("key.pem"), &pki.key_pem).unwrap();
                 let tls = free_port();
                 tls_port = Some(tls);
                 extra.push(format!("--tls-listening-port={tls}"));
