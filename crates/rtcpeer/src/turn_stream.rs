@@ -308,3 +308,32 @@ impl TlsSession {
         Ok(plain)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_certificate_is_checked_against_the_url_host_as_written() {
+        let ip = server_name(&IceServerHost::Ip("192.0.2.7".parse().unwrap())).unwrap();
+        assert!(matches!(ip, ServerName::IpAddress(_)), "{ip:?}");
+        let v6 = server_name(&IceServerHost::Ip("2001:db8::1".parse().unwrap())).unwrap();
+        assert!(matches!(v6, ServerName::IpAddress(_)), "{v6:?}");
+        let name = server_name(&IceServerHost::Domain("turn.example.org".into())).unwrap();
+        assert_eq!(name.to_str(), "turn.example.org");
+        // A host the URL parser let through that is no DNS name (a label over 63 bytes).
+        let long = format!("{}.example.org", "a".repeat(64));
+        let error = server_name(&IceServerHost::Domain(long)).unwrap_err();
+        assert!(error.contains("cannot be checked against a certificate"), "{error}");
+    }
+
+    #[test]
+    fn extra_roots_must_be_certificates() {
+        assert!(tls_config(&[]).is_ok());
+        let error = tls_config(&[CertificateDer::from(vec![0x30, 0x00])]).unwrap_err();
+        assert!(
+            matches!(&error, RtcError::Syntax(text) if text.contains("turn_tls_roots[0]")),
+            "{error:?}"
+        );
+    }
+}
