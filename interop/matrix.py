@@ -16,6 +16,11 @@ cells ``media-record``, ``media-play``, ``media-reflect`` (VP8; their ``-h264``
 variants with Chromium only), run by ``media_check.mjs``; aiortc's ``media-record``
 and ``media-play`` cells (VP8 and H.264) are run by ``peers/aiortc_media.py``.
 
+The ``relay`` cell (Chromium offers, rtcpeer answers) is the ``reliable`` exchange with both
+sides relay-only through a coturn that ``turn_cell.sh`` starts in the cell's namespace; Chromium
+must report a relayed local candidate on its selected pair and coturn must have granted two
+allocations.
+
 Prints a pass/fail matrix (reason = the failing side's last stderr line) and
 exits 1 if any cell failed.
 """
@@ -53,7 +58,13 @@ MEDIA_SCENARIOS = (
 H264_BROWSERS = ("chromium",)
 # The media cells aiortc takes part in (peers/aiortc_media.py, through `POST /offer`); it has no reflect check.
 AIORTC_MEDIA_SCENARIOS = ("media-record", "media-play", "media-record-h264", "media-play-h264")
-SCENARIOS = PAIR_SCENARIOS + SERVE_SCENARIOS + MEDIA_SCENARIOS
+# Both sides relay-only through coturn (turn_cell.sh), the `reliable` exchange; Chromium offers, rtcpeer answers.
+RELAY_SCENARIOS = ("relay",)
+RELAY_PEERS = ("chromium",)
+# The TURN server turn_cell.sh starts, as both peers are told.
+TURN_URL = "turn:127.0.0.1:3478"
+TURN_USER, TURN_PASS = "test", "test"
+SCENARIOS = PAIR_SCENARIOS + SERVE_SCENARIOS + MEDIA_SCENARIOS + RELAY_SCENARIOS
 # Third-party pairs of the self-check, as (offerer, answerer).
 SELF_PAIRS = (
     ("aiortc", "chromium"),
@@ -99,16 +110,23 @@ class Cell:
 
 def peer_command(peer: str, role: str, cell: Cell, args: argparse.Namespace) -> str:
     """Shell words that start `peer` in `role` ("offer" or "answer") for this cell."""
-    common = f"--scenario {cell.scenario} --count {args.count} --timeout {args.peer_timeout}"
+    scenario = cell.scenario
+    turn = ""
+    if scenario in RELAY_SCENARIOS:
+        scenario = "reliable"
+        turn = f" --ice-server {TURN_URL} --username {TURN_USER} --credential {TURN_PASS} --relay-only"
+    common = f"--scenario {scenario} --count {args.count} --timeout {args.peer_timeout}"
     if peer == "rtcpeer":
         # Only the arguments the protocol promises; rtcpeer keeps its own timeout.
-        return f"{shlex.quote(args.rtcpeer_bin)} {role} --scenario {cell.scenario} --count {args.count}"
+        return f"{shlex.quote(args.rtcpeer_bin)} {role} --scenario {scenario} --count {args.count}{turn}"
+    if turn and peer in BROWSERS:
+        turn += " --expect-relay"
     if peer == "aiortc":
         py = HERE / ".venv" / "bin" / "python"
         return f"{shlex.quote(str(py))} {shlex.quote(str(HERE / 'peers' / 'aiortc_peer.py'))} {role} {common}"
     mdns = cell.mdns if cell.mdns != "-" else "on"
     script = shlex.quote(str(HERE / "peers" / "browser_peer.mjs"))
-    return f"node {script} {role} --browser {peer} --mdns {mdns} {common}"
+    return f"node {script} {role} --browser {peer} --mdns {mdns} {common}{turn}"
 
 
 def last_words(text: str) -> str:
@@ -184,8 +202,11 @@ def run_cell(cell: Cell, args: argparse.Namespace, out: Path) -> dict:
         print(f"  {mark:4} {cell.name} ({result['seconds']} s)", file=sys.stderr, flush=True)
         return result
     result_file = logs / "result.json"
+    # A relay cell runs pair.py beside a coturn in the same namespace.
+    turn = [str(HERE / "turn_cell.sh"), str(logs)] if cell.scenario in RELAY_SCENARIOS else []
     cmd = [
         str(HERE / "ns.sh"),
+        *turn,
         sys.executable,
         str(HERE / "pair.py"),
         "--offerer",
@@ -210,14 +231,39 @@ def run_cell(cell: Cell, args: argparse.Namespace, out: Path) -> dict:
             "seconds": round(time.monotonic() - started, 2),
             "reason": f"pair.py exit {proc.returncode}: {tail[-1] if tail else 'no output'}",
         }
+    if result["ok"] and turn:
+        result = check_turn_log(logs, result)
     mark = "pass" if result["ok"] else "FAIL"
     print(f"  {mark:4} {cell.name} ({result['seconds']} s)", file=sys.stderr, flush=True)
+    return result
+
+
+def check_turn_log(logs: Path, result: dict) -> dict:
+    """A relay cell passes only if coturn granted an allocation to each peer (both were relay-only)."""
+    try:
+        log = (logs / "turn.log").read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        return {**result, "ok": False, "reason": f"no coturn log: {e}"}
+    allocations = sum("ALLOCATE processed, success" in line for line in log.splitlines())
+    if allocations < 2:
+        return {**result, "ok": False, "reason": f"coturn granted {allocations} allocation(s), expected one per peer"}
+    result = {**result, "reason": f"{result.get('reason', '')}; coturn granted {allocations} allocations"}
+    (logs / "result.json").write_text(json.dumps(result) + "\n", encoding="utf-8")
     return result
 
 
 def build_cells(args: argparse.Namespace) -> list[Cell]:
     cells = []
     for scenario in args.scenarios:
+        if scenario in RELAY_SCENARIOS:
+            # The browser offers, rtcpeer answers, both through coturn; no self-check counterpart.
+            if args.self_check or "answer" not in args.roles:
+                continue
+            mdns = "on" if "on" in args.mdns else "off"
+            for peer in args.peers:
+                if peer in RELAY_PEERS:
+                    cells.append(Cell(peer, "rtcpeer", scenario, mdns))
+            continue
         if scenario in MEDIA_SCENARIOS:
             # The browser (or aiortc) offers media, `rtcpeer serve` answers; one cell per peer, with the
             # browser's default mDNS hiding (media permission lifts it in Chromium anyway).

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Installs the third-party interop peers; idempotent and a fast no-op once done.
-#   Debian: chromium, firefox-esr, ffmpeg (media cells; apt-get update only when a package is missing)
+#   Debian: chromium, firefox-esr, ffmpeg (media cells), coturn (relay cell; apt-get update only when a package is missing)
 #   interop/.venv: aiortc (wheels only)
 #   interop/node_modules: playwright-core, puppeteer-core (from package-lock.json,
 #   with every browser download switched off: the browsers come from Debian)
@@ -13,7 +13,7 @@ sudo=""
 if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
 
 missing=()
-for pkg in chromium firefox-esr ffmpeg; do
+for pkg in chromium firefox-esr ffmpeg coturn; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 for tool in unshare ip; do

@@ -3,6 +3,11 @@
 //
 //   node browser_peer.mjs offer|answer --browser chromium|firefox [--scenario S] [--count N]
 //                         [--mdns on|off] [--timeout SECONDS]
+//                         [--ice-server URL --username U --credential C] [--relay-only] [--expect-relay]
+//
+// --ice-server (repeatable) fills the page's `iceServers`, --relay-only sets
+// `iceTransportPolicy: 'relay'`, and --expect-relay makes the run fail unless
+// getStats' selected candidate pair has a local candidate of type `relay`.
 //
 // Serves peer.html/peer.js on 127.0.0.1 and opens it in the browser; the page
 // runs the RTCPeerConnection. This process relays the JSON signaling lines
@@ -22,13 +27,15 @@ const SCENARIOS = ['reliable', 'unordered', 'negotiated', 'close'];
 function usage(msg) {
   process.stderr.write(
     `${msg}\nusage: browser_peer.mjs offer|answer --browser chromium|firefox ` +
-      `[--scenario ${SCENARIOS.join('|')}] [--count N] [--mdns on|off] [--timeout S]\n`,
+      `[--scenario ${SCENARIOS.join('|')}] [--count N] [--mdns on|off] [--timeout S]\n` +
+      `       [--ice-server URL --username U --credential C] [--relay-only] [--expect-relay]\n`,
   );
   process.exit(64);
 }
 
 function parseArgs(argv) {
   const o = { browser: null, scenario: 'reliable', count: 100, mdns: 'on', timeout: 60, role: null, minUnordered: 0.5 };
+  Object.assign(o, { iceServers: [], username: undefined, credential: undefined, relayOnly: false, expectRelay: false });
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => (i + 1 < argv.length ? argv[++i] : usage(`${a} needs a value`));
@@ -40,6 +47,11 @@ function parseArgs(argv) {
     else if (a === '--mdns') o.mdns = val();
     else if (a === '--timeout') o.timeout = Number(val());
     else if (a === '--min-unordered') o.minUnordered = Number(val());
+    else if (a === '--ice-server') o.iceServers.push(val());
+    else if (a === '--username') o.username = val();
+    else if (a === '--credential') o.credential = val();
+    else if (a === '--relay-only') o.relayOnly = true;
+    else if (a === '--expect-relay') o.expectRelay = true;
     else usage(`unknown argument ${a}`);
   }
   if (!['offerer', 'answerer'].includes(o.role)) usage('role must be offer or answer');
@@ -110,6 +122,12 @@ const pageConfig = {
   echoWaitMs: opts.timeout * 1000,
   closeWaitMs: Math.min(30000, opts.timeout * 1000),
   quietMs: 2000,
+  // RTCConfiguration of the page's connection (--ice-server, --relay-only).
+  rtcConfig: {
+    iceServers: opts.iceServers.map((url) => ({ urls: url, username: opts.username, credential: opts.credential })),
+    iceTransportPolicy: opts.relayOnly ? 'relay' : 'all',
+  },
+  expectRelay: opts.expectRelay,
 };
 const files = {
   '/': ['peer.html', 'text/html'],

@@ -5,14 +5,19 @@ use std::net::IpAddr;
 use crate::mdns::MdnsResolver;
 use crate::proto::{BundlePolicy, Certificate, IceTransportPolicy, RtcError};
 use rtcpeer_proto::ice::server::{validate_ice_servers, IceServer, ValidIceServer};
+use rustls::pki_types::CertificateDer;
 
 /// `RTCIceServer`: a STUN or TURN server.
 ///
 /// [`RTCPeerConnection::new`](crate::RTCPeerConnection::new) validates the list as browsers do
 /// (an empty or unparsable URL is a `SyntaxError`, a TURN URL without username and credential
 /// an `InvalidAccessError`), resolves host names, and gathers server-reflexive candidates from
-/// `stun:` and `turn:` servers and relayed ones from `turn:` servers (`?transport=udp` or `tcp`).
-/// `stuns:`/`turns:` (TLS) are accepted but yield an `icecandidateerror` (701).
+/// `stun:` and `turn:` servers and relayed ones from `turn:` servers (`?transport=udp` or `tcp`)
+/// and `turns:` servers (TURN over TLS over TCP; the server's certificate must be valid for the
+/// URL's host and chain to a Mozilla root or to one of
+/// [`RTCConfiguration::turn_tls_roots`]). `stuns:` and `turns:…?transport=udp` (DTLS) are
+/// accepted but yield an `icecandidateerror` (701), as does a failed TLS handshake (its text
+/// names the TLS error).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RTCIceServer {
     /// `stun:`/`turn:`/`turns:` URLs of the server.
@@ -46,6 +51,12 @@ pub struct RTCConfiguration {
     /// The default sends one-shot mDNS queries to `224.0.0.251:5353` out of the connection's
     /// IPv4 addresses; [`MdnsResolver::disabled`] ignores such candidates.
     pub mdns: MdnsResolver,
+    /// rtcpeer extension: CA certificates (DER) trusted for `turns:` servers besides the
+    /// Mozilla root store built in (`webpki-roots`), for private deployments and tests.
+    ///
+    /// Checked when the connection is created if some server is `turns:`: a certificate that
+    /// is not a usable CA is a `SyntaxError`.
+    pub turn_tls_roots: Vec<CertificateDer<'static>>,
 }
 
 impl Default for RTCConfiguration {
@@ -57,6 +68,7 @@ impl Default for RTCConfiguration {
             certificates: Vec::new(),
             bind_addresses: Vec::new(),
             mdns: MdnsResolver::default(),
+            turn_tls_roots: Vec::new(),
         }
     }
 }

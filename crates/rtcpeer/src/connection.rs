@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rtcpeer_proto::ice::server::{IceServerHost, ValidIceServer};
+use rtcpeer_proto::ice::server::{IceServerHost, IceServerScheme, ValidIceServer};
 use rtcpeer_proto::ice::{Candidate, ServerEndpoint};
 
 use tokio::net::UdpSocket;
@@ -27,6 +27,7 @@ use crate::proto::{
 use crate::socket;
 use crate::stats::{RTCStatsReport, TransportStats};
 use crate::track::{LocalTrack, RemoteTrack};
+use crate::turn_stream::ServerStreams;
 
 /// An event of the connection, in the order the W3C specification fires them.
 #[derive(Debug)]
@@ -198,6 +199,13 @@ impl RTCPeerConnection {
         let span = info_span!("rtcpeer", connection = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed));
         let sockets = bind_all(&addresses).instrument(span.clone()).await?;
         let ice_servers = resolve_servers(&servers).instrument(span.clone()).await;
+        // TLS is set up (and the extra roots checked) only when some server is `turns:`.
+        let any_tls = ice_servers.iter().any(|s| s.url.scheme == IceServerScheme::Turns);
+        let tls = if any_tls {
+            Some(crate::turn_stream::tls_config(&config.turn_tls_roots)?)
+        } else {
+            None
+        };
         let core_config = PeerConfig {
             certificate: config.certificates.into_iter().next(),
             bundle_policy: config.bundle_policy,
@@ -222,6 +230,7 @@ impl RTCPeerConnection {
             backlog,
             ended_tx,
             config.mdns,
+            ServerStreams::new(tls),
         );
         tokio::spawn(driver.run().instrument(span));
         Ok(RTCPeerConnection {

@@ -25,6 +25,7 @@ use crate::proto::{
 };
 use crate::stats::TransportStats;
 use crate::track::{self, LocalTrack, RemoteTrackSender, TrackFrame};
+use crate::turn_stream::{ServerStreams, StreamInput};
 
 /// The largest UDP payload; a datagram is never bigger.
 const MAX_DATAGRAM: usize = 65_535;
@@ -85,7 +86,7 @@ pub(crate) struct Driver {
     frames_rx: mpsc::Receiver<TrackFrame>,
     /// The task's ends of the remote tracks handed out in `track` events.
     remote_tracks: HashMap<TransceiverId, RemoteTrackSender>,
-    /// TCP connections to TURN servers.
+    /// TCP and TLS connections to TURN servers.
     streams: ServerStreams,
 }
 
@@ -100,6 +101,7 @@ impl Driver {
         backlog: Arc<Backlog>,
         ended: watch::Sender<bool>,
         mdns: MdnsResolver,
+        streams: ServerStreams,
     ) -> Self {
         let locals: Vec<SocketAddr> = sockets.iter().map(|(_, local)| *local).collect();
         let (frames_tx, frames_rx) = track::frame_queue();
@@ -107,7 +109,7 @@ impl Driver {
             frames_tx,
             frames_rx,
             remote_tracks: HashMap::new(),
-            streams: ServerStreams::new(),
+            streams,
             lookups: Lookups::new(mdns, &locals),
             core,
             sockets: sockets
@@ -175,9 +177,9 @@ impl Driver {
                 Input::Stream(StreamInput::Data(server, bytes)) => {
                     self.core.handle_stream_receive(Instant::now(), server, &bytes)
                 }
-                Input::Stream(StreamInput::Closed(server)) => {
-                    self.streams.writers.remove(&server);
-                    self.core.handle_stream_closed(Instant::now(), server);
+                Input::Stream(StreamInput::Failed(server, reason)) => {
+                    self.streams.remove(server);
+                    self.core.handle_stream_failed(Instant::now(), server, reason);
                 }
             }
         }
@@ -469,7 +471,8 @@ impl Driver {
             }
             while let Some(transmit) = self.core.poll_stream_transmit() {
                 progressed = true;
-                self.streams.send(transmit.server, transmit.contents);
+                self.streams
+                    .send(transmit.server, transmit.tls.as_ref(), transmit.contents);
             }
             progressed |= self.release_waiting_sends();
             // Refreshed before the events go out, so a handle reading `Open` sees an open channel.
@@ -627,96 +630,4 @@ async fn sleep_until(deadline: Option<Instant>) {
     if let Some(deadline) = deadline {
         tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)).await
     }
-}
-
-/// How long connecting to a TURN server over TCP may take.
-const STREAM_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-/// Frames waiting to be written to one TURN server; more are dropped (like lost datagrams).
-const STREAM_WRITE_QUEUE: usize = 256;
-/// Chunks read from the TURN servers waiting for the task; the readers wait beyond.
-const STREAM_READ_QUEUE: usize = 64;
-
-/// What a TURN server's TCP connection reports to the task.
-pub(crate) enum StreamInput {
-    /// Bytes read from the server.
-    Data(SocketAddr, Vec<u8>),
-    /// The connection could not be made or has ended.
-    Closed(SocketAddr),
-}
-
-/// The TCP connections to TURN servers: one small task each, opened on the first bytes the
-/// core has for a server; each ends when its writer is dropped or the server closes.
-struct ServerStreams {
-    writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
-    input_tx: mpsc::Sender<StreamInput>,
-    input: mpsc::Receiver<StreamInput>,
-}
-
-impl ServerStreams {
-    fn new() -> Self {
-        let (input_tx, input) = mpsc::channel(STREAM_READ_QUEUE);
-        ServerStreams {
-            writers: HashMap::new(),
-            input_tx,
-            input,
-        }
-    }
-
-    /// Queues bytes for `server`, connecting first if needed.
-    fn send(&mut self, server: SocketAddr, bytes: Vec<u8>) {
-        let writer = self.writers.entry(server).or_insert_with(|| {
-            let (tx, rx) = mpsc::channel(STREAM_WRITE_QUEUE);
-            tokio::spawn(run_stream(server, rx, self.input_tx.clone()));
-            tx
-        });
-        if writer.try_send(bytes).is_err() {
-            debug!(%server, "TURN stream write queue full; frame dropped");
-        }
-    }
-}
-
-/// Connects to `server`, writes what comes on `writes`, and reports what it reads.
-async fn run_stream(server: SocketAddr, mut writes: mpsc::Receiver<Vec<u8>>, input: mpsc::Sender<StreamInput>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let connect = tokio::net::TcpStream::connect(server);
-    let stream = match tokio::time::timeout(STREAM_CONNECT_TIMEOUT, connect).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(error)) => {
-            debug!(%server, %error, "cannot connect to the TURN server");
-            let _ = input.send(StreamInput::Closed(server)).await;
-            return;
-        }
-        Err(_) => {
-            debug!(%server, "connecting to the TURN server timed out");
-            let _ = input.send(StreamInput::Closed(server)).await;
-            return;
-        }
-    };
-    let _ = stream.set_nodelay(true);
-    let (mut reader, mut writer) = stream.into_split();
-    let mut buffer = vec![0u8; 16 * 1024];
-    loop {
-        tokio::select! {
-            bytes = writes.recv() => match bytes {
-                Some(bytes) => {
-                    if let Err(error) = writer.write_all(&bytes).await {
-                        debug!(%server, %error, "TURN stream write failed");
-                        break;
-                    }
-                }
-                // The connection's task has ended: what it queued is written.
-                None => return,
-            },
-            read = reader.read(&mut buffer) => match read {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    let chunk = buffer.get(..n).unwrap_or_default().to_vec();
-                    if input.send(StreamInput::Data(server, chunk)).await.is_err() {
-                        return;
-                    }
-                }
-            },
-        }
-    }
-    let _ = input.send(StreamInput::Closed(server)).await;
 }

@@ -34,6 +34,7 @@ mod proto;
 mod socket;
 mod stats;
 mod track;
+mod turn_stream;
 
 pub mod media_file;
 
@@ -51,5 +52,7 @@ pub use proto::{
 pub use rtcpeer_proto::peer::StatsSelector;
 pub use rtcpeer_proto::peer::{DropCounters, MediaCounters};
 pub use rtcpeer_proto::stats::{Stats, StatsKind, StatsType};
+/// A DER certificate, as [`RTCConfiguration::turn_tls_roots`] takes them (from `rustls`).
+pub use rustls::pki_types::CertificateDer;
 pub use stats::{RTCStatsReport, TransportStats};
 pub use track::{LocalTrack, RemoteTrack, RemoteTrackEvent, LOCAL_FRAME_QUEUE, REMOTE_FRAME_QUEUE};

@@ -99,6 +99,41 @@ async function gatheringComplete(pc) {
 function watchStates(pc) {
   pc.addEventListener('connectionstatechange', () => log(`connectionState ${pc.connectionState}`));
   pc.addEventListener('iceconnectionstatechange', () => log(`iceConnectionState ${pc.iceConnectionState}`));
+  pc.addEventListener('icecandidateerror', (e) =>
+    log(`icecandidateerror ${e.errorCode} ${e.errorText} (${e.url}, ${e.address}:${e.port})`),
+  );
+}
+
+// The connection's configuration: no servers unless the driver was given some.
+function rtcConfig(cfg) {
+  return cfg.rtcConfig || { iceServers: [] };
+}
+
+// The selected candidate pair as getStats reports it: `{local, remote}` candidate stats.
+async function selectedPair(pc) {
+  const stats = await pc.getStats();
+  let pair = null;
+  stats.forEach((s) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId);
+  });
+  if (!pair) stats.forEach((s) => {
+    if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s;
+  });
+  if (!pair) return null;
+  return { local: stats.get(pair.localCandidateId), remote: stats.get(pair.remoteCandidateId) };
+}
+
+// With cfg.expectRelay: fails unless the selected pair's local candidate is relayed; describes the pair.
+async function checkRelay(pc, cfg) {
+  if (!cfg.expectRelay) return '';
+  const pair = await selectedPair(pc);
+  if (!pair || !pair.local) throw new Error('getStats has no selected candidate pair');
+  const { local, remote } = pair;
+  const text = `selected pair local ${local.candidateType}/${local.relayProtocol || '-'} ${local.address}:${local.port}` +
+    ` remote ${remote ? `${remote.candidateType} ${remote.address}:${remote.port}` : '?'}`;
+  log(text);
+  if (local.candidateType !== 'relay') throw new Error(`expected a relayed local candidate: ${text}`);
+  return `; ${text}`;
 }
 
 function channelInit(scenario) {
@@ -117,7 +152,7 @@ function channelInit(scenario) {
 
 // ---------------------------------------------------------------- answerer --
 async function answerer(cfg) {
-  const pc = new RTCPeerConnection({ iceServers: [] });
+  const pc = new RTCPeerConnection(rtcConfig(cfg));
   watchStates(pc);
   let connected = false;
   const opened = new Set();
@@ -189,7 +224,7 @@ async function answerer(cfg) {
 
 // ----------------------------------------------------------------- offerer --
 async function offerer(cfg) {
-  const pc = new RTCPeerConnection({ iceServers: [] });
+  const pc = new RTCPeerConnection(rtcConfig(cfg));
   watchStates(pc);
   const [label, init] = channelInit(cfg.scenario);
   const ch = pc.createDataChannel(label, init);
@@ -283,6 +318,7 @@ async function offerer(cfg) {
     if (performance.now() > deadline) throw new Error(`only ${checked}/${total} echoes within ${cfg.echoWaitMs} ms`);
     await waitEvent(200);
   }
+  const relay = await checkRelay(pc, cfg);
   if (cfg.scenario === 'close') {
     ch.close();
     await waitFor(ch, 'close', () => ch.readyState === 'closed', 10000, `channel ${label} to finish closing`);
@@ -290,7 +326,7 @@ async function offerer(cfg) {
   }
   pc.close();
   await sleep(200);
-  return `${checked}/${total} echoes byte-exact and in order`;
+  return `${checked}/${total} echoes byte-exact and in order${relay}`;
 }
 
 // -------------------------------------------------------------------- main --

@@ -1,12 +1,18 @@
 //! Gathering server-reflexive and relayed candidates, and carrying data through TURN allocations.
 //!
 //! [`IceGatherer`] owns one [`StunBinding`] per (local UDP socket, STUN or TURN/UDP server) and
-//! one [`TurnClient`] per (local UDP socket, TURN/UDP server) or per TURN/TCP server. It is
-//! sans-IO like the agent: datagrams for the servers leave through
-//! [`IceGatherer::poll_transmit`] (a [`Transmit`] from a local socket), bytes for a TCP
+//! one [`TurnClient`] per (local UDP socket, TURN/UDP server) or per TURN/TCP or TURN/TLS
+//! server. It is sans-IO like the agent: datagrams for the servers leave through
+//! [`IceGatherer::poll_transmit`] (a [`Transmit`] from a local socket), bytes for a TCP or TLS
 //! connection to a server through [`IceGatherer::poll_stream_transmit`] (the runtime opens the
 //! connection on the first one and reports what it reads with
-//! [`IceGatherer::handle_stream_receive`], or its end with [`IceGatherer::handle_stream_closed`]).
+//! [`IceGatherer::handle_stream_receive`], or its end with [`IceGatherer::handle_stream_closed`]
+//! or [`IceGatherer::handle_stream_failed`]).
+//!
+//! `turns:` (TURN over TLS, RFC 7065) uses the same framing as TCP (RFC 8656 §3.1): the
+//! gatherer only marks its [`StreamTransmit`]s with the host name the server's certificate must
+//! be valid for ([`StreamTransmit::tls`]); the runtime wraps the TCP connection in TLS. A
+//! `turns:` URL with `?transport=udp` (DTLS) and `stuns:` are not supported: 701.
 //!
 //! A relayed candidate's base is its relayed address (RFC 8445 §5.1.1.2). The ICE agent sends
 //! from that address like from any socket; the caller hands such datagrams to
@@ -27,7 +33,7 @@ use std::time::{Duration, Instant};
 use super::candidate::{
     compute_priority, hash_foundation, Candidate, CandidateAddress, CandidateKind, TransportProtocol,
 };
-use super::server::{IceServerScheme, IceServerTransport, IceServerUrl, ValidIceServer};
+use super::server::{IceServerHost, IceServerScheme, IceServerTransport, IceServerUrl, ValidIceServer};
 use crate::net::Transmit;
 use crate::stun::{BindingError, StunBinding, StunBindingConfig};
 use crate::turn::{StreamDecoder, TurnClient, TurnConfig, TurnEvent, TurnState, TurnTransport};
@@ -141,11 +147,14 @@ pub enum GatherEvent {
     Complete,
 }
 
-/// Bytes for the TCP connection to a TURN server.
+/// Bytes for the TCP or TLS connection to a TURN server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamTransmit {
     /// The server: one connection per server address.
     pub server: SocketAddr,
+    /// `Some(host)` for a `turns:` server: the connection is TLS, and the server's certificate
+    /// must be valid for `host` (the URL's host name or IP address). `None`: plain TCP.
+    pub tls: Option<IceServerHost>,
     /// The bytes to write, whole STUN or ChannelData frames.
     pub contents: Vec<u8>,
 }
@@ -175,8 +184,19 @@ struct BindingTask {
 enum Path {
     /// Datagrams from this local socket.
     Udp { local: SocketAddr },
-    /// A TCP connection to the server.
-    Stream { decoder: StreamDecoder },
+    /// A TCP connection to the server; over TLS when `tls` names the host to verify.
+    Stream {
+        decoder: StreamDecoder,
+        tls: Option<IceServerHost>,
+    },
+}
+
+/// How [`IceGatherer::start_relay`] reaches a TURN server.
+enum RelayPath {
+    /// UDP from the `rank`-th local socket.
+    Udp { local: SocketAddr, rank: usize },
+    /// A TCP connection, over TLS verified for `tls` when it is set.
+    Stream { tls: Option<IceServerHost> },
 }
 
 #[derive(Debug)]
@@ -276,15 +296,28 @@ impl IceGatherer {
             return;
         };
         let scheme = server.url.scheme;
-        if scheme.is_secure() {
-            self.error(None, url, UNREACHABLE, "STUN/TURN over TLS is not supported".into());
-            return;
+        match (scheme, server.url.transport) {
+            (IceServerScheme::Stuns, _) => {
+                self.error(None, url, UNREACHABLE, "STUN over TLS (stuns:) is not supported".into());
+                return;
+            }
+            (IceServerScheme::Turns, IceServerTransport::Udp) => {
+                self.error(None, url, UNREACHABLE, "TURN over DTLS is not supported".into());
+                return;
+            }
+            (IceServerScheme::Turns, IceServerTransport::Tcp) => {
+                let tls = Some(server.url.host.clone());
+                self.start_relay(now, server, url, address, RelayPath::Stream { tls });
+                return;
+            }
+            (IceServerScheme::Turn, IceServerTransport::Tcp) => {
+                self.start_relay(now, server, url, address, RelayPath::Stream { tls: None });
+                return;
+            }
+            // `stun:` has no transport query: always a Binding over UDP.
+            (IceServerScheme::Stun, _) | (IceServerScheme::Turn, IceServerTransport::Udp) => {}
         }
         let turn = scheme == IceServerScheme::Turn;
-        if turn && server.url.transport == IceServerTransport::Tcp {
-            self.start_relay(now, server, url, address, None, 0);
-            return;
-        }
         let hosts: Vec<(usize, SocketAddr)> = self
             .hosts
             .iter()
@@ -297,7 +330,7 @@ impl IceGatherer {
                 self.start_binding(now, url.clone(), local, address, rank);
             }
             if turn {
-                self.start_relay(now, server, url.clone(), address, Some(local), rank);
+                self.start_relay(now, server, url.clone(), address, RelayPath::Udp { local, rank });
             }
         }
     }
@@ -331,23 +364,20 @@ impl IceGatherer {
         }
     }
 
-    fn start_relay(
-        &mut self,
-        now: Instant,
-        server: &ServerEndpoint,
-        url: String,
-        address: SocketAddr,
-        local: Option<SocketAddr>,
-        rank: usize,
-    ) {
+    fn start_relay(&mut self, now: Instant, server: &ServerEndpoint, url: String, address: SocketAddr, how: RelayPath) {
+        let local = match how {
+            RelayPath::Udp { local, .. } => Some(local),
+            RelayPath::Stream { .. } => None,
+        };
+        // One connection per server address: a second stream URL for it is skipped.
         let duplicate = self.relays.iter().any(|r| r.server == address && r.local() == local);
         if duplicate || !self.room() {
             return;
         }
-        let transport = if local.is_some() {
-            TurnTransport::Udp
-        } else {
-            TurnTransport::Tcp
+        let transport = match &how {
+            RelayPath::Udp { .. } => TurnTransport::Udp,
+            RelayPath::Stream { tls: None } => TurnTransport::Tcp,
+            RelayPath::Stream { tls: Some(_) } => TurnTransport::Tls,
         };
         let mut config = TurnConfig::new(
             server.username.clone().unwrap_or_default(),
@@ -359,17 +389,17 @@ impl IceGatherer {
         config.last_wait_rtos = self.config.turn_last_wait_rtos;
         config.stream_timeout = self.config.turn_stream_timeout;
         config.software = self.config.software.clone();
-        // Relayed over UDP is preferred to relayed over TCP, as browsers do.
-        let rank = u16::try_from(rank).unwrap_or(u16::MAX);
-        let local_preference = match local {
-            Some(_) => 0xC000u16.saturating_sub(rank),
-            None => 0x4000u16.saturating_sub(rank),
-        };
-        let path = match local {
-            Some(local) => Path::Udp { local },
-            None => Path::Stream {
-                decoder: StreamDecoder::default(),
-            },
+        // Relayed over UDP is preferred to relayed over TCP, and TCP to TLS, as browsers do.
+        let (local_preference, path) = match how {
+            RelayPath::Udp { local, rank } => {
+                let rank = u16::try_from(rank).unwrap_or(u16::MAX);
+                (0xC000u16.saturating_sub(rank), Path::Udp { local })
+            }
+            RelayPath::Stream { tls } => {
+                let preference = if tls.is_some() { 0x2000 } else { 0x4000 };
+                let decoder = StreamDecoder::default();
+                (preference, Path::Stream { decoder, tls })
+            }
         };
         self.relays.push(Relay {
             url,
@@ -438,7 +468,7 @@ impl IceGatherer {
         let Some(i) = self.stream_relay(server) else { return };
         let mut broken = None;
         if let Some(Relay {
-            path: Path::Stream { decoder },
+            path: Path::Stream { decoder, .. },
             client,
             ..
         }) = self.relays.get_mut(i)
@@ -471,11 +501,29 @@ impl IceGatherer {
 
     /// The TCP connection to `server` could not be opened or has ended.
     pub fn handle_stream_closed(&mut self, now: Instant, server: SocketAddr) {
+        self.handle_stream_failed(
+            now,
+            server,
+            "the TCP connection to the TURN server failed or closed".into(),
+        );
+    }
+
+    /// The connection to `server` failed for `reason` (the runtime's words, e.g. the TLS error
+    /// that ended the handshake): the allocation is lost, a 701 with `reason` as its text if
+    /// gathering still waited for it.
+    pub fn handle_stream_failed(&mut self, now: Instant, server: SocketAddr, reason: String) {
         self.now = Some(now);
         if let Some(i) = self.stream_relay(server) {
-            self.lose_relay(i, "the TCP connection to the TURN server failed or closed".into());
+            self.lose_relay(i, reason);
         }
         self.check_complete();
+    }
+
+    /// How the allocation whose relayed address is `relayed` reaches its server (`relayProtocol`
+    /// of a relayed candidate's stats); `None` if there is no such live allocation.
+    pub fn relay_protocol(&self, relayed: SocketAddr) -> Option<TurnTransport> {
+        let r = self.relays.get(self.relay_at(relayed)?)?;
+        Some(r.client.transport())
     }
 
     fn stream_relay(&self, server: SocketAddr) -> Option<usize> {
@@ -792,10 +840,11 @@ impl IceGatherer {
                             contents,
                         },
                     ),
-                    Path::Stream { .. } => push_bounded(
+                    Path::Stream { ref tls, .. } => push_bounded(
                         &mut self.stream_transmits,
                         StreamTransmit {
                             server: r.server,
+                            tls: tls.clone(),
                             contents,
                         },
                     ),
@@ -965,22 +1014,96 @@ mod tests {
     }
 
     #[test]
-    fn unresolved_and_tls_servers_fail_at_once_with_701() {
+    fn unresolved_stuns_and_dtls_servers_fail_at_once_with_701() {
         let now = Instant::now();
         let mut g = started(
             now,
             &[
                 endpoint("stun:stun.invalid", None),
-                endpoint("turns:192.0.2.1", Some(stun_server())),
+                endpoint("stuns:192.0.2.1", Some(stun_server())),
+                endpoint("turns:192.0.2.1?transport=udp", Some(stun_server())),
             ],
             false,
         );
         let got = events(&mut g);
-        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got.len(), 4, "{got:?}");
         assert!(matches!(&got[0], GatherEvent::Error(e) if e.error_code == 701 && e.url == "stun:stun.invalid:3478"));
-        assert!(matches!(&got[1], GatherEvent::Error(e) if e.error_code == 701));
-        assert_eq!(got[2], GatherEvent::Complete);
+        assert!(matches!(&got[1], GatherEvent::Error(e) if e.error_code == 701 && e.error_text.contains("stuns")));
+        assert!(matches!(&got[2], GatherEvent::Error(e) if e.error_code == 701 && e.error_text.contains("DTLS")));
+        assert_eq!(got[3], GatherEvent::Complete);
         assert!(g.poll_transmit().is_none());
+        assert!(g.poll_stream_transmit().is_none());
+    }
+
+    #[test]
+    fn turns_allocates_on_a_tls_stream_named_for_the_url_host() {
+        let now = Instant::now();
+        let servers = [
+            endpoint("turns:turn.example.org:5349", Some(stun_server())),
+            endpoint("turns:192.0.2.9", Some("192.0.2.9:5349".parse().unwrap())),
+        ];
+        let mut g = started(now, &servers, true);
+        let by_name = g.poll_stream_transmit().expect("an Allocate for the named server");
+        assert_eq!(by_name.server, stun_server());
+        assert_eq!(by_name.tls, Some(IceServerHost::Domain("turn.example.org".into())));
+        assert_eq!(Message::decode(&by_name.contents).unwrap().method, Method::ALLOCATE);
+        let by_ip = g.poll_stream_transmit().expect("an Allocate for the IP server");
+        assert_eq!(by_ip.tls, Some(IceServerHost::Ip("192.0.2.9".parse().unwrap())));
+        assert!(g.poll_transmit().is_none(), "nothing over UDP");
+
+        // The TLS handshake fails: a 701 naming the runtime's reason; gathering completes once
+        // the other server fails too.
+        let reason = "TLS handshake failed: invalid peer certificate: UnknownIssuer";
+        g.handle_stream_failed(now, stun_server(), reason.into());
+        let got = events(&mut g);
+        let [GatherEvent::Error(e)] = got.as_slice() else {
+            panic!("unexpected events {got:?}");
+        };
+        assert_eq!(
+            (e.error_code, e.url.as_str(), e.error_text.as_str(), e.address),
+            (701, "turns:turn.example.org:5349?transport=tcp", reason, None)
+        );
+        assert!(!g.is_complete());
+        g.handle_stream_closed(now, "192.0.2.9:5349".parse().unwrap());
+        assert!(g.is_complete());
+    }
+
+    #[test]
+    fn a_tls_allocation_reports_its_relay_protocol() {
+        use crate::stun::{long_term_key, Integrity};
+        let now = Instant::now();
+        let mut g = started(now, &[endpoint("turns:192.0.2.1:3478", Some(stun_server()))], true);
+        let key = long_term_key("u", "realm", "p");
+        let answer = |g: &mut IceGatherer, class: Class, attributes: Vec<Attribute>, signed: bool| {
+            let t = g.poll_stream_transmit().expect("a request on the stream");
+            let request = Message::decode(&t.contents).unwrap();
+            let mut m = Message::new(class, request.method, request.transaction_id);
+            m.attributes = attributes;
+            let bytes = m.encode_with(signed.then_some(Integrity::Sha1(&key)), true).unwrap();
+            // Stream bytes may arrive split anywhere.
+            let (a, b) = bytes.split_at(7);
+            g.handle_stream_receive(now, stun_server(), a);
+            g.handle_stream_receive(now, stun_server(), b);
+        };
+        let challenge = vec![
+            Attribute::ErrorCode {
+                code: 401,
+                reason: "Unauthorized".into(),
+            },
+            Attribute::Realm("realm".into()),
+            Attribute::Nonce("n".into()),
+        ];
+        answer(&mut g, Class::ErrorResponse, challenge, false);
+        let relayed: SocketAddr = "192.0.2.1:50000".parse().unwrap();
+        let granted = vec![Attribute::XorRelayedAddress(relayed), Attribute::Lifetime(600)];
+        answer(&mut g, Class::SuccessResponse, granted, true);
+        let got = events(&mut g);
+        assert!(
+            matches!(&got[..], [GatherEvent::Candidate(c), GatherEvent::Complete] if c.kind == CandidateKind::Relay),
+            "{got:?}"
+        );
+        assert_eq!(g.relay_protocol(relayed), Some(TurnTransport::Tls));
+        assert_eq!(g.relay_protocol("192.0.2.1:50001".parse().unwrap()), None);
     }
 
     #[test]
@@ -994,6 +1117,7 @@ mod tests {
         assert!(g.poll_transmit().is_none(), "no STUN under relay-only");
         let t = g.poll_stream_transmit().expect("an Allocate on the TCP stream");
         assert_eq!(t.server, stun_server());
+        assert_eq!(t.tls, None, "plain TCP");
         let allocate = Message::decode(&t.contents).unwrap();
         assert_eq!(allocate.method, Method::ALLOCATE);
         // The connection cannot be opened: 701 and gathering is complete.

@@ -41,6 +41,7 @@ fn candidate(id: &str, kind: StatsCandidateType) -> Stats {
             related_address: None,
             related_port: None,
             username_fragment: None,
+            relay_protocol: None,
         }),
     }
 }

@@ -352,6 +352,9 @@ pub struct IceCandidateStats {
     /// The ufrag of the side the candidate belongs to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub username_fragment: Option<String>,
+    /// How a local relayed candidate reaches its TURN server: `udp`, `tcp` or `tls`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_protocol: Option<String>,
 }
 
 /// `RTCCertificateStats`.

@@ -27,6 +27,15 @@ impl TurnTransport {
     pub fn is_stream(self) -> bool {
         !matches!(self, TurnTransport::Udp)
     }
+
+    /// The name W3C stats give it (`relayProtocol`): `udp`, `tcp` or `tls`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TurnTransport::Udp => "udp",
+            TurnTransport::Tcp => "tcp",
+            TurnTransport::Tls => "tls",
+        }
+    }
 }
 
 /// Settings of a [`TurnClient`].
@@ -271,6 +280,11 @@ impl TurnClient {
     /// The current state.
     pub fn state(&self) -> TurnState {
         self.state
+    }
+
+    /// How the client reaches its server.
+    pub fn transport(&self) -> TurnTransport {
+        self.config.transport
     }
 
     /// The relayed address, once allocated.

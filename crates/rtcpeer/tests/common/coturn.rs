@@ -1,6 +1,7 @@
 //! A coturn launcher for the TURN tests: each test starts its own `turnserver` (long-term
 //! credentials, loopback peers allowed) on a free port with a temporary directory, and kills it
-//! when done.
+//! when done. [`Options`] add a TLS listener (the test's certificate and key) and a short
+//! maximum allocation lifetime.
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -9,21 +10,77 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+
 pub const USER: &str = "test";
 pub const PASS: &str = "test";
 
 /// Relay port ranges handed out to the servers of concurrently running tests.
 static NEXT_RANGE: AtomicU16 = AtomicU16::new(0);
 
+/// A test CA and a server certificate it signed.
+#[derive(Clone)]
+pub struct Pki {
+    /// The CA certificate (DER), to trust.
+    pub ca_der: Vec<u8>,
+    /// The server's certificate chain (leaf, then CA) in PEM.
+    pub chain_pem: String,
+    /// The server's private key in PEM.
+    pub key_pem: String,
+}
+
+/// A fresh CA, and a server certificate for `names` (DNS names or IP addresses) signed by it.
+pub fn make_pki(names: &[&str]) -> Pki {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "rtcpeer test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    leaf.distinguished_name.push(DnType::CommonName, names[0]);
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    Pki {
+        ca_der: ca_cert.der().to_vec(),
+        chain_pem: format!("{}{}", cert.pem(), ca_cert.pem()),
+        key_pem: key.serialize_pem(),
+    }
+}
+
+impl Pki {
+    /// The CA certificate, as `RTCConfiguration::turn_tls_roots` takes it.
+    pub fn ca(&self) -> rtcpeer::CertificateDer<'static> {
+        rtcpeer::CertificateDer::from(self.ca_der.clone())
+    }
+}
+
+/// What a test asks of its server beyond the defaults.
+#[derive(Default)]
+pub struct Options {
+    /// A TLS listener with this certificate chain and private key.
+    pub tls: Option<Pki>,
+    /// `--max-allocate-lifetime`: allocations live at most this many seconds.
+    pub max_allocate_lifetime: Option<u32>,
+    /// `--verbose`: the log names every request (refreshes, deletions).
+    pub verbose: bool,
+}
+
 /// A running coturn, killed on drop.
 pub struct Coturn {
     child: Child,
     port: u16,
+    tls_port: Option<u16>,
     dir: PathBuf,
 }
 
 impl Coturn {
     pub fn start() -> Coturn {
+        Coturn::start_with(Options::default())
+    }
+
+    pub fn start_with(options: Options) -> Coturn {
         let binary = "turnserver";
         if Command::new("sh")
             .args(["-c", "command -v turnserver"])
@@ -42,6 +99,26 @@ impl Coturn {
         let dir = std::env::temp_dir().join(format!("rtcpeer-coturn-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = |name: &str| dir.join(name).display().to_string();
+        let mut extra = Vec::new();
+        let mut tls_port = None;
+        match &options.tls {
+            Some(pki) => {
+                std::fs::write(dir.join("cert.pem"), &pki.chain_pem).unwrap();
+                std::fs::write(dir.join("key.pem"), &pki.key_pem).unwrap();
+                let tls = free_port();
+                tls_port = Some(tls);
+                extra.push(format!("--tls-listening-port={tls}"));
+                extra.push(format!("--cert={}", path("cert.pem")));
+                extra.push(format!("--pkey={}", path("key.pem")));
+            }
+            None => extra.push("--no-tls".into()),
+        }
+        if let Some(seconds) = options.max_allocate_lifetime {
+            extra.push(format!("--max-allocate-lifetime={seconds}"));
+        }
+        if options.verbose {
+            extra.push("--verbose".into());
+        }
         let child = Command::new(binary)
             .args([
                 "-n",
@@ -52,7 +129,6 @@ impl Coturn {
                 &format!("--user={USER}:{PASS}"),
                 "--realm=example.org",
                 "--fingerprint",
-                "--no-tls",
                 "--no-dtls",
                 "--no-cli",
                 "--allow-loopback-peers",
@@ -64,12 +140,18 @@ impl Coturn {
                 "--simple-log",
                 "--no-stdout-log",
             ])
+            .args(&extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start turnserver");
-        let server = Coturn { child, port, dir };
+        let server = Coturn {
+            child,
+            port,
+            tls_port,
+            dir,
+        };
         server.wait_until_listening();
         server
     }
@@ -78,11 +160,17 @@ impl Coturn {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
-    /// Waits until the TCP listener accepts (the UDP one opens at the same time).
+    /// The TLS listener's address, if the server has one.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_port.map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
+    /// Waits until the TCP (and TLS) listeners accept (the UDP one opens at the same time).
     fn wait_until_listening(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
+        let accepts = |addr: SocketAddr| TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok();
         while Instant::now() < deadline {
-            if TcpStream::connect_timeout(&self.addr(), Duration::from_millis(100)).is_ok() {
+            if accepts(self.addr()) && self.tls_addr().is_none_or(accepts) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));

@@ -409,6 +409,17 @@ impl PeerConnection {
         self.pump(now);
     }
 
+    /// The TCP or TLS connection to a TURN server failed for `reason` (e.g. the TLS error that
+    /// ended the handshake): reported as an `icecandidateerror` 701 with `reason` as its text
+    /// while gathering waits for that server.
+    pub fn handle_stream_failed(&mut self, now: Instant, server: SocketAddr, reason: String) {
+        if self.closed {
+            return;
+        }
+        self.gatherer.handle_stream_failed(now, server, reason);
+        self.pump(now);
+    }
+
     /// The next bytes to write to the TCP connection to a TURN server (open it if there is none).
     /// Datagrams of relayed candidates get here through [`poll_transmit`](Self::poll_transmit),
     /// so poll that until `None` first: what it queued comes out here in the same round.

@@ -134,10 +134,12 @@ impl PeerConnection {
         let local_ufrag = self.ice.local_credentials().ufrag.clone();
         let remote_ufrag = self.remote.as_ref().map(|r| r.ice_ufrag.clone());
         for (i, (candidate, _)) in self.ice.local_candidates().enumerate() {
-            b.add(
-                format!("IL{i}"),
-                StatsKind::LocalCandidate(candidate_stats(candidate, Some(local_ufrag.clone()))),
-            );
+            let mut stats = candidate_stats(candidate, Some(local_ufrag.clone()));
+            if candidate.kind == CandidateKind::Relay {
+                let protocol = candidate.socket_addr().and_then(|a| self.gatherer.relay_protocol(a));
+                stats.relay_protocol = protocol.map(|p| p.as_str().to_string());
+            }
+            b.add(format!("IL{i}"), StatsKind::LocalCandidate(stats));
         }
         for (i, candidate) in self.ice.remote_candidates().enumerate() {
             b.add(
@@ -503,5 +505,6 @@ fn candidate_stats(c: &crate::ice::Candidate, username_fragment: Option<String>)
         related_address: related.map(|(a, _)| a.to_string()),
         related_port: related.map(|(_, p)| *p),
         username_fragment,
+        relay_protocol: None,
     }
 }
