@@ -171,6 +171,23 @@ fn three_layers_arrive_as_three_streams_each_readable_by_rid_and_byte_exact() {
     assert_eq!(rids, RIDS.iter().map(|r| Some(r.to_string())).collect(), "{streams:?}");
     let b = sim.b.pc.media_counters();
     assert_eq!(b.unknown_stream + b.malformed + b.srtp_auth_failures, 0, "{b:?}");
+    // The sender's outbound-rtp objects: one per layer, named by rid, with the frames sent.
+    let report = sim.a.pc.get_stats(sim.now, 0.0);
+    let outbound: BTreeMap<Option<String>, (u32, u64)> = report
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StatsKind::OutboundRtp(o) => Some((o.rid.clone(), (o.ssrc, o.frames_sent.unwrap_or(0)))),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outbound.len(), 3, "{outbound:?}");
+    for rid in RIDS {
+        assert_eq!(outbound[&Some(rid.to_string())].1, 60, "{outbound:?}");
+        assert!(
+            ssrcs.contains(&outbound[&Some(rid.to_string())].0),
+            "{outbound:?} vs {ssrcs:?}"
+        );
+    }
 }
 
 #[test]

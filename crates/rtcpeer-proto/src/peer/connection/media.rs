@@ -171,6 +171,8 @@ pub(super) struct ReceiveCounters {
 pub(super) struct SendStreamInfo {
     pub(super) transceiver: TransceiverId,
     pub(super) ssrc: u32,
+    /// The simulcast layer's rid, if the stream is one.
+    pub(super) rid: Option<String>,
     pub(super) payload_type: u8,
     /// The last round-trip time the peer's reports gave.
     pub(super) rtt: Option<Duration>,
@@ -296,6 +298,7 @@ impl MediaEngine {
             .map(|s| SendStreamInfo {
                 transceiver: s.transceiver,
                 ssrc: s.ssrc,
+                rid: s.rid.clone(),
                 payload_type: s.payload_type,
                 rtt: s.rtt,
                 counters: s.counters.clone(),
@@ -393,7 +396,8 @@ impl PeerConnection {
     ///
     /// Frames of an encoding that is not `active`, or that the remote did not accept (an answer
     /// without that rid in `a=simulcast:recv`), are not sent: `Ok(false)`. `Ok(true)` when the
-    /// frame went out. `InvalidAccessError` for a rid the sender has no encoding for; the other
+    /// frame went out. A PLI or FIR about any layer raises [`PeerEvent::KeyframeRequested`] for
+    /// the transceiver (it does not name the layer): answer it with a keyframe on every layer. `InvalidAccessError` for a rid the sender has no encoding for; the other
     /// errors are [`write_frame`](Self::write_frame)'s.
     pub fn write_frame_for_rid(
         &mut self,
