@@ -460,3 +460,40 @@ fn lost_packets_of_every_layer_are_repaired_over_its_own_rtx_stream() {
     // Repair packets were matched to their layer: none went unclaimed.
     assert_eq!(b.unknown_stream, 0, "{b:?}");
 }
+
+#[test]
+fn only_the_layers_the_answer_accepts_are_sent() {
+    let mut sim = Sim::new(49, LinkConditions::perfect());
+    let id = sim
+        .a
+        .pc
+        .add_transceiver_with_track(camera(), three_layers())
+        .expect("transceiver");
+    let offer = sim.a.pc.create_offer().expect("offer");
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("sld");
+    sim.b.pc.set_remote_description(sim.now, offer).expect("srd");
+    let answer = sim.b.pc.create_answer().expect("answer");
+    sim.b
+        .pc
+        .set_local_description(sim.now, Some(answer.clone()))
+        .expect("sld answer");
+    // The answerer (an SFU, say) takes q and f and declines h.
+    let sdp = answer
+        .sdp
+        .replace("a=rid:h recv\r\n", "")
+        .replace("a=simulcast:recv q;h;f", "a=simulcast:recv q;f");
+    assert_ne!(sdp, answer.sdp);
+    let answer = rtcpeer_proto::peer::SessionDescriptionInit { sdp, ..answer };
+    sim.a.pc.set_remote_description(sim.now, answer).expect("srd answer");
+    assert!(sim.run_until(Duration::from_secs(10), |s| connected(s)));
+
+    let sent = send_layers(&mut sim, id, &RIDS, 20);
+    let got = received_by_rid(&sim.b.events);
+    let rids: Vec<_> = got.keys().cloned().collect();
+    assert_eq!(rids, [Some("f".to_string()), Some("q".to_string())]);
+    assert_eq!(got[&Some("q".to_string())], sent["q"]);
+    assert_eq!(got[&Some("f".to_string())], sent["f"]);
+}

@@ -499,8 +499,8 @@ impl PeerConnection {
     }
 
     /// A remote offer that asks to receive simulcast (`a=simulcast:recv`, as an SFU sends)
-    /// gives a sender that has a single unnamed encoding one encoding per offered rid
-    /// (webrtc-pc §4.4.1.5, "proposed sendEncodings"); invalid rids are left out.
+    /// gives a sender that has a single unnamed encoding, and was never negotiated, one encoding
+    /// per offered rid (webrtc-pc §4.4.1.5, "proposed sendEncodings"); invalid rids are left out.
     fn take_offered_simulcast(&mut self) {
         let Some(remote) = &self.remote else { return };
         let offered: Vec<(String, Vec<String>)> = remote
@@ -527,7 +527,10 @@ impl PeerConnection {
             else {
                 continue;
             };
-            let single_default = t.encodings.len() == 1 && t.encodings.iter().all(|e| e.params.rid.is_none());
+            // Only before its first negotiation: a stream already flowing keeps its form.
+            let single_default = t.current_direction.is_none()
+                && t.encodings.len() == 1
+                && t.encodings.iter().all(|e| e.params.rid.is_none());
             if single_default {
                 let first = t.encodings.first().map(|e| e.params.clone()).unwrap_or_default();
                 let encodings = rids
