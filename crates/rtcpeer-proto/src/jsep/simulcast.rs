@@ -171,7 +171,7 @@ mod tests {
             check_rid(""),
             Err(SendEncodingsError::InvalidRidLength { .. })
         ));
-        for bad in ["a-b", "a_b", "a b", "é", "a;b", "~a"] {
+        for bad in ["@Invalid!", "a-b", "a_b", "a b", "é", "a;b", "~a"] {
             assert!(
                 matches!(check_rid(bad), Err(SendEncodingsError::InvalidRidCharacter { .. })),
                 "{bad}"
