@@ -14,7 +14,9 @@ browser against ``rtcpeer serve`` (rtcpeer answers), through its demo page or
 through WHIP, run by ``serve_check.mjs`` instead of ``pair.py``; and the media
 cells ``media-record``, ``media-play``, ``media-reflect`` (VP8; their ``-h264``
 variants with Chromium only), run by ``media_check.mjs``; aiortc's ``media-record``
-and ``media-play`` cells (VP8 and H.264) are run by ``peers/aiortc_media.py``.
+and ``media-play`` cells (VP8 and H.264) are run by ``peers/aiortc_media.py``; the
+``simulcast-receive`` cells (VP8, H.264; Chromium sends three rid layers to ``serve --record``)
+are run by ``simulcast_check.mjs``.
 
 The ``relay`` cell (Chromium offers, rtcpeer answers) is the ``reliable`` exchange with both
 sides relay-only through a coturn that ``turn_cell.sh`` starts in the cell's namespace; Chromium
@@ -54,6 +56,10 @@ MEDIA_SCENARIOS = (
     "media-play-h264",
     "media-reflect-h264",
 )
+# Chromium sends rid simulcast (three layers) to `rtcpeer serve --record` (simulcast_check.mjs); rtcpeer answers.
+SIMULCAST_SCENARIOS = ("simulcast-receive", "simulcast-receive-h264")
+# The browsers that take part in the simulcast cells (Firefox ESR's simulcast is not checked here).
+SIMULCAST_BROWSERS = ("chromium",)
 # Firefox ESR has no H.264 here: it downloads Cisco's OpenH264 plugin at run time, which is impossible offline.
 H264_BROWSERS = ("chromium",)
 # The media cells aiortc takes part in (peers/aiortc_media.py, through `POST /offer`); it has no reflect check.
@@ -64,7 +70,7 @@ RELAY_PEERS = ("chromium",)
 # The TURN server turn_cell.sh starts, as both peers are told.
 TURN_URL = "turn:127.0.0.1:3478"
 TURN_USER, TURN_PASS = "test", "test"
-SCENARIOS = PAIR_SCENARIOS + SERVE_SCENARIOS + MEDIA_SCENARIOS + RELAY_SCENARIOS
+SCENARIOS = PAIR_SCENARIOS + SERVE_SCENARIOS + MEDIA_SCENARIOS + SIMULCAST_SCENARIOS + RELAY_SCENARIOS
 # Third-party pairs of the self-check, as (offerer, answerer).
 SELF_PAIRS = (
     ("aiortc", "chromium"),
@@ -144,7 +150,13 @@ def run_serve_cell(cell: Cell, args: argparse.Namespace, logs: Path) -> dict:
     """A serve-* or media-* cell: serve_check.mjs / media_check.mjs / aiortc_media.py alone in a namespace,
     its stderr in check.log."""
     timeout = args.serve_timeout
-    if cell.scenario in MEDIA_SCENARIOS:
+    if cell.scenario in SIMULCAST_SCENARIOS:
+        mode, _, codec = cell.scenario.removeprefix("simulcast-").partition("-")
+        script = "simulcast_check.mjs"
+        extra = ["--codec", codec or "vp8"]
+        # 8 s of three layers, then three files to decode.
+        timeout += 30
+    elif cell.scenario in MEDIA_SCENARIOS:
         mode, _, codec = cell.scenario.removeprefix("media-").partition("-")
         script = "media_check.mjs"
         extra = ["--codec", codec or "vp8"]
@@ -196,7 +208,7 @@ def run_serve_cell(cell: Cell, args: argparse.Namespace, logs: Path) -> dict:
 def run_cell(cell: Cell, args: argparse.Namespace, out: Path) -> dict:
     logs = out / cell.name
     logs.mkdir(parents=True, exist_ok=True)
-    if cell.scenario in SERVE_SCENARIOS + MEDIA_SCENARIOS:
+    if cell.scenario in SERVE_SCENARIOS + MEDIA_SCENARIOS + SIMULCAST_SCENARIOS:
         result = run_serve_cell(cell, args, logs)
         mark = "pass" if result["ok"] else "FAIL"
         print(f"  {mark:4} {cell.name} ({result['seconds']} s)", file=sys.stderr, flush=True)
@@ -263,6 +275,12 @@ def build_cells(args: argparse.Namespace) -> list[Cell]:
             for peer in args.peers:
                 if peer in RELAY_PEERS:
                     cells.append(Cell(peer, "rtcpeer", scenario, mdns))
+            continue
+        if scenario in SIMULCAST_SCENARIOS:
+            if args.self_check or "answer" not in args.roles:
+                continue
+            mdns = "on" if "on" in args.mdns else "off"
+            cells.extend(Cell(peer, "rtcpeer", scenario, mdns) for peer in args.peers if peer in SIMULCAST_BROWSERS)
             continue
         if scenario in MEDIA_SCENARIOS:
             # The browser (or aiortc) offers media, `rtcpeer serve` answers; one cell per peer, with the

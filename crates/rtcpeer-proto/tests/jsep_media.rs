@@ -26,6 +26,7 @@ fn sender(mid: &str) -> SenderParams {
         ssrc: 0x1000 + mid_number(mid),
         rtx_ssrc: Some(0x2000 + mid_number(mid)),
         cname: "rtcpeer-cname".into(),
+        layers: Vec::new(),
     }
 }
 

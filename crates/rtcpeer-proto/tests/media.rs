@@ -125,7 +125,7 @@ fn a_recvonly_transceiver_asks_the_peer_to_send_and_a_codec_the_peer_lacks_is_re
             MediaType::Video,
             TransceiverInit {
                 direction: TransceiverDirection::RecvOnly,
-                stream_ids: Vec::new(),
+                ..Default::default()
             },
         )
         .expect("transceiver");

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::data_channel::RTCDataChannel;
+use crate::proto::RtpSendParameters;
 use crate::proto::{
     ChannelId, DataChannelInit, DataChannelMessage, IceCandidateInit, IceConnectionState, IceGatheringState, MediaType,
     PeerConnectionState, RtcError, SessionDescriptionInit, SignalingState, TransceiverDirection, TransceiverId,
@@ -66,6 +67,10 @@ pub(crate) enum Command {
     RemoveTrack(TransceiverId, Reply<()>),
     ReplaceTrack(TransceiverId, Option<LocalTrack>, Reply<()>),
     SetDirection(TransceiverId, TransceiverDirection, Reply<()>),
+    /// `sender.getParameters()`.
+    GetParameters(TransceiverId, Reply<RtpSendParameters>),
+    /// `sender.setParameters(parameters)`.
+    SetParameters(TransceiverId, RtpSendParameters, Reply<()>),
     Transceivers(oneshot::Sender<Vec<TransceiverInfo>>),
     RequestKeyframe(TransceiverId),
     SetBufferedAmountLowThreshold(ChannelId, usize),

@@ -21,8 +21,8 @@ use crate::interfaces;
 use crate::proto::StatsSelector;
 use crate::proto::{
     Codec, Core, DataChannelInit, IceCandidateInit, IceConnectionState, IceGatheringState, MediaType, PeerConfig,
-    PeerConnectionState, RtcError, SessionDescriptionInit, SignalingState, TransceiverDirection, TransceiverId,
-    TransceiverInfo, TransceiverInit,
+    PeerConnectionState, RtcError, RtpSendParameters, SessionDescriptionInit, SignalingState, TransceiverDirection,
+    TransceiverId, TransceiverInfo, TransceiverInit,
 };
 use crate::socket;
 use crate::stats::{RTCStatsReport, TransportStats};
@@ -365,6 +365,26 @@ impl RTCPeerConnection {
     ) -> Result<(), RtcError> {
         call(&self.commands, |reply| {
             Command::SetDirection(transceiver, direction, reply)
+        })
+        .await?
+    }
+
+    /// `sender.getParameters()`: the sender's encodings (simulcast layers) with a fresh
+    /// `transactionId` for [`set_parameters`](Self::set_parameters).
+    pub async fn get_parameters(&self, transceiver: TransceiverId) -> Result<RtpSendParameters, RtcError> {
+        call(&self.commands, |reply| Command::GetParameters(transceiver, reply)).await?
+    }
+
+    /// `sender.setParameters(parameters)`: switches encodings on and off (`active`) and changes
+    /// their `max_bitrate`, `max_framerate` and `scale_resolution_down_by` without renegotiating.
+    /// `parameters` must come from the last [`get_parameters`](Self::get_parameters).
+    pub async fn set_parameters(
+        &self,
+        transceiver: TransceiverId,
+        parameters: RtpSendParameters,
+    ) -> Result<(), RtcError> {
+        call(&self.commands, |reply| {
+            Command::SetParameters(transceiver, parameters, reply)
         })
         .await?
     }

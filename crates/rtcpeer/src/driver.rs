@@ -171,9 +171,12 @@ impl Driver {
                     let ready = self.lookups.finish(result);
                     self.add_resolved(ready);
                 }
-                Input::Frame(frame) => self
-                    .core
-                    .write_track_frame(Instant::now(), &frame.track_id, &frame.frame),
+                Input::Frame(frame) => self.core.write_track_frame_for_rid(
+                    Instant::now(),
+                    &frame.track_id,
+                    frame.rid.as_deref(),
+                    &frame.frame,
+                ),
                 Input::Stream(StreamInput::Data(server, bytes)) => {
                     self.core.handle_stream_receive(Instant::now(), server, &bytes)
                 }
@@ -349,6 +352,12 @@ impl Driver {
             }
             Command::SetDirection(id, direction, reply) => {
                 let _ = reply.send(self.core.set_transceiver_direction(id, direction));
+            }
+            Command::GetParameters(id, reply) => {
+                let _ = reply.send(self.core.get_parameters(id));
+            }
+            Command::SetParameters(id, parameters, reply) => {
+                let _ = reply.send(self.core.set_parameters(id, parameters));
             }
             Command::GetStats(selector, reply) => {
                 // The core has no wallclock: the report's timestamps come from here.
@@ -596,9 +605,11 @@ fn reject(command: Command) {
         | Command::Send { reply, .. } => drop(reply.send(Err(closed_error()))),
         Command::CreateDataChannel { reply, .. } => drop(reply.send(Err(closed_error()))),
         Command::AddTrack(_, reply) | Command::AddTransceiver { reply, .. } => drop(reply.send(Err(closed_error()))),
-        Command::RemoveTrack(_, reply) | Command::ReplaceTrack(_, _, reply) | Command::SetDirection(_, _, reply) => {
-            drop(reply.send(Err(closed_error())))
-        }
+        Command::RemoveTrack(_, reply)
+        | Command::ReplaceTrack(_, _, reply)
+        | Command::SetDirection(_, _, reply)
+        | Command::SetParameters(_, _, reply) => drop(reply.send(Err(closed_error()))),
+        Command::GetParameters(_, reply) => drop(reply.send(Err(closed_error()))),
         Command::Close(reply) => drop(reply.send(())),
         // The other replies are dropped, which their callers read as "closed".
         _ => {}

@@ -46,8 +46,8 @@ pub use mdns::{MdnsResolveError, MdnsResolver, MDNS_IPV4};
 pub use proto::{
     BundlePolicy, Certificate, Codec, DataChannelInit, DataChannelMessage, DataChannelState, IceCandidateInit,
     IceConnectionState, IceGatheringState, IceTransportPolicy, MediaFrame, MediaType, PeerConnectionState,
-    ReceivedFrame, RtcError, SdpType, SessionDescriptionInit, SignalingState, TransceiverDirection, TransceiverId,
-    TransceiverInfo, TransceiverInit,
+    ReceivedFrame, RtcError, RtpEncodingParameters, RtpSendParameters, SdpType, SessionDescriptionInit, SignalingState,
+    TransceiverDirection, TransceiverId, TransceiverInfo, TransceiverInit,
 };
 pub use rtcpeer_proto::peer::StatsSelector;
 pub use rtcpeer_proto::peer::{DropCounters, MediaCounters};

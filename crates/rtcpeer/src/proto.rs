@@ -10,7 +10,8 @@ pub use rtcpeer_proto::net::Receive;
 pub use rtcpeer_proto::peer::StatsSelector;
 pub use rtcpeer_proto::peer::{
     BundlePolicy, IceCandidateInit, IceConnectionState, IceGatheringState, IceTransportPolicy, MediaFrame, PeerConfig,
-    PeerConnection as Core, PeerConnectionState, PeerEvent, ReceivedFrame, RtcError, SdpType, SessionDescriptionInit,
-    SignalingState, TrackInit, TransceiverDirection, TransceiverId, TransceiverInfo, TransceiverInit,
+    PeerConnection as Core, PeerConnectionState, PeerEvent, ReceivedFrame, RtcError, RtpEncodingParameters,
+    RtpSendParameters, SdpType, SessionDescriptionInit, SignalingState, TrackInit, TransceiverDirection, TransceiverId,
+    TransceiverInfo, TransceiverInit,
 };
 pub use rtcpeer_proto::stats::StatsReport;

@@ -24,6 +24,8 @@ pub const REMOTE_FRAME_QUEUE: usize = 256;
 #[derive(Debug)]
 pub(crate) struct TrackFrame {
     pub(crate) track_id: Arc<str>,
+    /// The encoding (simulcast layer) the frame is for; `None` for the first.
+    pub(crate) rid: Option<Arc<str>>,
     pub(crate) frame: MediaFrame,
 }
 
@@ -103,16 +105,37 @@ impl LocalTrack {
         }
     }
 
-    /// Writes one encoded frame to every connection the track is attached to.
+    /// Writes one encoded frame to every connection the track is attached to. With simulcast it
+    /// goes to each sender's first encoding; see [`write_frame_for`](Self::write_frame_for).
     ///
     /// Returns how many connections took it. Connections that have closed are forgotten.
     pub fn write_frame(&self, frame: MediaFrame) -> usize {
+        self.write(None, frame)
+    }
+
+    /// Writes one encoded frame of the simulcast layer `rid` to every connection the track is
+    /// attached to.
+    ///
+    /// A sender with several encodings (`TransceiverInit::send_encodings`, or the layers an SFU's
+    /// offer asked for) sends each layer as its own RTP stream. The application encodes the
+    /// track once per layer — at the encoding's `scale_resolution_down_by` and within its
+    /// `max_bitrate` — and writes each layer's frames with its rid, as a media server forwards
+    /// the layers it receives. A connection sends the frame only if the layer is active and the
+    /// remote accepted it; a sender without that rid skips the frame.
+    ///
+    /// Returns how many connections took it (into their queue).
+    pub fn write_frame_for(&self, rid: &str, frame: MediaFrame) -> usize {
+        self.write(Some(Arc::from(rid)), frame)
+    }
+
+    fn write(&self, rid: Option<Arc<str>>, frame: MediaFrame) -> usize {
         let mut subscribers = self.shared.subscribers.lock().unwrap_or_else(|e| e.into_inner());
         subscribers.retain(|s| !s.frames.is_closed());
         let mut taken = 0;
         for subscriber in subscribers.iter() {
             let item = TrackFrame {
                 track_id: self.shared.id.clone(),
+                rid: rid.clone(),
                 frame: frame.clone(),
             };
             match subscriber.frames.try_send(item) {

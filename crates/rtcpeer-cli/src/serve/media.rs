@@ -21,6 +21,9 @@ use super::record::{self, Recording};
 /// How often a video recording asks again for a keyframe while it waits for its first one.
 const KEYFRAME_RETRY: Duration = Duration::from_secs(1);
 
+/// The most simulcast layers of one track recorded (each to its own file).
+const MAX_RECORDED_LAYERS: usize = 4;
+
 /// How long a track that arrives while the answer is being made waits for the session's tracks.
 const PREPARE_WAIT: Duration = Duration::from_secs(10);
 
@@ -227,14 +230,14 @@ impl SessionMedia {
         };
         let reflection = reflections.by_mid.get(&mid);
         let keyframe_wanted = reflection.map(|r| r.keyframe_wanted.clone()).unwrap_or_default();
-        let mut recorder = self
-            .config
-            .record
-            .clone()
-            .map(|dir| Recorder::new(dir, &self.session, &mid, kind));
-        if recorder.is_some() && kind == MediaType::Video {
+        // One recorder per simulcast layer (rid), each writing its own file; the first frame
+        // without a rid makes the track's only one.
+        let mut recorders: Vec<Recorder> = Vec::new();
+        if self.config.record.is_some() && kind == MediaType::Video {
             track.request_keyframe().await;
         }
+        // A simulcast track is reflected from one layer: the first one heard.
+        let mut reflected_rid: Option<Option<String>> = None;
         let mut retry = tokio::time::interval(KEYFRAME_RETRY);
         retry.tick().await;
         let mut reflected = Timeline::default();
@@ -245,13 +248,15 @@ impl SessionMedia {
                     track.request_keyframe().await;
                     continue;
                 }
-                _ = retry.tick(), if recorder.as_ref().is_some_and(Recorder::waiting_for_keyframe) => {
+                _ = retry.tick(), if recorders.is_empty() && self.config.record.is_some() && kind == MediaType::Video
+                    || recorders.iter().any(Recorder::waiting_for_keyframe) => {
                     track.request_keyframe().await;
                     continue;
                 }
             };
             let Some(frame) = frame else { break };
-            if let Some(reflection) = reflection {
+            let reflect_layer = reflected_rid.get_or_insert_with(|| frame.rid.clone()) == &frame.rid;
+            if let (Some(reflection), true) = (reflection, reflect_layer) {
                 if frame.codec == reflection.track.codec() {
                     reflection.track.write_frame(MediaFrame {
                         data: frame.data.clone(),
@@ -261,11 +266,21 @@ impl SessionMedia {
                     reflected.mismatch(&self.session, &mid, frame.codec, reflection.track.codec());
                 }
             }
-            if let Some(recorder) = recorder.as_mut() {
-                recorder.write(&frame);
+            if let Some(dir) = &self.config.record {
+                let index = match recorders.iter().position(|r| r.rid == frame.rid) {
+                    Some(index) => Some(index),
+                    None if recorders.len() < MAX_RECORDED_LAYERS => {
+                        recorders.push(Recorder::new(dir.clone(), &self.session, &mid, frame.rid.clone(), kind));
+                        Some(recorders.len() - 1)
+                    }
+                    None => None,
+                };
+                if let Some(recorder) = index.and_then(|i| recorders.get_mut(i)) {
+                    recorder.write(&frame);
+                }
             }
         }
-        if let Some(recorder) = recorder {
+        for recorder in recorders {
             recorder.finish();
         }
         info!(session = %self.session, %mid, "track ended");
@@ -301,12 +316,15 @@ impl Timeline {
     }
 }
 
-/// Records one track: waits for a keyframe (video), then writes every frame.
+/// Records one track, or one simulcast layer of it: waits for a keyframe (video), then writes
+/// every frame. A layer's file is named `<session>-<mid>-<rid>.<ext>`.
 #[derive(Debug)]
 struct Recorder {
     dir: PathBuf,
     session: String,
     mid: String,
+    /// The simulcast layer recorded, if the track has layers.
+    rid: Option<String>,
     kind: MediaType,
     recording: Option<Recording>,
     /// Set once writing failed or the codec cannot be recorded: the rest is dropped.
@@ -314,11 +332,12 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn new(dir: PathBuf, session: &str, mid: &str, kind: MediaType) -> Recorder {
+    fn new(dir: PathBuf, session: &str, mid: &str, rid: Option<String>, kind: MediaType) -> Recorder {
         Recorder {
             dir,
             session: session.to_string(),
             mid: mid.to_string(),
+            rid,
             kind,
             recording: None,
             given_up: false,
@@ -339,7 +358,11 @@ impl Recorder {
                 if self.kind == MediaType::Video && !frame.keyframe {
                     return;
                 }
-                let Some(path) = record::file_path(&self.dir, &self.session, &self.mid, frame.codec) else {
+                let name = match &self.rid {
+                    Some(rid) => format!("{}-{rid}", self.mid),
+                    None => self.mid.clone(),
+                };
+                let Some(path) = record::file_path(&self.dir, &self.session, &name, frame.codec) else {
                     warn!(session = %self.session, mid = %self.mid, codec = %frame.codec, "cannot record this codec");
                     self.given_up = true;
                     return;
@@ -363,7 +386,9 @@ impl Recorder {
         };
         let path = recording.path().to_path_buf();
         match recording.finish() {
-            Ok(frames) => info!(session = %self.session, path = %path.display(), frames, "recording finished"),
+            Ok(frames) => {
+                info!(session = %self.session, rid = ?self.rid, path = %path.display(), frames, "recording finished")
+            }
             Err(error) => warn!(session = %self.session, %error, "cannot finish the recording"),
         }
     }
@@ -431,7 +456,7 @@ m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:3\
     fn video_recording_starts_at_a_keyframe() {
         let dir = std::env::temp_dir().join(format!("rtcpeer-recorder-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
-        let mut recorder = Recorder::new(dir.clone(), "s", "1", MediaType::Video);
+        let mut recorder = Recorder::new(dir.clone(), "s", "1", None, MediaType::Video);
         let frame = |keyframe: bool, rtp_timestamp| ReceivedFrame {
             data: vec![u8::from(!keyframe), 1, 2].into(),
             codec: Codec::Vp8,
@@ -455,6 +480,28 @@ m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:3\
         );
         // The first frame's pts is 0: counted from the keyframe, not from the frame dropped before it.
         assert_eq!(&bytes[32 + 4..32 + 12], &0u64.to_le_bytes());
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn a_simulcast_layer_is_recorded_to_a_file_named_with_its_rid() {
+        let dir = std::env::temp_dir().join(format!("rtcpeer-recorder-rid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut recorder = Recorder::new(dir.clone(), "s", "0", Some("h".into()), MediaType::Video);
+        recorder.write(&ReceivedFrame {
+            data: vec![0, 1, 2].into(),
+            codec: Codec::Vp8,
+            rtp_timestamp: 0,
+            keyframe: true,
+            rid: Some("h".into()),
+        });
+        recorder.finish();
+        assert!(
+            dir.join("s-0-h.ivf").exists(),
+            "{:?}",
+            std::fs::read_dir(&dir).map(|d| d.count())
+        );
+        assert!(!dir.join("s-0.ivf").exists());
         std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -1,4 +1,5 @@
-//! `serve --record DIR`: one file per received track, named `<session>-<mid>.<ext>`.
+//! `serve --record DIR`: one file per received track, named `<session>-<mid>.<ext>`, or per
+//! simulcast layer of a track, `<session>-<mid>-<rid>.<ext>`.
 //!
 //! | codec | file | timing |
 //! | --- | --- | --- |

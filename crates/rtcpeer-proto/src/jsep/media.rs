@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::codecs::{format_fmtp, Codec, CodecParameters, MediaType};
+use super::simulcast::SendLayer;
 use crate::sdp::Direction;
 
 /// RTP header extension URIs, spelled exactly as browsers write them.
@@ -75,6 +76,10 @@ pub struct SenderParams {
     pub rtx_ssrc: Option<u32>,
     /// The RTCP CNAME (one per connection).
     pub cname: String,
+    /// The simulcast layers, when it sends more than one encoding (empty otherwise). The
+    /// section then states `a=rid:<rid> send` for each and `a=simulcast:send`, and no SSRCs:
+    /// the layers are told apart by the rid header extension (RFC 8853 §5.4).
+    pub layers: Vec<SendLayer>,
 }
 
 impl SenderParams {
@@ -172,13 +177,32 @@ impl MediaSectionParams {
                 );
             }
         }
-        if !self.receive_rids.is_empty() {
-            for rid in &self.receive_rids {
-                let _ = write!(sdp, "a=rid:{rid} recv\r\n");
-            }
-            let _ = write!(sdp, "a=simulcast:recv {}\r\n", self.receive_rids.join(";"));
+        let send_layers = sender.map(|s| s.layers.as_slice()).unwrap_or_default();
+        for layer in send_layers {
+            let _ = write!(sdp, "a=rid:{} send\r\n", layer.rid);
         }
-        if let Some(s) = sender {
+        for rid in &self.receive_rids {
+            let _ = write!(sdp, "a=rid:{rid} recv\r\n");
+        }
+        let send_list: Vec<&str> = send_layers.iter().map(|l| l.rid.as_str()).collect();
+        match (send_list.is_empty(), self.receive_rids.is_empty()) {
+            (true, true) => {}
+            (false, true) => {
+                let _ = write!(sdp, "a=simulcast:send {}\r\n", send_list.join(";"));
+            }
+            (true, false) => {
+                let _ = write!(sdp, "a=simulcast:recv {}\r\n", self.receive_rids.join(";"));
+            }
+            (false, false) => {
+                let _ = write!(
+                    sdp,
+                    "a=simulcast:send {} recv {}\r\n",
+                    send_list.join(";"),
+                    self.receive_rids.join(";")
+                );
+            }
+        }
+        if let Some(s) = sender.filter(|s| s.layers.is_empty()) {
             let msid = s.msid_value();
             let ssrcs: Vec<u32> = std::iter::once(s.ssrc).chain(s.rtx_ssrc).collect();
             if let Some(rtx) = s.rtx_ssrc {

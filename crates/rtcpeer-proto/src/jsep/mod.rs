@@ -20,6 +20,7 @@ mod media;
 mod negotiate;
 mod remote;
 mod remote_media;
+pub mod simulcast;
 
 pub use codecs::{Codec, CodecParameters, MediaType};
 pub use local::{LocalParameters, LocalSection};
@@ -30,6 +31,7 @@ pub use negotiate::{
 };
 pub use remote::{RemoteParameters, RemoteSection};
 pub use remote_media::{RemoteMedia, RemoteMsid, RemoteSsrc, MAX_REMOTE_RIDS, MAX_REMOTE_SSRCS};
+pub use simulcast::{SendEncodingsError, SendLayer};
 
 /// The SCTP port both sides use for data channels (RFC 8841 default, what browsers use).
 pub const SCTP_PORT: u16 = 5000;

@@ -179,7 +179,13 @@ pub fn answer_media(
     if let Some(s) = &mut sender {
         if !codecs.iter().any(|c| c.rtx_payload_type.is_some()) {
             s.rtx_ssrc = None;
+            for layer in &mut s.layers {
+                layer.rtx_ssrc = None;
+            }
         }
+        // We send the layers the offer asks to receive (RFC 8853 §5.3); none asked, one stream.
+        let wanted = offer.recv_rids();
+        s.layers.retain(|l| wanted.contains(&l.rid));
     }
     Ok(MediaSectionParams {
         mid: mid.to_string(),
@@ -239,6 +245,8 @@ pub struct NegotiatedMedia {
     pub remote_ssrcs: Vec<u32>,
     /// The rids the remote sends as simulcast.
     pub remote_rids: Vec<String>,
+    /// The rids we send as simulcast, in our order (empty: one stream without a rid).
+    pub send_rids: Vec<String>,
 }
 
 impl NegotiatedMedia {
@@ -283,6 +291,10 @@ impl NegotiatedMedia {
             extensions: extensions.iter().map(|e| (e.id, e.uri.clone())).collect(),
             remote_ssrcs: if receiving { remote.media_ssrcs() } else { Vec::new() },
             remote_rids: if receiving { remote.send_rids() } else { Vec::new() },
+            send_rids: match &params.sender {
+                Some(s) if sends(direction) => s.layers.iter().map(|l| l.rid.clone()).collect(),
+                _ => Vec::new(),
+            },
         }
     }
 
@@ -352,10 +364,16 @@ pub fn apply_answer(
     }
     let extensions = common_extensions(&answer.extensions, &offer.extensions);
     let direction = direction_from(receives(answer.direction), sends(answer.direction));
-    let negotiated = MediaSectionParams {
+    let mut negotiated = MediaSectionParams {
         codecs,
         ..offer.clone()
     };
+    if let Some(sender) = &mut negotiated.sender {
+        // The layers the answer accepts with `a=simulcast:recv` (RFC 8853 §5.3); an answer
+        // without simulcast takes one stream.
+        let accepted = answer.recv_rids();
+        sender.layers.retain(|l| accepted.contains(&l.rid));
+    }
     Ok(NegotiatedMedia::new(&negotiated, direction, &extensions, answer))
 }
 
@@ -372,6 +390,7 @@ mod tests {
                 ssrc: 1111,
                 rtx_ssrc: Some(2222),
                 cname: "cname".into(),
+                layers: Vec::new(),
             }),
             recv,
         }

@@ -233,6 +233,27 @@ impl RemoteMedia {
             .collect()
     }
 
+    /// The rids the remote asks to receive as simulcast (`a=simulcast:recv`, first alternative
+    /// of each stream, with an `a=rid:<id> recv` line), in its order.
+    pub fn recv_rids(&self) -> Vec<String> {
+        let Some(simulcast) = &self.simulcast else {
+            return Vec::new();
+        };
+        simulcast
+            .recv
+            .iter()
+            .filter_map(|alternatives| alternatives.first())
+            .map(|id| &id.rid)
+            .filter(|rid| {
+                self.rids
+                    .iter()
+                    .any(|r| &r.id == *rid && r.direction == RidDirection::Recv)
+            })
+            .take(MAX_REMOTE_RIDS)
+            .cloned()
+            .collect()
+    }
+
     /// The primary SSRCs the remote sends: every SSRC that is not the second
     /// member of an FID or FEC-FR group (their repair streams).
     pub fn media_ssrcs(&self) -> Vec<u32> {

@@ -6,7 +6,8 @@ pub mod types;
 
 pub use connection::{DropCounters, MediaCounters, PeerConfig, PeerConnection, PeerEvent, StatsSelector};
 pub use transceiver::{
-    MediaFrame, ReceivedFrame, TrackInit, TransceiverDirection, TransceiverId, TransceiverInfo, TransceiverInit,
+    MediaFrame, ReceivedFrame, RtpEncodingParameters, RtpSendParameters, TrackInit, TransceiverDirection,
+    TransceiverId, TransceiverInfo, TransceiverInit, MAX_RID_LENGTH, MAX_SEND_ENCODINGS,
 };
 pub use types::{
     BundlePolicy, IceCandidateInit, IceConnectionState, IceGatheringState, IceTransportPolicy, PeerConnectionState,

@@ -118,12 +118,77 @@ impl TrackInit {
 }
 
 /// `RTCRtpTransceiverInit`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TransceiverInit {
     /// The transceiver's direction (default `sendrecv`).
     pub direction: TransceiverDirection,
     /// The streams the sender's track is associated with.
     pub stream_ids: Vec<String>,
+    /// `sendEncodings`: empty for one encoding with the defaults; several, each with a rid,
+    /// to send simulcast (checked as the browser does, see [`RtpEncodingParameters`]).
+    pub send_encodings: Vec<RtpEncodingParameters>,
+}
+
+/// `RTCRtpEncodingParameters`: one encoding (simulcast layer) a sender sends.
+///
+/// With several encodings every one has a distinct `rid` (RFC 8851: letters and digits, here at
+/// most [`MAX_RID_LENGTH`] of them, as browsers allow); the offer then says
+/// `a=rid:<rid> send` for each and `a=simulcast:send <rid>;<rid>;…`, and each encoding that the
+/// answer accepts is sent as its own RTP stream (own SSRC and RTX SSRC) carrying the rid header
+/// extension. The application writes frames per encoding (`write_frame_for_rid`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RtpEncodingParameters {
+    /// `rid`: the RTP stream id of the layer, `None` for a single unnamed encoding.
+    pub rid: Option<String>,
+    /// `active`: whether the encoding is sent (default `true`). Frames written for an inactive
+    /// encoding are not sent.
+    pub active: bool,
+    /// `maxBitrate` in bits per second, if capped. Stated for the application's encoder; the
+    /// connection does not pace to it.
+    pub max_bitrate: Option<u32>,
+    /// `maxFramerate` in frames per second, if capped (video only; for the application's encoder).
+    pub max_framerate: Option<f64>,
+    /// `scaleResolutionDownBy` (≥ 1, video only): by how much the application's encoder scales
+    /// the track down for this layer.
+    pub scale_resolution_down_by: Option<f64>,
+}
+
+impl Default for RtpEncodingParameters {
+    fn default() -> Self {
+        RtpEncodingParameters {
+            rid: None,
+            active: true,
+            max_bitrate: None,
+            max_framerate: None,
+            scale_resolution_down_by: None,
+        }
+    }
+}
+
+impl RtpEncodingParameters {
+    /// An active encoding with this rid and no other settings.
+    pub fn with_rid(rid: impl Into<String>) -> RtpEncodingParameters {
+        RtpEncodingParameters {
+            rid: Some(rid.into()),
+            ..Default::default()
+        }
+    }
+}
+
+/// The longest rid `sendEncodings` accepts (Chromium's and WPT's limit; RFC 8851 allows 255).
+pub const MAX_RID_LENGTH: usize = 16;
+
+/// The most encodings a sender keeps; further ones are dropped, as webrtc-pc §5.2 lets a user
+/// agent do (`addTransceiver` step "truncate sendEncodings").
+pub const MAX_SEND_ENCODINGS: usize = 4;
+
+/// `RTCRtpSendParameters`: what `sender.getParameters()` returns and `setParameters()` takes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RtpSendParameters {
+    /// `transactionId`: `setParameters` must pass back the one the last `getParameters` gave.
+    pub transaction_id: String,
+    /// `encodings`, in the order `sendEncodings` gave them.
+    pub encodings: Vec<RtpEncodingParameters>,
 }
 
 /// A snapshot of one transceiver, as `getTransceivers()` shows it.

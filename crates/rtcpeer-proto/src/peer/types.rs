@@ -241,6 +241,9 @@ pub enum RtcError {
     /// A feature we do not support.
     #[error("NotSupportedError: {0}")]
     NotSupported(String),
+    /// A number outside its allowed range (for example `scaleResolutionDownBy` below 1).
+    #[error("RangeError: {0}")]
+    Range(String),
 }
 
 impl RtcError {
@@ -254,6 +257,7 @@ impl RtcError {
             RtcError::Syntax(_) => "SyntaxError",
             RtcError::Type(_) => "TypeError",
             RtcError::NotSupported(_) => "NotSupportedError",
+            RtcError::Range(_) => "RangeError",
         }
     }
 }

@@ -465,6 +465,9 @@ pub struct OutboundRtpStats {
     /// The transceiver's mid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mid: Option<String>,
+    /// The simulcast layer's rid (`sendEncodings[i].rid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rid: Option<String>,
     /// The track being sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media_source_id: Option<String>,

@@ -85,9 +85,12 @@ pub struct MediaCounters {
     pub frames_not_sent: u64,
 }
 
-/// One stream we send: a transceiver's track, with its negotiated format.
+/// One stream we send: a transceiver's track (or one simulcast layer of it), with its
+/// negotiated format.
 struct SendStream {
     transceiver: TransceiverId,
+    /// The simulcast layer's rid, sent in the rid header extension (`None`: no simulcast).
+    rid: Option<String>,
     ssrc: u32,
     codec: Codec,
     payload_type: u8,
@@ -101,6 +104,10 @@ struct SendStream {
     mid: String,
     mid_ext: Option<u8>,
     twcc_ext: Option<u8>,
+    /// The rid extension's id, when the stream has a rid and it was negotiated.
+    rid_ext: Option<u8>,
+    /// The repaired-rid extension's id, for the stream's RTX packets.
+    repaired_rid_ext: Option<u8>,
     rtt: Option<Duration>,
     counters: SendCounters,
 }
@@ -164,6 +171,8 @@ pub(super) struct ReceiveCounters {
 pub(super) struct SendStreamInfo {
     pub(super) transceiver: TransceiverId,
     pub(super) ssrc: u32,
+    /// The simulcast layer's rid, if the stream is one.
+    pub(super) rid: Option<String>,
     pub(super) payload_type: u8,
     /// The last round-trip time the peer's reports gave.
     pub(super) rtt: Option<Duration>,
@@ -289,6 +298,7 @@ impl MediaEngine {
             .map(|s| SendStreamInfo {
                 transceiver: s.transceiver,
                 ssrc: s.ssrc,
+                rid: s.rid.clone(),
                 payload_type: s.payload_type,
                 rtt: s.rtt,
                 counters: s.counters.clone(),
@@ -347,6 +357,13 @@ impl PeerConnection {
 
     /// `track.write_frame` for every transceiver whose sender carries the track `track_id`.
     pub fn write_track_frame(&mut self, now: Instant, track_id: &str, frame: &MediaFrame) {
+        self.write_track_frame_for_rid(now, track_id, None, frame);
+    }
+
+    /// [`write_track_frame`](Self::write_track_frame) for one encoding (simulcast layer) of the
+    /// senders: see [`write_frame_for_rid`](Self::write_frame_for_rid). A sender without an
+    /// encoding of that rid skips the frame.
+    pub fn write_track_frame_for_rid(&mut self, now: Instant, track_id: &str, rid: Option<&str>, frame: &MediaFrame) {
         for index in 0..self.transceivers.len() {
             let Some(id) = self
                 .transceivers
@@ -356,29 +373,60 @@ impl PeerConnection {
             else {
                 continue;
             };
-            if let Err(e) = self.write_frame(now, id, frame) {
+            if let Err(e) = self.write_frame_for_rid(now, id, rid, frame) {
                 trace!(error = %e, %id, "frame not sent");
             }
         }
     }
 
-    /// Sends one encoded frame of the transceiver's track.
+    /// Sends one encoded frame of the transceiver's track, on its first encoding (the only one
+    /// without simulcast). See [`write_frame_for_rid`](Self::write_frame_for_rid).
     ///
     /// `InvalidStateError` before the transport is up or when the transceiver does not send,
     /// `OperationError` when the track's codec was not negotiated or the frame cannot be packetized.
     pub fn write_frame(&mut self, now: Instant, id: TransceiverId, frame: &MediaFrame) -> Result<(), RtcError> {
-        let result = self.write_frame_inner(now, id, frame);
+        self.write_frame_for_rid(now, id, None, frame).map(|_| ())
+    }
+
+    /// Sends one encoded frame for the encoding (simulcast layer) `rid` of the transceiver's
+    /// sender; `None` is the first encoding. The application encodes each layer itself (at the
+    /// encoding's `scale_resolution_down_by`, `max_bitrate`, …) and writes each layer's frames
+    /// with its rid; every layer is its own RTP stream with its own SSRC, sequence numbers,
+    /// timestamps, send history and RTX stream.
+    ///
+    /// Frames of an encoding that is not `active`, or that the remote did not accept (an answer
+    /// without that rid in `a=simulcast:recv`), are not sent: `Ok(false)`. `Ok(true)` when the
+    /// frame went out. A PLI or FIR about any layer raises [`PeerEvent::KeyframeRequested`] for
+    /// the transceiver (it does not name the layer): answer it with a keyframe on every layer. `InvalidAccessError` for a rid the sender has no encoding for; the other
+    /// errors are [`write_frame`](Self::write_frame)'s.
+    pub fn write_frame_for_rid(
+        &mut self,
+        now: Instant,
+        id: TransceiverId,
+        rid: Option<&str>,
+        frame: &MediaFrame,
+    ) -> Result<bool, RtcError> {
+        let result = self.write_frame_inner(now, id, rid, frame);
         if result.is_err() {
             self.media.counters.frames_not_sent += 1;
         }
         result
     }
 
-    fn write_frame_inner(&mut self, now: Instant, id: TransceiverId, frame: &MediaFrame) -> Result<(), RtcError> {
+    fn write_frame_inner(
+        &mut self,
+        now: Instant,
+        id: TransceiverId,
+        rid: Option<&str>,
+        frame: &MediaFrame,
+    ) -> Result<bool, RtcError> {
         if self.closed {
             return Err(super::closed_error());
         }
-        let index = self.send_stream(id)?;
+        let Some(index) = self.send_stream(id, rid)? else {
+            trace!(%id, ?rid, "encoding not sent (inactive or not accepted)");
+            return Ok(false);
+        };
         let Some(srtp) = &mut self.media.srtp else {
             return Err(RtcError::InvalidState("the transport is not connected yet".into()));
         };
@@ -399,6 +447,9 @@ impl PeerConnection {
             builder.clear_extensions();
             if let Some(ext) = stream.mid_ext {
                 builder.extension(ext, stream.mid.as_bytes());
+            }
+            if let (Some(ext), Some(rid)) = (stream.rid_ext, &stream.rid) {
+                builder.extension(ext, rid.as_bytes());
             }
             if let Some(ext) = stream.twcc_ext {
                 builder.extension(ext, &self.media.twcc_seq.to_be_bytes());
@@ -424,11 +475,13 @@ impl PeerConnection {
             queue_transmit(&self.ice, &mut self.transmits, packet);
         }
         stream.counters.frames_sent += 1;
-        Ok(())
+        Ok(true)
     }
 
-    /// The index of the transceiver's send stream, made (or remade) for what was negotiated.
-    fn send_stream(&mut self, id: TransceiverId) -> Result<usize, RtcError> {
+    /// The index of the send stream of the transceiver's encoding `rid` (`None`: the first),
+    /// made (or remade) for what was negotiated; `None` when that encoding is not sent (inactive,
+    /// or not among the layers the remote accepted).
+    fn send_stream(&mut self, id: TransceiverId, rid: Option<&str>) -> Result<Option<usize>, RtcError> {
         let t = self
             .transceivers
             .get(id.0)
@@ -445,17 +498,43 @@ impl PeerConnection {
                 .unwrap_or_default();
             return Err(RtcError::Operation(format!("{id}: codec {codec} was not negotiated")));
         };
-        let existing = self.media.senders.iter().position(|s| s.transceiver == id);
+        if rid.is_some() && t.encoding(rid).is_none() {
+            return Err(RtcError::InvalidAccess(format!(
+                "{id} has no encoding with rid {rid:?}"
+            )));
+        }
+        // Without simulcast only the first encoding is sent, as one stream without a rid.
+        let layer_rid = match (negotiated.send_rids.as_slice(), rid) {
+            ([], None) => None,
+            ([], Some(rid)) if t.encodings.first().and_then(|e| e.params.rid.as_deref()) == Some(rid) => None,
+            ([], Some(_)) => return Ok(None),
+            ([first, ..], None) => Some(first.as_str()),
+            (rids, Some(rid)) if rids.iter().any(|r| r == rid) => Some(rid),
+            (_, Some(_)) => return Ok(None),
+        };
+        let Some(encoding) = t.encoding(layer_rid.or(rid)) else {
+            return Ok(None);
+        };
+        if !encoding.params.active {
+            return Ok(None);
+        }
+        let (ssrc, rtx_ssrc) = (encoding.ssrc, encoding.rtx_ssrc);
+        let existing = self
+            .media
+            .senders
+            .iter()
+            .position(|s| s.transceiver == id && s.ssrc == ssrc);
         if let Some(index) = existing {
             let s = &self.media.senders[index];
             if s.payload_type == format.payload_type && s.codec == format.codec {
-                return Ok(index);
+                return Ok(Some(index));
             }
         }
         let packetizer = format.codec.packetizer();
         let stream = SendStream {
             transceiver: id,
-            ssrc: t.ssrc,
+            rid: layer_rid.map(str::to_string),
+            ssrc,
             codec: format.codec,
             payload_type: format.payload_type,
             clock_rate: format.clock_rate,
@@ -465,11 +544,13 @@ impl PeerConnection {
             history: SendHistory::new(HISTORY_PACKETS, HISTORY_BYTES),
             rtx: format
                 .rtx_payload_type
-                .map(|pt| RtxSender::new(pt, t.rtx_ssrc, crate::rand::u64() as u16)),
-            stats: SenderStats::new(t.ssrc, format.clock_rate),
+                .map(|pt| RtxSender::new(pt, rtx_ssrc, crate::rand::u64() as u16)),
+            stats: SenderStats::new(ssrc, format.clock_rate),
             mid: mid.clone(),
             mid_ext: extension_id(negotiated, extension::MID),
             twcc_ext: extension_id(negotiated, extension::TRANSPORT_CC),
+            rid_ext: layer_rid.and_then(|_| extension_id(negotiated, extension::RTP_STREAM_ID)),
+            repaired_rid_ext: layer_rid.and_then(|_| extension_id(negotiated, extension::REPAIRED_RTP_STREAM_ID)),
             rtt: None,
             counters: SendCounters::default(),
         };
@@ -481,11 +562,11 @@ impl PeerConnection {
                 s.seq = old.seq;
                 s.timestamp_offset = old.timestamp_offset;
                 s.counters = old.counters;
-                Ok(index)
+                Ok(Some(index))
             }
             None => {
                 self.media.senders.push(stream);
-                Ok(self.media.senders.len() - 1)
+                Ok(Some(self.media.senders.len() - 1))
             }
         }
     }
@@ -880,8 +961,18 @@ impl PeerConnection {
                     true
                 }
             };
-            let mut packet = Vec::with_capacity(self.media.plain.len() + MAX_OVERHEAD);
-            if !built || srtp.tx.protect_rtp(&self.media.plain, &mut packet).is_err() {
+            // A simulcast layer's RTX packet names the layer it repairs (RFC 8852 §3.2) instead
+            // of carrying the layer's rid.
+            let mut plain = &self.media.plain;
+            if let (true, Some(_), Some(rid), Some(ext)) = (built, &stream.rtx, &stream.rid, stream.repaired_rid_ext) {
+                self.media.restored.clear();
+                if with_repaired_rid(plain, stream.mid_ext, &stream.mid, ext, rid, &mut self.media.restored).is_err() {
+                    continue;
+                }
+                plain = &self.media.restored;
+            }
+            let mut packet = Vec::with_capacity(plain.len() + MAX_OVERHEAD);
+            if !built || srtp.tx.protect_rtp(plain, &mut packet).is_err() {
                 continue;
             }
             self.media.counters.retransmitted += 1;
@@ -991,6 +1082,31 @@ impl PeerConnection {
         packets.push(RtcpPacket::Sdes(Sdes::cname(own_ssrc, &self.cname)));
         self.send_rtcp(&packets);
     }
+}
+
+/// Rewrites an RTX packet of a simulcast layer into `out` with the mid and repaired-rid
+/// extensions in place of the ones the original carried.
+fn with_repaired_rid(
+    rtx: &[u8],
+    mid_ext: Option<u8>,
+    mid: &str,
+    repaired_rid_ext: u8,
+    rid: &str,
+    out: &mut Vec<u8>,
+) -> Result<usize, crate::rtp::RtpError> {
+    let packet = RtpPacket::parse(rtx)?;
+    let mut builder = RtpBuilder::new(
+        packet.payload_type,
+        packet.sequence_number,
+        packet.timestamp,
+        packet.ssrc,
+    );
+    builder.marker = packet.marker;
+    if let Some(ext) = mid_ext {
+        builder.extension(ext, mid.as_bytes());
+    }
+    builder.extension(repaired_rid_ext, rid.as_bytes());
+    builder.write(packet.payload, out)
 }
 
 /// The id a negotiated section gives a header extension, if it fits RTP's 8 bits.

@@ -320,6 +320,7 @@ impl PeerConnection {
                     transport_id: TRANSPORT_ID.into(),
                     codec_id,
                     mid: t.mid.clone(),
+                    rid: s.rid.clone(),
                     media_source_id,
                     remote_id,
                     packets_sent: c.packets_sent,

@@ -5,8 +5,8 @@
 use tracing::debug;
 
 use crate::jsep::{
-    answer_media, apply_answer, offer_media, Codec, LocalSection, MediaNegotiationError, MediaType, NegotiatedMedia,
-    RemoteSection, SenderParams, TransceiverWants,
+    answer_media, apply_answer, offer_media, simulcast, Codec, LocalSection, MediaNegotiationError, MediaType,
+    NegotiatedMedia, RemoteSection, SendLayer, SenderParams, TransceiverWants,
 };
 use crate::peer::transceiver::*;
 
@@ -39,6 +39,18 @@ pub(crate) struct Transceiver {
     pub(crate) negotiated: Option<NegotiatedMedia>,
     /// Whether the application has heard of its remote track (`track` event) for the current negotiation.
     pub(crate) track_fired: bool,
+    /// The sender's encodings (at least one; the first sends with `ssrc`/`rtx_ssrc`).
+    pub(crate) encodings: Vec<SendEncoding>,
+    /// The `transactionId` the last `get_parameters` returned.
+    pub(crate) parameters_transaction: Option<String>,
+}
+
+/// One encoding of a sender: its parameters and the SSRCs of its RTP streams.
+#[derive(Debug, Clone)]
+pub(crate) struct SendEncoding {
+    pub(crate) params: RtpEncodingParameters,
+    pub(crate) ssrc: u32,
+    pub(crate) rtx_ssrc: u32,
 }
 
 impl Transceiver {
@@ -59,7 +71,53 @@ impl Transceiver {
             remote_stream_ids: Vec::new(),
             negotiated: None,
             track_fired: false,
+            encodings: Vec::new(),
+            parameters_transaction: None,
         }
+        .with_encodings(vec![RtpEncodingParameters::default()])
+    }
+
+    /// Replaces the sender's encodings; the first keeps the transceiver's SSRCs, others get new ones.
+    pub(crate) fn with_encodings(mut self, encodings: Vec<RtpEncodingParameters>) -> Transceiver {
+        self.set_encodings(encodings);
+        self
+    }
+
+    fn set_encodings(&mut self, encodings: Vec<RtpEncodingParameters>) {
+        self.encodings = encodings
+            .into_iter()
+            .enumerate()
+            .map(|(index, params)| SendEncoding {
+                params,
+                ssrc: if index == 0 { self.ssrc } else { nonzero_ssrc() },
+                rtx_ssrc: if index == 0 { self.rtx_ssrc } else { nonzero_ssrc() },
+            })
+            .collect();
+    }
+
+    /// The encoding that sends as the rid `rid`, or for `None` the first one.
+    pub(crate) fn encoding(&self, rid: Option<&str>) -> Option<&SendEncoding> {
+        match rid {
+            None => self.encodings.first(),
+            Some(rid) => self.encodings.iter().find(|e| e.params.rid.as_deref() == Some(rid)),
+        }
+    }
+
+    /// The simulcast layers it states when it sends: one per encoding when there are several.
+    fn send_layers(&self) -> Vec<SendLayer> {
+        if self.encodings.len() < 2 {
+            return Vec::new();
+        }
+        self.encodings
+            .iter()
+            .filter_map(|e| {
+                Some(SendLayer {
+                    rid: e.params.rid.clone()?,
+                    ssrc: e.ssrc,
+                    rtx_ssrc: (self.kind == MediaType::Video).then_some(e.rtx_ssrc),
+                })
+            })
+            .collect()
     }
 
     fn stopped(&self) -> bool {
@@ -75,6 +133,7 @@ impl Transceiver {
                 ssrc: self.ssrc,
                 rtx_ssrc: (self.kind == MediaType::Video).then_some(self.rtx_ssrc),
                 cname: cname.to_string(),
+                layers: self.send_layers(),
             }),
             _ => None,
         };
@@ -146,9 +205,11 @@ impl PeerConnection {
         if init.direction == TransceiverDirection::Stopped {
             return Err(RtcError::Type("a new transceiver cannot be stopped".into()));
         }
+        let encodings = simulcast::check_send_encodings(kind, &init.send_encodings)?;
         let id = self.new_transceiver(kind, init.direction)?;
         if let Some(t) = self.transceivers.get_mut(id.0) {
             t.stream_ids = init.stream_ids;
+            t.set_encodings(encodings);
         }
         self.update_negotiation_needed();
         Ok(id)
@@ -434,6 +495,117 @@ impl PeerConnection {
                 t.mid = Some(mid);
             }
         }
+        self.take_offered_simulcast();
+    }
+
+    /// A remote offer that asks to receive simulcast (`a=simulcast:recv`, as an SFU sends)
+    /// gives a sender that has a single unnamed encoding, and was never negotiated, one encoding
+    /// per offered rid (webrtc-pc §4.4.1.5, "proposed sendEncodings"); invalid rids are left out.
+    fn take_offered_simulcast(&mut self) {
+        let Some(remote) = &self.remote else { return };
+        let offered: Vec<(String, Vec<String>)> = remote
+            .sections
+            .iter()
+            .filter(|s| !s.rejected)
+            .filter_map(|s| {
+                let media = s.media.as_ref().filter(|m| m.kind == MediaType::Video)?;
+                let rids: Vec<String> = media
+                    .recv_rids()
+                    .into_iter()
+                    .filter(|rid| simulcast::check_rid(rid).is_ok())
+                    .take(crate::peer::transceiver::MAX_SEND_ENCODINGS)
+                    .collect();
+                let mid = s.mid.clone()?;
+                (rids.len() > 1).then_some((mid, rids))
+            })
+            .collect();
+        for (mid, rids) in offered {
+            let Some(t) = self
+                .transceivers
+                .iter_mut()
+                .find(|t| t.mid.as_deref() == Some(mid.as_str()))
+            else {
+                continue;
+            };
+            // Only before its first negotiation: a stream already flowing keeps its form.
+            let single_default = t.current_direction.is_none()
+                && t.encodings.len() == 1
+                && t.encodings.iter().all(|e| e.params.rid.is_none());
+            if single_default {
+                let first = t.encodings.first().map(|e| e.params.clone()).unwrap_or_default();
+                let encodings = rids
+                    .into_iter()
+                    .map(|rid| RtpEncodingParameters {
+                        rid: Some(rid),
+                        ..first.clone()
+                    })
+                    .collect();
+                t.set_encodings(encodings);
+            }
+        }
+    }
+
+    /// `sender.getParameters()`: the sender's encodings, with a new `transactionId`.
+    pub fn get_parameters(&mut self, id: TransceiverId) -> Result<RtpSendParameters, RtcError> {
+        let t = self
+            .transceivers
+            .get_mut(id.0)
+            .ok_or_else(|| RtcError::InvalidAccess(format!("no {id} on this connection")))?;
+        let transaction_id = random_id();
+        t.parameters_transaction = Some(transaction_id.clone());
+        Ok(RtpSendParameters {
+            transaction_id,
+            encodings: t.encodings.iter().map(|e| e.params.clone()).collect(),
+        })
+    }
+
+    /// `sender.setParameters(parameters)`: changes what each encoding may change (`active`,
+    /// `maxBitrate`, `maxFramerate`, `scaleResolutionDownBy`) without renegotiation.
+    ///
+    /// `InvalidStateError` without a preceding `get_parameters` or when stopped,
+    /// `InvalidModificationError` for another `transactionId`, another number of encodings or
+    /// a changed rid, `RangeError` for values out of range.
+    pub fn set_parameters(&mut self, id: TransceiverId, parameters: RtpSendParameters) -> Result<(), RtcError> {
+        if self.closed {
+            return Err(closed_error());
+        }
+        let t = self
+            .transceivers
+            .get_mut(id.0)
+            .ok_or_else(|| RtcError::InvalidAccess(format!("no {id} on this connection")))?;
+        if t.stopped() {
+            return Err(RtcError::InvalidState(format!("{id} is stopped")));
+        }
+        let Some(expected) = t.parameters_transaction.take() else {
+            return Err(RtcError::InvalidState("getParameters() was not called first".into()));
+        };
+        if parameters.transaction_id != expected {
+            return Err(RtcError::InvalidModification(
+                "the transactionId is not the last one given".into(),
+            ));
+        }
+        if parameters.encodings.len() != t.encodings.len() {
+            return Err(RtcError::InvalidModification(format!(
+                "{id} has {} encodings, not {}",
+                t.encodings.len(),
+                parameters.encodings.len()
+            )));
+        }
+        if t.encodings
+            .iter()
+            .zip(&parameters.encodings)
+            .any(|(old, new)| old.params.rid != new.rid)
+        {
+            return Err(RtcError::InvalidModification("an encoding's rid cannot change".into()));
+        }
+        let checked = simulcast::check_send_encodings(t.kind, &parameters.encodings)?;
+        for (encoding, params) in t.encodings.iter_mut().zip(checked) {
+            if encoding.params.active != params.active {
+                debug!(%id, rid = ?params.rid, active = params.active, "encoding switched");
+            }
+            encoding.params = params;
+        }
+        Ok(())
     }
 
     /// Our offer applied: its new sections' mids now belong to their transceivers.
