@@ -269,6 +269,30 @@ impl IceGatherer {
         self.check_complete();
     }
 
+    /// Gathers again for an ICE restart: server-reflexive candidates are asked for anew on every
+    /// socket in `hosts` (a NAT may map differently now), and allocations are made for sockets
+    /// that have none; live allocations are kept (their relayed candidates stay valid). Emits
+    /// [`GatherEvent::Complete`] again once the new transactions are done. Starts gathering if it
+    /// had not started.
+    pub fn regather(&mut self, now: Instant, hosts: &[SocketAddr], servers: &[ServerEndpoint], relay_only: bool) {
+        if !self.started {
+            self.start(now, hosts, servers, relay_only);
+            return;
+        }
+        self.now = Some(now);
+        self.complete = false;
+        self.deadline = Some(now + self.config.timeout);
+        self.hosts = hosts.to_vec();
+        // Answers to the old Binding requests no longer matter.
+        self.bindings.clear();
+        self.server_reflexive.clear();
+        for server in servers {
+            self.start_server(now, server);
+        }
+        self.collect_transmits();
+        self.check_complete();
+    }
+
     fn start_server(&mut self, now: Instant, server: &ServerEndpoint) {
         let url = server.url.to_string();
         let Some(address) = server.address else {

@@ -4,7 +4,7 @@ mod connection;
 pub mod transceiver;
 pub mod types;
 
-pub use connection::{DropCounters, MediaCounters, PeerConfig, PeerConnection, PeerEvent, StatsSelector};
+pub use connection::{DropCounters, MediaCounters, OfferOptions, PeerConfig, PeerConnection, PeerEvent, StatsSelector};
 pub use transceiver::{
     MediaFrame, ReceivedFrame, TrackInit, TransceiverDirection, TransceiverId, TransceiverInfo, TransceiverInit,
 };

@@ -11,7 +11,7 @@ use crate::sdp::SessionDescription;
 
 use super::super::types::*;
 use super::transceivers::next_free_mid;
-use super::{closed_error, PeerConnection, PeerEvent};
+use super::{closed_error, OfferOptions, PeerConnection, PeerEvent};
 
 /// Which description a signaling step applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,8 +21,13 @@ pub(super) enum Side {
 }
 
 impl PeerConnection {
-    /// `createOffer`.
+    /// `createOffer()`.
     pub fn create_offer(&mut self) -> Result<SessionDescriptionInit, RtcError> {
+        self.create_offer_with(OfferOptions::default())
+    }
+
+    /// `createOffer(options)`.
+    pub fn create_offer_with(&mut self, options: OfferOptions) -> Result<SessionDescriptionInit, RtcError> {
         if self.closed {
             return Err(closed_error());
         }
@@ -36,7 +41,8 @@ impl PeerConnection {
             let mid = next_free_mid(&sections);
             sections.push(LocalSection::Data { mid });
         }
-        let params = self.local_parameters("actpass", sections);
+        let mut params = self.local_parameters("actpass", sections);
+        self.apply_offer_ice_restart(&mut params, options);
         let init = SessionDescriptionInit::offer(params.render(&[], false));
         self.last_created = Some((init.clone(), params));
         Ok(init)
@@ -169,6 +175,7 @@ impl PeerConnection {
             SdpType::Rollback => unreachable!("handled above"),
         }
         self.start_gathering(now);
+        self.local_ice_description_applied(now);
         self.pump(now);
         Ok(())
     }
@@ -196,11 +203,7 @@ impl PeerConnection {
                 )));
             }
         }
-        if let (Some(previous), true) = (&self.remote, self.dtls.is_some()) {
-            if previous.ice_ufrag != remote.ice_ufrag {
-                return Err(RtcError::NotSupported("ICE restart is not supported yet".into()));
-            }
-        }
+        self.prepare_remote_ice_restart(&remote, desc.kind);
 
         self.ice.set_remote_credentials(IceCredentials {
             ufrag: remote.ice_ufrag.clone(),
@@ -241,6 +244,7 @@ impl PeerConnection {
             }
             SdpType::Rollback => unreachable!("handled above"),
         }
+        self.remote_ice_description_applied();
         self.pump(now);
         Ok(())
     }
@@ -279,6 +283,7 @@ impl PeerConnection {
         }
         self.pending_local = None;
         self.set_signaling(SignalingState::Stable);
+        self.ice_description_settled();
         Ok(())
     }
 
@@ -420,7 +425,7 @@ impl PeerConnection {
     }
 
     /// Adds a local candidate to the description and fires `icecandidate` for it.
-    fn signal_candidate(&mut self, candidate: Candidate) {
+    pub(super) fn signal_candidate(&mut self, candidate: Candidate) {
         let ufrag = self.ice.local_credentials().ufrag.clone();
         let (mid, index) = self.transport_mid();
         self.local_candidates.push(candidate.clone());
