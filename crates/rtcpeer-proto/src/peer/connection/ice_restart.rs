@@ -112,12 +112,18 @@ impl PeerConnection {
     }
 
     /// In `stable`, remembers the negotiated ufrag and fires `negotiationneeded` if a restart is
-    /// still pending (also after a rollback).
-    pub(super) fn ice_description_settled(&mut self) {
+    /// still pending.
+    fn ice_description_settled(&mut self) {
         if self.signaling == SignalingState::Stable && self.current_local.is_some() {
             // The description just negotiated is the one last applied locally.
             self.ice_restart.negotiated_ufrag = self.local.as_ref().map(|l| l.ice_ufrag.clone());
         }
+        self.check_ice_restart_negotiation();
+    }
+
+    /// After a local rollback: a restart offer that was rolled back left the agent with
+    /// credentials the peer never agreed to, so negotiation is needed again.
+    pub(super) fn ice_restart_after_rollback(&mut self) {
         self.check_ice_restart_negotiation();
     }
 

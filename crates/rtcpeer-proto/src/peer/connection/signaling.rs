@@ -283,7 +283,7 @@ impl PeerConnection {
         }
         self.pending_local = None;
         self.set_signaling(SignalingState::Stable);
-        self.ice_description_settled();
+        self.ice_restart_after_rollback();
         Ok(())
     }
 
