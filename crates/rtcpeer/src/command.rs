@@ -7,8 +7,8 @@ use tokio::sync::{mpsc, oneshot};
 use crate::data_channel::RTCDataChannel;
 use crate::proto::{
     ChannelId, DataChannelInit, DataChannelMessage, IceCandidateInit, IceConnectionState, IceGatheringState, MediaType,
-    PeerConnectionState, RtcError, SessionDescriptionInit, SignalingState, TransceiverDirection, TransceiverId,
-    TransceiverInfo, TransceiverInit,
+    OfferOptions, PeerConnectionState, RtcError, SessionDescriptionInit, SignalingState, TransceiverDirection,
+    TransceiverId, TransceiverInfo, TransceiverInit,
 };
 use crate::proto::{StatsReport, StatsSelector};
 use crate::stats::TransportStats;
@@ -32,7 +32,9 @@ pub(crate) struct States {
 /// One request to the connection task.
 #[derive(Debug)]
 pub(crate) enum Command {
-    CreateOffer(Reply<SessionDescriptionInit>),
+    CreateOffer(OfferOptions, Reply<SessionDescriptionInit>),
+    /// `restartIce()`.
+    RestartIce(oneshot::Sender<()>),
     CreateAnswer(Reply<SessionDescriptionInit>),
     SetLocalDescription(Option<SessionDescriptionInit>, Reply<()>),
     SetRemoteDescription(SessionDescriptionInit, Reply<()>),

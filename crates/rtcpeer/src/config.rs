@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use crate::mdns::MdnsResolver;
-use crate::proto::{BundlePolicy, Certificate, IceTransportPolicy, RtcError};
+use crate::proto::{BundlePolicy, Certificate, IceTiming, IceTransportPolicy, RtcError};
 use rtcpeer_proto::ice::server::{validate_ice_servers, IceServer, ValidIceServer};
 
 /// `RTCIceServer`: a STUN or TURN server.
@@ -46,6 +46,11 @@ pub struct RTCConfiguration {
     /// The default sends one-shot mDNS queries to `224.0.0.251:5353` out of the connection's
     /// IPv4 addresses; [`MdnsResolver::disabled`] ignores such candidates.
     pub mdns: MdnsResolver,
+    /// rtcpeer extension: consent freshness (RFC 7675) timers. The defaults are the browsers':
+    /// a consent check on the selected pair every 2.5 s (randomized ×0.8–1.2), ICE
+    /// `disconnected` when one has gone unanswered for 5 s (5 to 8 s after the path is cut), and
+    /// `failed` 30 s after the last answer (consent expired; only an ICE restart recovers).
+    pub ice_timing: IceTiming,
 }
 
 impl Default for RTCConfiguration {
@@ -57,6 +62,7 @@ impl Default for RTCConfiguration {
             certificates: Vec::new(),
             bind_addresses: Vec::new(),
             mdns: MdnsResolver::default(),
+            ice_timing: IceTiming::default(),
         }
     }
 }
