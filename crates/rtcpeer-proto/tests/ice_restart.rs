@@ -666,3 +666,49 @@ fn a_restart_after_an_address_change_reconnects_over_the_new_address() {
     );
     assert!(!sim.a.events.iter().any(|e| matches!(e, PeerEvent::ChannelClose(_))));
 }
+
+#[test]
+fn a_restart_after_consent_expired_brings_the_connection_back() {
+    let mut sim = Sim::new(14, LinkConditions::perfect());
+    let channels = connect_with_channel(&mut sim);
+    sim.link.loss = 1.0;
+    let failed = sim.run_until(Duration::from_secs(40), |s| {
+        s.a.pc.connection_state() == PeerConnectionState::Failed
+            && s.b.pc.connection_state() == PeerConnectionState::Failed
+    });
+    assert!(failed);
+    sim.link.loss = 0.0;
+    // Failed stays failed on its own ...
+    sim.run_until(Duration::from_secs(5), |_| false);
+    assert_eq!(sim.a.pc.ice_connection_state(), IceConnectionState::Failed);
+    let mark = (sim.a.events.len(), sim.b.events.len());
+    // ... until ICE restarts.
+    sim.a.pc.restart_ice();
+    sim.negotiate();
+    assert!(
+        sim.run_until(Duration::from_secs(10), |s| connected(s)),
+        "a {:?}, b {:?}",
+        sim.a.pc.connection_state(),
+        sim.b.pc.connection_state()
+    );
+    for (peer, mark) in [(&sim.a, mark.0), (&sim.b, mark.1)] {
+        let events = &peer.events[mark..];
+        assert_eq!(
+            connection_states(events),
+            [PeerConnectionState::Connecting, PeerConnectionState::Connected],
+            "{}",
+            peer.name
+        );
+        assert_eq!(
+            ice_states(events).first(),
+            Some(&IceConnectionState::Checking),
+            "{}",
+            peer.name
+        );
+    }
+    let (to_b, to_a) = send_both_ways(&mut sim, channels, 0, 5);
+    assert!(
+        sim.run_until(Duration::from_secs(30), |s| received(&s.b.events, channels.1) == to_b
+            && received(&s.a.events, channels.0) == to_a)
+    );
+}

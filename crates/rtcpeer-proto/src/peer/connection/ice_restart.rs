@@ -19,6 +19,7 @@
 
 use std::time::Instant;
 
+use crate::dtls::DtlsState;
 use crate::ice::IceCredentials;
 use crate::jsep::{LocalParameters, RemoteParameters};
 
@@ -83,8 +84,7 @@ impl PeerConnection {
         let restarted = self.remote.as_ref().is_some_and(|r| r.ice_ufrag != remote.ice_ufrag);
         if restarted && kind == SdpType::Offer {
             tracing::debug!("the remote offer restarts ICE");
-            self.ice.restart(IceCredentials::random());
-            self.ice_restart.requested = false;
+            self.restart_agent(IceCredentials::random());
         }
     }
 
@@ -95,8 +95,7 @@ impl PeerConnection {
             return;
         };
         if self.ice.local_credentials().ufrag != ufrag {
-            self.ice.restart(IceCredentials::new(ufrag.clone(), pwd));
-            self.ice_restart.requested = false;
+            self.restart_agent(IceCredentials::new(ufrag.clone(), pwd));
         }
         match &self.ice_restart.gathered_ufrag {
             None => self.ice_restart.gathered_ufrag = Some(ufrag),
@@ -104,6 +103,20 @@ impl PeerConnection {
             Some(_) => {}
         }
         self.ice_description_settled();
+    }
+
+    /// Restarts the agent with new local credentials. A connection that failed because ICE did
+    /// (consent expired, or no pair worked) while DTLS did not is `connecting` again: the
+    /// restart may bring it back (webrtc-pc derives `connectionState` from the transports).
+    fn restart_agent(&mut self, local: IceCredentials) {
+        self.ice.restart(local);
+        self.ice_restart.requested = false;
+        let dtls_ok = !self.dtls_failed && self.dtls.as_ref().is_none_or(|d| d.state() != DtlsState::Failed);
+        if self.state == PeerConnectionState::Failed && dtls_ok {
+            // Not failed any more: the pump that ends every description step derives the state
+            // again (`connecting`) and announces it after the ICE state change.
+            self.state = PeerConnectionState::New;
+        }
     }
 
     /// After a remote description is applied.
