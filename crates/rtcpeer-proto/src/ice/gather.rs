@@ -927,6 +927,31 @@ mod tests {
     }
 
     #[test]
+    fn regathering_asks_the_server_again_and_completes_again() {
+        let now = Instant::now();
+        let servers = [endpoint("stun:192.0.2.1", Some(stun_server()))];
+        let mut g = started(now, &servers, false);
+        answer(&mut g, now, "203.0.113.7:40000".parse().unwrap());
+        assert_eq!(events(&mut g).len(), 2);
+        // After an ICE restart, the NAT now maps the socket elsewhere.
+        let later = now + Duration::from_secs(60);
+        g.regather(later, &[host()], &servers, false);
+        assert!(!g.is_complete());
+        let moved: SocketAddr = "203.0.113.9:41000".parse().unwrap();
+        answer(&mut g, later, moved);
+        let got = events(&mut g);
+        let [GatherEvent::Candidate(c), GatherEvent::Complete] = got.as_slice() else {
+            panic!("unexpected events {got:?}");
+        };
+        assert_eq!(c.socket_addr(), Some(moved));
+        // Without servers, regathering completes at once.
+        let mut bare = started(now, &[], false);
+        assert_eq!(events(&mut bare), [GatherEvent::Complete]);
+        bare.regather(later, &[host()], &[], false);
+        assert_eq!(events(&mut bare), [GatherEvent::Complete]);
+    }
+
+    #[test]
     fn binding_gives_a_server_reflexive_candidate_then_completes() {
         let now = Instant::now();
         let mut g = started(now, &[endpoint("stun:192.0.2.1", Some(stun_server()))], false);
