@@ -90,9 +90,10 @@ fn a_cut_link_disconnects_after_5_to_8_s_and_fails_30_s_after_the_last_answer() 
     for (who, took) in [("a", a), ("b", b)] {
         let took = took.unwrap_or_else(|| panic!("{who} never disconnected"));
         // 5 s after the first unanswered consent check, which goes out within one randomized
-        // interval (2.5 s × 1.2) of the cut.
+        // interval (2.5 s × 1.2) of the cut (or just before it, one round trip at most, if its
+        // answer was on the wire when the link went down).
         assert!(
-            took >= Duration::from_secs(5) && took <= Duration::from_millis(8000),
+            took >= Duration::from_millis(4990) && took <= Duration::from_millis(8000),
             "{who}: disconnected {took:?} after the cut"
         );
     }
@@ -184,7 +185,7 @@ fn configured_consent_timers_are_honoured() {
     for (who, took) in [("a", a), ("b", b)] {
         let took = took.unwrap_or_else(|| panic!("{who} never disconnected"));
         assert!(
-            took >= Duration::from_secs(1) && took <= Duration::from_millis(1600),
+            took >= Duration::from_millis(990) && took <= Duration::from_millis(1600),
             "{who}: {took:?}"
         );
     }
