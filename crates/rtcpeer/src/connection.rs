@@ -245,7 +245,8 @@ impl RTCPeerConnection {
     /// `restartIce()`: after the first negotiation, fires `negotiationneeded` and makes the next
     /// offer restart ICE (new credentials, candidates gathered again). The selected candidate pair
     /// keeps carrying the data until the restarted checks select a new one, and the ICE connection
-    /// state stays `connected` meanwhile, as in Chromium; DTLS, data channels and tracks carry on.
+    /// state stays `connected` meanwhile, as in Chromium (`completed` becomes `connected`,
+    /// `disconnected` and `failed` become `checking`); DTLS, data channels and tracks carry on.
     /// Before the first negotiation it does nothing.
     pub async fn restart_ice(&self) -> Result<(), RtcError> {
         call(&self.commands, Command::RestartIce).await

@@ -355,8 +355,8 @@ impl IceAgent {
     /// Until the new generation selects a pair, the previously selected one keeps carrying data:
     /// [`IceAgent::selected_pair`] still returns it, consent checks still go over it under the old
     /// credentials, and the peer's consent checks under our old credentials are still answered.
-    /// The connection state stays as it was while that path has consent (as browsers keep
-    /// `connected`); a failed agent returns to `Checking`.
+    /// The state changes as webrtc-pc says and Chromium does: `Connected` stays, `Completed`
+    /// becomes `Connected`, `Disconnected` and `Failed` become `Checking`.
     pub fn restart(&mut self, local: IceCredentials) {
         if self.state == IceConnectionState::Closed {
             return;
@@ -394,8 +394,10 @@ impl IceAgent {
         self.nominating = None;
         self.selected = None;
         self.end_of_remote_candidates = None;
+        // The transitions webrtc-pc gives a restart (and Chromium makes): connected stays,
+        // completed becomes connected, disconnected and failed become checking.
         match self.state {
-            IceConnectionState::Failed => {
+            IceConnectionState::Failed | IceConnectionState::Disconnected => {
                 self.ever_connected = false;
                 self.set_state(IceConnectionState::Checking);
             }

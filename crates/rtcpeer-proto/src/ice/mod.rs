@@ -77,7 +77,8 @@
 //! [`IceAgent::set_remote_credentials`] start a new generation (RFC 8445 §9): remote candidates,
 //! pairs and checks are dropped and checks start over; local candidates stay. The pair selected
 //! before keeps carrying data, with consent checks under the old credentials, until the new
-//! generation selects a pair; the state stays `Connected` meanwhile, as in browsers.
+//! generation selects a pair. `Connected` stays `Connected` meanwhile (`Completed` becomes
+//! `Connected`; `Disconnected` and `Failed` become `Checking`), as webrtc-pc and Chromium do.
 //!
 //! # Server-reflexive and relayed candidates
 //!

@@ -15,7 +15,9 @@
 //!   agent the peer's side.
 //!
 //! DTLS, SCTP, SRTP, data channels and transceivers are untouched: the agent keeps sending over the
-//! pair selected before the restart until the new checks select one.
+//! pair selected before the restart until the new checks select one, and `iceConnectionState`
+//! stays `connected` (see [`IceAgent::restart`](crate::ice::IceAgent::restart)). A connection
+//! that had failed because of ICE is `connecting` again.
 
 use std::time::Instant;
 
