@@ -726,3 +726,32 @@ fn a_restart_after_consent_expired_brings_the_connection_back() {
             && received(&s.a.events, channels.0) == to_a)
     );
 }
+
+#[test]
+fn an_answer_to_a_re_offer_keeps_the_dtls_role() {
+    let mut sim = Sim::new(15, LinkConditions::perfect());
+    connect_with_channel(&mut sim);
+    // a offered actpass and b answered active: b is the DTLS client, a the server.
+    let first_answer = sim.b.pc.local_description().expect("b's answer");
+    assert_eq!(attribute(&first_answer.sdp, "setup"), "active");
+    // b re-offers (restarting ICE): a's answer must keep a the server (RFC 8842), or the
+    // peer would see a DTLS role change it cannot make on a live association.
+    let offer = sim
+        .b
+        .pc
+        .create_offer_with(OfferOptions { ice_restart: true })
+        .expect("offer");
+    sim.b
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("sld");
+    sim.a.pc.set_remote_description(sim.now, offer).expect("srd");
+    let answer = sim.a.pc.create_answer().expect("answer");
+    assert_eq!(attribute(&answer.sdp, "setup"), "passive");
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(answer.clone()))
+        .expect("sld");
+    sim.b.pc.set_remote_description(sim.now, answer).expect("srd");
+    assert!(sim.run_until(Duration::from_secs(5), |s| connected(s)));
+}

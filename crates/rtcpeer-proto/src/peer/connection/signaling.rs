@@ -71,10 +71,12 @@ impl PeerConnection {
                 LocalSection::mirroring(s, accept)
             })
             .collect();
-        // Browsers answer actpass with active (they become the DTLS client).
-        let setup = match remote.setup {
-            Some(DtlsRole::Client) => "passive",
-            _ => "active",
+        // Browsers answer actpass with active (they become the DTLS client); once DTLS is
+        // negotiated, an answer keeps our role (RFC 8842: no new DTLS association).
+        let setup = match (self.dtls_role, remote.setup) {
+            (Some(DtlsRole::Client), _) => "active",
+            (Some(DtlsRole::Server), _) | (None, Some(DtlsRole::Client)) => "passive",
+            (None, _) => "active",
         };
         let params = self.local_parameters(setup, sections);
         let init = SessionDescriptionInit::answer(params.render(&[], false));
