@@ -8,8 +8,8 @@ use crate::data_channel::RTCDataChannel;
 use crate::proto::RtpSendParameters;
 use crate::proto::{
     ChannelId, DataChannelInit, DataChannelMessage, IceCandidateInit, IceConnectionState, IceGatheringState, MediaType,
-    PeerConnectionState, RtcError, SessionDescriptionInit, SignalingState, TransceiverDirection, TransceiverId,
-    TransceiverInfo, TransceiverInit,
+    OfferOptions, PeerConnectionState, RtcError, SessionDescriptionInit, SignalingState, TransceiverDirection,
+    TransceiverId, TransceiverInfo, TransceiverInit,
 };
 use crate::proto::{StatsReport, StatsSelector};
 use crate::stats::TransportStats;
@@ -33,7 +33,9 @@ pub(crate) struct States {
 /// One request to the connection task.
 #[derive(Debug)]
 pub(crate) enum Command {
-    CreateOffer(Reply<SessionDescriptionInit>),
+    CreateOffer(OfferOptions, Reply<SessionDescriptionInit>),
+    /// `restartIce()`.
+    RestartIce(oneshot::Sender<()>),
     CreateAnswer(Reply<SessionDescriptionInit>),
     SetLocalDescription(Option<SessionDescriptionInit>, Reply<()>),
     SetRemoteDescription(SessionDescriptionInit, Reply<()>),

@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use crate::mdns::MdnsResolver;
-use crate::proto::{BundlePolicy, Certificate, IceTransportPolicy, RtcError};
+use crate::proto::{BundlePolicy, Certificate, IceTiming, IceTransportPolicy, RtcError};
 use rtcpeer_proto::ice::server::{validate_ice_servers, IceServer, ValidIceServer};
 use rustls::pki_types::CertificateDer;
 
@@ -57,6 +57,11 @@ pub struct RTCConfiguration {
     /// Checked when the connection is created if some server is `turns:`: a certificate that
     /// is not a usable CA is a `SyntaxError`.
     pub turn_tls_roots: Vec<CertificateDer<'static>>,
+    /// rtcpeer extension: consent freshness (RFC 7675) timers. The defaults are the browsers':
+    /// a consent check on the selected pair every 2.5 s (randomized ×0.8–1.2), ICE
+    /// `disconnected` when one has gone unanswered for 5 s (5 to 8 s after the path is cut), and
+    /// `failed` 30 s after the last answer (consent expired; only an ICE restart recovers).
+    pub ice_timing: IceTiming,
 }
 
 impl Default for RTCConfiguration {
@@ -69,6 +74,7 @@ impl Default for RTCConfiguration {
             bind_addresses: Vec::new(),
             mdns: MdnsResolver::default(),
             turn_tls_roots: Vec::new(),
+            ice_timing: IceTiming::default(),
         }
     }
 }

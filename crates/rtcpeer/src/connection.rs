@@ -20,9 +20,9 @@ use crate::events::{self, Backlog, Events};
 use crate::interfaces;
 use crate::proto::StatsSelector;
 use crate::proto::{
-    Codec, Core, DataChannelInit, IceCandidateInit, IceConnectionState, IceGatheringState, MediaType, PeerConfig,
-    PeerConnectionState, RtcError, RtpSendParameters, SessionDescriptionInit, SignalingState, TransceiverDirection,
-    TransceiverId, TransceiverInfo, TransceiverInit,
+    Codec, Core, DataChannelInit, IceCandidateInit, IceConnectionState, IceGatheringState, MediaType, OfferOptions,
+    PeerConfig, PeerConnectionState, RtcError, RtpSendParameters, SessionDescriptionInit, SignalingState,
+    TransceiverDirection, TransceiverId, TransceiverInfo, TransceiverInit,
 };
 use crate::socket;
 use crate::stats::{RTCStatsReport, TransportStats};
@@ -211,6 +211,7 @@ impl RTCPeerConnection {
             bundle_policy: config.bundle_policy,
             ice_transport_policy: config.ice_transport_policy,
             ice_servers,
+            ice_timing: config.ice_timing,
             ..PeerConfig::default()
         };
         let mut core = Core::new(core_config, Instant::now())?;
@@ -242,7 +243,22 @@ impl RTCPeerConnection {
 
     /// `createOffer()`.
     pub async fn create_offer(&self) -> Result<SessionDescriptionInit, RtcError> {
-        call(&self.commands, Command::CreateOffer).await?
+        self.create_offer_with(OfferOptions::default()).await
+    }
+
+    /// `createOffer(options)`: with `ice_restart`, the offer carries new ICE credentials.
+    pub async fn create_offer_with(&self, options: OfferOptions) -> Result<SessionDescriptionInit, RtcError> {
+        call(&self.commands, |reply| Command::CreateOffer(options, reply)).await?
+    }
+
+    /// `restartIce()`: after the first negotiation, fires `negotiationneeded` and makes the next
+    /// offer restart ICE (new credentials, candidates gathered again). The selected candidate pair
+    /// keeps carrying the data until the restarted checks select a new one, and the ICE connection
+    /// state stays `connected` meanwhile, as in Chromium (`completed` becomes `connected`,
+    /// `disconnected` and `failed` become `checking`); DTLS, data channels and tracks carry on.
+    /// Before the first negotiation it does nothing.
+    pub async fn restart_ice(&self) -> Result<(), RtcError> {
+        call(&self.commands, Command::RestartIce).await
     }
 
     /// `createAnswer()`.

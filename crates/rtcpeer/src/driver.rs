@@ -250,8 +250,12 @@ impl Driver {
     fn handle_command(&mut self, command: Command) {
         let now = Instant::now();
         match command {
-            Command::CreateOffer(reply) => {
-                let _ = reply.send(self.core.create_offer());
+            Command::CreateOffer(options, reply) => {
+                let _ = reply.send(self.core.create_offer_with(options));
+            }
+            Command::RestartIce(reply) => {
+                self.core.restart_ice();
+                let _ = reply.send(());
             }
             Command::CreateAnswer(reply) => {
                 let _ = reply.send(self.core.create_answer());
@@ -598,7 +602,7 @@ impl Driver {
 /// Answers a command that arrived after the connection closed.
 fn reject(command: Command) {
     match command {
-        Command::CreateOffer(reply) | Command::CreateAnswer(reply) => drop(reply.send(Err(closed_error()))),
+        Command::CreateOffer(_, reply) | Command::CreateAnswer(reply) => drop(reply.send(Err(closed_error()))),
         Command::SetLocalDescription(_, reply)
         | Command::SetRemoteDescription(_, reply)
         | Command::AddIceCandidate(_, reply)

@@ -45,9 +45,9 @@ pub use events::{Events, RECEIVE_BACKLOG_LIMIT};
 pub use mdns::{MdnsResolveError, MdnsResolver, MDNS_IPV4};
 pub use proto::{
     BundlePolicy, Certificate, Codec, DataChannelInit, DataChannelMessage, DataChannelState, IceCandidateInit,
-    IceConnectionState, IceGatheringState, IceTransportPolicy, MediaFrame, MediaType, PeerConnectionState,
-    ReceivedFrame, RtcError, RtpEncodingParameters, RtpSendParameters, SdpType, SessionDescriptionInit, SignalingState,
-    TransceiverDirection, TransceiverId, TransceiverInfo, TransceiverInit,
+    IceConnectionState, IceGatheringState, IceTiming, IceTransportPolicy, MediaFrame, MediaType, OfferOptions,
+    PeerConnectionState, ReceivedFrame, RtcError, RtpEncodingParameters, RtpSendParameters, SdpType,
+    SessionDescriptionInit, SignalingState, TransceiverDirection, TransceiverId, TransceiverInfo, TransceiverInit,
 };
 pub use rtcpeer_proto::peer::StatsSelector;
 pub use rtcpeer_proto::peer::{DropCounters, MediaCounters};

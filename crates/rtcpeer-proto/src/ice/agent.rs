@@ -24,6 +24,40 @@ const MAX_QUEUED_EVENTS: usize = 64;
 /// The most consent checks remembered while awaiting their answers.
 const MAX_CONSENT_IN_FLIGHT: usize = 8;
 
+/// The consent and failure timers of an agent, with the values browsers use by default.
+///
+/// [`IceAgentConfig::new`] starts from [`IceTiming::default`]; [`IceTiming::apply`] puts other
+/// values into a configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IceTiming {
+    /// Mean interval between consent checks on the selected pair. Default 2.5 s.
+    pub consent_interval: Duration,
+    /// The first consent check since the last response unanswered for this long: `disconnected`.
+    /// Default 5 s (browsers report `disconnected` 5 to 8 s after the path is cut).
+    pub disconnected_timeout: Duration,
+    /// No consent response for this long: `failed` (consent expired). Default 30 s.
+    pub failed_timeout: Duration,
+}
+
+impl Default for IceTiming {
+    fn default() -> Self {
+        IceTiming {
+            consent_interval: Duration::from_millis(2500),
+            disconnected_timeout: Duration::from_secs(5),
+            failed_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl IceTiming {
+    /// Writes these timers into `config`.
+    pub fn apply(&self, config: &mut IceAgentConfig) {
+        config.consent_interval = self.consent_interval;
+        config.disconnected_timeout = self.disconnected_timeout;
+        config.failed_timeout = self.failed_timeout;
+    }
+}
+
 /// Settings of an [`IceAgent`]. [`IceAgentConfig::new`] gives browser-like defaults.
 #[derive(Debug, Clone)]
 pub struct IceAgentConfig {
@@ -45,7 +79,8 @@ pub struct IceAgentConfig {
     /// Mean interval between consent checks on the selected pair, randomized ×0.8–1.2. Default 2.5 s
     /// (browsers ping the selected pair about this often; RFC 7675 allows it).
     pub consent_interval: Duration,
-    /// No consent response for this long: `Disconnected`. Default 5 s.
+    /// The first consent check since the last response unanswered for this long: `Disconnected`.
+    /// Default 5 s.
     pub disconnected_timeout: Duration,
     /// No consent response for this long: `Failed` (consent expired, RFC 7675 §5.1). Default 30 s.
     pub failed_timeout: Duration,
@@ -65,6 +100,7 @@ pub struct IceAgentConfig {
 impl IceAgentConfig {
     /// A configuration with random credentials and the documented defaults.
     pub fn new(role: IceRole) -> Self {
+        let timing = IceTiming::default();
         IceAgentConfig {
             role,
             local: IceCredentials::random(),
@@ -73,9 +109,9 @@ impl IceAgentConfig {
             initial_rto: Duration::from_millis(250),
             max_rto: Duration::from_secs(3),
             max_retransmits: 7,
-            consent_interval: Duration::from_millis(2500),
-            disconnected_timeout: Duration::from_secs(5),
-            failed_timeout: Duration::from_secs(30),
+            consent_interval: timing.consent_interval,
+            disconnected_timeout: timing.disconnected_timeout,
+            failed_timeout: timing.failed_timeout,
             no_candidates_timeout: Duration::from_secs(10),
             max_local_candidates: 16,
             max_remote_candidates: 100,
@@ -96,7 +132,7 @@ pub enum IceConnectionState {
     Connected,
     /// Connected, end-of-candidates was signalled and no more checks are pending.
     Completed,
-    /// The selected pair has not been answered for `disconnected_timeout`.
+    /// A consent check on the selected pair has gone unanswered for `disconnected_timeout`.
     Disconnected,
     /// Every pair failed after end-of-candidates, or consent expired.
     Failed,
@@ -157,6 +193,8 @@ pub struct IceStats {
     pub transmits_dropped: u64,
     /// How many times a pair was selected (`selectedCandidatePairChanges`).
     pub selected_pair_changes: u64,
+    /// ICE restarts: new local credentials, or new remote ones.
+    pub restarts: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -178,8 +216,26 @@ struct Consent {
     last_ok: Instant,
     /// When the next consent check is due.
     next_at: Instant,
-    /// Outstanding consent checks (not retransmitted: each interval sends a new one).
-    in_flight: VecDeque<TransactionId>,
+    /// When the first consent check after the last answer went out: `disconnected_timeout`
+    /// counts from there (as browsers count from the first unanswered check).
+    first_unanswered: Option<Instant>,
+    /// Outstanding consent checks (not retransmitted: each interval sends a new one), each
+    /// marked whether it went over the previous generation's path.
+    in_flight: VecDeque<(TransactionId, bool)>,
+}
+
+/// The pair selected before an ICE restart: it keeps carrying data, and consent checks under the
+/// credentials both sides knew it by, until the new generation selects a pair (RFC 8445 §9).
+#[derive(Debug, Clone)]
+struct PreviousPath {
+    local: SocketAddr,
+    remote: SocketAddr,
+    local_candidate: Candidate,
+    remote_candidate: Candidate,
+    /// Our credentials of that generation: the peer's consent checks still use them.
+    local_credentials: IceCredentials,
+    /// The peer's credentials of that generation, for our consent checks.
+    remote_credentials: IceCredentials,
 }
 
 /// A sans-IO full ICE agent for one component. Feed it datagrams ([`IceAgent::handle_receive`])
@@ -199,6 +255,11 @@ pub struct IceAgent {
     /// The pair the controlling side is nominating.
     nominating: Option<usize>,
     selected: Option<usize>,
+    /// During an ICE restart: the pair selected before it.
+    previous: Option<PreviousPath>,
+    /// After a restart selected a new pair: the old path, from which data is still accepted
+    /// (the peer may switch a moment later than we do).
+    retired: Option<(SocketAddr, SocketAddr)>,
     end_of_remote_candidates: Option<Instant>,
     ever_connected: bool,
     next_check_at: Instant,
@@ -226,12 +287,15 @@ impl IceAgent {
             triggered: VecDeque::new(),
             nominating: None,
             selected: None,
+            previous: None,
+            retired: None,
             end_of_remote_candidates: None,
             ever_connected: false,
             next_check_at: now,
             consent: Consent {
                 last_ok: now,
                 next_at: now,
+                first_unanswered: None,
                 in_flight: VecDeque::new(),
             },
             prflx_count: 0,
@@ -264,8 +328,96 @@ impl IceAgent {
 
     /// Sets the peer's ufrag and pwd. Checks can only be sent once these are known; checks
     /// received before are answered and their triggered checks queued until then.
+    ///
+    /// Credentials different from those already set mean the peer restarted ICE: the checks start
+    /// over as in [`IceAgent::restart`], with our credentials unchanged.
     pub fn set_remote_credentials(&mut self, credentials: IceCredentials) {
+        match &self.remote_credentials {
+            Some(old) if *old == credentials => return,
+            Some(_) => {
+                tracing::debug!(ufrag = %credentials.ufrag, "remote ICE restart");
+                self.begin_generation();
+            }
+            None => {}
+        }
         self.remote_credentials = Some(credentials);
+    }
+
+    /// The peer's ufrag and pwd, once known.
+    pub fn remote_credentials(&self) -> Option<&IceCredentials> {
+        self.remote_credentials.as_ref()
+    }
+
+    /// ICE restart (RFC 8445 §9) with our new `local` credentials: the remote candidates, the
+    /// pairs and their checks are dropped, and checks start over once the peer's new credentials
+    /// ([`IceAgent::set_remote_credentials`]) and candidates arrive. The local candidates stay.
+    ///
+    /// Until the new generation selects a pair, the previously selected one keeps carrying data:
+    /// [`IceAgent::selected_pair`] still returns it, consent checks still go over it under the old
+    /// credentials, and the peer's consent checks under our old credentials are still answered.
+    /// The state changes as webrtc-pc says and Chromium does: `Connected` stays, `Completed`
+    /// becomes `Connected`, `Disconnected` and `Failed` become `Checking`.
+    pub fn restart(&mut self, local: IceCredentials) {
+        if self.state == IceConnectionState::Closed {
+            return;
+        }
+        tracing::debug!(ufrag = %local.ufrag, "local ICE restart");
+        self.begin_generation();
+        self.config.local = local;
+        self.remote_credentials = None;
+    }
+
+    /// Whether an ICE restart is under way: the previously selected pair carries the data until
+    /// a new one is selected.
+    pub fn is_restarting(&self) -> bool {
+        self.previous.is_some()
+    }
+
+    /// Starts a new generation of checks, keeping the selected pair as the previous path.
+    fn begin_generation(&mut self) {
+        self.stats.restarts += 1;
+        if self.previous.is_none() {
+            self.previous = self.selected_as_previous();
+        }
+        if self.previous.is_some() {
+            // Consent checks in flight went over what is now the previous path.
+            for entry in &mut self.consent.in_flight {
+                entry.1 = true;
+            }
+        } else {
+            self.consent.in_flight.clear();
+        }
+        self.retired = None;
+        self.remotes.clear();
+        self.pairs.clear();
+        self.triggered.clear();
+        self.nominating = None;
+        self.selected = None;
+        self.end_of_remote_candidates = None;
+        // The transitions webrtc-pc gives a restart (and Chromium makes): connected stays,
+        // completed becomes connected, disconnected and failed become checking.
+        match self.state {
+            IceConnectionState::Failed | IceConnectionState::Disconnected => {
+                self.ever_connected = false;
+                self.set_state(IceConnectionState::Checking);
+            }
+            IceConnectionState::Completed => self.set_state(IceConnectionState::Connected),
+            _ => {}
+        }
+    }
+
+    fn selected_as_previous(&self) -> Option<PreviousPath> {
+        let pair = self.pairs.get(self.selected?)?;
+        let local = self.locals.get(pair.local)?;
+        let remote = self.remotes.get(pair.remote)?;
+        Some(PreviousPath {
+            local: local.base,
+            remote: remote.addr,
+            local_candidate: local.candidate.clone(),
+            remote_candidate: remote.candidate.clone(),
+            local_credentials: self.config.local.clone(),
+            remote_credentials: self.remote_credentials.clone()?,
+        })
     }
 
     /// Declares the remote agent ice-lite: we become controlling and nominate regularly.
@@ -362,11 +514,25 @@ impl IceAgent {
             Class::Request | Class::Indication => Message::decode(datagram).is_ok_and(|m| {
                 m.username()
                     .and_then(|u| u.split_once(':'))
-                    .is_some_and(|(ours, _)| ours == self.config.local.ufrag)
+                    .is_some_and(|(ours, _)| self.is_our_ufrag(ours))
                     || class == Class::Indication
             }),
             Class::SuccessResponse | Class::ErrorResponse => self.owns_transaction(&tid),
         }
+    }
+
+    /// Whether `ufrag` names us: our current ufrag, or during a restart the previous one.
+    fn is_our_ufrag(&self, ufrag: &str) -> bool {
+        ufrag == self.config.local.ufrag
+            || self
+                .previous
+                .as_ref()
+                .is_some_and(|p| p.local_credentials.ufrag == ufrag)
+    }
+
+    /// Whether consent checks go out: a pair is selected, or a restart still uses the previous one.
+    fn has_consent_path(&self) -> bool {
+        (self.selected.is_some() || self.previous.is_some()) && self.has_consent_state()
     }
 
     /// Handles one received datagram. Anything that is not a well-formed, authenticated STUN
@@ -442,7 +608,7 @@ impl IceAgent {
                 self.next_check_at = now + self.config.check_pacing;
             }
         }
-        if self.selected.is_some() && self.has_consent_state() && now >= self.consent.next_at {
+        if self.has_consent_path() && now >= self.consent.next_at {
             self.send_consent_check(now);
         }
         self.update_state(now);
@@ -473,12 +639,12 @@ impl IceAgent {
         if self.remote_credentials.is_some() && self.has_check_to_send() {
             consider(self.next_check_at);
         }
-        if self.selected.is_some() && self.has_consent_state() {
+        if self.has_consent_path() {
             consider(self.consent.next_at);
             if self.state == IceConnectionState::Disconnected {
                 consider(self.consent.last_ok + self.config.failed_timeout);
-            } else {
-                consider(self.consent.last_ok + self.config.disconnected_timeout);
+            } else if let Some(first) = self.consent.first_unanswered {
+                consider(first + self.config.disconnected_timeout);
             }
         }
         if let Some(end) = self.end_of_remote_candidates {
@@ -497,6 +663,11 @@ impl IceAgent {
         let Some(local) = self.local_for(local) else {
             return false;
         };
+        let base = self.locals.get(local).map(|l| l.base);
+        let old_path = |path: (SocketAddr, SocketAddr)| Some(path.0) == base && path.1 == remote;
+        if self.previous.as_ref().is_some_and(|p| old_path((p.local, p.remote))) || self.retired.is_some_and(old_path) {
+            return true;
+        }
         self.pairs.iter().any(|p| {
             p.local == local
                 && (p.state == PairState::Succeeded || p.checked_by_peer)
@@ -505,14 +676,21 @@ impl IceAgent {
     }
 
     /// The selected pair as (local base, remote address); `None` before selection and after
-    /// consent was lost for good.
+    /// consent was lost for good. During an ICE restart, the pair selected before it.
     pub fn selected_pair(&self) -> Option<(SocketAddr, SocketAddr)> {
+        if let (None, Some(p)) = (self.selected, &self.previous) {
+            return Some((p.local, p.remote));
+        }
         let pair = self.pairs.get(self.selected?)?;
         Some((self.locals.get(pair.local)?.base, self.remotes.get(pair.remote)?.addr))
     }
 
-    /// The selected pair's candidates, (local, remote), with their types.
+    /// The selected pair's candidates, (local, remote), with their types (during an ICE restart,
+    /// those of the pair selected before it).
     pub fn selected_candidates(&self) -> Option<(&Candidate, &Candidate)> {
+        if let (None, Some(p)) = (self.selected, &self.previous) {
+            return Some((&p.local_candidate, &p.remote_candidate));
+        }
         let pair = self.pairs.get(self.selected?)?;
         Some((
             &self.locals.get(pair.local)?.candidate,
@@ -543,6 +721,8 @@ impl IceAgent {
         self.triggered.clear();
         self.transmits.clear();
         self.selected = None;
+        self.previous = None;
+        self.retired = None;
         self.set_state(IceConnectionState::Closed);
     }
 
@@ -682,12 +862,22 @@ impl IceAgent {
         let p = self.pairs.get(pair)?;
         let local = self.locals.get(p.local)?;
         let remote = self.remotes.get(p.remote)?;
-        let local_preference = ((local.candidate.priority >> 8) & 0xFFFF) as u16;
+        let bytes = self.build_binding(&local.candidate, creds, &self.config.local.ufrag, tid, use_candidate)?;
+        Some((bytes, local.base, remote.addr))
+    }
+
+    /// A Binding request from `local` under `remote`'s credentials and our `local_ufrag`.
+    fn build_binding(
+        &self,
+        local: &Candidate,
+        remote: &IceCredentials,
+        local_ufrag: &str,
+        tid: TransactionId,
+        use_candidate: bool,
+    ) -> Option<Vec<u8>> {
+        let local_preference = ((local.priority >> 8) & 0xFFFF) as u16;
         let mut msg = Message::new(Class::Request, Method::BINDING, tid)
-            .with(Attribute::Username(format!(
-                "{}:{}",
-                creds.ufrag, self.config.local.ufrag
-            )))
+            .with(Attribute::Username(format!("{}:{local_ufrag}", remote.ufrag)))
             .with(Attribute::Priority(compute_priority(
                 CandidateKind::PeerReflexive,
                 local_preference,
@@ -703,10 +893,7 @@ impl IceAgent {
         if let Some(s) = &self.config.software {
             msg = msg.with(Attribute::Software(s.clone()));
         }
-        let bytes = msg
-            .encode_with(Some(Integrity::Sha1(creds.pwd.as_bytes())), true)
-            .ok()?;
-        Some((bytes, local.base, remote.addr))
+        msg.encode_with(Some(Integrity::Sha1(remote.pwd.as_bytes())), true).ok()
     }
 
     fn send_check(&mut self, now: Instant, pair: usize) {
@@ -787,15 +974,28 @@ impl IceAgent {
     }
 
     fn send_consent_check(&mut self, now: Instant) {
-        let Some(pair) = self.selected else { return };
         let tid = TransactionId::random();
-        if let Some((bytes, source, destination)) = self.build_request(pair, tid, false) {
+        let request = match (self.selected, &self.previous) {
+            (Some(pair), _) => self.build_request(pair, tid, false).map(|r| (r, false)),
+            (None, Some(p)) => self
+                .build_binding(
+                    &p.local_candidate,
+                    &p.remote_credentials,
+                    &p.local_credentials.ufrag,
+                    tid,
+                    false,
+                )
+                .map(|bytes| ((bytes, p.local, p.remote), true)),
+            (None, None) => None,
+        };
+        if let Some(((bytes, source, destination), previous)) = request {
             if self.consent.in_flight.len() >= MAX_CONSENT_IN_FLIGHT {
                 self.consent.in_flight.pop_front();
             }
-            self.consent.in_flight.push_back(tid);
+            self.consent.in_flight.push_back((tid, previous));
+            self.consent.first_unanswered.get_or_insert(now);
             self.stats.consent_checks_sent += 1;
-            if let Some(p) = self.pairs.get_mut(pair) {
+            if let Some(p) = self.selected.filter(|_| !previous).and_then(|s| self.pairs.get_mut(s)) {
                 p.counters.on_request_sent(tid, now, true);
                 p.counters.consent_requests_sent += 1;
             }
@@ -811,8 +1011,13 @@ impl IceAgent {
     }
 
     fn respond(&mut self, r: &Receive<'_>, msg: Message, signed: bool) {
-        let key = signed.then_some(self.config.local.pwd.as_bytes());
-        match msg.encode_with(key.map(Integrity::Sha1), true) {
+        let key = signed.then(|| self.config.local.pwd.clone());
+        self.respond_with_key(r, msg, key.as_deref());
+    }
+
+    /// Sends a response signed with `pwd` (unsigned if `None`).
+    fn respond_with_key(&mut self, r: &Receive<'_>, msg: Message, pwd: Option<&str>) {
+        match msg.encode_with(pwd.map(|k| Integrity::Sha1(k.as_bytes())), true) {
             Ok(bytes) => self.queue_transmit(r.destination, r.source, bytes),
             Err(e) => tracing::warn!(error = %e, "could not encode STUN response"),
         }
@@ -838,6 +1043,15 @@ impl IceAgent {
             return;
         };
         let ours = username.split_once(':').map(|(ours, _)| ours);
+        let previous_pwd = self
+            .previous
+            .as_ref()
+            .filter(|p| Some(p.local_credentials.ufrag.as_str()) == ours)
+            .map(|p| p.local_credentials.pwd.clone());
+        if let Some(pwd) = previous_pwd {
+            self.answer_previous_generation(&r, msg, &pwd);
+            return;
+        }
         if ours != Some(self.config.local.ufrag.as_str()) {
             self.stats.bad_username += 1;
             self.error_response(&r, msg, 401, "Unauthenticated", false);
@@ -932,6 +1146,20 @@ impl IceAgent {
         }
     }
 
+    /// A request under our credentials from before a restart: a consent check on the previous
+    /// path. It is answered (signed with the old pwd) and forms no pair.
+    fn answer_previous_generation(&mut self, r: &Receive<'_>, msg: &Message, pwd: &str) {
+        if msg.check_integrity(pwd.as_bytes()).is_err() {
+            self.stats.bad_integrity += 1;
+            self.error_response(r, msg, 401, "Unauthenticated", false);
+            return;
+        }
+        self.stats.requests_accepted += 1;
+        let response = Message::new(Class::SuccessResponse, Method::BINDING, msg.transaction_id)
+            .with(Attribute::XorMappedAddress(r.source));
+        self.respond_with_key(r, response, Some(pwd));
+    }
+
     fn learn_peer_reflexive(&mut self, addr: SocketAddr, priority: u32) -> Option<usize> {
         if self.remotes.len() >= self.config.max_remote_candidates {
             self.stats.remote_candidates_refused += 1;
@@ -960,7 +1188,7 @@ impl IceAgent {
     }
 
     fn owns_transaction(&self, tid: &TransactionId) -> bool {
-        self.consent.in_flight.contains(tid)
+        self.consent.in_flight.iter().any(|(t, _)| t == tid)
             || self
                 .pairs
                 .iter()
@@ -969,14 +1197,14 @@ impl IceAgent {
 
     fn handle_response(&mut self, now: Instant, r: Receive<'_>, msg: &Message) {
         let tid = msg.transaction_id;
-        let consent = self.consent.in_flight.contains(&tid);
-        let pair = if consent {
-            self.selected
-        } else {
-            self.pairs
-                .iter()
-                .position(|p| p.in_flight.as_ref().is_some_and(|f| f.transaction_id == tid))
-        };
+        if let Some(&(_, previous)) = self.consent.in_flight.iter().find(|(t, _)| *t == tid) {
+            self.handle_consent_response(now, r, msg, previous);
+            return;
+        }
+        let pair = self
+            .pairs
+            .iter()
+            .position(|p| p.in_flight.as_ref().is_some_and(|f| f.transaction_id == tid));
         let Some(pair) = pair else {
             self.stats.unknown_transactions += 1;
             return;
@@ -990,13 +1218,6 @@ impl IceAgent {
         self.stats.responses_accepted += 1;
         if let Some(p) = self.pairs.get_mut(pair) {
             p.counters.on_response(tid, now);
-        }
-        if consent {
-            self.consent.in_flight.retain(|t| *t != tid);
-            if msg.class == Class::SuccessResponse && self.pair_addresses(pair) == Some((r.destination, r.source)) {
-                self.consent.last_ok = now;
-            }
-            return;
         }
         let Some(check) = self.pairs.get_mut(pair).and_then(|p| p.in_flight.take()) else {
             return;
@@ -1030,11 +1251,11 @@ impl IceAgent {
             }
             return;
         }
+        if self.selected == Some(pair) {
+            self.consent_renewed(now);
+        }
         let Some(p) = self.pairs.get_mut(pair) else { return };
         p.state = PairState::Succeeded;
-        if self.selected == Some(pair) {
-            self.consent.last_ok = now;
-        }
         match self.role {
             IceRole::Controlling => {
                 if check.use_candidate {
@@ -1059,6 +1280,38 @@ impl IceAgent {
                 }
             }
         }
+    }
+
+    /// The answer to a consent check, on the selected pair or (`previous`) on the path selected
+    /// before a restart: consent is renewed if it is an authenticated success from that path.
+    fn handle_consent_response(&mut self, now: Instant, r: Receive<'_>, msg: &Message, previous: bool) {
+        let tid = msg.transaction_id;
+        let (pwd, path) = if previous {
+            let Some(p) = &self.previous else { return };
+            (p.remote_credentials.pwd.clone(), Some((p.local, p.remote)))
+        } else {
+            let Some(creds) = &self.remote_credentials else { return };
+            let path = self.selected.and_then(|s| self.pair_addresses(s));
+            (creds.pwd.clone(), path)
+        };
+        if msg.check_integrity(pwd.as_bytes()).is_err() {
+            tracing::debug!(from = %r.source, "consent response with bad integrity");
+            self.stats.bad_integrity += 1;
+            return;
+        }
+        self.stats.responses_accepted += 1;
+        self.consent.in_flight.retain(|(t, _)| *t != tid);
+        if let Some(p) = self.selected.filter(|_| !previous).and_then(|s| self.pairs.get_mut(s)) {
+            p.counters.on_response(tid, now);
+        }
+        if msg.class == Class::SuccessResponse && path == Some((r.destination, r.source)) {
+            self.consent_renewed(now);
+        }
+    }
+
+    fn consent_renewed(&mut self, now: Instant) {
+        self.consent.last_ok = now;
+        self.consent.first_unanswered = None;
     }
 
     /// Controlling, nothing selected or being nominated: nominate the best valid pair, if any.
@@ -1109,9 +1362,14 @@ impl IceAgent {
         };
         tracing::debug!(%local, %remote, "ICE selected pair");
         self.selected = Some(pair);
+        if let Some(previous) = self.previous.take() {
+            // The restart is done: the old path only delivers what is still on its way.
+            self.retired = Some((previous.local, previous.remote));
+            self.consent.in_flight.retain(|(_, previous)| !previous);
+        }
         self.stats.selected_pair_changes += 1;
         self.ever_connected = true;
-        self.consent.last_ok = now;
+        self.consent_renewed(now);
         self.consent.next_at = now + self.jittered_consent_interval();
         self.emit(IceEvent::SelectedPairChanged { local, remote });
         self.set_state(IceConnectionState::Connected);
@@ -1122,22 +1380,29 @@ impl IceAgent {
             IceConnectionState::Closed | IceConnectionState::Failed => {}
             IceConnectionState::Connected | IceConnectionState::Completed | IceConnectionState::Disconnected => {
                 let silent = now.saturating_duration_since(self.consent.last_ok);
+                let unanswered = self
+                    .consent
+                    .first_unanswered
+                    .map_or(Duration::ZERO, |first| now.saturating_duration_since(first));
                 if silent >= self.config.failed_timeout {
                     tracing::debug!("ICE consent expired");
                     self.selected = None;
+                    self.previous = None;
+                    self.retired = None;
                     for p in &mut self.pairs {
                         p.in_flight = None;
                     }
                     self.triggered.clear();
                     self.set_state(IceConnectionState::Failed);
-                } else if silent >= self.config.disconnected_timeout {
+                } else if unanswered >= self.config.disconnected_timeout {
                     self.set_state(IceConnectionState::Disconnected);
                 } else {
                     let pending = self
                         .pairs
                         .iter()
                         .any(|p| matches!(p.state, PairState::Waiting | PairState::InProgress));
-                    if self.end_of_remote_candidates.is_some() && !pending && self.triggered.is_empty() {
+                    let settled = self.selected.is_some() && !pending && self.triggered.is_empty();
+                    if self.end_of_remote_candidates.is_some() && settled {
                         self.set_state(IceConnectionState::Completed);
                     } else if self.state == IceConnectionState::Disconnected {
                         self.set_state(IceConnectionState::Connected);

@@ -289,6 +289,30 @@ impl IceGatherer {
         self.check_complete();
     }
 
+    /// Gathers again for an ICE restart: server-reflexive candidates are asked for anew on every
+    /// socket in `hosts` (a NAT may map differently now), and allocations are made for sockets
+    /// that have none; live allocations are kept (their relayed candidates stay valid). Emits
+    /// [`GatherEvent::Complete`] again once the new transactions are done. Starts gathering if it
+    /// had not started.
+    pub fn regather(&mut self, now: Instant, hosts: &[SocketAddr], servers: &[ServerEndpoint], relay_only: bool) {
+        if !self.started {
+            self.start(now, hosts, servers, relay_only);
+            return;
+        }
+        self.now = Some(now);
+        self.complete = false;
+        self.deadline = Some(now + self.config.timeout);
+        self.hosts = hosts.to_vec();
+        // Answers to the old Binding requests no longer matter.
+        self.bindings.clear();
+        self.server_reflexive.clear();
+        for server in servers {
+            self.start_server(now, server);
+        }
+        self.collect_transmits();
+        self.check_complete();
+    }
+
     fn start_server(&mut self, now: Instant, server: &ServerEndpoint) {
         let url = server.url.to_string();
         let Some(address) = server.address else {
@@ -949,6 +973,31 @@ mod tests {
             .encode_with(None, true)
             .unwrap();
         assert!(g.handle_receive(now, stun_server(), host(), &response));
+    }
+
+    #[test]
+    fn regathering_asks_the_server_again_and_completes_again() {
+        let now = Instant::now();
+        let servers = [endpoint("stun:192.0.2.1", Some(stun_server()))];
+        let mut g = started(now, &servers, false);
+        answer(&mut g, now, "203.0.113.7:40000".parse().unwrap());
+        assert_eq!(events(&mut g).len(), 2);
+        // After an ICE restart, the NAT now maps the socket elsewhere.
+        let later = now + Duration::from_secs(60);
+        g.regather(later, &[host()], &servers, false);
+        assert!(!g.is_complete());
+        let moved: SocketAddr = "203.0.113.9:41000".parse().unwrap();
+        answer(&mut g, later, moved);
+        let got = events(&mut g);
+        let [GatherEvent::Candidate(c), GatherEvent::Complete] = got.as_slice() else {
+            panic!("unexpected events {got:?}");
+        };
+        assert_eq!(c.socket_addr(), Some(moved));
+        // Without servers, regathering completes at once.
+        let mut bare = started(now, &[], false);
+        assert_eq!(events(&mut bare), [GatherEvent::Complete]);
+        bare.regather(later, &[host()], &[], false);
+        assert_eq!(events(&mut bare), [GatherEvent::Complete]);
     }
 
     #[test]

@@ -23,9 +23,10 @@
 //! `New` → `Checking` (first check sent or received) → `Connected` (a nominated pair is
 //! selected; [`IceEvent::SelectedPairChanged`] tells where to send) → `Completed` (also
 //! end-of-candidates signalled and no check pending). From `Connected`/`Completed`:
-//! `Disconnected` when the selected pair has had no authenticated success response for
-//! `disconnected_timeout` (5 s), back to `Connected` when one arrives, `Failed` when none came for
-//! `failed_timeout` (30 s, consent expiry of RFC 7675). `Checking` → `Failed` once end-of-candidates
+//! `Disconnected` when the first consent check sent since the last authenticated success response
+//! has gone unanswered for `disconnected_timeout` (5 s; so 5 to 8 s after the path is cut, as in
+//! browsers), back to `Connected` when an answer arrives, `Failed` when none came for
+//! `failed_timeout` (30 s since the last answer, consent expiry of RFC 7675). `Checking` → `Failed` once end-of-candidates
 //! was signalled and every pair has failed, or when there is no pair at all
 //! `no_candidates_timeout` (10 s) after end-of-candidates. A new pair after such a failure
 //! (a trickled or peer-reflexive candidate) returns to `Checking`; after consent expiry the agent
@@ -66,9 +67,18 @@
 //!
 //! At most `max_local_candidates` (16) local and `max_remote_candidates` (100, peer-reflexive
 //! included) remote candidates and `max_pairs` (500) pairs; extra candidates/pairs are refused and
-//! counted. At most 256 queued datagrams and 64 queued events. ICE restarts, TCP candidates,
+//! counted. At most 256 queued datagrams and 64 queued events. TCP candidates,
 //! components other than 1 and server-reflexive local candidates as pair members are not supported
 //! (a server-reflexive candidate is signalled only: its base, a host candidate, does the checks).
+//!
+//! # ICE restart
+//!
+//! [`IceAgent::restart`] (new local credentials) or new remote credentials in
+//! [`IceAgent::set_remote_credentials`] start a new generation (RFC 8445 §9): remote candidates,
+//! pairs and checks are dropped and checks start over; local candidates stay. The pair selected
+//! before keeps carrying data, with consent checks under the old credentials, until the new
+//! generation selects a pair. `Connected` stays `Connected` meanwhile (`Completed` becomes
+//! `Connected`; `Disconnected` and `Failed` become `Checking`), as webrtc-pc and Chromium do.
 //!
 //! # Server-reflexive and relayed candidates
 //!
@@ -83,7 +93,7 @@ pub mod gather;
 mod pair;
 pub mod server;
 
-pub use agent::{IceAgent, IceAgentConfig, IceConnectionState, IceEvent, IceStats};
+pub use agent::{IceAgent, IceAgentConfig, IceConnectionState, IceEvent, IceStats, IceTiming};
 pub use candidate::{Candidate, CandidateAddress, CandidateKind, CandidateParseError, TransportProtocol};
 pub use credentials::{IceCredentials, IceRole};
 pub use gather::{

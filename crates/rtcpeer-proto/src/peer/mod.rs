@@ -4,7 +4,7 @@ mod connection;
 pub mod transceiver;
 pub mod types;
 
-pub use connection::{DropCounters, MediaCounters, PeerConfig, PeerConnection, PeerEvent, StatsSelector};
+pub use connection::{DropCounters, MediaCounters, OfferOptions, PeerConfig, PeerConnection, PeerEvent, StatsSelector};
 pub use transceiver::{
     MediaFrame, ReceivedFrame, RtpEncodingParameters, RtpSendParameters, TrackInit, TransceiverDirection,
     TransceiverId, TransceiverInfo, TransceiverInit, MAX_RID_LENGTH, MAX_SEND_ENCODINGS,

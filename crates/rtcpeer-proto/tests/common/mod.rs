@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rtcpeer_proto::net::{Receive, Transmit};
-use rtcpeer_proto::peer::{PeerConfig, PeerConnection, PeerEvent, SessionDescriptionInit};
+use rtcpeer_proto::peer::{IceCandidateInit, PeerConfig, PeerConnection, PeerEvent, SessionDescriptionInit};
 
 /// A small deterministic generator (xorshift64*).
 pub struct Rng(u64);
@@ -67,11 +67,17 @@ pub struct SimPeer {
     pub events: Vec<PeerEvent>,
     /// Events not yet looked at by the test (drained with `take_events`).
     pub fresh: Vec<PeerEvent>,
+    /// Addresses the peer had before [`Sim::move_peer`]: what it still sends from them is lost.
+    pub former_addrs: Vec<SocketAddr>,
 }
 
 impl SimPeer {
     pub fn new(name: &'static str, addr: &str, now: Instant) -> SimPeer {
-        let mut pc = PeerConnection::new(PeerConfig::default(), now).expect("peer connection");
+        SimPeer::with_config(name, addr, now, PeerConfig::default())
+    }
+
+    pub fn with_config(name: &'static str, addr: &str, now: Instant, config: PeerConfig) -> SimPeer {
+        let mut pc = PeerConnection::new(config, now).expect("peer connection");
         let addr: SocketAddr = addr.parse().expect("address");
         pc.add_local_address(addr);
         SimPeer {
@@ -80,6 +86,7 @@ impl SimPeer {
             addr,
             events: Vec::new(),
             fresh: Vec::new(),
+            former_addrs: Vec::new(),
         }
     }
     /// Moves the events the connection has raised into `events` and `fresh`.
@@ -136,16 +143,26 @@ pub struct Sim {
     pub sent: u64,
     pub lost: u64,
     pub delivered: u64,
+    /// Trickled candidates on their way, like a signaling channel carries them: to a, to b.
+    /// Each is handed over, in order, once the receiver's remote description has its ufrag (one
+    /// gathered after an ICE restart waits for the description that restarts).
+    signaling_to_a: std::collections::VecDeque<Option<IceCandidateInit>>,
+    signaling_to_b: std::collections::VecDeque<Option<IceCandidateInit>>,
 }
 
 impl Sim {
     pub fn new(seed: u64, link: LinkConditions) -> Sim {
+        Sim::with_config(seed, link, PeerConfig::default())
+    }
+
+    /// Two peers made with `config`.
+    pub fn with_config(seed: u64, link: LinkConditions, config: PeerConfig) -> Sim {
         let now = Instant::now();
         Sim {
             now,
             start: now,
-            a: SimPeer::new("a", "127.0.0.1:10000", now),
-            b: SimPeer::new("b", "127.0.0.2:20000", now),
+            a: SimPeer::with_config("a", "127.0.0.1:10000", now, config.clone()),
+            b: SimPeer::with_config("b", "127.0.0.2:20000", now, config),
             link,
             trickle: true,
             rng: Rng::new(seed),
@@ -154,6 +171,8 @@ impl Sim {
             sent: 0,
             lost: 0,
             delivered: 0,
+            signaling_to_a: Default::default(),
+            signaling_to_b: Default::default(),
         }
     }
 
@@ -182,6 +201,25 @@ impl Sim {
             .pc
             .set_remote_description(self.now, answer)
             .expect("a: set_remote_description");
+    }
+
+    /// Offer from `b`, answer from `a`, applied on both sides.
+    pub fn negotiate_from_b(&mut self) {
+        std::mem::swap(&mut self.a, &mut self.b);
+        self.negotiate();
+        std::mem::swap(&mut self.a, &mut self.b);
+    }
+
+    /// Moves `a` (or `b`) to a new address, as when a device changes networks: its socket on the
+    /// old address is gone (what it still sends from there is lost, what is sent there reaches
+    /// nobody) and one on `to` is added to its connection.
+    pub fn move_peer(&mut self, a: bool, to: &str) {
+        let peer = if a { &mut self.a } else { &mut self.b };
+        let to: SocketAddr = to.parse().expect("address");
+        let old = std::mem::replace(&mut peer.addr, to);
+        peer.former_addrs.push(old);
+        peer.pc.remove_local_address(old);
+        peer.pc.add_local_address(to);
     }
 
     /// Offer/answer without trickle: each side sends its complete local description.
@@ -245,13 +283,13 @@ impl Sim {
         loop {
             let mut moved = false;
             for from_a in [true, false] {
-                let (me, other) = if from_a {
-                    (&mut self.a, &mut self.b)
-                } else {
-                    (&mut self.b, &mut self.a)
-                };
+                let me = if from_a { &mut self.a } else { &mut self.b };
                 while let Some(t) = me.pc.poll_transmit() {
                     moved = true;
+                    if me.former_addrs.contains(&t.source) {
+                        // The socket is gone.
+                        continue;
+                    }
                     assert_eq!(t.source, me.addr, "{} sent from an address it does not own", me.name);
                     self.sent += 1;
                     if self.rng.unit() < self.link.loss {
@@ -272,22 +310,43 @@ impl Sim {
                 }
                 while let Some(event) = me.pc.poll_event() {
                     moved = true;
-                    if let PeerEvent::IceCandidate(c) = &event {
-                        if self.trickle && other.pc.remote_description().is_some() {
-                            other
-                                .pc
-                                .add_ice_candidate(self.now, c.clone())
-                                .expect("add_ice_candidate");
+                    if let (PeerEvent::IceCandidate(c), true) = (&event, self.trickle) {
+                        if from_a {
+                            self.signaling_to_b.push_back(c.clone());
+                        } else {
+                            self.signaling_to_a.push_back(c.clone());
                         }
                     }
                     me.events.push(event.clone());
                     me.fresh.push(event);
                 }
             }
+            moved |= Self::hand_over(self.now, &mut self.signaling_to_a, &mut self.a.pc);
+            moved |= Self::hand_over(self.now, &mut self.signaling_to_b, &mut self.b.pc);
             if !moved {
                 return;
             }
         }
+    }
+
+    /// Gives `to` the queued candidates, in order, while its remote description has their ufrag.
+    fn hand_over(
+        now: Instant,
+        queue: &mut std::collections::VecDeque<Option<IceCandidateInit>>,
+        to: &mut PeerConnection,
+    ) -> bool {
+        let mut moved = false;
+        while let Some(next) = queue.front() {
+            let Some(remote) = to.remote_description() else { break };
+            let ufrag = next.as_ref().and_then(|c| c.username_fragment.as_ref());
+            if ufrag.is_some_and(|u| !remote.sdp.contains(&format!("a=ice-ufrag:{u}\r\n"))) {
+                break;
+            }
+            let candidate = queue.pop_front().flatten();
+            to.add_ice_candidate(now, candidate).expect("add_ice_candidate");
+            moved = true;
+        }
+        moved
     }
 
     fn deliver_due(&mut self) {

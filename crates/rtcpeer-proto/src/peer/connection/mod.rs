@@ -22,17 +22,22 @@ use crate::datachannel::{
     ChannelId, DataChannelError, DataChannelInfo, DataChannelInit, DataChannelMessage, DataChannels, DataChannelsConfig,
 };
 use crate::dtls::{Certificate, DtlsRole, DtlsTransport};
-use crate::ice::{Candidate, GatherConfig, IceAgent, IceAgentConfig, IceGatherer, IceRole, IceStats, ServerEndpoint};
+use crate::ice::{
+    Candidate, GatherConfig, IceAgent, IceAgentConfig, IceGatherer, IceRole, IceStats, IceTiming, ServerEndpoint,
+};
 use crate::jsep::{Codec, LocalParameters, MediaCapabilities, MediaType, RemoteParameters};
 use crate::net::{PacketKind, Receive, Transmit};
 
 use super::transceiver::{ReceivedFrame, TransceiverId};
 use super::types::*;
+use ice_restart::IceRestartState;
+pub use ice_restart::OfferOptions;
 pub use media::MediaCounters;
 use media::MediaEngine;
 pub use stats::StatsSelector;
 use transceivers::Transceiver;
 
+mod ice_restart;
 mod media;
 mod signaling;
 mod stats;
@@ -60,6 +65,9 @@ pub struct PeerConfig {
     pub ice_servers: Vec<ServerEndpoint>,
     /// Timers and limits of server-reflexive and relayed candidate gathering.
     pub gather: GatherConfig,
+    /// Consent freshness: how often the selected pair is checked, and how long without an answer
+    /// makes ICE `disconnected` (5 s) and `failed` (30 s).
+    pub ice_timing: IceTiming,
 }
 
 /// What the application hears from a [`PeerConnection`].
@@ -175,6 +183,8 @@ pub struct PeerConnection {
     session_id: u64,
     session_version: u64,
     negotiation_needed: bool,
+    /// `restartIce()` and the ufrags of the current ICE generation.
+    ice_restart: IceRestartState,
     transceivers: Vec<Transceiver>,
     /// The RTCP CNAME of every stream we send (RFC 7022: random per connection).
     cname: String,
@@ -197,7 +207,9 @@ impl PeerConnection {
             Some(c) => c,
             None => Certificate::generate().map_err(|e| RtcError::Operation(format!("certificate: {e}")))?,
         };
-        let ice = IceAgent::new(IceAgentConfig::new(IceRole::Controlling), now);
+        let mut ice_config = IceAgentConfig::new(IceRole::Controlling);
+        config.ice_timing.apply(&mut ice_config);
+        let ice = IceAgent::new(ice_config, now);
         let session_id = crate::rand::u64() >> 1;
         Ok(PeerConnection {
             certificate,
@@ -227,6 +239,7 @@ impl PeerConnection {
             session_id,
             session_version: 1,
             negotiation_needed: false,
+            ice_restart: IceRestartState::default(),
             transceivers: Vec::new(),
             cname: format!("{:016x}", crate::rand::u64()),
             capabilities: MediaCapabilities::default(),

@@ -11,7 +11,7 @@ use crate::sdp::SessionDescription;
 
 use super::super::types::*;
 use super::transceivers::next_free_mid;
-use super::{closed_error, PeerConnection, PeerEvent};
+use super::{closed_error, OfferOptions, PeerConnection, PeerEvent};
 
 /// Which description a signaling step applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,8 +21,13 @@ pub(super) enum Side {
 }
 
 impl PeerConnection {
-    /// `createOffer`.
+    /// `createOffer()`.
     pub fn create_offer(&mut self) -> Result<SessionDescriptionInit, RtcError> {
+        self.create_offer_with(OfferOptions::default())
+    }
+
+    /// `createOffer(options)`.
+    pub fn create_offer_with(&mut self, options: OfferOptions) -> Result<SessionDescriptionInit, RtcError> {
         if self.closed {
             return Err(closed_error());
         }
@@ -36,7 +41,8 @@ impl PeerConnection {
             let mid = next_free_mid(&sections);
             sections.push(LocalSection::Data { mid });
         }
-        let params = self.local_parameters("actpass", sections);
+        let mut params = self.local_parameters("actpass", sections);
+        self.apply_offer_ice_restart(&mut params, options);
         let init = SessionDescriptionInit::offer(params.render(&[], false));
         self.last_created = Some((init.clone(), params));
         Ok(init)
@@ -65,10 +71,12 @@ impl PeerConnection {
                 LocalSection::mirroring(s, accept)
             })
             .collect();
-        // Browsers answer actpass with active (they become the DTLS client).
-        let setup = match remote.setup {
-            Some(DtlsRole::Client) => "passive",
-            _ => "active",
+        // Browsers answer actpass with active (they become the DTLS client); once DTLS is
+        // negotiated, an answer keeps our role (RFC 8842: no new DTLS association).
+        let setup = match (self.dtls_role, remote.setup) {
+            (Some(DtlsRole::Client), _) => "active",
+            (Some(DtlsRole::Server), _) | (None, Some(DtlsRole::Client)) => "passive",
+            (None, _) => "active",
         };
         let params = self.local_parameters(setup, sections);
         let init = SessionDescriptionInit::answer(params.render(&[], false));
@@ -169,6 +177,7 @@ impl PeerConnection {
             SdpType::Rollback => unreachable!("handled above"),
         }
         self.start_gathering(now);
+        self.local_ice_description_applied(now);
         self.pump(now);
         Ok(())
     }
@@ -196,11 +205,7 @@ impl PeerConnection {
                 )));
             }
         }
-        if let (Some(previous), true) = (&self.remote, self.dtls.is_some()) {
-            if previous.ice_ufrag != remote.ice_ufrag {
-                return Err(RtcError::NotSupported("ICE restart is not supported yet".into()));
-            }
-        }
+        self.prepare_remote_ice_restart(&remote, desc.kind);
 
         self.ice.set_remote_credentials(IceCredentials {
             ufrag: remote.ice_ufrag.clone(),
@@ -241,6 +246,7 @@ impl PeerConnection {
             }
             SdpType::Rollback => unreachable!("handled above"),
         }
+        self.remote_ice_description_applied();
         self.pump(now);
         Ok(())
     }
@@ -279,6 +285,7 @@ impl PeerConnection {
         }
         self.pending_local = None;
         self.set_signaling(SignalingState::Stable);
+        self.ice_restart_after_rollback();
         Ok(())
     }
 
@@ -420,7 +427,7 @@ impl PeerConnection {
     }
 
     /// Adds a local candidate to the description and fires `icecandidate` for it.
-    fn signal_candidate(&mut self, candidate: Candidate) {
+    pub(super) fn signal_candidate(&mut self, candidate: Candidate) {
         let ufrag = self.ice.local_credentials().ufrag.clone();
         let (mid, index) = self.transport_mid();
         self.local_candidates.push(candidate.clone());

@@ -1,0 +1,199 @@
+//! Consent freshness (RFC 7675) between two sans-IO peers on the simulated network: a cut link
+//! makes ICE `disconnected` 5 to 8 s later and `failed` 30 s after the last answer, as in
+//! browsers; a link restored before that brings `connected` back with the data channel intact;
+//! the timers come from `PeerConfig::ice_timing`.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{LinkConditions, Sim};
+use rtcpeer_proto::datachannel::{ChannelId, DataChannelInit, DataChannelMessage};
+use rtcpeer_proto::ice::IceTiming;
+use rtcpeer_proto::peer::{IceConnectionState, PeerConfig, PeerConnectionState, PeerEvent};
+
+fn connected(sim: &Sim) -> bool {
+    sim.a.pc.connection_state() == PeerConnectionState::Connected
+        && sim.b.pc.connection_state() == PeerConnectionState::Connected
+}
+
+/// Connects a and b with one channel opened by a; returns (a's channel, b's channel).
+fn connect_with_channel(sim: &mut Sim) -> (ChannelId, ChannelId) {
+    let a_channel = sim
+        .a
+        .pc
+        .create_data_channel("chat", DataChannelInit::default())
+        .expect("create_data_channel");
+    sim.negotiate();
+    let ok = sim.run_until(Duration::from_secs(10), |s| {
+        connected(s)
+            && s.a.events.contains(&PeerEvent::ChannelOpen(a_channel))
+            && s.b.events.iter().any(|e| matches!(e, PeerEvent::DataChannel(_)))
+    });
+    assert!(ok, "did not connect");
+    let b_channel = sim
+        .b
+        .events
+        .iter()
+        .find_map(|e| match e {
+            PeerEvent::DataChannel(id) => Some(*id),
+            _ => None,
+        })
+        .expect("datachannel event");
+    // Let consent settle into its rhythm.
+    sim.run_until(Duration::from_secs(7), |_| false);
+    assert!(connected(sim));
+    (a_channel, b_channel)
+}
+
+fn cut(sim: &mut Sim) {
+    sim.link.loss = 1.0;
+}
+
+fn restore(sim: &mut Sim) {
+    sim.link.loss = 0.0;
+}
+
+fn received(events: &[PeerEvent], id: ChannelId) -> Vec<DataChannelMessage> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            PeerEvent::ChannelMessage(c, m) if *c == id => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// How long after now each peer takes to reach `state` (`None` if not within `limit`).
+fn time_to(sim: &mut Sim, state: IceConnectionState, limit: Duration) -> (Option<Duration>, Option<Duration>) {
+    let begin = sim.now;
+    let (mut a, mut b) = (None, None);
+    sim.run_until(limit, |s| {
+        if a.is_none() && s.a.pc.ice_connection_state() == state {
+            a = Some(s.now - begin);
+        }
+        if b.is_none() && s.b.pc.ice_connection_state() == state {
+            b = Some(s.now - begin);
+        }
+        a.is_some() && b.is_some()
+    });
+    (a, b)
+}
+
+#[test]
+fn a_cut_link_disconnects_after_5_to_8_s_and_fails_30_s_after_the_last_answer() {
+    let mut sim = Sim::new(1, LinkConditions::perfect());
+    connect_with_channel(&mut sim);
+    cut(&mut sim);
+    let cut_at = sim.now;
+    let (a, b) = time_to(&mut sim, IceConnectionState::Disconnected, Duration::from_secs(20));
+    for (who, took) in [("a", a), ("b", b)] {
+        let took = took.unwrap_or_else(|| panic!("{who} never disconnected"));
+        // 5 s after the first unanswered consent check, which goes out within one randomized
+        // interval (2.5 s × 1.2) of the cut (or just before it, one round trip at most, if its
+        // answer was on the wire when the link went down).
+        assert!(
+            took >= Duration::from_millis(4990) && took <= Duration::from_millis(8000),
+            "{who}: disconnected {took:?} after the cut"
+        );
+    }
+    assert_eq!(sim.a.pc.connection_state(), PeerConnectionState::Disconnected);
+    let (a, b) = time_to(&mut sim, IceConnectionState::Failed, Duration::from_secs(40));
+    for (who, took) in [("a", a), ("b", b)] {
+        assert!(took.is_some(), "{who} never failed");
+    }
+    // Consent expires 30 s after the last answer, which came at most one interval before the cut.
+    let total = sim.now - cut_at;
+    assert!(
+        total >= Duration::from_secs(27) && total <= Duration::from_secs(30),
+        "failed {total:?} after the cut"
+    );
+    assert_eq!(sim.a.pc.connection_state(), PeerConnectionState::Failed);
+    assert_eq!(sim.b.pc.connection_state(), PeerConnectionState::Failed);
+    assert_eq!(sim.a.pc.selected_candidate_pair(), None);
+    // Failed is final without a restart, even when the link comes back.
+    restore(&mut sim);
+    sim.run_until(Duration::from_secs(10), |_| false);
+    assert_eq!(sim.a.pc.ice_connection_state(), IceConnectionState::Failed);
+}
+
+#[test]
+fn a_link_restored_before_failure_brings_connected_back_and_the_data_through() {
+    let mut sim = Sim::new(2, LinkConditions::perfect());
+    let channels = connect_with_channel(&mut sim);
+    let mark = sim.a.events.len();
+    cut(&mut sim);
+    // Sent into the outage: SCTP keeps them until the path is back.
+    let sent: Vec<DataChannelMessage> = (0..5u8)
+        .map(|i| DataChannelMessage::Binary(vec![i; 1000 + usize::from(i) * 300]))
+        .collect();
+    for m in &sent {
+        sim.a.pc.send(channels.0, m).expect("send");
+    }
+    let (a, b) = time_to(&mut sim, IceConnectionState::Disconnected, Duration::from_secs(20));
+    assert!(a.is_some() && b.is_some());
+    sim.run_until(Duration::from_secs(10), |_| false);
+    assert_eq!(sim.a.pc.ice_connection_state(), IceConnectionState::Disconnected);
+    assert!(received(&sim.b.events, channels.1).is_empty());
+    restore(&mut sim);
+    let restored_at = sim.now;
+    let up = |s: IceConnectionState| matches!(s, IceConnectionState::Connected | IceConnectionState::Completed);
+    let back = sim.run_until(Duration::from_secs(10), |s| {
+        up(s.a.pc.ice_connection_state()) && up(s.b.pc.ice_connection_state())
+    });
+    assert!(back, "not connected again");
+    // The next consent check (within 3 s) is answered.
+    assert!(
+        sim.now - restored_at <= Duration::from_secs(3),
+        "{:?}",
+        sim.now - restored_at
+    );
+    assert_eq!(sim.a.pc.connection_state(), PeerConnectionState::Connected);
+    let resumed = sim.run_until(Duration::from_secs(30), |s| {
+        received(&s.b.events, channels.1).len() == sent.len()
+    });
+    assert!(resumed, "data did not resume");
+    assert_eq!(received(&sim.b.events, channels.1), sent);
+    let states: Vec<_> = sim.a.events[mark..]
+        .iter()
+        .filter_map(|e| match e {
+            PeerEvent::ConnectionStateChange(s) => Some(*s),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [PeerConnectionState::Disconnected, PeerConnectionState::Connected]
+    );
+}
+
+#[test]
+fn configured_consent_timers_are_honoured() {
+    let config = PeerConfig {
+        ice_timing: IceTiming {
+            consent_interval: Duration::from_millis(500),
+            disconnected_timeout: Duration::from_secs(1),
+            failed_timeout: Duration::from_secs(4),
+        },
+        ..PeerConfig::default()
+    };
+    let mut sim = Sim::with_config(3, LinkConditions::perfect(), config);
+    connect_with_channel(&mut sim);
+    cut(&mut sim);
+    let cut_at = sim.now;
+    let (a, b) = time_to(&mut sim, IceConnectionState::Disconnected, Duration::from_secs(5));
+    for (who, took) in [("a", a), ("b", b)] {
+        let took = took.unwrap_or_else(|| panic!("{who} never disconnected"));
+        assert!(
+            took >= Duration::from_millis(990) && took <= Duration::from_millis(1600),
+            "{who}: {took:?}"
+        );
+    }
+    let (a, b) = time_to(&mut sim, IceConnectionState::Failed, Duration::from_secs(10));
+    assert!(a.is_some() && b.is_some());
+    let total = sim.now - cut_at;
+    assert!(
+        total >= Duration::from_millis(3400) && total <= Duration::from_secs(4),
+        "{total:?}"
+    );
+}
