@@ -156,7 +156,7 @@ fn say(role: &str, text: &str) {
 
 /// Sets the local description, waits for ICE gathering to complete (non-trickle signaling) and
 /// returns the description with its candidates. Channels the remote opens meanwhile are returned too.
-async fn local_description_when_gathered(
+pub(crate) async fn local_description_when_gathered(
     role: &'static str,
     pc: &RTCPeerConnection,
     events: &mut Events<PeerConnectionEvent>,
