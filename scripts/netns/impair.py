@@ -44,7 +44,8 @@ def main():
     rng = random.Random(args.seed)
     held = []  # heap of (due, sequence, packet)
     cond = threading.Condition()
-    counts = {"in": 0, "dropped": 0, "duplicated": 0, "overflow": 0, "out": 0}
+    # "reordered": packets written after one that arrived later than they did.
+    counts = {"in": 0, "dropped": 0, "duplicated": 0, "overflow": 0, "out": 0, "reordered": 0}
 
     def report(*_):
         sys.stderr.write(" ".join(f"{k}={v}" for k, v in counts.items()) + "\n")
@@ -54,11 +55,12 @@ def main():
     signal.signal(signal.SIGTERM, report)
 
     def writer():
+        newest = 0
         while True:
             with cond:
                 while not held:
                     cond.wait()
-                due, _, packet = held[0]
+                due, sequence, packet = held[0]
                 wait = due - time.monotonic()
                 if wait > 0:
                     cond.wait(wait)
@@ -66,6 +68,9 @@ def main():
                 heapq.heappop(held)
             os.write(fd, packet)
             counts["out"] += 1
+            if sequence < newest:
+                counts["reordered"] += 1
+            newest = max(newest, sequence)
 
     threading.Thread(target=writer, daemon=True).start()
     print("ready", flush=True)

@@ -93,6 +93,8 @@ struct Lab {
     namespaces: Vec<String>,
     children: Vec<Child>,
     dir: PathBuf,
+    /// Which of `children` is the impairment relay, if any.
+    impairer: Option<usize>,
 }
 
 impl Lab {
@@ -106,6 +108,7 @@ impl Lab {
             namespaces: Vec::new(),
             children: Vec::new(),
             dir,
+            impairer: None,
         }
     }
 
@@ -202,6 +205,20 @@ impl Lab {
             thread::sleep(Duration::from_millis(50));
         }
         self.children.push(child);
+    }
+
+    /// Stops the impairment relay and returns its counts (`in`, `dropped`, `duplicated`, ...).
+    fn impairer_counts(&mut self) -> BTreeMap<String, u64> {
+        let index = self.impairer.take().expect("an impairment relay runs");
+        let child = self.children.remove(index);
+        run("kill", &["-TERM", &child.id().to_string()]);
+        let output = child.wait_with_output().expect("impair.py ends");
+        let report = String::from_utf8_lossy(&output.stderr);
+        report
+            .split_whitespace()
+            .filter_map(|pair| pair.split_once('='))
+            .filter_map(|(key, value)| Some((key.to_owned(), value.parse().ok()?)))
+            .collect()
     }
 
     fn turn_log(&self) -> String {
@@ -860,4 +877,107 @@ fn a_1200_byte_mtu_path_carries_the_handshakes_and_large_messages_direct_and_rel
         "datagrams larger than the {MTU}-byte path (or fragments) were sent: {dropped:?}"
     );
     eprintln!("MTU {MTU}: direct {direct:?} and relayed {relayed:?} carried {size} B each way in 64 KiB messages");
+}
+
+/// The impairment of the chaos test, applied to every packet between the two hosts, each way.
+/// MiB the chaos test sends unless `RTCPEER_NETNS_CHAOS_MIB` says otherwise.
+const DEFAULT_CHAOS_MIB: u64 = 4;
+
+const CHAOS: [&str; 8] = [
+    "--loss",
+    "0.05",
+    "--delay",
+    "50",
+    "--jitter",
+    "20",
+    "--duplicate",
+    "0.01",
+];
+
+/// Two hosts on either side of one router whose forwarding goes through `scripts/netns/impair.py`
+/// (a userspace netem: this kernel has no `sch_netem`):
+///
+/// ```text
+/// h1 10.1.0.2 ── 10.1.0.1 r 10.2.0.1 ── 10.2.0.2 h2
+///                         │ (every forwarded packet: lan → imp0 → impair.py → imp0 → lan)
+/// ```
+fn chaos_lab(impairment: &[&str]) -> (Lab, String, String) {
+    let mut lab = Lab::new();
+    let router = lab.namespace("r");
+    let hosts = [1u8, 2].map(|i| {
+        let host = lab.namespace(&format!("h{i}"));
+        let lan = format!("lan{i}");
+        lab.veth((&router, &lan), (&host, "eth0"));
+        lab.address(&router, &lan, &format!("10.{i}.0.1/24"));
+        lab.address(&host, "eth0", &format!("10.{i}.0.2/24"));
+        lab.exec(&host, &["ip", "route", "add", "default", "via", &format!("10.{i}.0.1")]);
+        lab.exec(&router, &["ip", "rule", "add", "iif", &lan, "lookup", "100"]);
+        host
+    });
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/netns/impair.py");
+    let mut command = vec!["python3", script, "--dev", "imp0"];
+    command.extend_from_slice(impairment);
+    let mut impairer = lab.spawn(&router, &command);
+    let stdout = impairer.stdout.take().expect("piped stdout");
+    let mut ready = String::new();
+    let _ = BufReader::new(stdout).read_line(&mut ready);
+    lab.children.push(impairer);
+    assert_eq!(ready.trim(), "ready", "impair.py did not start");
+    lab.impairer = Some(lab.children.len() - 1);
+    lab.exec(&router, &["ip", "link", "set", "imp0", "up"]);
+    // What comes out of the impairer is routed by the main table; what comes from the hosts
+    // goes into it.
+    lab.exec(
+        &router,
+        &["ip", "route", "add", "default", "dev", "imp0", "table", "100"],
+    );
+    lab.exec(
+        &router,
+        &[
+            "sh",
+            "-c",
+            "echo 1 > /proc/sys/net/ipv4/ip_forward && for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 > $f; done",
+        ],
+    );
+    let [one, two] = hosts;
+    (lab, one, two)
+}
+
+#[test]
+fn a_reliable_channel_carries_its_bytes_exactly_and_in_order_through_loss_delay_reordering_and_duplication() {
+    if !enabled() {
+        return;
+    }
+    let mebibytes: u64 = std::env::var("RTCPEER_NETNS_CHAOS_MIB")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(DEFAULT_CHAOS_MIB);
+    let (mut lab, one, two) = chaos_lab(&CHAOS);
+    let (mut offerer, mut answerer) = connect_pair(&mut lab, &one, &two, &["--message-size", "65536"]);
+    let connect_start = Instant::now();
+    wait_connected(&mut offerer, &mut answerer);
+    let connect_time = connect_start.elapsed();
+    let bytes = mebibytes << 20;
+    let took = transfer(
+        &mut offerer,
+        &mut answerer,
+        bytes,
+        bytes,
+        Duration::from_secs(150 + 60 * mebibytes),
+    );
+    let rate = bytes as f64 / took.as_secs_f64().max(1e-3);
+    // The impairment was real: about 5 % of the packets lost, 1 % duplicated, many reordered.
+    let counts = lab.impairer_counts();
+    let share = |key: &str| counts.get(key).copied().unwrap_or(0) as f64 / counts["in"].max(1) as f64;
+    assert!(counts["in"] > 1000, "{counts:?}");
+    assert!((0.035..0.065).contains(&share("dropped")), "{counts:?}");
+    assert!((0.003..0.02).contains(&share("duplicated")), "{counts:?}");
+    assert!(share("reordered") > 0.01, "{counts:?}");
+    eprintln!(
+        "chaos (5 % loss, 50 ± 20 ms delay each way, reordering, 1 % duplication): {mebibytes} MiB byte-exact and \
+         in order in {:.1} s: {:.0} KiB/s; connected in {:.1} s; packets {counts:?}",
+        took.as_secs_f64(),
+        rate / 1024.0,
+        connect_time.as_secs_f64()
+    );
 }
