@@ -138,6 +138,9 @@ enum Command {
         /// Size of the messages `send` cuts the byte stream into.
         #[arg(long, default_value_t = 16 * 1024)]
         message_size: usize,
+        /// The offerer sends synthetic VP8 video; the answerer checks every frame.
+        #[arg(long)]
+        video: bool,
         #[command(flatten)]
         ice: ice_options::IceOptions,
     },
@@ -311,12 +314,14 @@ fn main() -> ExitCode {
             role,
             bind,
             message_size,
+            video,
             ice,
         } => {
             let options = netpeer::NetpeerOptions {
                 role,
                 bind,
                 message_size,
+                video,
                 ice,
             };
             return run_pair(&runtime, "netpeer", netpeer::run(options));

@@ -4,6 +4,9 @@
 //! up and takes commands on stdin while it reports what happens as JSON lines on stdout, so a
 //! test can cut and restore links and watch the states change:
 //!
+//! - with `--video` the offerer also sends synthetic VP8 frames (30 a second, a 20 kB keyframe
+//!   every second), each carrying its number and bytes derived from it; the answerer checks
+//!   every frame that arrives and reports `{"event":"video","frames":…}` every 30 frames;
 //! - commands: `send BYTES` (append BYTES of the deterministic byte stream to the channel
 //!   `bulk`, then a `mark TOTAL` text message), `quit`;
 //! - events: `{"event":"connection"|"ice","state":…,"t_ms":…}`, `{"event":"selected","local":…,
@@ -19,8 +22,8 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use rtcpeer::{
-    DataChannelEvent, DataChannelInit, DataChannelMessage, Events, PeerConnectionEvent, PeerConnectionState,
-    RTCConfiguration, RTCDataChannel, RTCPeerConnection, SdpType,
+    Codec, DataChannelEvent, DataChannelInit, DataChannelMessage, Events, LocalTrack, MediaFrame, PeerConnectionEvent,
+    PeerConnectionState, RTCConfiguration, RTCDataChannel, RTCPeerConnection, RemoteTrack, SdpType,
 };
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -53,6 +56,8 @@ pub struct NetpeerOptions {
     pub bind: Vec<IpAddr>,
     /// Size of the binary messages `send` cuts the stream into.
     pub message_size: usize,
+    /// The offerer sends synthetic video; the answerer checks it.
+    pub video: bool,
     /// STUN/TURN servers and the relay-only policy.
     pub ice: crate::ice_options::IceOptions,
 }
@@ -66,6 +71,65 @@ pub fn stream_byte(position: u64) -> u8 {
 /// `len` bytes of the stream from `position` on.
 pub fn stream_bytes(position: u64, len: usize) -> Vec<u8> {
     (position..position + len as u64).map(stream_byte).collect()
+}
+
+/// Synthetic VP8 frame `number`: the VP8 key-frame bit, the number (8 bytes, little endian), then
+/// bytes derived from the number; 20 kB for a keyframe (every 30th), 3 to 6 kB otherwise.
+pub fn video_frame(number: u64) -> Vec<u8> {
+    let keyframe = number % 30 == 0;
+    let len = if keyframe {
+        20_000
+    } else {
+        3_000 + (number as usize * 997) % 3_000
+    };
+    let mut generator = Generator::new(number ^ 0x766964656f);
+    let mut frame = Vec::with_capacity(len);
+    frame.push(if keyframe { 0x00 } else { 0x01 });
+    frame.extend_from_slice(&number.to_le_bytes());
+    while frame.len() < len {
+        frame.extend_from_slice(&generator.next().to_le_bytes());
+    }
+    frame.truncate(len);
+    frame
+}
+
+/// Sends [`video_frame`]s on `track`, 30 a second, until the process ends.
+fn spawn_video_sender(track: LocalTrack) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(33));
+        for number in 0u64.. {
+            tick.tick().await;
+            track.write_frame(MediaFrame {
+                data: video_frame(number).into(),
+                pts: Duration::from_millis(33 * number),
+            });
+        }
+    });
+}
+
+/// Checks every frame of `track` against [`video_frame`]; reports the count every 30 frames.
+fn spawn_video_checker(mut track: RemoteTrack, start: Instant) {
+    tokio::spawn(async move {
+        let mut frames = 0u64;
+        while let Some(frame) = track.next_frame().await {
+            let number = frame
+                .data
+                .get(1..9)
+                .and_then(|bytes| bytes.try_into().ok())
+                .map(u64::from_le_bytes);
+            if number.map(video_frame).as_deref() != Some(&frame.data[..]) {
+                emit(
+                    start,
+                    json!({"event": "error", "what": format!("video frame {number:?} ({} B) is not what was sent", frame.data.len())}),
+                );
+                return;
+            }
+            frames += 1;
+            if frames % 30 == 0 {
+                emit(start, json!({"event": "video", "frames": frames}));
+            }
+        }
+    });
 }
 
 /// Writes one JSON event line on stdout.
@@ -112,6 +176,12 @@ async fn connect_and_serve(
                 .create_data_channel(CHANNEL, DataChannelInit::default())
                 .await
                 .map_err(call("createDataChannel"))?;
+            if options.video {
+                let track = LocalTrack::new("netpeer-video", Codec::Vp8, vec!["netpeer".into()])
+                    .map_err(call("creating the video track"))?;
+                pc.add_track(&track).await.map_err(call("addTrack"))?;
+                spawn_video_sender(track);
+            }
             let (offer, _) = local_description_when_gathered("netpeer", pc, &mut events).await?;
             signaling::write_stdout(&offer)?;
             let line = lines.next_line(SdpType::Answer).await?;
@@ -127,7 +197,15 @@ async fn connect_and_serve(
                 .map_err(call("setRemoteDescription(offer)"))?;
             let (answer, early) = local_description_when_gathered("netpeer", pc, &mut events).await?;
             signaling::write_stdout(&answer)?;
-            early.into_iter().next()
+            let mut channel = None;
+            for event in early {
+                match event {
+                    PeerConnectionEvent::DataChannel(c) => channel = channel.or(Some(c)),
+                    PeerConnectionEvent::Track(track) => spawn_video_checker(track, start),
+                    _ => {}
+                }
+            }
+            channel
         }
     };
     let (channel_tx, mut channel_rx) = mpsc::unbounded_channel();
@@ -255,6 +333,7 @@ fn watch_connection(
                 PeerConnectionEvent::DataChannel(channel) => {
                     let _ = channels.send(channel);
                 }
+                PeerConnectionEvent::Track(track) => spawn_video_checker(track, start),
                 PeerConnectionEvent::IceCandidateError {
                     url,
                     error_code,
@@ -356,6 +435,17 @@ impl Receiver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn video_frames_carry_their_number_and_differ() {
+        let key = video_frame(30);
+        assert_eq!((key.len(), key[0]), (20_000, 0));
+        assert_eq!(key[1..9], 30u64.to_le_bytes());
+        let delta = video_frame(31);
+        assert_eq!(delta[0], 1);
+        assert!((3_000..6_000).contains(&delta.len()));
+        assert_ne!(video_frame(32)[9..100], video_frame(33)[9..100]);
+    }
 
     #[test]
     fn the_stream_depends_on_the_position_so_swapped_messages_are_caught() {

@@ -839,7 +839,7 @@ fn a_link_cut_for_good_fails_the_connection_after_about_30_s() {
 }
 
 #[test]
-fn a_1200_byte_mtu_path_carries_the_handshakes_and_large_messages_direct_and_relayed() {
+fn a_1200_byte_mtu_path_carries_the_handshakes_large_messages_and_video_direct_and_relayed() {
     if !enabled() {
         return;
     }
@@ -848,11 +848,17 @@ fn a_1200_byte_mtu_path_carries_the_handshakes_and_large_messages_direct_and_rel
     let public = format!("{}-pub", lab.prefix);
     lab.coturn(&public);
     let [one, two] = sites;
-    // 64 KiB messages: SCTP fragments each into many DATA chunks, every packet as large as allowed.
+    // 64 KiB messages: SCTP fragments each into many DATA chunks, every packet as large as
+    // allowed. Video (20 kB keyframes) fills RTP packets as well.
     let mut direct_args = ice_server_args(&format!("stun:{TURN_IP}:3478"));
-    direct_args.extend(["--message-size".into(), "65536".into()]);
+    direct_args.extend(["--message-size".into(), "65536".into(), "--video".into()]);
     let mut relay_args = ice_server_args(&format!("turn:{TURN_IP}:3478"));
-    relay_args.extend(["--message-size".into(), "65536".into(), "--relay-only".into()]);
+    relay_args.extend([
+        "--message-size".into(),
+        "65536".into(),
+        "--video".into(),
+        "--relay-only".into(),
+    ]);
     let (mut direct_offerer, mut direct_answerer) =
         connect_pair(&mut lab, &one.host, &two.host, &as_strs(&direct_args));
     let (mut relay_offerer, mut relay_answerer) = connect_pair(&mut lab, &one.host, &two.host, &as_strs(&relay_args));
@@ -867,6 +873,11 @@ fn a_1200_byte_mtu_path_carries_the_handshakes_and_large_messages_direct_and_rel
     ] {
         transfer(offerer, answerer, size, size, Duration::from_secs(60));
         transfer(answerer, offerer, size, size, Duration::from_secs(60));
+        // Every frame that arrives is checked whole by the answerer; 60 of them, keyframes
+        // included, must have come.
+        answerer.wait("60 intact video frames", Duration::from_secs(20), |e| {
+            e["event"] == "video" && e["frames"].as_u64() >= Some(60)
+        });
     }
     let dropped: Vec<(String, u64)> = [&public, &one.router, &two.router]
         .into_iter()
@@ -876,7 +887,9 @@ fn a_1200_byte_mtu_path_carries_the_handshakes_and_large_messages_direct_and_rel
         dropped.iter().all(|(_, n)| *n == 0),
         "datagrams larger than the {MTU}-byte path (or fragments) were sent: {dropped:?}"
     );
-    eprintln!("MTU {MTU}: direct {direct:?} and relayed {relayed:?} carried {size} B each way in 64 KiB messages");
+    eprintln!(
+        "MTU {MTU}: direct {direct:?} and relayed {relayed:?} carried {size} B each way in 64 KiB messages, and video"
+    );
 }
 
 /// The impairment of the chaos test, applied to every packet between the two hosts, each way.
