@@ -291,6 +291,8 @@ struct Site {
 /// What a NAT lab is made of.
 struct NatLab {
     lab: Lab,
+    /// The public namespace, where coturn runs.
+    public: String,
     sites: [Site; 2],
 }
 
@@ -377,7 +379,7 @@ fn nat_lab(nat: Nat, wan_mtu: Option<u32>) -> NatLab {
             public_ip,
         }
     });
-    NatLab { lab, sites }
+    NatLab { lab, public, sites }
 }
 
 /// Drops, and counts, IP fragments and packets longer than `mtu` as they enter `ns`, before the
@@ -659,8 +661,8 @@ fn symmetric_nats_connect_only_through_the_turn_relay() {
     if !enabled() {
         return;
     }
-    let NatLab { mut lab, sites } = nat_lab(Nat::Symmetric, None);
-    lab.coturn(&format!("{}-pub", lab.prefix));
+    let NatLab { mut lab, public, sites } = nat_lab(Nat::Symmetric, None);
+    lab.coturn(&public);
     let [one, two] = sites;
 
     // Without TURN (STUN only) ICE finds no working pair: the NATs map every destination to
@@ -717,8 +719,8 @@ fn endpoint_independent_nats_connect_directly_through_server_reflexive_candidate
     if !enabled() {
         return;
     }
-    let NatLab { mut lab, sites } = nat_lab(Nat::EndpointIndependent, None);
-    lab.coturn(&format!("{}-pub", lab.prefix));
+    let NatLab { mut lab, public, sites } = nat_lab(Nat::EndpointIndependent, None);
+    lab.coturn(&public);
     let [one, two] = sites;
     let stun = ice_server_args(&format!("stun:{TURN_IP}:3478"));
     let (mut offerer, mut answerer) = connect_pair(&mut lab, &one.host, &two.host, &as_strs(&stun));
@@ -754,8 +756,7 @@ fn endpoint_independent_nats_connect_directly_through_server_reflexive_candidate
 /// Connects two hosts behind endpoint-independent NATs directly and checks a first transfer.
 fn connected_direct_pair() -> (NatLab, Peer, Peer) {
     let mut nat = nat_lab(Nat::EndpointIndependent, None);
-    let public = format!("{}-pub", nat.lab.prefix);
-    nat.lab.coturn(&public);
+    nat.lab.coturn(&nat.public.clone());
     let stun = ice_server_args(&format!("stun:{TURN_IP}:3478"));
     let (one, two) = (nat.sites[0].host.clone(), nat.sites[1].host.clone());
     let (mut offerer, mut answerer) = connect_pair(&mut nat.lab, &one, &two, &as_strs(&stun));
@@ -844,8 +845,7 @@ fn a_1200_byte_mtu_path_carries_the_handshakes_large_messages_and_video_direct_a
         return;
     }
     const MTU: u32 = 1200;
-    let NatLab { mut lab, sites } = nat_lab(Nat::EndpointIndependent, Some(MTU));
-    let public = format!("{}-pub", lab.prefix);
+    let NatLab { mut lab, public, sites } = nat_lab(Nat::EndpointIndependent, Some(MTU));
     lab.coturn(&public);
     let [one, two] = sites;
     // 64 KiB messages: SCTP fragments each into many DATA chunks, every packet as large as
