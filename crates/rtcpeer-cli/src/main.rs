@@ -8,6 +8,7 @@ mod echo;
 mod ice_options;
 mod loopback;
 mod messages;
+mod netpeer;
 mod pair;
 mod sdp_files;
 mod sdp_summary;
@@ -122,6 +123,26 @@ enum Command {
         /// Seconds between short-lived connections (0: none).
         #[arg(long, default_value_t = 5)]
         churn: u64,
+    },
+    /// Peer of the network-namespace tests: connects through copy-paste signaling, then takes
+    /// `send BYTES`/`quit` on stdin and reports states, the selected pair and verified bytes as
+    /// JSON lines on stdout (`crates/rtcpeer-cli/tests/netns.rs`).
+    #[command(hide = true)]
+    Netpeer {
+        /// `offer` or `answer`.
+        #[arg(long, value_enum)]
+        role: netpeer::Role,
+        /// Gather host candidates only on this address (repeatable).
+        #[arg(long = "bind", value_name = "IP")]
+        bind: Vec<IpAddr>,
+        /// Size of the messages `send` cuts the byte stream into.
+        #[arg(long, default_value_t = 16 * 1024)]
+        message_size: usize,
+        /// The offerer sends synthetic VP8 video; the answerer checks every frame.
+        #[arg(long)]
+        video: bool,
+        #[command(flatten)]
+        ice: ice_options::IceOptions,
     },
     /// Serves HTTP signaling (`POST /offer` JSON, WHIP at `/whip`) and a demo page; every peer echoes its channels
     /// and can record, play or reflect media.
@@ -288,6 +309,22 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             };
+        }
+        Command::Netpeer {
+            role,
+            bind,
+            message_size,
+            video,
+            ice,
+        } => {
+            let options = netpeer::NetpeerOptions {
+                role,
+                bind,
+                message_size,
+                video,
+                ice,
+            };
+            return run_pair(&runtime, "netpeer", netpeer::run(options));
         }
         Command::Offer { count, pair } => {
             let default = if pair.scenario == Scenario::Close {

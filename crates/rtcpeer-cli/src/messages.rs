@@ -9,6 +9,11 @@ use rtcpeer::DataChannelMessage;
 pub struct Generator(u64);
 
 impl Generator {
+    /// A generator whose stream is determined by `seed`.
+    pub fn new(seed: u64) -> Self {
+        Generator(seed)
+    }
+
     /// The next 64 random bits.
     pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);

@@ -58,7 +58,10 @@ async fn answer_and_echo(
 
     waiting_for.set("gathering candidates");
     let (answer, early) = local_description_when_gathered(ROLE, pc, &mut events).await?;
-    channels.extend(early);
+    channels.extend(early.into_iter().filter_map(|event| match event {
+        PeerConnectionEvent::DataChannel(channel) => Some(channel),
+        _ => None,
+    }));
     signaling::write_stdout(&answer)?;
     say(ROLE, "answer written; echoing");
 

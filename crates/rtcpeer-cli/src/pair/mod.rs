@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rtcpeer::{
-    DataChannelInit, Events, IceGatheringState, PeerConnectionEvent, RTCConfiguration, RTCDataChannel,
-    RTCPeerConnection, RtcError, SessionDescriptionInit,
+    DataChannelInit, Events, IceGatheringState, PeerConnectionEvent, RTCConfiguration, RTCPeerConnection, RtcError,
+    SessionDescriptionInit,
 };
 
 use self::signaling::SignalingError;
@@ -155,22 +155,22 @@ fn say(role: &str, text: &str) {
 }
 
 /// Sets the local description, waits for ICE gathering to complete (non-trickle signaling) and
-/// returns the description with its candidates. Channels the remote opens meanwhile are returned too.
-async fn local_description_when_gathered(
+/// returns the description with its candidates. The other events that came meanwhile (channels
+/// and tracks the remote opened, state changes) are returned too, in order.
+pub(crate) async fn local_description_when_gathered(
     role: &'static str,
     pc: &RTCPeerConnection,
     events: &mut Events<PeerConnectionEvent>,
-) -> Result<(SessionDescriptionInit, Vec<RTCDataChannel>), PairError> {
+) -> Result<(SessionDescriptionInit, Vec<PeerConnectionEvent>), PairError> {
     pc.set_local_description(None)
         .await
         .map_err(step("setLocalDescription"))?;
-    let mut early_channels = Vec::new();
+    let mut early = Vec::new();
     if pc.ice_gathering_state().await.map_err(step("iceGatheringState"))? != IceGatheringState::Complete {
         loop {
             match events.recv().await {
                 Some(PeerConnectionEvent::IceGatheringStateChange(IceGatheringState::Complete)) => break,
-                Some(PeerConnectionEvent::DataChannel(channel)) => early_channels.push(channel),
-                Some(_) => {}
+                Some(event) => early.push(event),
                 None => {
                     return Err(PairError::ConnectionFailed(
                         "connection closed while gathering candidates".into(),
@@ -197,7 +197,7 @@ async fn local_description_when_gathered(
             candidates.join(" | ")
         ),
     );
-    Ok((description, early_channels))
+    Ok((description, early))
 }
 
 /// What a run is waiting for, kept up to date by the run and read for the timeout message.

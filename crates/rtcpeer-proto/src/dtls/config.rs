@@ -28,8 +28,10 @@ pub struct DtlsConfig {
     /// Versions accepted when we are the server. Default [`DtlsVersions::Auto`],
     /// so a client that offers DTLS 1.3 gets it and a 1.2 client gets 1.2.
     pub server_versions: DtlsVersions,
-    /// Largest handshake datagram: flights are fragmented to fit. Default 1150
-    /// bytes, below the usual 1200-byte WebRTC budget. Application data is not
+    /// Largest handshake datagram: flights are fragmented to fit. Default 1120
+    /// bytes, so that a flight datagram in a TURN Send indication (up to 47 bytes
+    /// more) still fits a 1200-byte IPv4 path (1172 bytes of UDP payload; see
+    /// [`crate::sctp::MAX_PACKET_SIZE`] for the same budget). Application data is not
     /// split: one [`send`](super::DtlsTransport::send) is one record in one
     /// datagram, 37 bytes (DTLS 1.2 AES-GCM) or 22 bytes (DTLS 1.3) longer.
     pub mtu: usize,
@@ -57,7 +59,7 @@ impl Default for DtlsConfig {
         DtlsConfig {
             client_versions: DtlsVersions::Dtls12,
             server_versions: DtlsVersions::Auto,
-            mtu: 1150,
+            mtu: 1120,
             max_transmit_queue: 256,
             max_received_records: 256,
             initial_rto: Duration::from_secs(1),

@@ -11,7 +11,7 @@ use sctp_proto::{
     Payload, PayloadProtocolIdentifier, ReliabilityType, ServerConfig, StreamEvent, TransportConfig,
 };
 
-use super::{Reliability, SctpConfig, SctpError, SctpEvent, MAX_MESSAGE_SIZE_LIMIT};
+use super::{Reliability, SctpConfig, SctpError, SctpEvent, MAX_MESSAGE_SIZE_LIMIT, MAX_PACKET_SIZE};
 
 /// The most bytes queued for sending across all streams; sends beyond it fail
 /// with [`SctpError::BufferFull`] (browsers use a similar 16 MiB limit).
@@ -125,7 +125,11 @@ impl SctpAssociation {
             server.transport = Arc::clone(&transport);
             Arc::new(server)
         });
-        let mut endpoint = Endpoint::new(Arc::new(EndpointConfig::new()), server);
+        let mut endpoint_config = EndpointConfig::new();
+        // `sctp-proto` sizes its packets from the largest DATA payload: the packet less the common
+        // header (12 bytes, RFC 9260 §3.1) and one DATA chunk header (16 bytes, §3.3.1).
+        endpoint_config.max_payload_size((MAX_PACKET_SIZE - 12 - 16) as u32);
+        let mut endpoint = Endpoint::new(Arc::new(endpoint_config), server);
         let peer = SocketAddr::from(([127, 0, 0, 1], config.remote_port.max(1)));
         let mut association = None;
         let mut events = VecDeque::new();
@@ -891,6 +895,40 @@ mod tests {
         p.run(Duration::from_secs(1));
         assert_eq!(messages(&p.b_events), vec![(1, 53, b"hello".to_vec())]);
         assert_eq!(messages(&p.a_events), vec![(2, 51, b"world".to_vec())]);
+    }
+
+    #[test]
+    fn no_packet_is_larger_than_the_path_budget() {
+        let mut p = connected_pair();
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        p.a.send(1, 53, &big, true, Reliability::Reliable).unwrap();
+        let mut largest = 0;
+        let mut packets = 0;
+        let end = p.now + Duration::from_secs(10);
+        while messages(&p.b_events).is_empty() && p.now < end {
+            while let Some(packet) = p.a.poll_transmit() {
+                largest = largest.max(packet.len());
+                packets += 1;
+                p.b.handle_receive(p.now, &packet);
+            }
+            while let Some(packet) = p.b.poll_transmit() {
+                p.a.handle_receive(p.now, &packet);
+            }
+            while let Some(e) = p.b.poll_event() {
+                p.b_events.push(e);
+            }
+            p.now += Duration::from_millis(1);
+            p.a.handle_timeout(p.now);
+            p.b.handle_timeout(p.now);
+        }
+        assert_eq!(messages(&p.b_events), vec![(1, 53, big)]);
+        // Full packets, none too large: the 200 kB message needs about 200_000 / 1052 of them.
+        assert!(largest <= MAX_PACKET_SIZE, "a {largest}-byte packet");
+        assert!(
+            largest > MAX_PACKET_SIZE - 64,
+            "packets are not filled: largest {largest}"
+        );
+        assert!(packets >= 200_000 / (MAX_PACKET_SIZE - 28), "{packets} packets");
     }
 
     #[test]

@@ -26,6 +26,15 @@ pub const DEFAULT_SCTP_PORT: u16 = 5000;
 /// The default maximum message size we accept, advertised as `a=max-message-size`.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 256 * 1024;
 
+/// The largest SCTP packet we send (common header and chunks), chosen so that the datagram
+/// around it fits a 1200-byte IPv4 path even in the worst case: 1200 − 20 (IPv4) − 8 (UDP)
+/// = 1172 bytes of UDP payload, less 47 for a TURN Send indication (20 header, 12
+/// XOR-PEER-ADDRESS, 4 DATA header, 3 padding, 8 FINGERPRINT), less 37 for a DTLS 1.2
+/// AES-GCM record, leaves 1088. Over a TURN channel (4 bytes) or directly there is more room.
+/// IPv6 paths carry at least 1280 bytes (RFC 8200 §5), so they fit too. `sctp-proto`'s own
+/// default (1228) does not fit such a path: IP fragments it or, with DF set, drops it.
+pub const MAX_PACKET_SIZE: usize = 1080;
+
 /// The largest message size this boundary will configure, whatever the SDP says.
 ///
 /// SDP allows `a=max-message-size:0` ("no limit"); we never buffer more than this for
