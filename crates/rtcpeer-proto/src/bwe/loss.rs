@@ -1,6 +1,8 @@
 //! The loss-based half of the estimator (draft-ietf-rmcat-gcc-02 §6): over windows of feedback,
 //! a loss fraction above 10 % lowers the rate by half the fraction, one below 2 % raises it by
-//! 5 %, and anything between holds it (some loss is the path's, not congestion's).
+//! 5 %, and anything between holds it (some loss is the path's, not congestion's). The ceiling only
+//! exists after a window of high loss, and goes away once it has grown past the delay-based
+//! estimate: moderate loss alone never pins the rate.
 
 use std::time::{Duration, Instant};
 
@@ -78,7 +80,8 @@ impl LossController {
             return true;
         }
         if fraction >= LOW_LOSS {
-            self.ceiling = Some(self.ceiling.unwrap_or(target));
+            // Hold: a ceiling a congestion loss set stays; without one, loss this low is the
+            // path's and leaves the rate to the delay-based estimate.
         } else if let Some(ceiling) = self.ceiling {
             let raised = ceiling * INCREASE;
             // Once the loss ceiling is above the delay-based estimate it no longer limits anything.
@@ -103,11 +106,19 @@ mod tests {
         assert_eq!(l.ceiling(), Some(900_000.0));
         t += Duration::from_millis(100);
         l.on_feedback(100, 0, 0, 900_000.0, 2_000_000.0, t);
-        assert_eq!(l.ceiling(), Some(945_000.0));
+        assert!((l.ceiling().unwrap() - 945_000.0).abs() < 0.01);
         // Raised past the delay-based estimate: no ceiling any more.
         t += Duration::from_millis(100);
         l.on_feedback(100, 0, 0, 945_000.0, 950_000.0, t);
         assert_eq!(l.ceiling(), None);
+    }
+
+    #[test]
+    fn moderate_loss_alone_sets_no_ceiling() {
+        let t = Instant::now();
+        let mut l = LossController::new();
+        assert!(!l.on_feedback(95, 5, 0, 1_000_000.0, 1_000_000.0, t));
+        assert_eq!((l.ceiling(), l.last_fraction()), (None, Some(0.05)));
     }
 
     #[test]

@@ -149,6 +149,11 @@ impl SendSideBwe {
         self.remb
     }
 
+    /// How many sequence numbers the sent-packet log holds (at most [`BweConfig::history`]).
+    pub fn sent_packets(&self) -> usize {
+        self.log.len()
+    }
+
     /// What the estimator counted.
     pub fn counters(&self) -> BweCounters {
         self.counters

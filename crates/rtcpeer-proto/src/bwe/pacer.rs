@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 pub struct PacerConfig {
     /// The most the pacer sends at once: the budget never holds more than this much time's worth.
     pub burst: Duration,
-    /// The longest the queue should take to drain; beyond it the pacer speeds up.
+    /// The longest the queue should take to drain; beyond it the pacer speeds up. A sender that
+    /// follows the target never gets near it; one that ignores the target gets this much extra
+    /// latency at most, rather than an ever longer queue.
     pub max_queue_delay: Duration,
     /// The most packets queued; the oldest is dropped beyond it.
     pub max_queue_packets: usize,
@@ -26,7 +28,7 @@ impl Default for PacerConfig {
     fn default() -> Self {
         PacerConfig {
             burst: Duration::from_millis(5),
-            max_queue_delay: Duration::from_secs(2),
+            max_queue_delay: Duration::from_millis(250),
             max_queue_packets: 2048,
         }
     }
@@ -118,11 +120,12 @@ impl<T> Pacer<T> {
 
     fn refill(&mut self, now: Instant) {
         let rate = self.effective_rate();
-        let elapsed = self
-            .last_refill
-            .map_or(0.0, |at| now.saturating_duration_since(at).as_secs_f64());
         let cap = (rate * self.config.burst.as_secs_f64() / 8.0).max(1.0);
-        self.budget = (self.budget + rate * elapsed / 8.0).min(cap);
+        // A pacer that has never sent has a full burst to spend, like one idle for a while.
+        let refill = self
+            .last_refill
+            .map_or(cap, |at| rate * now.saturating_duration_since(at).as_secs_f64() / 8.0);
+        self.budget = (self.budget + refill).min(cap);
         self.last_refill = Some(now);
     }
 
@@ -188,8 +191,12 @@ mod tests {
     #[test]
     fn a_burst_leaves_at_the_pacing_rate() {
         let start = Instant::now();
-        // 1 Mbit/s: a 1250-byte packet every 10 ms.
-        let mut p = Pacer::new(PacerConfig::default(), 1_000_000);
+        // 1 Mbit/s: a 1250-byte packet every 10 ms; half a second of queue is allowed.
+        let config = PacerConfig {
+            max_queue_delay: Duration::from_secs(1),
+            ..PacerConfig::default()
+        };
+        let mut p = Pacer::new(config, 1_000_000);
         p.pop(start);
         for i in 0..50 {
             p.push(i, 1250, false);
@@ -222,6 +229,7 @@ mod tests {
         let start = Instant::now();
         let config = PacerConfig {
             max_queue_packets: 100,
+            max_queue_delay: Duration::from_secs(2),
             ..PacerConfig::default()
         };
         let mut p = Pacer::new(config, 10_000);
