@@ -117,8 +117,8 @@ fn delays(sim: &Sim, from: Duration, to: Duration) -> Vec<Duration> {
         .as_ref()
         .expect("delays recorded")
         .iter()
-        .filter(|(at, _)| *at >= from && *at < to)
-        .map(|(_, d)| *d)
+        .filter(|(at, _, _)| *at >= from && *at < to)
+        .map(|(_, d, _)| *d)
         .collect()
 }
 
@@ -204,6 +204,72 @@ fn the_estimate_converges_to_a_bottleneck_keeps_its_queue_short_and_follows_it_u
     assert!(reached.is_some_and(|d| d <= Duration::from_secs(15)), "{reached:?}");
     assert!(peak <= 3_300_000, "peak {peak}");
     assert!(p95 < Duration::from_millis(200), "p95 one-way delay {p95:?}");
+}
+
+/// Writes one keyframe of `len` bytes and runs 1 s; returns a's media datagrams (time since the
+/// write, size).
+fn send_keyframe(sim: &mut Sim, id: TransceiverId, len: usize, pts: Duration) -> Vec<(Duration, usize)> {
+    let mut data = vec![0x5A; len];
+    data[0] = 0x00;
+    let t0 = sim.elapsed();
+    let now = sim.now;
+    let frame = MediaFrame { data: data.into(), pts };
+    sim.a.pc.write_frame(now, id, &frame).expect("write_frame");
+    assert!(sim.a.pc.pacer_queue().0 > len / 1500, "the frame waits in the pacer");
+    sim.run_until(Duration::from_secs(1), |_| false);
+    sim.delays_a_to_b
+        .as_ref()
+        .unwrap()
+        .iter()
+        .filter(|(at, _, size)| *at >= t0 && *size > 1000)
+        .map(|(at, _, size)| (*at - t0, *size))
+        .collect()
+}
+
+fn frames_of_len(sim: &Sim, len: usize) -> usize {
+    sim.b
+        .events
+        .iter()
+        .filter(|e| matches!(e, PeerEvent::Frame(_, f) if f.data.len() == len))
+        .count()
+}
+
+#[test]
+fn a_large_frame_leaves_paced_at_a_multiple_of_the_target() {
+    let mut sim = Sim::new(44, link(10, 0.0));
+    sim.delays_a_to_b = Some(Vec::new());
+    let id = connected_video(&mut sim);
+    let target = sim.a.pc.target_bitrate();
+    let pacing = sim.a.pc.congestion_control().pacing_bitrate();
+    assert_eq!((target, pacing), (300_000, 750_000));
+
+    // A 12 kB keyframe: 11 packets, about 130 ms of sending at 750 kbit/s.
+    let media = send_keyframe(&mut sim, id, 12_000, Duration::ZERO);
+    let bytes: usize = media.iter().map(|m| m.1).sum();
+    let span = media.last().unwrap().0 - media[0].0;
+    let rate = (bytes - media[0].1) as f64 * 8.0 / span.as_secs_f64();
+    println!(
+        "12 kB frame: {} packets over {span:?}, {:.0} kbit/s",
+        media.len(),
+        rate / 1000.0
+    );
+    assert!(
+        media.len() >= 11 && bytes >= 12_000,
+        "{} packets, {bytes} bytes",
+        media.len()
+    );
+    assert!(rate <= 1.1 * pacing as f64, "sent at {rate} bit/s");
+    assert!(span >= Duration::from_millis(100), "sent within {span:?}");
+    assert_eq!(sim.a.pc.pacer_queue(), (0, 0));
+    assert_eq!(frames_of_len(&sim, 12_000), 1, "the frame arrived whole");
+
+    // A 40 kB keyframe would take 430 ms at the pacing rate: the pacer speeds up to send it within
+    // its 150 ms queue limit, so the receiver (which waits 200 ms for a frame's packets) gets it.
+    let media = send_keyframe(&mut sim, id, 40_000, Duration::from_secs(1));
+    let span = media.last().unwrap().0 - media[0].0;
+    println!("40 kB frame: {} packets over {span:?}", media.len());
+    assert!(span <= Duration::from_millis(160), "{span:?}");
+    assert_eq!(frames_of_len(&sim, 40_000), 1, "the frame arrived whole");
 }
 
 #[test]

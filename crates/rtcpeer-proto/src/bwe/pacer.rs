@@ -28,7 +28,7 @@ impl Default for PacerConfig {
     fn default() -> Self {
         PacerConfig {
             burst: Duration::from_millis(5),
-            max_queue_delay: Duration::from_millis(250),
+            max_queue_delay: Duration::from_millis(150),
             max_queue_packets: 2048,
         }
     }

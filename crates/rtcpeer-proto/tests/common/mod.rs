@@ -158,8 +158,8 @@ pub struct Sim {
     link_free_at: [Instant; 2],
     /// Datagrams the bottleneck's full queue dropped (also counted in `lost`).
     pub queue_drops: u64,
-    /// When set, the one-way delay of every datagram from a to b: (when it was sent, its delay).
-    pub delays_a_to_b: Option<Vec<(Duration, Duration)>>,
+    /// When set, every datagram from a to b: (when it was sent, its one-way delay, its size).
+    pub delays_a_to_b: Option<Vec<(Duration, Duration, usize)>>,
 }
 
 impl Sim {
@@ -308,7 +308,7 @@ impl Sim {
                         self.seq += 1;
                         let deliver_at = leaves_at + self.link.delay + extra;
                         if let (true, Some(log)) = (from_a, &mut self.delays_a_to_b) {
-                            log.push((self.now - self.start, deliver_at - self.now));
+                            log.push((self.now - self.start, deliver_at - self.now, t.contents.len()));
                         }
                         self.in_flight.push(Reverse(InFlight {
                             deliver_at,
