@@ -179,6 +179,13 @@ fn the_estimate_converges_to_a_bottleneck_keeps_its_queue_short_and_follows_it_u
         })
         .collect();
     assert_eq!(available, vec![now_target as f64]);
+    assert!(
+        report
+            .to_json()
+            .contains(&format!("\"availableOutgoingBitrate\":{}", now_target as f64)),
+        "{}",
+        report.to_json()
+    );
 
     // The path widens to 3 Mbit/s: the estimate follows within 15 s.
     sim.bottleneck = Some(Bottleneck {

@@ -95,7 +95,8 @@ impl SentPacketLog {
     }
 
     /// Notes that the packet with transport-wide sequence number `seq` and `size` bytes left at
-    /// `send_us`. A number at or behind the newest one noted is ignored.
+    /// `send_us`. A number behind the newest one noted fills its gap if it has one, and is
+    /// ignored if it was noted already or is older than the log.
     pub fn on_sent(&mut self, seq: u16, send_us: i64, size: usize) {
         let ext = self.seqs.unwrap(seq);
         let next = self.first + self.packets.len() as i64;
@@ -111,7 +112,15 @@ impl SentPacketLog {
             return;
         }
         if ext < next {
-            tracing::trace!(seq, "transport sequence number sent twice");
+            // Sent out of order (a retransmission numbered after packets still in the pacer left
+            // before them): fill its slot, unless it was sent already.
+            let slot = usize::try_from(ext - self.first)
+                .ok()
+                .and_then(|index| self.packets.get_mut(index));
+            match slot {
+                Some(slot @ None) => *slot = sent,
+                _ => tracing::trace!(seq, "transport sequence number sent twice, or too old"),
+            }
             return;
         }
         for _ in next..ext {
@@ -277,6 +286,20 @@ mod tests {
             after.results[0].arrival_us.unwrap(),
         );
         assert_eq!(b - a, REFERENCE_TICK_MICROS);
+    }
+
+    #[test]
+    fn numbers_sent_out_of_order_fill_their_gap_once() {
+        let mut log = SentPacketLog::new(16);
+        log.on_sent(1, 0, 10);
+        log.on_sent(4, 100, 40);
+        log.on_sent(2, 200, 20);
+        log.on_sent(2, 300, 99);
+        log.on_sent(0, 300, 99);
+        let summary = log.on_feedback(&feedback(1, 0, vec![PacketStatus::SmallDelta(1); 4]));
+        let sent: Vec<_> = summary.results.iter().map(|r| (r.seq, r.send_us, r.size)).collect();
+        assert_eq!(sent, vec![(1, 0, 10), (2, 200, 20), (4, 100, 40)]);
+        assert_eq!(summary.out_of_window, 1);
     }
 
     #[test]
