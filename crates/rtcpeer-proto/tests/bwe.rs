@@ -280,6 +280,47 @@ fn a_large_frame_leaves_paced_at_a_multiple_of_the_target() {
 }
 
 #[test]
+fn duplicated_reordered_and_lost_feedback_still_converges() {
+    // The same 1 Mbit/s bottleneck, with 2 % of datagrams duplicated, 1 % lost and up to 5 ms of
+    // jitter (reordering), feedback included.
+    let mut sim = Sim::new(
+        45,
+        LinkConditions {
+            delay: Duration::from_millis(20),
+            jitter: Duration::from_millis(5),
+            loss: 0.01,
+            duplicate: 0.02,
+        },
+    );
+    sim.bottleneck = Some(Bottleneck {
+        rate_bps: 1_000_000,
+        queue_bytes: 50_000,
+    });
+    sim.delays_a_to_b = Some(Vec::new());
+    let id = connected_video(&mut sim);
+    let t0 = sim.elapsed();
+    let mut encoder = Encoder::new(id, BweConfig::default().start_bitrate);
+    encoder.run(&mut sim, Duration::from_secs(15));
+    let settled: Vec<u64> = encoder
+        .targets_between(t0 + Duration::from_secs(10), t0 + Duration::from_secs(15))
+        .collect();
+    let (low, high) = (*settled.iter().min().unwrap(), *settled.iter().max().unwrap());
+    let p95 = percentile(
+        delays(&sim, t0 + Duration::from_secs(10), t0 + Duration::from_secs(15)),
+        0.95,
+    );
+    let counters = sim.a.pc.congestion_control().counters();
+    println!(
+        "1 Mbit/s, duplicates, jitter, loss: 10–15 s {:.3}–{:.3} Mbit/s, p95 {p95:?}, {counters:?}",
+        mbps(low),
+        mbps(high)
+    );
+    assert!(low >= 500_000 && high <= 1_100_000, "10–15 s: {low}..{high}");
+    assert!(p95 < Duration::from_millis(200), "p95 one-way delay {p95:?}");
+    assert!(counters.feedback_packets > 100 && counters.packets_lost > 0);
+}
+
+#[test]
 fn random_loss_without_a_bottleneck_does_not_collapse_the_estimate() {
     // 5 % loss each way, no rate limit. 5 % sits between the loss controller's thresholds
     // (2 % raises, 10 % lowers), so the loss is taken for the path's, not congestion: the
