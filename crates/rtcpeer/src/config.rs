@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use crate::mdns::MdnsResolver;
-use crate::proto::{BundlePolicy, Certificate, IceTransportPolicy, RtcError};
+use crate::proto::{BundlePolicy, BweConfig, Certificate, IceTransportPolicy, RtcError};
 use rtcpeer_proto::ice::server::{validate_ice_servers, IceServer, ValidIceServer};
 
 /// `RTCIceServer`: a STUN or TURN server.
@@ -46,6 +46,11 @@ pub struct RTCConfiguration {
     /// The default sends one-shot mDNS queries to `224.0.0.251:5353` out of the connection's
     /// IPv4 addresses; [`MdnsResolver::disabled`] ignores such candidates.
     pub mdns: MdnsResolver,
+    /// rtcpeer extension: the send-side congestion controller's start, minimum and maximum
+    /// bitrate and pacing (browser-like defaults: 300 kbit/s start, 30 kbit/s to 5 Mbit/s,
+    /// pacing at 2.5 × the target). Its target arrives as
+    /// [`PeerConnectionEvent::TargetBitrate`](crate::PeerConnectionEvent::TargetBitrate).
+    pub congestion_control: BweConfig,
 }
 
 impl Default for RTCConfiguration {
@@ -57,6 +62,7 @@ impl Default for RTCConfiguration {
             certificates: Vec::new(),
             bind_addresses: Vec::new(),
             mdns: MdnsResolver::default(),
+            congestion_control: BweConfig::default(),
         }
     }
 }

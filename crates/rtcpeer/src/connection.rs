@@ -210,6 +210,7 @@ impl RTCPeerConnection {
             bundle_policy: config.bundle_policy,
             ice_transport_policy: config.ice_transport_policy,
             ice_servers,
+            bwe: config.congestion_control,
             ..PeerConfig::default()
         };
         let mut core = Core::new(core_config, Instant::now())?;
