@@ -275,15 +275,18 @@ mod tests {
     }
 
     #[test]
-    fn the_threshold_rises_with_a_persistently_noisy_trend() {
+    fn the_threshold_follows_a_persistent_trend_up_and_a_quiet_path_down() {
         let mut d = DelayDetector::new();
-        let before = d.threshold_ms();
-        // Alternating ±8 ms of jitter never builds a queue but keeps the trend moving.
-        for i in 0..2_000i64 {
-            let jitter = if (i / 20) % 2 == 0 { 8_000 } else { 0 };
-            d.on_packet(i * 10_000, i * 10_000 + jitter);
-        }
-        assert!(d.threshold_ms() != before);
-        assert!((MIN_THRESHOLD_MS..=MAX_THRESHOLD_MS).contains(&d.threshold_ms()));
+        feed(&mut d, 0, 50, 10_000, 10_000);
+        // A queue growing by 0.7 ms per 10 ms: a trend a little above the initial threshold.
+        feed(&mut d, 500_000, 200, 10_000, 10_700);
+        assert!(d.threshold_ms() > INITIAL_THRESHOLD_MS, "{}", d.threshold_ms());
+        let mut d = DelayDetector::new();
+        feed(&mut d, 0, 3_000, 10_000, 10_000);
+        assert!(
+            (MIN_THRESHOLD_MS..INITIAL_THRESHOLD_MS).contains(&d.threshold_ms()),
+            "{}",
+            d.threshold_ms()
+        );
     }
 }
