@@ -176,7 +176,8 @@ fn watch_events(
                 // The demo carries data only.
                 PeerConnectionEvent::Track(_)
                 | PeerConnectionEvent::CodecNotNegotiated(..)
-                | PeerConnectionEvent::KeyframeRequested(_) => {}
+                | PeerConnectionEvent::KeyframeRequested(_)
+                | PeerConnectionEvent::TargetBitrate { .. } => {}
             }
         }
     });

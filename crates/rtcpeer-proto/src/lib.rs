@@ -25,9 +25,11 @@
 //! | [`jsep`] | offer/answer generation and checking (RFC 8829) |
 //! | [`peer`] | the peer-connection state machine that ties them together |
 //! | [`stats`] | `getStats()` reports (W3C webrtc-stats) and their JSON |
+//! | [`bwe`] | send-side congestion control: bandwidth estimation from transport-wide feedback, pacing |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bwe;
 pub mod datachannel;
 pub mod dtls;
 pub mod ice;

@@ -255,7 +255,9 @@ fn rtp_counters_match_between_sender_and_receiver() {
         (0, 0, 0)
     );
     assert_eq!(inb.packets_lost, 0);
-    assert!(inb.jitter < 0.001, "jitter {}", inb.jitter);
+    // The pacer spreads a frame's packets over a few ms (at 2.5 × the 300 kbit/s start bitrate),
+    // which RFC 3550 counts as jitter; the link itself adds none.
+    assert!(inb.jitter < 0.015, "jitter {}", inb.jitter);
     assert!(out.active);
     let source = body!(ra.get(out.media_source_id.as_deref().unwrap()).unwrap(), MediaSource);
     assert_eq!(source.track_identifier, "camera");

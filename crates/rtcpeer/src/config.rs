@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use crate::mdns::MdnsResolver;
-use crate::proto::{BundlePolicy, Certificate, IceTiming, IceTransportPolicy, RtcError};
+use crate::proto::{BundlePolicy, BweConfig, Certificate, IceTiming, IceTransportPolicy, RtcError};
 use rtcpeer_proto::ice::server::{validate_ice_servers, IceServer, ValidIceServer};
 use rustls::pki_types::CertificateDer;
 
@@ -62,6 +62,11 @@ pub struct RTCConfiguration {
     /// `disconnected` when one has gone unanswered for 5 s (5 to 8 s after the path is cut), and
     /// `failed` 30 s after the last answer (consent expired; only an ICE restart recovers).
     pub ice_timing: IceTiming,
+    /// rtcpeer extension: the send-side congestion controller's start, minimum and maximum
+    /// bitrate and pacing (browser-like defaults: 300 kbit/s start, 30 kbit/s to 5 Mbit/s,
+    /// pacing at 2.5 × the target). Its target arrives as
+    /// [`PeerConnectionEvent::TargetBitrate`](crate::PeerConnectionEvent::TargetBitrate).
+    pub congestion_control: BweConfig,
 }
 
 impl Default for RTCConfiguration {
@@ -75,6 +80,7 @@ impl Default for RTCConfiguration {
             mdns: MdnsResolver::default(),
             turn_tls_roots: Vec::new(),
             ice_timing: IceTiming::default(),
+            congestion_control: BweConfig::default(),
         }
     }
 }

@@ -66,6 +66,13 @@ pub enum PeerConnectionEvent {
     /// rtcpeer extension: the peer asked this transceiver's sender for a keyframe (PLI/FIR);
     /// an application that encodes should make the next frame a keyframe.
     KeyframeRequested(TransceiverId),
+    /// rtcpeer extension: the congestion controller's target for everything the connection
+    /// sends changed materially; encoders (or a simulcast layer selector) should follow it. The
+    /// same estimate is `availableOutgoingBitrate` in the selected candidate pair's stats.
+    TargetBitrate {
+        /// The target, bits/s.
+        bitrate_bps: u64,
+    },
 }
 
 /// Numbers the connections in log spans.
@@ -212,6 +219,7 @@ impl RTCPeerConnection {
             ice_transport_policy: config.ice_transport_policy,
             ice_servers,
             ice_timing: config.ice_timing,
+            bwe: config.congestion_control,
             ..PeerConfig::default()
         };
         let mut core = Core::new(core_config, Instant::now())?;

@@ -553,6 +553,7 @@ impl Driver {
                 return;
             }
             PeerEvent::KeyframeRequested(transceiver) => PeerConnectionEvent::KeyframeRequested(transceiver),
+            PeerEvent::TargetBitrate { bitrate_bps } => PeerConnectionEvent::TargetBitrate { bitrate_bps },
             PeerEvent::CodecNotNegotiated(transceiver, codec) => {
                 PeerConnectionEvent::CodecNotNegotiated(transceiver, codec)
             }

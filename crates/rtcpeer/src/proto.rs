@@ -1,6 +1,7 @@
 //! The one place that names the sans-IO core's types, so the rest of the runtime
 //! imports them from here.
 
+pub use rtcpeer_proto::bwe::BweConfig;
 pub use rtcpeer_proto::datachannel::{
     ChannelId, DataChannelInfo, DataChannelInit, DataChannelMessage, DataChannelState,
 };

@@ -135,3 +135,30 @@ async fn one_local_track_feeds_two_connections() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(camera.write_frame(frame(0)), 1);
 }
+
+#[tokio::test]
+async fn the_sender_hears_its_target_bitrate_and_the_stats_show_it() {
+    let mut offerer = loopback_peer().await;
+    let mut answerer = loopback_peer().await;
+    let camera = LocalTrack::new("camera", Codec::Vp8, vec!["s".into()]).expect("track");
+    offerer.add_track(&camera).await.expect("addTrack");
+    negotiate(&offerer, &answerer).await;
+    let mut remotes = [next_track(&mut answerer).await];
+    let received = stream(&camera, &mut remotes, 30).await;
+    assert!(received[0].len() >= 30, "only {} frames arrived", received[0].len());
+
+    // The answerer's transport-wide feedback moved the offerer's estimate: it says so.
+    let target = timeout(PATIENCE, async {
+        while let Some(event) = offerer.next_event().await {
+            if let PeerConnectionEvent::TargetBitrate { bitrate_bps } = event {
+                return bitrate_bps;
+            }
+        }
+        panic!("the connection ended before a target bitrate");
+    })
+    .await
+    .expect("a TargetBitrate event");
+    assert!((30_000..=5_000_000).contains(&target), "{target}");
+    let json = offerer.get_stats().await.expect("stats").to_json();
+    assert!(json.contains("\"availableOutgoingBitrate\":"), "{json}");
+}

@@ -22,6 +22,7 @@ fn pair(id: &str, local: &str, remote: &str) -> Stats {
             responses_received: 2,
             responses_sent: 1,
             consent_requests_sent: 0,
+            available_outgoing_bitrate: Some(850_000.0),
         }),
     }
 }

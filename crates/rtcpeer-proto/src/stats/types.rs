@@ -308,6 +308,10 @@ pub struct CandidatePairStats {
     pub responses_sent: u64,
     /// Consent-freshness requests sent.
     pub consent_requests_sent: u64,
+    /// The congestion controller's estimate of the bitrate available for sending over the pair,
+    /// bits/s (on the selected pair once media flows, as browsers report it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available_outgoing_bitrate: Option<f64>,
 }
 
 /// `RTCIceCandidateType`.

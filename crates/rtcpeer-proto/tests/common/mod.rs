@@ -1,6 +1,8 @@
 //! A simulated network for two sans-IO peers: virtual time, delay, jitter
 //! (hence reordering), loss and duplication, all from a seeded generator so
-//! every run is the same. No sockets, no sleeps: a run takes as long as the
+//! every run is the same. Optionally a bottleneck: a link of limited rate in
+//! each direction with a drop-tail queue, so sending faster than the link
+//! makes queueing delay grow and then packets drop. No sockets, no sleeps: a run takes as long as the
 //! CPU work, whatever the simulated time.
 #![allow(dead_code)]
 
@@ -57,6 +59,20 @@ impl LinkConditions {
         }
     }
 }
+
+/// A bottleneck on the path, the same in each direction (each has its own queue): datagrams
+/// (with 28 bytes of IPv4 and UDP headers) are serialized at `rate_bps`, queued behind each other
+/// up to `queue_bytes`, and dropped when that queue is full.
+#[derive(Debug, Clone, Copy)]
+pub struct Bottleneck {
+    /// The link rate, bits/s.
+    pub rate_bps: u64,
+    /// The most bytes waiting for the link.
+    pub queue_bytes: usize,
+}
+
+/// IPv4 and UDP headers, counted against the bottleneck's rate.
+const IP_UDP_OVERHEAD: usize = 28;
 
 /// One peer on the simulated network.
 pub struct SimPeer {
@@ -148,6 +164,14 @@ pub struct Sim {
     /// gathered after an ICE restart waits for the description that restarts).
     signaling_to_a: std::collections::VecDeque<Option<IceCandidateInit>>,
     signaling_to_b: std::collections::VecDeque<Option<IceCandidateInit>>,
+    /// The bottleneck, if any (none: the link has no rate limit).
+    pub bottleneck: Option<Bottleneck>,
+    /// When the bottleneck's link is next free, from a and from b.
+    link_free_at: [Instant; 2],
+    /// Datagrams the bottleneck's full queue dropped (also counted in `lost`).
+    pub queue_drops: u64,
+    /// When set, every datagram from a to b: (when it was sent, its one-way delay, its size).
+    pub delays_a_to_b: Option<Vec<(Duration, Duration, usize)>>,
 }
 
 impl Sim {
@@ -173,6 +197,10 @@ impl Sim {
             delivered: 0,
             signaling_to_a: Default::default(),
             signaling_to_b: Default::default(),
+            bottleneck: None,
+            link_free_at: [now; 2],
+            queue_drops: 0,
+            delays_a_to_b: None,
         }
     }
 
@@ -296,13 +324,32 @@ impl Sim {
                         self.lost += 1;
                         continue;
                     }
+                    // Through the bottleneck: wait for the link, or drop when its queue is full.
+                    let mut leaves_at = self.now;
+                    if let Some(b) = self.bottleneck {
+                        let free_at = &mut self.link_free_at[usize::from(!from_a)];
+                        let rate = b.rate_bps.max(1) as f64;
+                        let backlog = free_at.saturating_duration_since(self.now).as_secs_f64() * rate / 8.0;
+                        let size = t.contents.len() + IP_UDP_OVERHEAD;
+                        if backlog + size as f64 > b.queue_bytes as f64 {
+                            self.lost += 1;
+                            self.queue_drops += 1;
+                            continue;
+                        }
+                        leaves_at = (*free_at).max(self.now) + Duration::from_secs_f64(size as f64 * 8.0 / rate);
+                        *free_at = leaves_at;
+                    }
                     let copies = if self.rng.unit() < self.link.duplicate { 2 } else { 1 };
                     for _ in 0..copies {
                         let jitter_ns = self.link.jitter.as_nanos() as u64;
                         let extra = Duration::from_nanos(if jitter_ns > 0 { self.rng.below(jitter_ns) } else { 0 });
                         self.seq += 1;
+                        let deliver_at = leaves_at + self.link.delay + extra;
+                        if let (true, Some(log)) = (from_a, &mut self.delays_a_to_b) {
+                            log.push((self.now - self.start, deliver_at - self.now, t.contents.len()));
+                        }
                         self.in_flight.push(Reverse(InFlight {
-                            deliver_at: self.now + self.link.delay + extra,
+                            deliver_at,
                             seq: self.seq,
                             transmit: t.clone(),
                         }));

@@ -62,7 +62,8 @@ pub fn pump(
                 }
                 PeerConnectionEvent::Track(_)
                 | PeerConnectionEvent::CodecNotNegotiated(..)
-                | PeerConnectionEvent::KeyframeRequested(_) => Seen::Media,
+                | PeerConnectionEvent::KeyframeRequested(_)
+                | PeerConnectionEvent::TargetBitrate { .. } => Seen::Media,
             };
             let _ = seen_tx.send(seen);
         }

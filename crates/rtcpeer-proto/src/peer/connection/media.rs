@@ -34,6 +34,7 @@ use crate::rtp::{
 use crate::srtp::{SrtpError, SrtpSession, MAX_OVERHEAD};
 
 use super::super::types::RtcError;
+use super::congestion::PacedRtp;
 use super::transceivers::Transceiver;
 use super::{PeerConnection, PeerEvent, MAX_QUEUED_TRANSMITS};
 
@@ -255,11 +256,22 @@ pub(super) struct MediaEngine {
     /// Scratch for the packet an RTX packet carries.
     restored: Vec<u8>,
     counters: MediaCounters,
+    /// Send-side bandwidth estimation from the peer's transport-wide feedback.
+    pub(super) bwe: crate::bwe::SendSideBwe,
+    /// Video packets with a transport-wide sequence number, paced at a multiple of the target.
+    pub(super) pacer: crate::bwe::Pacer<PacedRtp>,
+    /// The target bitrate last announced with `PeerEvent::TargetBitrate`.
+    pub(super) announced_target: Option<u64>,
 }
 
 impl MediaEngine {
-    pub(super) fn new(now: Instant) -> MediaEngine {
+    pub(super) fn new(now: Instant, bwe: crate::bwe::BweConfig) -> MediaEngine {
+        let estimator = crate::bwe::SendSideBwe::new(bwe);
+        let pacer = crate::bwe::Pacer::new(bwe.pacer, estimator.pacing_bitrate());
         MediaEngine {
+            bwe: estimator,
+            pacer,
+            announced_target: None,
             srtp: None,
             senders: Vec::new(),
             receivers: Vec::new(),
@@ -283,7 +295,13 @@ impl MediaEngine {
         let jitter = self.receivers.iter().filter_map(|r| r.jitter.as_ref()?.poll_timeout());
         let nack = self.receivers.iter().filter_map(|r| r.nack.as_ref()?.poll_timeout());
         let twcc = self.twcc.as_ref().and_then(TwccRecorder::poll_timeout);
-        jitter.chain(nack).chain(twcc).chain(self.next_report).min()
+        let pacer = self.pacer.poll_timeout();
+        jitter
+            .chain(nack)
+            .chain(twcc)
+            .chain(pacer)
+            .chain(self.next_report)
+            .min()
     }
 
     /// The SRTP protection profile in use, once DTLS gave keys.
@@ -304,6 +322,11 @@ impl MediaEngine {
                 counters: s.counters.clone(),
             })
             .collect()
+    }
+
+    /// The SSRCs of the streams we receive.
+    pub(super) fn receive_ssrcs(&self) -> impl Iterator<Item = u32> + '_ {
+        self.receivers.iter().map(|r| r.ssrc)
     }
 
     /// A snapshot of every receiving stream.
@@ -440,7 +463,9 @@ impl PeerConnection {
             .packetize(&frame.data, timestamp, MAX_RTP_PAYLOAD)
             .map_err(|e| RtcError::Operation(format!("{}: {e}", stream.codec)))?;
         let mut builder = RtpBuilder::new(stream.payload_type, 0, timestamp, stream.ssrc);
+        let audio = stream.codec.media_type() == Some(crate::jsep::MediaType::Audio);
         for payload in payloads {
+            let mut twcc_seq = None;
             builder.sequence_number = stream.seq;
             // The packetizer marks the last packet of a video frame (RFC 3551 §4.1 for audio: never).
             builder.marker = payload.marker;
@@ -453,6 +478,7 @@ impl PeerConnection {
             }
             if let Some(ext) = stream.twcc_ext {
                 builder.extension(ext, &self.media.twcc_seq.to_be_bytes());
+                twcc_seq = Some(self.media.twcc_seq);
                 self.media.twcc_seq = self.media.twcc_seq.wrapping_add(1);
             }
             self.media.plain.clear();
@@ -472,9 +498,10 @@ impl PeerConnection {
             stream.counters.bytes_sent += payload.data.len() as u64;
             stream.counters.header_bytes_sent +=
                 (self.media.plain.len() - payload.data.len().min(self.media.plain.len())) as u64;
-            queue_transmit(&self.ice, &mut self.transmits, packet);
+            super::congestion::pace(&mut self.media.pacer, packet, twcc_seq, audio);
         }
         stream.counters.frames_sent += 1;
+        self.flush_pacer(now);
         Ok(true)
     }
 
@@ -891,7 +918,7 @@ impl PeerConnection {
                 RtcpPacket::ReceiverReport(rr) => self.handle_report_blocks(now, &rr.reports),
                 RtcpPacket::Nack(nack) => {
                     self.count_feedback(nack.media_ssrc, |c| c.nack_count += 1);
-                    self.retransmit(&nack);
+                    self.retransmit(&nack, now);
                 }
                 RtcpPacket::Pli(pli) => {
                     self.count_feedback(pli.media_ssrc, |c| c.pli_count += 1);
@@ -903,6 +930,8 @@ impl PeerConnection {
                         self.keyframe_requested(entry.ssrc);
                     }
                 }
+                RtcpPacket::TransportCc(feedback) => self.on_transport_feedback(&feedback, now),
+                RtcpPacket::Remb(remb) => self.on_remb(&remb),
                 _ => {}
             }
         }
@@ -931,6 +960,7 @@ impl PeerConnection {
             sender.counters.last_report = Some(*block);
             sender.counters.reports_received += 1;
             if let Some(rtt) = rtt_from_report(block, arrival) {
+                self.media.bwe.on_rtt(rtt);
                 sender.rtt = Some(rtt);
                 sender.counters.total_round_trip_time += rtt;
                 sender.counters.round_trip_time_measurements += 1;
@@ -944,7 +974,7 @@ impl PeerConnection {
     }
 
     /// Answers a NACK from the send history, over RTX when it was negotiated.
-    fn retransmit(&mut self, nack: &Nack) {
+    fn retransmit(&mut self, nack: &Nack, now: Instant) {
         let Some(srtp) = &mut self.media.srtp else { return };
         let Some(stream) = self.media.senders.iter_mut().find(|s| s.ssrc == nack.media_ssrc) else {
             return;
@@ -963,17 +993,33 @@ impl PeerConnection {
             };
             // A simulcast layer's RTX packet names the layer it repairs (RFC 8852 §3.2) instead
             // of carrying the layer's rid.
-            let mut plain = &self.media.plain;
+            let mut restored = false;
             if let (true, Some(_), Some(rid), Some(ext)) = (built, &stream.rtx, &stream.rid, stream.repaired_rid_ext) {
                 self.media.restored.clear();
+                let plain = &self.media.plain;
                 if with_repaired_rid(plain, stream.mid_ext, &stream.mid, ext, rid, &mut self.media.restored).is_err() {
                     continue;
                 }
-                plain = &self.media.restored;
+                restored = true;
             }
+            let plain = if restored {
+                &mut self.media.restored
+            } else {
+                &mut self.media.plain
+            };
+            // A retransmission is a new packet to the congestion controller: a fresh transport-wide
+            // sequence number, so the original's loss is not masked and its late arrival is not
+            // mistaken for queueing delay.
+            let twcc_seq = stream
+                .twcc_ext
+                .filter(|_| built)
+                .and_then(|ext| super::congestion::restamp_twcc(plain, ext, &mut self.media.twcc_seq));
             let mut packet = Vec::with_capacity(plain.len() + MAX_OVERHEAD);
             if !built || srtp.tx.protect_rtp(plain, &mut packet).is_err() {
                 continue;
+            }
+            if let Some(seq) = twcc_seq {
+                self.media.bwe.on_packet_sent(seq, packet.len(), now);
             }
             self.media.counters.retransmitted += 1;
             self.media.counters.rtp_sent += 1;
@@ -990,7 +1036,7 @@ impl PeerConnection {
     }
 
     /// Protects and sends one RTCP compound packet.
-    fn send_rtcp(&mut self, packets: &[RtcpPacket]) {
+    pub(super) fn send_rtcp(&mut self, packets: &[RtcpPacket]) {
         let Some(srtp) = &mut self.media.srtp else { return };
         self.media.plain.clear();
         if RtcpPacket::write_compound(packets, &mut self.media.plain).is_err() {
@@ -1010,6 +1056,7 @@ impl PeerConnection {
         if self.media.srtp.is_none() {
             return;
         }
+        self.flush_pacer(now);
         for index in 0..self.media.receivers.len() {
             let Some(r) = self.media.receivers.get(index) else {
                 continue;
@@ -1115,7 +1162,7 @@ fn extension_id(negotiated: &NegotiatedMedia, uri: &str) -> Option<u8> {
 }
 
 /// Queues a protected packet to the peer over the selected pair.
-fn queue_transmit(
+pub(super) fn queue_transmit(
     ice: &crate::ice::IceAgent,
     transmits: &mut std::collections::VecDeque<crate::net::Transmit>,
     contents: Vec<u8>,

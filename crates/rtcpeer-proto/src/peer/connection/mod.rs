@@ -37,6 +37,7 @@ use media::MediaEngine;
 pub use stats::StatsSelector;
 use transceivers::Transceiver;
 
+mod congestion;
 mod ice_restart;
 mod media;
 mod signaling;
@@ -68,6 +69,8 @@ pub struct PeerConfig {
     /// Consent freshness: how often the selected pair is checked, and how long without an answer
     /// makes ICE `disconnected` (5 s) and `failed` (30 s).
     pub ice_timing: IceTiming,
+    /// Send-side congestion control: start, minimum and maximum bitrate, and pacing.
+    pub bwe: crate::bwe::BweConfig,
 }
 
 /// What the application hears from a [`PeerConnection`].
@@ -131,6 +134,13 @@ pub enum PeerEvent {
     Frame(TransceiverId, ReceivedFrame),
     /// The remote asked for a keyframe (PLI or FIR) on this transceiver's sender.
     KeyframeRequested(TransceiverId),
+    /// The congestion controller's target for everything we send changed materially (by 5 % or
+    /// more since the last such event): encoders should aim for this many bits per second in
+    /// total.
+    TargetBitrate {
+        /// The target, bits/s.
+        bitrate_bps: u64,
+    },
 }
 
 /// Counters of what the connection dropped.
@@ -243,7 +253,7 @@ impl PeerConnection {
             transceivers: Vec::new(),
             cname: format!("{:016x}", crate::rand::u64()),
             capabilities: MediaCapabilities::default(),
-            media: MediaEngine::new(now),
+            media: MediaEngine::new(now, config.bwe),
             events: VecDeque::new(),
             transmits: VecDeque::new(),
             drops: DropCounters::default(),

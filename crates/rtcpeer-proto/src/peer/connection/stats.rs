@@ -185,6 +185,8 @@ impl PeerConnection {
                     responses_received: c.responses_received,
                     responses_sent: c.responses_sent,
                     consent_requests_sent: c.consent_requests_sent,
+                    available_outgoing_bitrate: (p.selected && self.media_transport_up())
+                        .then(|| self.target_bitrate() as f64),
                 }),
             );
         }
