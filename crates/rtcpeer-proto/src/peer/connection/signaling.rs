@@ -220,6 +220,7 @@ impl PeerConnection {
                 self.remote = Some(remote);
                 self.associate_remote_offer();
                 self.set_signaling(SignalingState::HaveRemoteOffer);
+                self.fire_remote_tracks();
             }
             SdpType::Pranswer => {
                 self.pending_remote = Some(applied);
@@ -279,6 +280,7 @@ impl PeerConnection {
         }
         self.pending_local = None;
         self.set_signaling(SignalingState::Stable);
+        self.update_negotiation_needed();
         Ok(())
     }
 
@@ -295,6 +297,7 @@ impl PeerConnection {
             RemoteParameters::from_sdp_accepting(&parsed, a.kind, |s| self.can_accept(s)).ok()
         });
         self.set_signaling(SignalingState::Stable);
+        self.update_negotiation_needed();
         Ok(())
     }
 
@@ -307,15 +310,9 @@ impl PeerConnection {
             .remote
             .as_ref()
             .ok_or_else(|| RtcError::InvalidState("add_ice_candidate needs a remote description".into()))?;
-        let candidate = match candidate {
-            Some(c) if !c.candidate.trim().is_empty() => c,
-            _ => {
-                self.ice.end_of_remote_candidates(now);
-                self.pump(now);
-                return Ok(());
-            }
-        };
-        if candidate.sdp_mid.is_none() && candidate.sdp_m_line_index.is_none() {
+        let candidate = candidate.unwrap_or_default();
+        let end_of_candidates = candidate.candidate.trim().is_empty();
+        if !end_of_candidates && candidate.sdp_mid.is_none() && candidate.sdp_m_line_index.is_none() {
             return Err(RtcError::Type("a candidate needs sdpMid or sdpMLineIndex".into()));
         }
         if let Some(mid) = &candidate.sdp_mid {
@@ -334,6 +331,11 @@ impl PeerConnection {
                 )));
             }
         }
+        if end_of_candidates {
+            self.ice.end_of_remote_candidates(now);
+            self.pump(now);
+            return Ok(());
+        }
         let parsed = Candidate::parse(&candidate.candidate).map_err(|e| RtcError::Operation(e.to_string()))?;
         // Only the bundled transport's component 1 is used (rtcp-mux).
         if parsed.component == 1 {
@@ -347,7 +349,9 @@ impl PeerConnection {
     /// server-reflexive and relayed ones as the servers answer. Gathering is complete (and the
     /// null candidate fires) when every server transaction has finished or failed.
     pub(super) fn start_gathering(&mut self, now: Instant) {
-        if self.gathering != IceGatheringState::New {
+        // A description without media sections has no transport to gather for.
+        let has_transport = self.local.as_ref().is_some_and(|l| !l.sections.is_empty());
+        if self.gathering != IceGatheringState::New || !has_transport {
             return;
         }
         self.set_gathering(IceGatheringState::Gathering);

@@ -38,6 +38,8 @@ impl PeerConnection {
             (_, Some(DtlsRole::Client)) => DtlsRole::Server,
             _ => DtlsRole::Client,
         });
+        // Channel ids follow the role, and are known from now on.
+        self.channels.set_dtls_role(self.dtls_role == Some(DtlsRole::Client));
     }
 
     pub(super) fn start_dtls(&mut self, now: Instant) {
