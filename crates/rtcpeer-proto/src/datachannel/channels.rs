@@ -465,6 +465,11 @@ impl DataChannels {
         self.channels.keys().copied()
     }
 
+    /// Whether [`start`](Self::start) has created the SCTP association.
+    pub fn is_started(&self) -> bool {
+        self.sctp.is_some()
+    }
+
     /// Whether the SCTP association is established.
     pub fn is_connected(&self) -> bool {
         self.sctp.as_ref().is_some_and(SctpAssociation::is_connected)

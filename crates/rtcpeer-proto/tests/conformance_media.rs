@@ -1,0 +1,840 @@
+//! Browser conformance, areas 4–11 of the WPT checklist (`wpt-checklist.md`): tracks and
+//! transceivers, ICE, states, data channels, close, getStats, event order and SDP, observed on
+//! the sans-IO `PeerConnection` over the simulated network. Each test starts with the id of the
+//! checklist row it proves; `docs/conformance-part2.md` maps the rows to the tests.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{LinkConditions, Sim, SimPeer};
+use rtcpeer_proto::datachannel::{ChannelId, DataChannelInit, DataChannelMessage, DataChannelState};
+use rtcpeer_proto::jsep::{Codec, MediaType};
+use rtcpeer_proto::peer::{
+    IceCandidateInit, IceConnectionState, IceGatheringState, MediaFrame, PeerConnectionState, PeerEvent, RtcError,
+    SdpType, SessionDescriptionInit, SignalingState, TrackInit, TransceiverDirection, TransceiverId, TransceiverInit,
+};
+use rtcpeer_proto::stats::StatsType;
+
+fn track(id: &str, codec: Codec) -> TrackInit {
+    track_in(id, codec, &["stream"])
+}
+
+fn track_in(id: &str, codec: Codec, streams: &[&str]) -> TrackInit {
+    TrackInit {
+        id: id.into(),
+        codec,
+        stream_ids: streams.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn peer() -> SimPeer {
+    SimPeer::new("a", "127.0.0.1:10000", std::time::Instant::now())
+}
+
+fn name(result: Result<impl std::fmt::Debug, RtcError>) -> &'static str {
+    match result {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => e.name(),
+    }
+}
+
+fn connected(sim: &Sim) -> bool {
+    sim.a.pc.connection_state() == PeerConnectionState::Connected
+        && sim.b.pc.connection_state() == PeerConnectionState::Connected
+}
+
+fn connect(sim: &mut Sim) {
+    sim.negotiate();
+    assert!(
+        sim.run_until(Duration::from_secs(10), |s| connected(s)),
+        "the peers did not connect"
+    );
+}
+
+fn negotiation_needed_count(events: &[PeerEvent]) -> usize {
+    events.iter().filter(|e| **e == PeerEvent::NegotiationNeeded).count()
+}
+
+fn tracks(events: &[PeerEvent]) -> Vec<(TransceiverId, String, String, Vec<String>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            PeerEvent::Track {
+                transceiver,
+                mid,
+                track_id,
+                stream_ids,
+                ..
+            } => Some((*transceiver, mid.clone(), track_id.clone(), stream_ids.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn frames_on(events: &[PeerEvent], id: TransceiverId) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, PeerEvent::Frame(t, _) if *t == id))
+        .count()
+}
+
+fn remote_channel(events: &[PeerEvent]) -> Option<ChannelId> {
+    events.iter().find_map(|e| match e {
+        PeerEvent::DataChannel(id) => Some(*id),
+        _ => None,
+    })
+}
+
+fn opened(events: &[PeerEvent], id: ChannelId) -> bool {
+    events.contains(&PeerEvent::ChannelOpen(id))
+}
+
+/// Writes one Opus frame every 20 ms for `count` frames on `id`, running the network between.
+fn send_audio(sim: &mut Sim, id: TransceiverId, count: usize) {
+    for i in 0..count {
+        let frame = MediaFrame {
+            data: vec![0xF8, i as u8, 1, 2, 3].into(),
+            pts: Duration::from_millis(20 * i as u64),
+        };
+        let now = sim.now;
+        let _ = sim.a.pc.write_frame(now, id, &frame);
+        sim.run_until(Duration::from_millis(20), |_| false);
+    }
+    sim.run_until(Duration::from_millis(200), |_| false);
+}
+
+/// Offer from `a`, answer from `b`, with the answer's descriptions returned for inspection.
+fn renegotiate(sim: &mut Sim) -> (SessionDescriptionInit, SessionDescriptionInit) {
+    let offer = sim.a.pc.create_offer().expect("offer");
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("a SLD");
+    sim.b.pc.set_remote_description(sim.now, offer.clone()).expect("b SRD");
+    let answer = sim.b.pc.create_answer().expect("answer");
+    sim.b
+        .pc
+        .set_local_description(sim.now, Some(answer.clone()))
+        .expect("b SLD");
+    sim.a.pc.set_remote_description(sim.now, answer.clone()).expect("a SRD");
+    sim.a.collect_events();
+    sim.b.collect_events();
+    (offer, answer)
+}
+
+// ---------------------------------------------------------------- 4. tracks and transceivers
+
+#[test]
+fn t1_a_new_connection_has_no_transceivers() {
+    assert!(peer().pc.transceivers().is_empty());
+}
+
+#[test]
+fn t2_add_track_on_a_closed_connection_is_invalid_state() {
+    let mut p = peer();
+    p.pc.close();
+    assert_eq!(name(p.pc.add_track(track("t", Codec::Opus))), "InvalidStateError");
+}
+
+#[test]
+fn t3_add_track_with_zero_one_or_several_streams_returns_its_sender() {
+    let mut p = peer();
+    let cases: [&[&str]; 3] = [&[], &["s1"], &["s1", "s2"]];
+    for (i, streams) in cases.iter().enumerate() {
+        let t = track_in(&format!("track{i}"), Codec::Opus, streams);
+        let id = p.pc.add_track(t.clone()).expect("add_track");
+        assert_eq!(p.pc.transceiver(id).and_then(|x| x.sender_track), Some(t));
+    }
+    assert_eq!(p.pc.transceivers().len(), 3);
+    let offer = p.pc.create_offer().expect("offer");
+    assert!(offer.sdp.contains("a=msid:s1 track1"), "{}", offer.sdp);
+    assert!(offer.sdp.contains("a=msid:- track0"), "{}", offer.sdp);
+}
+
+#[test]
+fn t4_adding_the_same_track_twice_is_invalid_access() {
+    let mut p = peer();
+    p.pc.add_track(track("cam", Codec::Vp8)).expect("first");
+    assert_eq!(name(p.pc.add_track(track("cam", Codec::Vp8))), "InvalidAccessError");
+}
+
+#[test]
+fn t5_add_track_reuses_a_remote_offered_transceiver_of_its_kind_only() {
+    let mut sim = Sim::new(1, LinkConditions::perfect());
+    sim.a.pc.add_track(track("cam", Codec::Vp8)).expect("a video");
+    let offer = sim.a.pc.create_offer().expect("offer");
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("SLD");
+    sim.b.pc.set_remote_description(sim.now, offer).expect("SRD");
+    let offered = sim.b.pc.transceivers();
+    assert_eq!(offered.len(), 1);
+    // A track of another kind gets a transceiver of its own.
+    let audio = sim.b.pc.add_track(track("mic", Codec::Opus)).expect("audio");
+    assert_ne!(audio, offered[0].id);
+    // The video track takes the recvonly transceiver the offer made, which now sends too.
+    let video = sim.b.pc.add_track(track("cam-b", Codec::Vp8)).expect("video");
+    assert_eq!(video, offered[0].id);
+    assert_eq!(
+        sim.b.pc.transceiver(video).map(|t| t.direction),
+        Some(TransceiverDirection::SendRecv)
+    );
+    // A transceiver whose sender had a track is not reused after removeTrack.
+    sim.b.pc.remove_track(video).expect("remove");
+    let again = sim.b.pc.add_track(track("cam-c", Codec::Vp8)).expect("again");
+    assert_ne!(again, video);
+    assert_eq!(sim.b.pc.transceivers().len(), 3);
+}
+
+#[test]
+fn t6_add_transceiver_never_reuses_a_transceiver() {
+    let mut sim = Sim::new(2, LinkConditions::perfect());
+    sim.a.pc.add_track(track("cam", Codec::Vp8)).expect("a video");
+    let offer = sim.a.pc.create_offer().expect("offer");
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("SLD");
+    sim.b.pc.set_remote_description(sim.now, offer).expect("SRD");
+    let before = sim.b.pc.transceivers();
+    let added = sim
+        .b
+        .pc
+        .add_transceiver_with_track(track("cam-b", Codec::Vp8), TransceiverInit::default())
+        .expect("addTransceiver");
+    assert!(before.iter().all(|t| t.id != added));
+    assert_eq!(sim.b.pc.transceivers().len(), 2);
+}
+
+#[test]
+fn t7_a_transceiver_from_add_track_starts_unassociated() {
+    let mut p = peer();
+    let t = track("cam", Codec::Vp8);
+    let id = p.pc.add_track(t.clone()).expect("add");
+    let info = p.pc.transceiver(id).expect("info");
+    assert_eq!(info.sender_track, Some(t));
+    assert_eq!(info.kind, MediaType::Video);
+    assert!(!info.receiver_track_id.is_empty());
+    assert_eq!((info.mid, info.current_direction, info.stopped), (None, None, false));
+    assert_eq!(p.pc.transceivers(), vec![p.pc.transceiver(id).expect("same")]);
+}
+
+#[test]
+fn t8_add_transceiver_by_kind_is_sendrecv_without_a_sender_track() {
+    let mut p = peer();
+    for kind in [MediaType::Audio, MediaType::Video] {
+        let id = p.pc.add_transceiver(kind, TransceiverInit::default()).expect("add");
+        let info = p.pc.transceiver(id).expect("info");
+        assert_eq!(info.kind, kind);
+        assert_eq!(info.direction, TransceiverDirection::SendRecv);
+        assert_eq!(
+            (info.sender_track, info.mid, info.current_direction),
+            (None, None, None)
+        );
+    }
+}
+
+#[test]
+fn t9_a_track_that_is_not_media_or_a_stopped_init_is_a_type_error() {
+    let mut p = peer();
+    assert_eq!(name(p.pc.add_track(track("rtx", Codec::Rtx))), "TypeError");
+    let stopped = TransceiverInit {
+        direction: TransceiverDirection::Stopped,
+        ..TransceiverInit::default()
+    };
+    assert_eq!(name(p.pc.add_transceiver(MediaType::Audio, stopped)), "TypeError");
+}
+
+#[test]
+fn t10_add_transceiver_keeps_the_given_direction() {
+    let mut p = peer();
+    for direction in [TransceiverDirection::SendOnly, TransceiverDirection::Inactive] {
+        let id =
+            p.pc.add_transceiver(
+                MediaType::Audio,
+                TransceiverInit {
+                    direction,
+                    ..TransceiverInit::default()
+                },
+            )
+            .expect("add");
+        assert_eq!(p.pc.transceiver(id).map(|t| t.direction), Some(direction));
+    }
+    let inactive = TransceiverInit {
+        direction: TransceiverDirection::Inactive,
+        ..TransceiverInit::default()
+    };
+    p.pc.add_transceiver_with_track(track("cam", Codec::Vp8), inactive)
+        .expect("track, inactive");
+    // The inactive transceiver with a track offers inactive: it does not send its track.
+    let offer = p.pc.create_offer().expect("offer");
+    let video = offer.sdp.split("m=video").nth(1).expect("a video section");
+    assert!(
+        video.contains("a=inactive") && !video.contains("a=msid"),
+        "{}",
+        offer.sdp
+    );
+}
+
+#[test]
+fn t11_add_transceiver_twice_with_one_track_gives_two_senders() {
+    let mut p = peer();
+    let t = track("cam", Codec::Vp8);
+    let first =
+        p.pc.add_transceiver_with_track(t.clone(), TransceiverInit::default())
+            .expect("1");
+    let second =
+        p.pc.add_transceiver_with_track(t, TransceiverInit::default())
+            .expect("2");
+    assert_ne!(first, second);
+    assert_eq!(p.pc.transceivers().len(), 2);
+}
+
+#[test]
+fn t13_local_offer_assigns_the_mid_the_remote_sees() {
+    let mut sim = Sim::new(3, LinkConditions::perfect());
+    let id = sim.a.pc.add_track(track("cam", Codec::Vp8)).expect("add");
+    let offer = sim.a.pc.create_offer().expect("offer");
+    assert_eq!(sim.a.pc.transceiver(id).and_then(|t| t.mid), None);
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("SLD");
+    let mid = sim.a.pc.transceiver(id).and_then(|t| t.mid).expect("a mid after SLD");
+    assert!(offer.sdp.contains(&format!("a=mid:{mid}\r\n")), "{}", offer.sdp);
+    sim.b.pc.set_remote_description(sim.now, offer).expect("SRD");
+    assert_eq!(sim.b.pc.transceivers()[0].mid.as_deref(), Some(mid.as_str()));
+}
+
+#[test]
+fn t14_a_remote_offer_creates_recvonly_transceivers_negotiated_by_the_answer() {
+    let mut sim = Sim::new(4, LinkConditions::perfect());
+    sim.a.pc.add_track(track("cam", Codec::Vp8)).expect("add");
+    let offer = sim.a.pc.create_offer().expect("offer");
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("SLD");
+    sim.b.pc.set_remote_description(sim.now, offer).expect("SRD");
+    let created = sim.b.pc.transceivers().remove(0);
+    assert_eq!(created.direction, TransceiverDirection::RecvOnly);
+    assert_eq!((created.current_direction, created.stopped), (None, false));
+    let answer = sim.b.pc.create_answer().expect("answer");
+    sim.b
+        .pc
+        .set_local_description(sim.now, Some(answer))
+        .expect("SLD answer");
+    assert_eq!(
+        sim.b.pc.transceiver(created.id).and_then(|t| t.current_direction),
+        Some(TransceiverDirection::RecvOnly)
+    );
+}
+
+#[test]
+fn t15_srd_offer_fires_track_with_its_streams_only_for_sending_sections() {
+    let mut sim = Sim::new(5, LinkConditions::perfect());
+    sim.a
+        .pc
+        .add_track(track_in("none", Codec::Opus, &[]))
+        .expect("0 streams");
+    sim.a
+        .pc
+        .add_track(track_in("one", Codec::Opus, &["s1"]))
+        .expect("1 stream");
+    sim.a.pc.add_track(track_in("cam", Codec::Vp8, &["s1"])).expect("video");
+    // A recvonly section: the offerer does not send, so the answerer hears no track for it.
+    sim.a
+        .pc
+        .add_transceiver(
+            MediaType::Video,
+            TransceiverInit {
+                direction: TransceiverDirection::RecvOnly,
+                ..TransceiverInit::default()
+            },
+        )
+        .expect("recvonly");
+    let offer = sim.a.pc.create_offer().expect("offer");
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("SLD");
+    sim.b.take_events();
+    sim.b.pc.set_remote_description(sim.now, offer).expect("SRD");
+    // Heard before setRemoteDescription's caller does anything else: the events are queued by it.
+    let heard = tracks(&sim.b.take_events());
+    let summary: Vec<(&str, Vec<String>)> = heard.iter().map(|(_, _, t, s)| (t.as_str(), s.clone())).collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("none", vec![]),
+            ("one", vec!["s1".to_string()]),
+            ("cam", vec!["s1".to_string()])
+        ]
+    );
+    // The answer completes the exchange without firing them again.
+    let answer = sim.b.pc.create_answer().expect("answer");
+    sim.b.pc.set_local_description(sim.now, Some(answer)).expect("SLD");
+    assert!(tracks(&sim.b.take_events()).is_empty());
+}
+
+#[test]
+fn t16_remove_track_closed_is_invalid_state_and_a_foreign_sender_invalid_access() {
+    let mut p = peer();
+    let id = p.pc.add_track(track("mic", Codec::Opus)).expect("add");
+    assert_eq!(name(p.pc.remove_track(TransceiverId(id.0 + 7))), "InvalidAccessError");
+    p.pc.close();
+    assert_eq!(name(p.pc.remove_track(id)), "InvalidStateError");
+    assert_eq!(name(p.pc.remove_track(TransceiverId(id.0 + 7))), "InvalidStateError");
+}
+
+#[test]
+fn t17_remove_track_clears_the_sender_and_changes_direction() {
+    let mut p = peer();
+    let sendrecv = p.pc.add_track(track("a", Codec::Opus)).expect("sendrecv");
+    let sendonly =
+        p.pc.add_transceiver_with_track(
+            track("b", Codec::Opus),
+            TransceiverInit {
+                direction: TransceiverDirection::SendOnly,
+                ..TransceiverInit::default()
+            },
+        )
+        .expect("sendonly");
+    let recvonly =
+        p.pc.add_transceiver(
+            MediaType::Audio,
+            TransceiverInit {
+                direction: TransceiverDirection::RecvOnly,
+                ..TransceiverInit::default()
+            },
+        )
+        .expect("recvonly");
+    let stopped =
+        p.pc.add_transceiver_with_track(track("c", Codec::Opus), TransceiverInit::default())
+            .expect("to stop");
+    p.pc.stop_transceiver(stopped).expect("stop");
+    for (id, after) in [
+        (sendrecv, TransceiverDirection::RecvOnly),
+        (sendonly, TransceiverDirection::Inactive),
+        (recvonly, TransceiverDirection::RecvOnly),
+    ] {
+        p.pc.remove_track(id).expect("remove");
+        p.pc.remove_track(id).expect("twice is a no-op");
+        let info = p.pc.transceiver(id).expect("still there");
+        assert_eq!((info.sender_track, info.direction), (None, after));
+    }
+    assert_eq!(p.pc.transceivers().len(), 4, "senders stay in getSenders()");
+    p.pc.remove_track(stopped).expect("no-op on a stopped transceiver");
+    let info = p.pc.transceiver(stopped).expect("stopped");
+    assert_eq!(info.direction, TransceiverDirection::Stopped);
+    assert!(info.sender_track.is_some());
+}
+
+#[test]
+fn t18_a_removed_remote_track_keeps_its_receiver_and_stops_its_frames() {
+    let mut sim = Sim::new(6, LinkConditions::perfect());
+    let id = sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
+    connect(&mut sim);
+    send_audio(&mut sim, id, 10);
+    let receiver = tracks(&sim.b.events)[0].0;
+    assert!(frames_on(&sim.b.take_events(), receiver) > 0, "frames before removal");
+    sim.a.pc.remove_track(id).expect("remove");
+    renegotiate(&mut sim);
+    let info = sim.b.pc.transceiver(receiver).expect("the receiver stays");
+    assert!(sim.b.pc.transceivers().iter().any(|t| t.id == receiver));
+    assert_eq!(info.current_direction, Some(TransceiverDirection::Inactive));
+    assert_eq!(
+        sim.a
+            .pc
+            .write_frame(
+                sim.now,
+                id,
+                &MediaFrame {
+                    data: vec![0xF8].into(),
+                    pts: Duration::ZERO
+                }
+            )
+            .map_err(|e| e.name()),
+        Err("InvalidStateError")
+    );
+    sim.run_until(Duration::from_millis(300), |_| false);
+    assert_eq!(frames_on(&sim.b.take_events(), receiver), 0);
+}
+
+#[test]
+fn t19_direction_changes_at_once_current_direction_after_negotiation() {
+    let mut sim = Sim::new(7, LinkConditions::perfect());
+    let id = sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
+    connect(&mut sim);
+    sim.a.take_events();
+    sim.a
+        .pc
+        .set_transceiver_direction(id, TransceiverDirection::SendOnly)
+        .expect("set sendonly");
+    assert_eq!(
+        sim.a.pc.transceiver(id).map(|t| (t.direction, t.current_direction)),
+        Some((TransceiverDirection::SendOnly, Some(TransceiverDirection::SendOnly)))
+    );
+    // Same value (what b's answer negotiated is sendonly already): nothing to negotiate.
+    assert_eq!(negotiation_needed_count(&sim.a.take_events()), 0);
+    sim.a
+        .pc
+        .set_transceiver_direction(id, TransceiverDirection::Inactive)
+        .expect("set inactive");
+    assert_eq!(negotiation_needed_count(&sim.a.take_events()), 1);
+    assert_eq!(
+        sim.a.pc.transceiver(id).and_then(|t| t.current_direction),
+        Some(TransceiverDirection::SendOnly)
+    );
+    sim.a
+        .pc
+        .set_transceiver_direction(id, TransceiverDirection::Inactive)
+        .expect("same again");
+    assert_eq!(negotiation_needed_count(&sim.a.take_events()), 0);
+    renegotiate(&mut sim);
+    assert_eq!(
+        sim.a.pc.transceiver(id).and_then(|t| t.current_direction),
+        Some(TransceiverDirection::Inactive)
+    );
+}
+
+#[test]
+fn t20_stop_ends_receiving_and_the_next_negotiation_removes_the_transceiver() {
+    let mut sim = Sim::new(8, LinkConditions::perfect());
+    let keep = sim.a.pc.add_track(track("mic", Codec::Opus)).expect("keep");
+    let stop = sim.a.pc.add_track(track("cam", Codec::Vp8)).expect("stop");
+    connect(&mut sim);
+    let b_stopped = tracks(&sim.b.events)
+        .into_iter()
+        .find(|(_, _, id, _)| id == "cam")
+        .expect("b got cam")
+        .0;
+    sim.a.take_events();
+    sim.a.pc.stop_transceiver(stop).expect("stop");
+    assert_eq!(negotiation_needed_count(&sim.a.take_events()), 1);
+    let info = sim.a.pc.transceiver(stop).expect("still there");
+    assert_eq!(info.direction, TransceiverDirection::Stopped);
+    assert_eq!(sim.a.pc.transceivers().len(), 2, "visible until negotiated");
+
+    let offer = sim.a.pc.create_offer().expect("offer");
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("SLD");
+    sim.b.pc.set_remote_description(sim.now, offer).expect("SRD");
+    let remote = sim.b.pc.transceiver(b_stopped).expect("b's transceiver");
+    assert_eq!(remote.current_direction, Some(TransceiverDirection::Stopped));
+    assert!(remote.stopped);
+    let answer = sim.b.pc.create_answer().expect("answer");
+    sim.b
+        .pc
+        .set_local_description(sim.now, Some(answer.clone()))
+        .expect("b SLD");
+    sim.a.pc.set_remote_description(sim.now, answer).expect("a SRD");
+    for side in [&sim.a.pc, &sim.b.pc] {
+        let left: Vec<TransceiverId> = side.transceivers().iter().map(|t| t.id).collect();
+        assert_eq!(left.len(), 1, "the stopped transceiver is gone");
+    }
+    assert_eq!(sim.a.pc.transceivers()[0].id, keep);
+    assert_eq!(
+        sim.a.pc.transceiver(stop).and_then(|t| t.current_direction),
+        Some(TransceiverDirection::Stopped)
+    );
+    // The audio on the remaining transceiver still flows.
+    send_audio(&mut sim, keep, 5);
+    let b_audio = tracks(&sim.b.events)
+        .into_iter()
+        .find(|(_, _, id, _)| id == "mic")
+        .expect("mic")
+        .0;
+    assert!(frames_on(&sim.b.take_events(), b_audio) > 0);
+}
+
+#[test]
+fn t21_a_stopped_transceiver_refuses_changes_and_stop_after_close_is_invalid_state() {
+    let mut p = peer();
+    let id = p.pc.add_track(track("mic", Codec::Opus)).expect("add");
+    p.pc.stop_transceiver(id).expect("stop");
+    assert_eq!(
+        name(p.pc.replace_track(id, Some(track("mic2", Codec::Opus)))),
+        "InvalidStateError"
+    );
+    assert_eq!(
+        name(p.pc.set_transceiver_direction(id, TransceiverDirection::SendOnly)),
+        "InvalidStateError"
+    );
+    p.pc.stop_transceiver(id).expect("stopping again is fine");
+    p.pc.close();
+    assert_eq!(name(p.pc.stop_transceiver(id)), "InvalidStateError");
+}
+
+#[test]
+fn t22_stopped_before_the_first_offer_gets_no_section_and_later_a_rejected_one() {
+    let mut sim = Sim::new(9, LinkConditions::perfect());
+    let never = sim.a.pc.add_track(track("never", Codec::Opus)).expect("never");
+    sim.a.pc.stop_transceiver(never).expect("stop before offering");
+    let later = sim.a.pc.add_track(track("cam", Codec::Vp8)).expect("later");
+    sim.a
+        .pc
+        .create_data_channel("dc", DataChannelInit::default())
+        .expect("dc");
+    let (offer, _) = renegotiate(&mut sim);
+    assert_eq!(offer.sdp.matches("m=audio").count(), 0, "{}", offer.sdp);
+    assert_eq!(offer.sdp.matches("m=video 9 ").count(), 1, "{}", offer.sdp);
+    assert!(sim.a.pc.transceivers().iter().all(|t| t.id != never));
+    sim.a.pc.stop_transceiver(later).expect("stop");
+    let reoffer = sim.a.pc.create_offer().expect("re-offer");
+    assert!(reoffer.sdp.contains("m=video 0 "), "{}", reoffer.sdp);
+}
+
+#[test]
+fn t23_close_stops_every_transceiver() {
+    let mut sim = Sim::new(10, LinkConditions::perfect());
+    sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
+    sim.a
+        .pc
+        .add_transceiver(MediaType::Video, TransceiverInit::default())
+        .expect("t");
+    connect(&mut sim);
+    sim.a.pc.close();
+    let all = sim.a.pc.transceivers();
+    assert_eq!(all.len(), 2);
+    for t in all {
+        assert!(t.stopped);
+        assert_eq!(t.current_direction, Some(TransceiverDirection::Stopped));
+        assert_eq!(t.direction, TransceiverDirection::Stopped);
+    }
+}
+
+#[test]
+fn t24_each_change_fires_negotiationneeded_once_and_changes_coalesce() {
+    // Each change alone, on a fresh connection in stable.
+    type Change = fn(&mut SimPeer);
+    let changes: [(&str, Change); 4] = [
+        ("createDataChannel", |p| {
+            p.pc.create_data_channel("x", DataChannelInit::default())
+                .map(drop)
+                .expect("dc")
+        }),
+        ("addTransceiver", |p| {
+            p.pc.add_transceiver(MediaType::Audio, TransceiverInit::default())
+                .map(drop)
+                .expect("t")
+        }),
+        ("addTrack", |p| {
+            p.pc.add_track(track("t", Codec::Opus)).map(drop).expect("t")
+        }),
+        ("addTrack+removeTrack+addTransceiver", |p| {
+            let id = p.pc.add_track(track("t", Codec::Opus)).expect("t");
+            p.pc.remove_track(id).expect("remove");
+            p.pc.add_transceiver(MediaType::Video, TransceiverInit::default())
+                .map(drop)
+                .expect("t2");
+            p.pc.create_data_channel("x", DataChannelInit::default())
+                .map(drop)
+                .expect("dc");
+        }),
+    ];
+    for (what, change) in changes {
+        let mut p = peer();
+        change(&mut p);
+        assert_eq!(negotiation_needed_count(&p.take_events()), 1, "{what}");
+    }
+    // On a negotiated connection: removeTrack and a direction change each fire once more.
+    let mut sim = Sim::new(11, LinkConditions::perfect());
+    let id = sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
+    renegotiate(&mut sim);
+    sim.a.take_events();
+    sim.a.pc.remove_track(id).expect("remove");
+    assert_eq!(negotiation_needed_count(&sim.a.take_events()), 1, "removeTrack");
+    renegotiate(&mut sim);
+    sim.a.take_events();
+    sim.a
+        .pc
+        .set_transceiver_direction(id, TransceiverDirection::SendOnly)
+        .expect("direction");
+    assert_eq!(negotiation_needed_count(&sim.a.take_events()), 1, "direction");
+}
+
+#[test]
+fn t25_negotiationneeded_waits_for_stable_and_follows_its_signalingstatechange() {
+    let mut sim = Sim::new(12, LinkConditions::perfect());
+    sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
+    let offer = sim.a.pc.create_offer().expect("offer");
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("SLD");
+    sim.a.take_events();
+    // A change made in have-local-offer fires nothing yet.
+    sim.a
+        .pc
+        .add_track(track("cam", Codec::Vp8))
+        .expect("add in have-local-offer");
+    sim.a
+        .pc
+        .create_data_channel("dc", DataChannelInit::default())
+        .expect("dc");
+    assert_eq!(negotiation_needed_count(&sim.a.take_events()), 0);
+    sim.b.pc.set_remote_description(sim.now, offer).expect("SRD");
+    let answer = sim.b.pc.create_answer().expect("answer");
+    sim.b
+        .pc
+        .set_local_description(sim.now, Some(answer.clone()))
+        .expect("b SLD");
+    sim.a.pc.set_remote_description(sim.now, answer).expect("a SRD");
+    let events = sim.a.take_events();
+    let stable = events
+        .iter()
+        .position(|e| *e == PeerEvent::SignalingStateChange(SignalingState::Stable))
+        .expect("stable");
+    let needed = events
+        .iter()
+        .position(|e| *e == PeerEvent::NegotiationNeeded)
+        .expect("fires once back in stable");
+    assert!(stable < needed, "{events:?}");
+    assert_eq!(negotiation_needed_count(&events), 1);
+    // A rollback back to stable fires it as well when the change is still unnegotiated.
+    let offer = sim.a.pc.create_offer().expect("offer 2");
+    sim.a.pc.set_local_description(sim.now, Some(offer)).expect("SLD 2");
+    sim.a.take_events();
+    sim.a
+        .pc
+        .set_local_description(
+            sim.now,
+            Some(SessionDescriptionInit {
+                kind: SdpType::Rollback,
+                sdp: String::new(),
+            }),
+        )
+        .expect("rollback");
+    let events = sim.a.take_events();
+    assert_eq!(
+        events,
+        vec![
+            PeerEvent::SignalingStateChange(SignalingState::Stable),
+            PeerEvent::NegotiationNeeded
+        ]
+    );
+}
+
+#[test]
+fn t26_adding_tracks_to_a_bundled_session_gathers_no_more_candidates() {
+    let mut sim = Sim::new(13, LinkConditions::perfect());
+    sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
+    connect(&mut sim);
+    let count = |events: &[PeerEvent]| {
+        events
+            .iter()
+            .filter(|e| matches!(e, PeerEvent::IceCandidate(_) | PeerEvent::IceGatheringStateChange(_)))
+            .count()
+    };
+    let before = count(&sim.a.events);
+    sim.a.pc.add_track(track("cam", Codec::Vp8)).expect("add video");
+    let (offer, _) = renegotiate(&mut sim);
+    sim.run_until(Duration::from_millis(500), |_| false);
+    assert_eq!(count(&sim.a.events), before);
+    assert!(offer.sdp.contains("a=group:BUNDLE 0 1"), "{}", offer.sdp);
+}
+
+// ---------------------------------------------------------------- renegotiation (issue 6 item 3)
+
+#[test]
+fn renegotiation_a_track_added_after_connecting_reaches_the_peer_after_the_re_offer() {
+    let mut sim = Sim::new(14, LinkConditions::perfect());
+    sim.a
+        .pc
+        .create_data_channel("dc", DataChannelInit::default())
+        .expect("dc");
+    connect(&mut sim);
+    sim.a.take_events();
+    let id = sim.a.pc.add_track(track("late", Codec::Opus)).expect("add");
+    assert_eq!(negotiation_needed_count(&sim.a.take_events()), 1);
+    renegotiate(&mut sim);
+    let heard = tracks(&sim.b.events);
+    assert_eq!(heard.len(), 1);
+    assert_eq!(heard[0].2, "late");
+    send_audio(&mut sim, id, 10);
+    assert!(frames_on(&sim.b.events, heard[0].0) >= 5, "frames of the late track");
+    // The answerer adds one of its own and offers it: the roles swap without trouble.
+    let back = sim.b.pc.add_track(track("reply", Codec::Opus)).expect("b add");
+    assert!(sim.b.take_events().contains(&PeerEvent::NegotiationNeeded));
+    let offer = sim.b.pc.create_offer().expect("b offer");
+    sim.b
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("b SLD");
+    sim.a.pc.set_remote_description(sim.now, offer).expect("a SRD");
+    let answer = sim.a.pc.create_answer().expect("a answer");
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(answer.clone()))
+        .expect("a SLD");
+    sim.b.pc.set_remote_description(sim.now, answer).expect("b SRD");
+    sim.a.collect_events();
+    let heard_by_a = tracks(&sim.a.events);
+    assert_eq!(heard_by_a.len(), 1, "{heard_by_a:?}");
+    assert_eq!(
+        sim.b.pc.transceiver(back).and_then(|t| t.current_direction),
+        Some(TransceiverDirection::SendRecv)
+    );
+    assert!(connected(&sim));
+}
+
+#[test]
+fn renegotiation_a_channel_created_on_a_live_association_opens_without_renegotiating() {
+    let mut sim = Sim::new(15, LinkConditions::perfect());
+    sim.a
+        .pc
+        .create_data_channel("first", DataChannelInit::default())
+        .expect("dc");
+    connect(&mut sim);
+    assert!(sim.run_until(Duration::from_secs(5), |s| remote_channel(&s.b.events).is_some()));
+    sim.a.take_events();
+    sim.b.take_events();
+    let late = sim
+        .a
+        .pc
+        .create_data_channel("late", DataChannelInit::default())
+        .expect("late");
+    assert!(sim.a.pc.data_channel(late).and_then(|i| i.stream_id).is_some());
+    assert!(sim.run_until(Duration::from_secs(5), |s| opened(&s.a.events, late)));
+    let events = sim.a.take_events();
+    assert_eq!(negotiation_needed_count(&events), 0, "{events:?}");
+    assert!(sim.run_until(Duration::from_secs(5), |s| {
+        s.b.collect_events();
+        s.b.fresh.iter().any(|e| matches!(e, PeerEvent::DataChannel(_)))
+    }));
+    let remote = remote_channel(&sim.b.take_events()).expect("datachannel on b");
+    assert_eq!(sim.b.pc.data_channel(remote).map(|i| i.label), Some("late".into()));
+    sim.a
+        .pc
+        .send(late, &DataChannelMessage::Text("hi".into()))
+        .expect("send");
+    assert!(sim.run_until(Duration::from_secs(5), |s| s.b.events.contains(
+        &PeerEvent::ChannelMessage(remote, DataChannelMessage::Text("hi".into()))
+    )));
+}
+
+#[test]
+fn renegotiation_a_first_channel_on_a_media_only_connection_needs_and_gets_a_data_section() {
+    let mut sim = Sim::new(16, LinkConditions::perfect());
+    sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
+    connect(&mut sim);
+    sim.a.take_events();
+    let dc = sim
+        .a
+        .pc
+        .create_data_channel("dc", DataChannelInit::default())
+        .expect("dc");
+    assert_eq!(negotiation_needed_count(&sim.a.take_events()), 1);
+    let (offer, _) = renegotiate(&mut sim);
+    assert!(offer.sdp.contains("m=application"), "{}", offer.sdp);
+    // The association starts on the DTLS transport that already carries the media.
+    assert!(
+        sim.run_until(Duration::from_secs(10), |s| opened(&s.a.events, dc)),
+        "the channel never opened on the renegotiated connection"
+    );
+}
