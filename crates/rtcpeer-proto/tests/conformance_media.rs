@@ -838,3 +838,458 @@ fn renegotiation_a_first_channel_on_a_media_only_connection_needs_and_gets_a_dat
         "the channel never opened on the renegotiated connection"
     );
 }
+
+// ---------------------------------------------------------------- 5. ICE
+
+fn gathering_states(events: &[PeerEvent]) -> Vec<IceGatheringState> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            PeerEvent::IceGatheringStateChange(s) => Some(*s),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn i1_sld_offer_gathers_new_to_gathering_to_complete() {
+    let mut p = peer();
+    assert_eq!(p.pc.ice_gathering_state(), IceGatheringState::New);
+    p.pc.create_data_channel("dc", DataChannelInit::default()).expect("dc");
+    p.pc.set_local_description(std::time::Instant::now(), None)
+        .expect("SLD");
+    assert_eq!(
+        gathering_states(&p.take_events()),
+        vec![IceGatheringState::Gathering, IceGatheringState::Complete]
+    );
+    assert_eq!(p.pc.ice_gathering_state(), IceGatheringState::Complete);
+}
+
+#[test]
+fn i2_an_offer_without_sections_and_a_re_offer_change_no_gathering_state() {
+    let mut p = peer();
+    let now = std::time::Instant::now();
+    p.pc.set_local_description(now, None).expect("SLD of an empty offer");
+    assert!(gathering_states(&p.take_events()).is_empty());
+    assert_eq!(p.pc.ice_gathering_state(), IceGatheringState::New);
+
+    let mut sim = Sim::new(20, LinkConditions::perfect());
+    sim.a
+        .pc
+        .create_data_channel("dc", DataChannelInit::default())
+        .expect("dc");
+    connect(&mut sim);
+    sim.a.take_events();
+    sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
+    renegotiate(&mut sim);
+    assert!(gathering_states(&sim.a.take_events()).is_empty());
+}
+
+#[test]
+fn i4_srd_and_its_rollback_never_change_the_gathering_state() {
+    let mut sim = Sim::new(21, LinkConditions::perfect());
+    sim.a
+        .pc
+        .create_data_channel("dc", DataChannelInit::default())
+        .expect("dc");
+    let offer = sim.a.pc.create_offer().expect("offer");
+    for _ in 0..3 {
+        sim.b.pc.set_remote_description(sim.now, offer.clone()).expect("SRD");
+    }
+    sim.b
+        .pc
+        .set_remote_description(
+            sim.now,
+            SessionDescriptionInit {
+                kind: SdpType::Rollback,
+                sdp: String::new(),
+            },
+        )
+        .expect("rollback");
+    assert!(gathering_states(&sim.b.take_events()).is_empty());
+    assert_eq!(sim.b.pc.ice_gathering_state(), IceGatheringState::New);
+}
+
+#[test]
+fn i7_i8_candidates_are_in_the_local_description_when_icecandidate_is_heard() {
+    let mut p = peer();
+    p.pc.create_data_channel("dc", DataChannelInit::default()).expect("dc");
+    let now = std::time::Instant::now();
+    p.pc.set_local_description(now, None).expect("SLD");
+    // Events are only read after setLocalDescription has returned (sans-IO: by construction).
+    let events = p.take_events();
+    let candidate = events
+        .iter()
+        .find_map(|e| match e {
+            PeerEvent::IceCandidate(Some(c)) => Some(c.clone()),
+            _ => None,
+        })
+        .expect("a host candidate");
+    let sdp = p.pc.local_description().expect("local description").sdp;
+    assert!(sdp.contains(&format!("a={}", candidate.candidate)), "{sdp}");
+}
+
+#[test]
+fn i9_gathering_ends_with_the_null_candidate_and_trickled_candidates_connect() {
+    let mut sim = Sim::new(22, LinkConditions::perfect());
+    sim.a
+        .pc
+        .create_data_channel("dc", DataChannelInit::default())
+        .expect("dc");
+    connect(&mut sim);
+    for side in [&sim.a.events, &sim.b.events] {
+        let last_candidate = side
+            .iter()
+            .rposition(|e| matches!(e, PeerEvent::IceCandidate(_)))
+            .expect("candidates");
+        assert_eq!(side[last_candidate], PeerEvent::IceCandidate(None));
+        let complete = side
+            .iter()
+            .position(|e| *e == PeerEvent::IceGatheringStateChange(IceGatheringState::Complete))
+            .expect("complete");
+        assert!(complete < last_candidate);
+    }
+}
+
+#[test]
+fn i11_offers_say_ice_options_trickle() {
+    let mut p = peer();
+    p.pc.create_data_channel("dc", DataChannelInit::default()).expect("dc");
+    assert!(p
+        .pc
+        .create_offer()
+        .expect("offer")
+        .sdp
+        .contains("a=ice-options:trickle"));
+}
+
+#[test]
+fn i13_add_ice_candidate_before_a_remote_description_is_invalid_state() {
+    let mut p = peer();
+    let c = IceCandidateInit {
+        candidate: "candidate:1 1 udp 2122260223 127.0.0.1 5000 typ host".into(),
+        sdp_mid: Some("0".into()),
+        ..IceCandidateInit::default()
+    };
+    assert_eq!(
+        name(p.pc.add_ice_candidate(std::time::Instant::now(), Some(c))),
+        "InvalidStateError"
+    );
+}
+
+/// b with a's offer (one data section, mid 0, and an audio section, mid 1) applied.
+fn with_remote_offer() -> (Sim, String) {
+    let mut sim = Sim::new(23, LinkConditions::perfect());
+    sim.a
+        .pc
+        .create_data_channel("dc", DataChannelInit::default())
+        .expect("dc");
+    sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
+    let offer = sim.a.pc.create_offer().expect("offer");
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("SLD");
+    sim.b.pc.set_remote_description(sim.now, offer.clone()).expect("SRD");
+    let ufrag = offer
+        .sdp
+        .lines()
+        .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+        .expect("ufrag")
+        .to_string();
+    (sim, ufrag)
+}
+
+const HOST: &str = "candidate:1 1 udp 2122260223 127.0.0.9 5000 typ host";
+
+#[test]
+fn i14_a_candidate_needs_only_a_mid_or_only_an_index_and_a_valid_mid_wins() {
+    let (mut sim, ufrag) = with_remote_offer();
+    let now = sim.now;
+    let cases = [
+        (Some("0"), None, None),
+        (None, Some(1), None),
+        (Some("1"), Some(99), None),
+        (Some("0"), None, Some(ufrag.clone())),
+    ];
+    for (i, (mid, index, ufrag)) in cases.into_iter().enumerate() {
+        let c = IceCandidateInit {
+            candidate: format!("candidate:{i} 1 udp 2122260223 127.0.0.9 {} typ host", 5000 + i),
+            sdp_mid: mid.map(str::to_string),
+            sdp_m_line_index: index,
+            username_fragment: ufrag,
+        };
+        sim.b.pc.add_ice_candidate(now, Some(c)).expect("accepted");
+    }
+}
+
+#[test]
+fn i15_end_of_candidates_forms_and_an_unknown_ufrag() {
+    let (mut sim, ufrag) = with_remote_offer();
+    let now = sim.now;
+    sim.b.pc.add_ice_candidate(now, None).expect("null");
+    sim.b
+        .pc
+        .add_ice_candidate(now, Some(IceCandidateInit::default()))
+        .expect("{}");
+    sim.b
+        .pc
+        .add_ice_candidate(
+            now,
+            Some(IceCandidateInit {
+                username_fragment: Some(ufrag),
+                sdp_mid: Some("0".into()),
+                ..IceCandidateInit::default()
+            }),
+        )
+        .expect("with ufrag and mid");
+    let unknown = IceCandidateInit {
+        username_fragment: Some("no such ufrag".into()),
+        ..IceCandidateInit::default()
+    };
+    assert_eq!(name(sim.b.pc.add_ice_candidate(now, Some(unknown))), "OperationError");
+}
+
+#[test]
+fn i16_a_candidate_without_mid_and_index_is_a_type_error() {
+    let (mut sim, _) = with_remote_offer();
+    let c = IceCandidateInit {
+        candidate: HOST.into(),
+        ..IceCandidateInit::default()
+    };
+    assert_eq!(name(sim.b.pc.add_ice_candidate(sim.now, Some(c))), "TypeError");
+}
+
+#[test]
+fn i17_unknown_mid_index_ufrag_or_garbage_is_an_operation_error() {
+    let (mut sim, _) = with_remote_offer();
+    let now = sim.now;
+    let base = IceCandidateInit {
+        candidate: HOST.into(),
+        sdp_mid: Some("0".into()),
+        ..IceCandidateInit::default()
+    };
+    let cases = [
+        IceCandidateInit {
+            sdp_mid: Some("nope".into()),
+            ..base.clone()
+        },
+        IceCandidateInit {
+            sdp_mid: None,
+            sdp_m_line_index: Some(7),
+            ..base.clone()
+        },
+        IceCandidateInit {
+            username_fragment: Some("other".into()),
+            ..base.clone()
+        },
+        IceCandidateInit {
+            candidate: "candidate:garbage".into(),
+            ..base.clone()
+        },
+    ];
+    for c in cases {
+        assert_eq!(
+            name(sim.b.pc.add_ice_candidate(now, Some(c.clone()))),
+            "OperationError",
+            "{c:?}"
+        );
+    }
+    // The connection is still usable.
+    sim.b.pc.add_ice_candidate(now, Some(base)).expect("a good one");
+}
+
+#[test]
+fn i20_a_candidate_for_a_stopped_transceivers_section_does_not_break_the_connection() {
+    let mut sim = Sim::new(24, LinkConditions::perfect());
+    sim.a
+        .pc
+        .create_data_channel("dc", DataChannelInit::default())
+        .expect("dc");
+    let stop = sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
+    connect(&mut sim);
+    sim.a.pc.stop_transceiver(stop).expect("stop");
+    renegotiate(&mut sim);
+    let c = IceCandidateInit {
+        candidate: HOST.into(),
+        sdp_mid: Some("1".into()),
+        ..IceCandidateInit::default()
+    };
+    // Accepted or refused, it leaves the connection up.
+    let _ = sim.b.pc.add_ice_candidate(sim.now, Some(c));
+    sim.run_until(Duration::from_secs(2), |_| false);
+    assert!(connected(&sim));
+}
+
+#[test]
+fn i21_the_selected_pair_matches_the_peers_and_none_before_connecting() {
+    let mut sim = Sim::new(25, LinkConditions::perfect());
+    assert_eq!(sim.a.pc.selected_candidate_pair(), None);
+    sim.a
+        .pc
+        .create_data_channel("dc", DataChannelInit::default())
+        .expect("dc");
+    connect(&mut sim);
+    let (a_local, a_remote) = sim.a.pc.selected_candidate_pair().expect("a pair");
+    let (b_local, b_remote) = sim.b.pc.selected_candidate_pair().expect("b pair");
+    assert_eq!((a_local, a_remote), (b_remote, b_local));
+    assert_eq!((a_local, b_local), (sim.a.addr, sim.b.addr));
+}
+
+// ---------------------------------------------------------------- 6. states
+
+fn ice_states(events: &[PeerEvent]) -> Vec<IceConnectionState> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            PeerEvent::IceConnectionStateChange(s) => Some(*s),
+            _ => None,
+        })
+        .collect()
+}
+
+fn connection_states(events: &[PeerEvent]) -> Vec<PeerConnectionState> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            PeerEvent::ConnectionStateChange(s) => Some(*s),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn s1_states_start_new() {
+    let p = peer();
+    assert_eq!(p.pc.connection_state(), PeerConnectionState::New);
+    assert_eq!(p.pc.ice_connection_state(), IceConnectionState::New);
+}
+
+#[test]
+fn s2_x2_close_makes_the_states_closed_at_once_without_events() {
+    let mut sim = Sim::new(26, LinkConditions::perfect());
+    sim.a
+        .pc
+        .create_data_channel("dc", DataChannelInit::default())
+        .expect("dc");
+    connect(&mut sim);
+    sim.a.take_events();
+    sim.a.pc.close();
+    assert_eq!(sim.a.pc.connection_state(), PeerConnectionState::Closed);
+    assert_eq!(sim.a.pc.ice_connection_state(), IceConnectionState::Closed);
+    assert!(sim.a.take_events().is_empty());
+}
+
+#[test]
+fn s3_without_remote_candidates_both_stay_new() {
+    let mut sim = Sim::new(27, LinkConditions::perfect());
+    sim.trickle = false;
+    sim.a
+        .pc
+        .create_data_channel("dc", DataChannelInit::default())
+        .expect("dc");
+    sim.negotiate();
+    sim.run_until(Duration::from_secs(5), |_| false);
+    for pc in [&sim.a.pc, &sim.b.pc] {
+        assert_eq!(pc.connection_state(), PeerConnectionState::New);
+        assert_eq!(pc.ice_connection_state(), IceConnectionState::New);
+    }
+}
+
+#[test]
+fn s4_s5_s6_a_connection_goes_through_connecting_and_checking() {
+    let mut sim = Sim::new(28, LinkConditions::perfect());
+    sim.a
+        .pc
+        .create_data_channel("dc", DataChannelInit::default())
+        .expect("dc");
+    connect(&mut sim);
+    for side in [&sim.a.events, &sim.b.events] {
+        assert_eq!(
+            connection_states(side),
+            vec![PeerConnectionState::Connecting, PeerConnectionState::Connected]
+        );
+        let ice = ice_states(side);
+        assert_eq!(
+            ice[..2],
+            [IceConnectionState::Checking, IceConnectionState::Connected],
+            "{ice:?}"
+        );
+        assert!(ice[2..].iter().all(|s| *s == IceConnectionState::Completed), "{ice:?}");
+    }
+    let stats = sim.a.pc.get_stats(sim.now, 1.0);
+    let transport = stats
+        .iter()
+        .find_map(|s| match &s.kind {
+            rtcpeer_proto::stats::StatsKind::Transport(t) => Some(t.clone()),
+            _ => None,
+        })
+        .expect("transport stats");
+    assert_eq!(format!("{:?}", transport.dtls_state), "Connected");
+}
+
+#[test]
+fn s7_ice_connects_with_recvonly_media_only() {
+    let mut sim = Sim::new(29, LinkConditions::perfect());
+    sim.a
+        .pc
+        .add_transceiver(
+            MediaType::Audio,
+            TransceiverInit {
+                direction: TransceiverDirection::RecvOnly,
+                ..TransceiverInit::default()
+            },
+        )
+        .expect("recvonly");
+    connect(&mut sim);
+}
+
+#[test]
+fn s8_x10_closing_one_peer_drives_the_other_to_disconnected() {
+    let mut sim = Sim::new(30, LinkConditions::perfect());
+    sim.a
+        .pc
+        .create_data_channel("dc", DataChannelInit::default())
+        .expect("dc");
+    connect(&mut sim);
+    sim.b.pc.close();
+    assert!(
+        sim.run_until(Duration::from_secs(60), |s| {
+            s.a.pc.ice_connection_state() == IceConnectionState::Disconnected
+                || s.a.pc.ice_connection_state() == IceConnectionState::Failed
+        }),
+        "a stayed {:?}",
+        sim.a.pc.ice_connection_state()
+    );
+    sim.a.collect_events();
+    assert!(ice_states(&sim.a.events).contains(&IceConnectionState::Disconnected));
+}
+
+#[test]
+fn s9_the_selected_pair_matches_the_candidate_pair_stats() {
+    use rtcpeer_proto::stats::StatsKind;
+    let mut sim = Sim::new(31, LinkConditions::perfect());
+    sim.a
+        .pc
+        .create_data_channel("dc", DataChannelInit::default())
+        .expect("dc");
+    connect(&mut sim);
+    let (local, remote) = sim.a.pc.selected_candidate_pair().expect("pair");
+    let report = sim.a.pc.get_stats(sim.now, 1.0);
+    let pair_id = report
+        .iter()
+        .find_map(|s| match &s.kind {
+            StatsKind::Transport(t) => t.selected_candidate_pair_id.clone(),
+            _ => None,
+        })
+        .expect("selected pair id");
+    let Some(StatsKind::CandidatePair(pair)) = report.get(&pair_id).map(|s| &s.kind) else {
+        panic!("no pair {pair_id}");
+    };
+    for (id, addr) in [(&pair.local_candidate_id, local), (&pair.remote_candidate_id, remote)] {
+        let Some(StatsKind::LocalCandidate(c) | StatsKind::RemoteCandidate(c)) = report.get(id).map(|s| &s.kind) else {
+            panic!("no candidate {id}");
+        };
+        assert_eq!((c.address.clone(), c.port), (Some(addr.ip().to_string()), addr.port()));
+    }
+}
