@@ -1293,3 +1293,564 @@ fn s9_the_selected_pair_matches_the_candidate_pair_stats() {
         assert_eq!((c.address.clone(), c.port), (Some(addr.ip().to_string()), addr.port()));
     }
 }
+
+// ---------------------------------------------------------------- 7. data channels
+
+fn init() -> DataChannelInit {
+    DataChannelInit::default()
+}
+
+#[test]
+fn dc2_x5_create_data_channel_on_a_closed_connection_is_invalid_state() {
+    let mut p = peer();
+    p.pc.close();
+    assert_eq!(name(p.pc.create_data_channel("x", init())), "InvalidStateError");
+}
+
+#[test]
+fn dc3_defaults() {
+    let mut p = peer();
+    let id = p.pc.create_data_channel("label", init()).expect("dc");
+    let info = p.pc.data_channel(id).expect("info");
+    assert_eq!(info.label, "label");
+    assert!(info.ordered);
+    assert_eq!((info.max_packet_life_time, info.max_retransmits), (None, None));
+    assert_eq!(info.protocol, "");
+    assert!(!info.negotiated);
+    assert_eq!(info.stream_id, None, "no id before the DTLS role is known");
+    assert_eq!(info.state, DataChannelState::Connecting);
+    assert_eq!((info.buffered_amount, info.buffered_amount_low_threshold), (0, 0));
+}
+
+#[test]
+fn dc4_dc6_dc7_given_options_read_back() {
+    let mut p = peer();
+    let id =
+        p.pc.create_data_channel(
+            "x",
+            DataChannelInit {
+                ordered: false,
+                max_retransmits: Some(1),
+                protocol: "custom".into(),
+                negotiated: true,
+                id: Some(3),
+                ..init()
+            },
+        )
+        .expect("dc");
+    let info = p.pc.data_channel(id).expect("info");
+    assert_eq!(
+        (info.ordered, info.max_retransmits, info.max_packet_life_time),
+        (false, Some(1), None)
+    );
+    assert_eq!(
+        (info.protocol.as_str(), info.negotiated, info.stream_id),
+        ("custom", true, Some(3))
+    );
+    let life =
+        p.pc.create_data_channel(
+            "y",
+            DataChannelInit {
+                max_packet_life_time: Some(42),
+                ..init()
+            },
+        )
+        .expect("dc");
+    let info = p.pc.data_channel(life).expect("info");
+    assert_eq!((info.max_packet_life_time, info.max_retransmits), (Some(42), None));
+    for (mpl, mr) in [(Some(0), None), (None, Some(0))] {
+        let id =
+            p.pc.create_data_channel(
+                "z",
+                DataChannelInit {
+                    max_packet_life_time: mpl,
+                    max_retransmits: mr,
+                    ..init()
+                },
+            )
+            .expect("zero is valid");
+        let info = p.pc.data_channel(id).expect("info");
+        assert_eq!((info.max_packet_life_time, info.max_retransmits), (mpl, mr));
+    }
+}
+
+#[test]
+fn dc8_both_reliability_limits_is_a_type_error_even_when_zero() {
+    let mut p = peer();
+    let both = DataChannelInit {
+        max_packet_life_time: Some(0),
+        max_retransmits: Some(0),
+        ..init()
+    };
+    assert_eq!(name(p.pc.create_data_channel("x", both)), "TypeError");
+}
+
+#[test]
+fn dc9_dc11_an_id_without_negotiated_is_ignored() {
+    let mut p = peer();
+    for id in [0, 1, 42, 65534, 65535] {
+        let c =
+            p.pc.create_data_channel("x", DataChannelInit { id: Some(id), ..init() })
+                .expect("ignored id");
+        assert_eq!(p.pc.data_channel(c).and_then(|i| i.stream_id), None, "{id}");
+    }
+}
+
+#[test]
+fn dc10_dc11_negotiated_ids_are_kept_and_65535_or_none_is_a_type_error() {
+    let mut p = peer();
+    for id in [0, 1, 65534] {
+        let c =
+            p.pc.create_data_channel(
+                "x",
+                DataChannelInit {
+                    negotiated: true,
+                    id: Some(id),
+                    ..init()
+                },
+            )
+            .expect("negotiated");
+        assert_eq!(p.pc.data_channel(c).and_then(|i| i.stream_id), Some(id));
+    }
+    for id in [Some(65535), None] {
+        let bad = DataChannelInit {
+            negotiated: true,
+            id,
+            ..init()
+        };
+        assert_eq!(name(p.pc.create_data_channel("x", bad)), "TypeError", "{id:?}");
+    }
+}
+
+#[test]
+fn dc12_label_and_protocol_are_limited_to_65535_utf8_bytes() {
+    let mut p = peer();
+    let exact = "a".repeat(65535);
+    p.pc.create_data_channel(&exact, init()).expect("65535 bytes");
+    // 32768 two-byte characters: 65536 bytes.
+    let long = "é".repeat(32768);
+    assert_eq!(name(p.pc.create_data_channel(&long, init())), "TypeError");
+    let protocol = DataChannelInit {
+        protocol: long,
+        ..init()
+    };
+    assert_eq!(name(p.pc.create_data_channel("x", protocol)), "TypeError");
+}
+
+#[test]
+fn dc13_the_same_label_twice_is_allowed() {
+    let mut p = peer();
+    let a = p.pc.create_data_channel("same", init()).expect("1");
+    let b = p.pc.create_data_channel("same", init()).expect("2");
+    assert_ne!(a, b);
+}
+
+#[test]
+fn dc14_a_negotiated_id_in_use_is_an_operation_error_before_and_after_connecting() {
+    let negotiated = DataChannelInit {
+        negotiated: true,
+        id: Some(42),
+        ..init()
+    };
+    let mut sim = Sim::new(40, LinkConditions::perfect());
+    sim.a.pc.create_data_channel("x", negotiated.clone()).expect("first");
+    assert_eq!(
+        name(sim.a.pc.create_data_channel("y", negotiated.clone())),
+        "OperationError"
+    );
+    connect(&mut sim);
+    assert_eq!(name(sim.a.pc.create_data_channel("z", negotiated)), "OperationError");
+}
+
+#[test]
+fn dc15_dc22_ids_are_known_once_the_role_is_and_follow_its_parity() {
+    let mut sim = Sim::new(41, LinkConditions::perfect());
+    let early = sim.a.pc.create_data_channel("early", init()).expect("early");
+    sim.negotiate();
+    // Both sides know their DTLS role now, before DTLS has even started.
+    let a_id = sim.a.pc.data_channel(early).and_then(|i| i.stream_id).expect("a's id");
+    let b_chan = sim.b.pc.create_data_channel("b", init()).expect("b");
+    let b_id = sim.b.pc.data_channel(b_chan).and_then(|i| i.stream_id).expect("b's id");
+    // b answered `active` (DTLS client: even ids, RFC 8832 §6); a is the server (odd).
+    assert!(sim.b.pc.local_description().expect("b").sdp.contains("a=setup:active"));
+    assert_eq!((b_id % 2, a_id % 2), (0, 1));
+    let negotiated = sim
+        .a
+        .pc
+        .create_data_channel(
+            "n",
+            DataChannelInit {
+                negotiated: true,
+                id: Some(3),
+                ..init()
+            },
+        )
+        .expect("negotiated");
+    let next = sim.a.pc.create_data_channel("next", init()).expect("next");
+    let next_id = sim.a.pc.data_channel(next).and_then(|i| i.stream_id).expect("id");
+    assert_eq!(next_id % 2, 1);
+    assert_ne!(
+        Some(next_id),
+        sim.a.pc.data_channel(negotiated).and_then(|i| i.stream_id)
+    );
+}
+
+#[test]
+fn dc16_the_first_channel_adds_an_application_section_next_to_media() {
+    let mut sim = Sim::new(42, LinkConditions::perfect());
+    sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
+    let dc = sim.a.pc.create_data_channel("dc", init()).expect("dc");
+    let offer = sim.a.pc.create_offer().expect("offer");
+    assert_eq!(offer.sdp.matches("m=application").count(), 1);
+    assert!(offer.sdp.contains("a=group:BUNDLE 0 1"), "{}", offer.sdp);
+    connect(&mut sim);
+    assert!(sim.run_until(Duration::from_secs(5), |s| opened(&s.a.events, dc)));
+}
+
+#[test]
+fn dc17_only_the_first_channel_fires_negotiationneeded() {
+    let mut p = peer();
+    p.pc.create_data_channel("1", init()).expect("1");
+    p.pc.create_data_channel("2", init()).expect("2");
+    assert_eq!(negotiation_needed_count(&p.take_events()), 1);
+}
+
+#[test]
+fn dc18_dc19_dc20_dc21_the_remote_hears_each_in_band_channel_once_with_its_configuration() {
+    let mut sim = Sim::new(43, LinkConditions::perfect());
+    let configs = [
+        ("plain", init()),
+        (
+            "lossy",
+            DataChannelInit {
+                ordered: false,
+                max_retransmits: Some(2),
+                protocol: "proto".into(),
+                ..init()
+            },
+        ),
+        (
+            "timed",
+            DataChannelInit {
+                max_packet_life_time: Some(500),
+                ..init()
+            },
+        ),
+    ];
+    let mut local = Vec::new();
+    for (label, config) in configs.iter().cloned() {
+        local.push(sim.a.pc.create_data_channel(label, config).expect("dc"));
+    }
+    let negotiated = sim
+        .a
+        .pc
+        .create_data_channel(
+            "negotiated",
+            DataChannelInit {
+                negotiated: true,
+                id: Some(100),
+                ..init()
+            },
+        )
+        .expect("negotiated");
+    connect(&mut sim);
+    assert!(sim.run_until(Duration::from_secs(5), |s| {
+        s.b.events
+            .iter()
+            .filter(|e| matches!(e, PeerEvent::DataChannel(_)))
+            .count()
+            >= 3
+    }));
+    sim.run_until(Duration::from_millis(500), |_| false);
+    let remote: Vec<ChannelId> = sim
+        .b
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            PeerEvent::DataChannel(id) => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        remote.len(),
+        3,
+        "one event per in-band channel, none for the negotiated one"
+    );
+    for (remote_id, local_id) in remote.iter().zip(&local) {
+        let theirs = sim.b.pc.data_channel(*remote_id).expect("remote");
+        let ours = sim.a.pc.data_channel(*local_id).expect("local");
+        assert_eq!(theirs.state, DataChannelState::Open);
+        assert_eq!(
+            (
+                &theirs.label,
+                theirs.ordered,
+                theirs.max_packet_life_time,
+                theirs.max_retransmits,
+                &theirs.protocol,
+                theirs.negotiated,
+                theirs.stream_id
+            ),
+            (
+                &ours.label,
+                ours.ordered,
+                ours.max_packet_life_time,
+                ours.max_retransmits,
+                &ours.protocol,
+                false,
+                ours.stream_id
+            )
+        );
+    }
+    assert!(remote
+        .iter()
+        .all(|r| sim.b.pc.data_channel(*r).map(|i| i.label) != Some("negotiated".into())));
+    // Sending from b at once, as from inside the `datachannel` handler, reaches a.
+    sim.b
+        .pc
+        .send(remote[0], &DataChannelMessage::Text("hello".into()))
+        .expect("send");
+    assert!(sim.run_until(Duration::from_secs(5), |s| s.a.events.contains(
+        &PeerEvent::ChannelMessage(local[0], DataChannelMessage::Text("hello".into()))
+    )));
+    let _ = negotiated;
+}
+
+#[test]
+fn dc23_running_out_of_channels_is_an_operation_error() {
+    let mut p = peer();
+    let mut made = 0;
+    let error = loop {
+        match p.pc.create_data_channel("x", init()) {
+            Ok(_) => made += 1,
+            Err(e) => break e,
+        }
+        assert!(made <= 65536, "no limit");
+    };
+    assert_eq!(error.name(), "OperationError");
+    assert!(made >= 1024, "{made}");
+}
+
+#[test]
+fn dc24_x9_close_closes_every_channel_at_once() {
+    let mut sim = Sim::new(44, LinkConditions::perfect());
+    let before = sim.a.pc.create_data_channel("before", init()).expect("dc");
+    let negotiated = sim
+        .a
+        .pc
+        .create_data_channel(
+            "n",
+            DataChannelInit {
+                negotiated: true,
+                id: Some(8),
+                ..init()
+            },
+        )
+        .expect("dc");
+    connect(&mut sim);
+    assert!(sim.run_until(Duration::from_secs(5), |s| opened(&s.a.events, before)));
+    let after = sim.a.pc.create_data_channel("after", init()).expect("dc");
+    sim.a.take_events();
+    sim.a.pc.close();
+    for id in [before, negotiated, after] {
+        let state = sim.a.pc.data_channel(id).map(|i| i.state);
+        assert!(
+            matches!(state, None | Some(DataChannelState::Closed)),
+            "{id:?}: {state:?}"
+        );
+    }
+    assert!(sim.a.take_events().is_empty(), "close() raises no events");
+    // The peer hears its channels close.
+    assert!(sim.run_until(Duration::from_secs(10), |s| s
+        .b
+        .events
+        .iter()
+        .any(|e| matches!(e, PeerEvent::ChannelClose(_)))));
+}
+
+// ---------------------------------------------------------------- 8. close()
+
+#[test]
+fn x1_close_makes_signaling_closed_without_an_event() {
+    let mut p = peer();
+    p.pc.create_data_channel("x", init()).expect("dc");
+    p.take_events();
+    p.pc.close();
+    assert_eq!(p.pc.signaling_state(), SignalingState::Closed);
+    assert!(p.take_events().is_empty());
+    assert_eq!(p.pc.poll_timeout(), None, "no timers after close");
+}
+
+#[test]
+fn x3_x4_x6_x7_every_later_call_is_invalid_state() {
+    let mut sim = Sim::new(45, LinkConditions::perfect());
+    let id = sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
+    let offer = sim.a.pc.create_offer().expect("offer");
+    sim.b.pc.set_remote_description(sim.now, offer.clone()).expect("SRD");
+    sim.a.pc.close();
+    sim.b.pc.close();
+    let now = sim.now;
+    let a = &mut sim.a.pc;
+    let b = &mut sim.b.pc;
+    assert_eq!(name(a.create_offer()), "InvalidStateError");
+    assert_eq!(name(b.create_answer()), "InvalidStateError");
+    assert_eq!(name(a.add_track(track("x", Codec::Opus))), "InvalidStateError");
+    assert_eq!(name(a.remove_track(id)), "InvalidStateError");
+    assert_eq!(name(a.set_local_description(now, None)), "InvalidStateError");
+    assert_eq!(
+        name(a.set_local_description(now, Some(offer.clone()))),
+        "InvalidStateError"
+    );
+    assert_eq!(name(a.set_remote_description(now, offer)), "InvalidStateError");
+    assert_eq!(name(a.replace_track(id, None)), "InvalidStateError");
+    assert_eq!(name(a.add_ice_candidate(now, None)), "InvalidStateError");
+    assert_eq!(
+        name(a.add_transceiver(MediaType::Audio, TransceiverInit::default())),
+        "InvalidStateError"
+    );
+    assert_eq!(
+        name(a.set_transceiver_direction(id, TransceiverDirection::Inactive)),
+        "InvalidStateError"
+    );
+}
+
+#[test]
+fn x8_close_stops_transceivers_and_stop_then_is_invalid_state() {
+    let mut p = peer();
+    let id = p.pc.add_track(track("mic", Codec::Opus)).expect("add");
+    p.pc.close();
+    assert_eq!(
+        p.pc.transceiver(id).and_then(|t| t.current_direction),
+        Some(TransceiverDirection::Stopped)
+    );
+    assert_eq!(name(p.pc.stop_transceiver(id)), "InvalidStateError");
+}
+
+// ---------------------------------------------------------------- 9. getStats
+
+#[test]
+fn g1_g2_g6_an_empty_connection_reports_itself_keyed_by_id() {
+    let p = peer();
+    let now = std::time::Instant::now();
+    let first = p.pc.get_stats(now, 1000.0);
+    let pc = first
+        .of_type(StatsType::PeerConnection)
+        .next()
+        .expect("peer-connection");
+    assert_eq!(first.get(&pc.id).map(|s| &s.id), Some(&pc.id));
+    for s in first.iter() {
+        assert!(!s.id.is_empty());
+        assert_eq!(s.timestamp, 1000.0);
+    }
+    let later = p.pc.get_stats(now, 2000.0);
+    assert!(later.iter().all(|s| s.timestamp > 1000.0));
+}
+
+#[test]
+fn g5_g10_sender_and_receiver_reports_hold_their_streams() {
+    use rtcpeer_proto::peer::StatsSelector;
+    let mut sim = Sim::new(46, LinkConditions::perfect());
+    let id = sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
+    connect(&mut sim);
+    send_audio(&mut sim, id, 10);
+    let sent = sim.a.pc.get_stats_for(sim.now, 1.0, StatsSelector::Sender(id));
+    assert_eq!(sent.of_type(StatsType::OutboundRtp).count(), 1);
+    assert_eq!(sent.of_type(StatsType::InboundRtp).count(), 0);
+    assert!(sent.of_type(StatsType::Transport).count() == 1 && sent.of_type(StatsType::Codec).count() >= 1);
+    let receiver = tracks(&sim.b.events)[0].0;
+    let received = sim.b.pc.get_stats_for(sim.now, 1.0, StatsSelector::Receiver(receiver));
+    assert_eq!(received.of_type(StatsType::InboundRtp).count(), 1);
+    assert_eq!(received.of_type(StatsType::OutboundRtp).count(), 0);
+    assert!(received.dangling_references().is_empty());
+}
+
+#[test]
+fn g7_g8_a_connected_report_holds_the_mandatory_types() {
+    let mut sim = Sim::new(47, LinkConditions::perfect());
+    let id = sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
+    sim.a.pc.create_data_channel("dc", init()).expect("dc");
+    connect(&mut sim);
+    send_audio(&mut sim, id, 50);
+    sim.run_until(Duration::from_secs(6), |_| false);
+    let report = sim.a.pc.get_stats(sim.now, 1.0);
+    for kind in [
+        StatsType::PeerConnection,
+        StatsType::Transport,
+        StatsType::CandidatePair,
+        StatsType::LocalCandidate,
+        StatsType::RemoteCandidate,
+        StatsType::Certificate,
+        StatsType::Codec,
+        StatsType::OutboundRtp,
+        StatsType::MediaSource,
+        StatsType::DataChannel,
+    ] {
+        assert!(report.of_type(kind).next().is_some(), "no {kind:?}");
+    }
+    let b = sim.b.pc.get_stats(sim.now, 1.0);
+    assert!(b.of_type(StatsType::InboundRtp).next().is_some());
+    assert!(b.dangling_references().is_empty() && report.dangling_references().is_empty());
+}
+
+// ---------------------------------------------------------------- 10. events and ordering
+
+#[test]
+fn e1_a_new_connection_has_raised_nothing() {
+    let mut p = peer();
+    assert!(p.take_events().is_empty());
+}
+
+#[test]
+fn e2_srd_fires_signalingstatechange_before_track() {
+    let mut sim = Sim::new(48, LinkConditions::perfect());
+    sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
+    let offer = sim.a.pc.create_offer().expect("offer");
+    sim.b.pc.set_remote_description(sim.now, offer).expect("SRD");
+    let events = sim.b.take_events();
+    let signaling = events
+        .iter()
+        .position(|e| *e == PeerEvent::SignalingStateChange(SignalingState::HaveRemoteOffer))
+        .expect("signalingstatechange");
+    let track = events
+        .iter()
+        .position(|e| matches!(e, PeerEvent::Track { .. }))
+        .expect("track");
+    assert!(signaling < track, "{events:?}");
+}
+
+#[test]
+fn e3_descriptions_change_together_with_the_signaling_state() {
+    let mut sim = Sim::new(49, LinkConditions::perfect());
+    sim.a.pc.create_data_channel("dc", init()).expect("dc");
+    let offer = sim.a.pc.create_offer().expect("offer");
+    sim.b.pc.set_remote_description(sim.now, offer.clone()).expect("SRD");
+    assert_eq!(sim.b.pc.signaling_state(), SignalingState::HaveRemoteOffer);
+    assert_eq!(sim.b.pc.remote_description(), Some(offer.clone()));
+    assert_eq!(sim.b.pc.current_remote_description(), None, "still pending");
+    let answer = sim.b.pc.create_answer().expect("answer");
+    sim.b.pc.set_local_description(sim.now, Some(answer)).expect("SLD");
+    assert_eq!(sim.b.pc.signaling_state(), SignalingState::Stable);
+    assert_eq!(sim.b.pc.current_remote_description(), Some(offer));
+}
+
+#[test]
+fn e4_a_rollback_fires_signalingstatechange_to_stable() {
+    let mut sim = Sim::new(50, LinkConditions::perfect());
+    sim.a.pc.create_data_channel("dc", init()).expect("dc");
+    let offer = sim.a.pc.create_offer().expect("offer");
+    sim.b.pc.set_remote_description(sim.now, offer).expect("SRD");
+    sim.b.take_events();
+    sim.b
+        .pc
+        .set_remote_description(
+            sim.now,
+            SessionDescriptionInit {
+                kind: SdpType::Rollback,
+                sdp: String::new(),
+            },
+        )
+        .expect("rollback");
+    assert_eq!(
+        sim.b.take_events(),
+        vec![PeerEvent::SignalingStateChange(SignalingState::Stable)]
+    );
+}

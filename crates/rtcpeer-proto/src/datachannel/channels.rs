@@ -192,7 +192,8 @@ impl DataChannels {
         if init.negotiated && init.id.is_none() {
             return Err(DataChannelError::NegotiatedWithoutId);
         }
-        if let Some(id) = init.id {
+        // Without `negotiated` the id is ignored (webrtc-pc §6.1 createDataChannel step 11).
+        if let (Some(id), true) = (init.id, init.negotiated) {
             if id > MAX_STREAM_ID {
                 return Err(DataChannelError::IdOutOfRange(id));
             }
