@@ -1854,3 +1854,217 @@ fn e4_a_rollback_fires_signalingstatechange_to_stable() {
         vec![PeerEvent::SignalingStateChange(SignalingState::Stable)]
     );
 }
+
+// ---------------------------------------------------------------- 11. SDP-level expectations
+
+/// a's offer of an audio track and a data channel.
+fn audio_and_data_offer(sim: &mut Sim) -> SessionDescriptionInit {
+    sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
+    sim.a.pc.create_data_channel("dc", init()).expect("dc");
+    sim.a.pc.create_offer().expect("offer")
+}
+
+fn edit(desc: &SessionDescriptionInit, keep: impl Fn(&str) -> bool) -> SessionDescriptionInit {
+    let sdp: String = desc
+        .sdp
+        .split("\r\n")
+        .filter(|l| !l.is_empty() && keep(l))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    SessionDescriptionInit { kind: desc.kind, sdp }
+}
+
+#[test]
+fn p1_an_offer_and_an_answer_without_mid_or_group_lines_are_accepted() {
+    let mut sim = Sim::new(60, LinkConditions::perfect());
+    let offer = audio_and_data_offer(&mut sim);
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("SLD");
+    let stripped = edit(&offer, |l| !l.starts_with("a=mid:") && !l.starts_with("a=group:"));
+    sim.b
+        .pc
+        .set_remote_description(sim.now, stripped)
+        .expect("SRD of a bare offer");
+    let answer = sim.b.pc.create_answer().expect("answer");
+    sim.b
+        .pc
+        .set_local_description(sim.now, Some(answer.clone()))
+        .expect("SLD");
+    let bare_answer = edit(&answer, |l| !l.starts_with("a=mid:") && !l.starts_with("a=group:"));
+    sim.a
+        .pc
+        .set_remote_description(sim.now, bare_answer)
+        .expect("SRD of a bare answer");
+}
+
+#[test]
+fn p2_the_initial_offer_starts_with_v_o_s_lines_of_the_browser_form() {
+    let mut p = peer();
+    p.pc.create_data_channel("dc", init()).expect("dc");
+    let sdp = p.pc.create_offer().expect("offer").sdp;
+    let lines: Vec<&str> = sdp.split("\r\n").collect();
+    assert_eq!(lines[0], "v=0");
+    let o: Vec<&str> = lines[1].strip_prefix("o=").expect("o= second").split(' ').collect();
+    assert_eq!(o.len(), 6, "{}", lines[1]);
+    let session_id: u64 = o[1].parse().expect("sess-id < 2^64");
+    let version: u64 = o[2].parse().expect("sess-version");
+    assert!(version < 1 << 62);
+    let _ = session_id;
+    assert_eq!((o[3], o[4]), ("IN", "IP4"));
+    assert!(o[5] == "0.0.0.0" || o[5] == "127.0.0.1", "{}", lines[1]);
+    let s = lines[2].strip_prefix("s=").expect("s= third");
+    assert!(!s.is_empty() && !s.contains(char::is_whitespace));
+}
+
+#[test]
+fn p3_offers_have_no_sdes_and_an_sdes_only_offer_is_rejected() {
+    let mut sim = Sim::new(61, LinkConditions::perfect());
+    let offer = audio_and_data_offer(&mut sim);
+    assert!(!offer.sdp.contains("a=crypto"));
+    let mut sdes = edit(&offer, |l| !l.starts_with("a=fingerprint:"));
+    sdes.sdp = sdes.sdp.replace(
+        "a=mid:0\r\n",
+        "a=mid:0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n",
+    );
+    assert!(sim.b.pc.set_remote_description(sim.now, sdes).is_err());
+    assert_eq!(sim.b.pc.signaling_state(), SignalingState::Stable);
+}
+
+#[test]
+fn p4_a_data_offer_uses_the_sctp_over_dtls_syntax() {
+    let mut p = peer();
+    p.pc.create_data_channel("dc", init()).expect("dc");
+    let sdp = p.pc.create_offer().expect("offer").sdp;
+    assert!(
+        sdp.contains("m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"),
+        "{sdp}"
+    );
+    assert!(
+        sdp.contains("a=sctp-port:5000\r\n") && sdp.contains("a=mid:0\r\n"),
+        "{sdp}"
+    );
+}
+
+#[test]
+fn p5_an_unknown_media_type_is_rejected_with_port_zero() {
+    let mut sim = Sim::new(62, LinkConditions::perfect());
+    let offer = audio_and_data_offer(&mut sim);
+    let mut odd = offer.clone();
+    odd.sdp
+        .push_str("m=unicorn 9 UDP/TLS/RTP/SAVPF 120\r\nc=IN IP4 0.0.0.0\r\na=mid:9\r\na=sendrecv\r\n");
+    sim.b.pc.set_remote_description(sim.now, odd).expect("not an error");
+    let answer = sim.b.pc.create_answer().expect("answer");
+    assert!(answer.sdp.contains("m=unicorn 0 "), "{}", answer.sdp);
+    assert_eq!(answer.sdp.matches("m=").count(), 3);
+}
+
+#[test]
+fn p6_ice_credentials_outside_the_ice_char_set_are_rejected() {
+    let mut sim = Sim::new(63, LinkConditions::perfect());
+    let offer = audio_and_data_offer(&mut sim);
+    let ufrag = offer
+        .sdp
+        .lines()
+        .find_map(|l| l.strip_prefix("a=ice-ufrag:"))
+        .expect("ufrag")
+        .to_string();
+    let pwd = offer
+        .sdp
+        .lines()
+        .find_map(|l| l.strip_prefix("a=ice-pwd:"))
+        .expect("pwd")
+        .to_string();
+    for bad in [
+        offer
+            .sdp
+            .replace(&format!("a=ice-ufrag:{ufrag}"), "a=ice-ufrag:no*good"),
+        offer
+            .sdp
+            .replace(&format!("a=ice-pwd:{pwd}"), "a=ice-pwd:has!bang!1234567890abcdef"),
+    ] {
+        let result = sim
+            .b
+            .pc
+            .set_remote_description(sim.now, SessionDescriptionInit::offer(bad));
+        assert!(result.is_err(), "accepted");
+        assert_eq!(sim.b.pc.signaling_state(), SignalingState::Stable);
+    }
+}
+
+#[test]
+fn p7_a_fingerprint_that_does_not_match_the_certificate_never_connects() {
+    let mut sim = Sim::new(64, LinkConditions::perfect());
+    sim.a.pc.create_data_channel("dc", init()).expect("dc");
+    let offer = sim.a.pc.create_offer().expect("offer");
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("SLD");
+    let fp = offer
+        .sdp
+        .lines()
+        .find_map(|l| l.strip_prefix("a=fingerprint:sha-256 "))
+        .expect("fp")
+        .to_string();
+    let mut wrong = fp.clone();
+    wrong.replace_range(0..2, if fp.starts_with("00") { "11" } else { "00" });
+    sim.b
+        .pc
+        .set_remote_description(sim.now, SessionDescriptionInit::offer(offer.sdp.replace(&fp, &wrong)))
+        .expect("SRD");
+    let answer = sim.b.pc.create_answer().expect("answer");
+    sim.b
+        .pc
+        .set_local_description(sim.now, Some(answer.clone()))
+        .expect("SLD");
+    sim.a.pc.set_remote_description(sim.now, answer).expect("SRD");
+    assert!(!sim.run_until(Duration::from_secs(10), |s| connected(s)));
+    assert_ne!(sim.b.pc.connection_state(), PeerConnectionState::Connected);
+}
+
+#[test]
+fn p8_the_answer_takes_the_dtls_role_the_offer_leaves() {
+    for (offered, answered) in [("active", "passive"), ("passive", "active"), ("actpass", "active")] {
+        let mut sim = Sim::new(65, LinkConditions::perfect());
+        let offer = audio_and_data_offer(&mut sim);
+        let sdp = offer.sdp.replace("a=setup:actpass", &format!("a=setup:{offered}"));
+        sim.b
+            .pc
+            .set_remote_description(sim.now, SessionDescriptionInit::offer(sdp))
+            .expect("SRD");
+        let answer = sim.b.pc.create_answer().expect("answer");
+        assert!(
+            answer.sdp.contains(&format!("a=setup:{answered}")),
+            "{offered}: {}",
+            answer.sdp
+        );
+    }
+}
+
+#[test]
+fn p9_msid_lines_give_the_tracks_streams() {
+    let cases: [(&str, Vec<&str>); 4] = [
+        ("", vec!["default"]),
+        ("a=msid:- app\r\n", vec![]),
+        ("a=msid:foo bar\r\n", vec!["foo"]),
+        ("a=msid:foo bar\r\na=msid:baz bar\r\n", vec!["foo", "baz"]),
+    ];
+    for (msid, streams) in cases {
+        let mut sim = Sim::new(66, LinkConditions::perfect());
+        sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
+        let offer = sim.a.pc.create_offer().expect("offer");
+        let stripped = edit(&offer, |l| {
+            !l.starts_with("a=msid:") && !(l.starts_with("a=ssrc:") && l.contains(" msid:"))
+        });
+        let sdp = stripped.sdp.replace("a=sendrecv\r\n", &format!("a=sendrecv\r\n{msid}"));
+        sim.b
+            .pc
+            .set_remote_description(sim.now, SessionDescriptionInit::offer(sdp))
+            .expect("SRD");
+        let heard = tracks(&sim.b.take_events());
+        assert_eq!(heard.len(), 1, "{msid:?}");
+        assert_eq!(heard[0].3, streams, "{msid:?}");
+    }
+}
