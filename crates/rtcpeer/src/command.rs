@@ -66,6 +66,7 @@ pub(crate) enum Command {
     RemoveTrack(TransceiverId, Reply<()>),
     ReplaceTrack(TransceiverId, Option<LocalTrack>, Reply<()>),
     SetDirection(TransceiverId, TransceiverDirection, Reply<()>),
+    StopTransceiver(TransceiverId, Reply<()>),
     Transceivers(oneshot::Sender<Vec<TransceiverInfo>>),
     RequestKeyframe(TransceiverId),
     SetBufferedAmountLowThreshold(ChannelId, usize),
