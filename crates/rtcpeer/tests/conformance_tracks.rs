@@ -1,0 +1,45 @@
+//! Browser conformance, areas 4 and 10 on the runtime: `negotiationneeded` waits until the
+//! operations chain is empty and is dropped when a queued operation made it moot.
+
+mod conformance_common;
+
+use std::time::Duration;
+
+use conformance_common::*;
+use rtcpeer::{Codec, LocalTrack, PeerConnectionEvent};
+use tokio::time::timeout;
+
+async fn negotiation_needed_within(pc: &mut rtcpeer::RTCPeerConnection, wait: Duration) -> usize {
+    let mut count = 0;
+    while let Ok(Some(event)) = timeout(wait, pc.next_event()).await {
+        if matches!(event, PeerConnectionEvent::NegotiationNeeded) {
+            count += 1;
+        }
+    }
+    count
+}
+
+#[tokio::test]
+async fn t24_t25_negotiationneeded_fires_once_for_changes_made_together() {
+    let mut pc = loopback_peer(None).await;
+    let mic = LocalTrack::new("mic", Codec::Opus, vec![]).expect("track");
+    let cam = LocalTrack::new("cam", Codec::Vp8, vec![]).expect("track");
+    let (a, b) = tokio::join!(pc.add_track(&mic), pc.add_track(&cam));
+    a.expect("mic");
+    b.expect("cam");
+    assert_eq!(negotiation_needed_within(&mut pc, Duration::from_millis(300)).await, 1);
+    pc.close().await;
+}
+
+#[tokio::test]
+async fn t25_e5_negotiationneeded_waits_for_the_chain_and_is_dropped_when_an_offer_is_queued() {
+    let mut pc = loopback_peer(None).await;
+    let mic = LocalTrack::new("mic", Codec::Opus, vec![]).expect("track");
+    // addTrack and setLocalDescription queued together: by the time the chain is empty the
+    // connection is in have-local-offer, so no negotiationneeded fires at all.
+    let (added, sld) = tokio::join!(pc.add_track(&mic), pc.set_local_description(None));
+    added.expect("addTrack");
+    sld.expect("SLD");
+    assert_eq!(negotiation_needed_within(&mut pc, Duration::from_millis(300)).await, 0);
+    pc.close().await;
+}
