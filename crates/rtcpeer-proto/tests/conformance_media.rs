@@ -1019,7 +1019,13 @@ fn i14_a_candidate_needs_only_a_mid_or_only_an_index_and_a_valid_mid_wins() {
             sdp_m_line_index: index,
             username_fragment: ufrag,
         };
-        sim.b.pc.add_ice_candidate(now, Some(c)).expect("accepted");
+        sim.b.pc.add_ice_candidate(now, Some(c.clone())).expect("accepted");
+        // The candidate joins its media section of the remote description.
+        let sdp = sim.b.pc.remote_description().expect("remote").sdp;
+        let expected = [0, 1, 1, 0][i];
+        let section = sdp.split("\r\nm=").nth(1 + expected).expect("section").to_string();
+        let wanted = format!("a={}", c.candidate);
+        assert!(section.lines().any(|l| l == wanted), "case {i}: {sdp}");
     }
 }
 
@@ -1027,7 +1033,27 @@ fn i14_a_candidate_needs_only_a_mid_or_only_an_index_and_a_valid_mid_wins() {
 fn i15_end_of_candidates_forms_and_an_unknown_ufrag() {
     let (mut sim, ufrag) = with_remote_offer();
     let now = sim.now;
+    sim.b
+        .pc
+        .add_ice_candidate(
+            now,
+            Some(IceCandidateInit {
+                username_fragment: Some(ufrag.clone()),
+                sdp_mid: Some("1".into()),
+                ..IceCandidateInit::default()
+            }),
+        )
+        .expect("with ufrag and mid");
+    let sdp = sim.b.pc.remote_description().expect("remote").sdp;
+    assert_eq!(sdp.matches("a=end-of-candidates").count(), 1, "{sdp}");
+    assert!(sdp
+        .split("\r\nm=")
+        .nth(2)
+        .expect("mid 1")
+        .contains("a=end-of-candidates"));
     sim.b.pc.add_ice_candidate(now, None).expect("null");
+    let sdp = sim.b.pc.remote_description().expect("remote").sdp;
+    assert_eq!(sdp.matches("a=end-of-candidates").count(), 2, "every section: {sdp}");
     sim.b
         .pc
         .add_ice_candidate(now, Some(IceCandidateInit::default()))

@@ -34,3 +34,22 @@ async fn dc15_a_channel_created_after_negotiation_has_its_id_at_once() {
     pair.offerer.close().await;
     pair.answerer.close().await;
 }
+
+#[tokio::test]
+async fn dc20_closing_in_the_datachannel_handler_suppresses_open() {
+    let mut pair = connect(None).await.expect("connected");
+    // Nothing of the announced channel's stream has been read yet: close it "in the handler".
+    pair.answerer_channel.close().await.expect("close");
+    assert_eq!(pair.answerer_channel.ready_state(), DataChannelState::Closing);
+    let mut events = Vec::new();
+    while let Ok(Some(event)) =
+        tokio::time::timeout(std::time::Duration::from_secs(5), pair.answerer_channel.next_event()).await
+    {
+        events.push(event);
+    }
+    assert!(!events.contains(&rtcpeer::DataChannelEvent::Open), "{events:?}");
+    assert_eq!(events.last(), Some(&rtcpeer::DataChannelEvent::Close), "{events:?}");
+    assert_eq!(pair.answerer_channel.ready_state(), DataChannelState::Closed);
+    pair.offerer.close().await;
+    pair.answerer.close().await;
+}

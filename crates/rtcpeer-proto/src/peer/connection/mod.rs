@@ -34,6 +34,7 @@ pub use stats::StatsSelector;
 use transceivers::Transceiver;
 
 mod media;
+mod remote_candidates;
 mod signaling;
 mod stats;
 mod transceivers;

@@ -331,8 +331,19 @@ impl PeerConnection {
                 )));
             }
         }
+        // The media section the candidate belongs to (a valid mid wins over the index).
+        let section = match &candidate.sdp_mid {
+            Some(mid) => remote
+                .sections
+                .iter()
+                .position(|s| s.mid.as_deref() == Some(mid.as_str())),
+            None => candidate.sdp_m_line_index.map(usize::from),
+        };
         if end_of_candidates {
+            // For one section only when the ufrag says which generation and the section is named.
+            let section = section.filter(|_| candidate.username_fragment.is_some());
             self.ice.end_of_remote_candidates(now);
+            self.record_remote_line(section, "a=end-of-candidates");
             self.pump(now);
             return Ok(());
         }
@@ -341,6 +352,13 @@ impl PeerConnection {
         if parsed.component == 1 {
             self.ice.add_remote_candidate(parsed);
         }
+        let line = candidate.candidate.trim();
+        let line = if line.starts_with("a=") {
+            line.to_string()
+        } else {
+            format!("a={line}")
+        };
+        self.record_remote_line(section, &line);
         self.pump(now);
         Ok(())
     }
