@@ -2082,7 +2082,8 @@ fn p9_msid_lines_give_the_tracks_streams() {
         sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
         let offer = sim.a.pc.create_offer().expect("offer");
         let stripped = edit(&offer, |l| {
-            !l.starts_with("a=msid:") && !(l.starts_with("a=ssrc:") && l.contains(" msid:"))
+            let ssrc_msid = l.starts_with("a=ssrc:") && l.contains(" msid:");
+            !l.starts_with("a=msid:") && !ssrc_msid
         });
         let sdp = stripped.sdp.replace("a=sendrecv\r\n", &format!("a=sendrecv\r\n{msid}"));
         sim.b

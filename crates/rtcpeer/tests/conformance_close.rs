@@ -4,7 +4,6 @@
 
 mod conformance_common;
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use conformance_common::*;
@@ -12,18 +11,15 @@ use rtcpeer::{
     Codec, DataChannelEvent, DataChannelInit, DataChannelState, IceConnectionState, LocalTrack, MediaType,
     PeerConnectionState, SignalingState, TransceiverDirection, TransceiverInit,
 };
+use tokio::sync::Mutex;
 use tokio::time::timeout;
 
 /// The tests count the process's file descriptors: they run one at a time.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn lock() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
 #[tokio::test]
 async fn s2_x1_x2_close_makes_every_state_closed_and_fires_nothing() {
-    let _one = lock();
+    let _one = ONE_AT_A_TIME.lock().await;
     let mut pair = connect(None).await.expect("connected");
     assert_eq!(
         pair.offerer.connection_state().await,
@@ -48,7 +44,7 @@ async fn s2_x1_x2_close_makes_every_state_closed_and_fires_nothing() {
 
 #[tokio::test]
 async fn x3_x4_x5_x6_x7_x8_every_later_call_fails_with_invalid_state() {
-    let _one = lock();
+    let _one = ONE_AT_A_TIME.lock().await;
     let pc = loopback_peer(None).await;
     let track = LocalTrack::new("mic", Codec::Opus, vec![]).expect("track");
     let sender = pc.add_track(&track).await.expect("addTrack");
@@ -86,7 +82,7 @@ async fn x3_x4_x5_x6_x7_x8_every_later_call_fails_with_invalid_state() {
 
 #[tokio::test]
 async fn dc24_x9_close_closes_every_channel_at_once_and_the_peer_hears_it() {
-    let _one = lock();
+    let _one = ONE_AT_A_TIME.lock().await;
     let mut pair = connect(None).await.expect("connected");
     let negotiated = pair
         .offerer
@@ -131,7 +127,7 @@ async fn dc24_x9_close_closes_every_channel_at_once_and_the_peer_hears_it() {
 
 #[tokio::test]
 async fn x10_closing_one_peer_drives_the_other_to_disconnected() {
-    let _one = lock();
+    let _one = ONE_AT_A_TIME.lock().await;
     let mut pair = connect(None).await.expect("connected");
     pair.offerer.close().await;
     let state = next_matching(&mut pair.answerer, |event| match event {
@@ -149,7 +145,7 @@ async fn x10_closing_one_peer_drives_the_other_to_disconnected() {
 
 #[tokio::test]
 async fn t20_stop_ends_the_remote_track_at_once() {
-    let _one = lock();
+    let _one = ONE_AT_A_TIME.lock().await;
     let mut pair = connect(None).await.expect("connected");
     let track = LocalTrack::new("mic", Codec::Opus, vec!["s".into()]).expect("track");
     pair.offerer.add_track(&track).await.expect("add");
@@ -174,7 +170,7 @@ async fn t20_stop_ends_the_remote_track_at_once() {
 
 #[tokio::test]
 async fn dropping_every_handle_without_close_frees_sockets_and_tasks() {
-    let _one = lock();
+    let _one = ONE_AT_A_TIME.lock().await;
     // One round first, so that lazily created runtime state exists in the baseline.
     let warm = connect(None).await.expect("warm-up");
     drop(warm);
