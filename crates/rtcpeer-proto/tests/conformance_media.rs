@@ -1812,8 +1812,11 @@ fn g7_g8_a_connected_report_holds_the_mandatory_types() {
     ] {
         assert!(report.of_type(kind).next().is_some(), "no {kind:?}");
     }
+    // The receiver reports and sender reports of the 5-second RTCP interval have arrived.
+    assert!(report.of_type(StatsType::RemoteInboundRtp).next().is_some(), "no remote-inbound-rtp");
     let b = sim.b.pc.get_stats(sim.now, 1.0);
     assert!(b.of_type(StatsType::InboundRtp).next().is_some());
+    assert!(b.of_type(StatsType::RemoteOutboundRtp).next().is_some(), "no remote-outbound-rtp");
     assert!(b.dangling_references().is_empty() && report.dangling_references().is_empty());
 }
 
