@@ -234,6 +234,8 @@ fn t8_add_transceiver_by_kind_is_sendrecv_without_a_sender_track() {
             (None, None, None)
         );
     }
+    let offer = p.pc.create_offer().expect("offer");
+    assert_eq!(offer.sdp.matches("a=sendrecv").count(), 2, "{}", offer.sdp);
 }
 
 #[test]
@@ -268,8 +270,12 @@ fn t10_add_transceiver_keeps_the_given_direction() {
     };
     p.pc.add_transceiver_with_track(track("cam", Codec::Vp8), inactive)
         .expect("track, inactive");
-    // The inactive transceiver with a track offers inactive: it does not send its track.
+    // Each section says the transceiver's direction, with or without a track (JSEP §5.2.2).
     let offer = p.pc.create_offer().expect("offer");
+    let audio: Vec<&str> = offer.sdp.split("m=audio").skip(1).collect();
+    assert!(audio[0].contains("a=sendonly"), "{}", offer.sdp);
+    assert!(audio[1].contains("a=inactive"), "{}", offer.sdp);
+    // The inactive transceiver with a track offers inactive: it does not send its track.
     let video = offer.sdp.split("m=video").nth(1).expect("a video section");
     assert!(
         video.contains("a=inactive") && !video.contains("a=msid"),
@@ -1813,10 +1819,16 @@ fn g7_g8_a_connected_report_holds_the_mandatory_types() {
         assert!(report.of_type(kind).next().is_some(), "no {kind:?}");
     }
     // The receiver reports and sender reports of the 5-second RTCP interval have arrived.
-    assert!(report.of_type(StatsType::RemoteInboundRtp).next().is_some(), "no remote-inbound-rtp");
+    assert!(
+        report.of_type(StatsType::RemoteInboundRtp).next().is_some(),
+        "no remote-inbound-rtp"
+    );
     let b = sim.b.pc.get_stats(sim.now, 1.0);
     assert!(b.of_type(StatsType::InboundRtp).next().is_some());
-    assert!(b.of_type(StatsType::RemoteOutboundRtp).next().is_some(), "no remote-outbound-rtp");
+    assert!(
+        b.of_type(StatsType::RemoteOutboundRtp).next().is_some(),
+        "no remote-outbound-rtp"
+    );
     assert!(b.dangling_references().is_empty() && report.dangling_references().is_empty());
 }
 

@@ -86,16 +86,18 @@ impl Transceiver {
 
     /// What it asks for in an offer or answer.
     fn wants(&self, cname: &str) -> TransceiverWants {
-        let send = match (&self.track, self.direction.sends()) {
-            (Some(track), true) => Some(SenderParams {
-                stream_id: self.stream_ids.first().cloned(),
-                track_id: track.id.clone(),
-                ssrc: self.ssrc,
-                rtx_ssrc: (self.kind == MediaType::Video).then_some(self.rtx_ssrc),
-                cname: cname.to_string(),
-            }),
-            _ => None,
-        };
+        // JSEP §5.2.2: the section's direction is the transceiver's, with or without a track;
+        // a sender without a track still announces its (muted) track, as browsers do.
+        let send = self.direction.sends().then(|| SenderParams {
+            stream_id: self.stream_ids.first().cloned(),
+            track_id: self
+                .track
+                .as_ref()
+                .map_or_else(|| format!("sender-{:08x}", self.ssrc), |track| track.id.clone()),
+            ssrc: self.ssrc,
+            rtx_ssrc: (self.kind == MediaType::Video).then_some(self.rtx_ssrc),
+            cname: cname.to_string(),
+        });
         TransceiverWants {
             send,
             recv: self.direction.receives(),
