@@ -73,6 +73,7 @@ pub(crate) enum Command {
     GetParameters(TransceiverId, Reply<RtpSendParameters>),
     /// `sender.setParameters(parameters)`.
     SetParameters(TransceiverId, RtpSendParameters, Reply<()>),
+    StopTransceiver(TransceiverId, Reply<()>),
     Transceivers(oneshot::Sender<Vec<TransceiverInfo>>),
     RequestKeyframe(TransceiverId),
     SetBufferedAmountLowThreshold(ChannelId, usize),

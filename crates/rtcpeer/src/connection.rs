@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rtcpeer_proto::ice::server::{IceServerHost, IceServerScheme, ValidIceServer};
@@ -99,6 +99,8 @@ pub struct RTCPeerConnection {
     commands: mpsc::Sender<Command>,
     events: Option<Events<PeerConnectionEvent>>,
     ended: watch::Receiver<bool>,
+    /// The states the task left behind when it ended: what the state getters return after `close()`.
+    final_states: Arc<OnceLock<States>>,
 }
 
 impl Clone for RTCPeerConnection {
@@ -107,6 +109,7 @@ impl Clone for RTCPeerConnection {
             commands: self.commands.clone(),
             events: None,
             ended: self.ended.clone(),
+            final_states: self.final_states.clone(),
         }
     }
 }
@@ -230,6 +233,7 @@ impl RTCPeerConnection {
         let backlog = Arc::new(Backlog::default());
         let (event_tx, event_rx) = events::stream(&backlog);
         let (ended_tx, ended) = watch::channel(false);
+        let final_states = Arc::new(OnceLock::new());
         let driver = Driver::new(
             core,
             sockets,
@@ -240,12 +244,14 @@ impl RTCPeerConnection {
             ended_tx,
             config.mdns,
             ServerStreams::new(tls),
+            final_states.clone(),
         );
         tokio::spawn(driver.run().instrument(span));
         Ok(RTCPeerConnection {
             commands,
             events: Some(event_rx),
             ended,
+            final_states,
         })
     }
 
@@ -302,11 +308,16 @@ impl RTCPeerConnection {
         call(&self.commands, Command::RemoteDescription).await
     }
 
+    /// The four states; once the connection has ended, the states it ended in (all `closed`,
+    /// as in the browser, except `iceGatheringState`, which keeps its last value).
     async fn states(&self) -> Result<States, RtcError> {
-        call(&self.commands, Command::States).await
+        match call(&self.commands, Command::States).await {
+            Ok(states) => Ok(states),
+            Err(error) => self.final_states.get().copied().ok_or(error),
+        }
     }
 
-    /// `signalingState`.
+    /// `signalingState`: `closed` after [`close`](Self::close).
     pub async fn signaling_state(&self) -> Result<SignalingState, RtcError> {
         Ok(self.states().await?.signaling)
     }
@@ -413,6 +424,13 @@ impl RTCPeerConnection {
         .await?
     }
 
+    /// `transceiver.stop()`: the transceiver stops sending and receiving at once (the remote
+    /// track's stream ends) and leaves [`get_transceivers`](Self::get_transceivers) after the next
+    /// negotiation. Stopping it again does nothing.
+    pub async fn stop_transceiver(&self, transceiver: TransceiverId) -> Result<(), RtcError> {
+        call(&self.commands, |reply| Command::StopTransceiver(transceiver, reply)).await?
+    }
+
     /// `getTransceivers()`, as snapshots (the `sender.track` and `receiver.track` ids included).
     pub async fn get_transceivers(&self) -> Result<Vec<TransceiverInfo>, RtcError> {
         call(&self.commands, Command::Transceivers).await
@@ -458,6 +476,11 @@ impl RTCPeerConnection {
 
     /// `close()`: closes every channel and the connection, and returns once the sockets are closed
     /// and the task has ended. Closing a closed connection does nothing.
+    ///
+    /// As in the browser, the states read `closed` from then on, no event of the connection
+    /// fires any more (its event stream ends), every channel's `ready_state` is `Closed`, and
+    /// every other call fails with `InvalidStateError`. Dropping every handle (the connection's
+    /// and its channels') without `close()` ends the task the same way.
     pub async fn close(&self) {
         // An error means the task has already ended, which is what close() wants.
         let _ = call(&self.commands, Command::Close).await;

@@ -1,6 +1,6 @@
 //! `RTCDataChannel`: the application's handle to one data channel.
 
-use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -35,6 +35,9 @@ pub(crate) struct ChannelShared {
     buffered_amount: AtomicUsize,
     /// The SCTP stream id, or `NO_STREAM` until it is known.
     stream_id: AtomicU32,
+    /// The application called `close()`: `readyState` reads `closing` at once, and an `open`
+    /// not yet read is never delivered (webrtc-pc §6.2 "announce the channel as open").
+    close_requested: AtomicBool,
 }
 
 const NO_STREAM: u32 = u32::MAX;
@@ -63,6 +66,7 @@ impl ChannelShared {
             ready_state: AtomicU8::new(0),
             buffered_amount: AtomicUsize::new(0),
             stream_id: AtomicU32::new(NO_STREAM),
+            close_requested: AtomicBool::new(false),
         };
         shared.update(Some(info));
         shared
@@ -72,7 +76,15 @@ impl ChannelShared {
     pub(crate) fn update(&self, info: Option<&DataChannelInfo>) {
         match info {
             Some(info) => {
-                self.ready_state.store(state_to_u8(info.state), Ordering::Release);
+                let state = match info.state {
+                    DataChannelState::Connecting | DataChannelState::Open
+                        if self.close_requested.load(Ordering::Acquire) =>
+                    {
+                        DataChannelState::Closing
+                    }
+                    state => state,
+                };
+                self.ready_state.store(state_to_u8(state), Ordering::Release);
                 self.buffered_amount.store(info.buffered_amount, Ordering::Release);
                 self.stream_id
                     .store(info.stream_id.map_or(NO_STREAM, u32::from), Ordering::Release);
@@ -230,8 +242,18 @@ impl RTCDataChannel {
         .await?
     }
 
-    /// Starts closing the channel; `Closing` and `Close` events follow.
+    /// Starts closing the channel: `ready_state` reads `Closing` at once, an `Open` event not yet
+    /// read is dropped (closing in the `datachannel` handler suppresses `open`, as in the
+    /// browser), and `Closing` and `Close` events follow.
     pub async fn close(&self) -> Result<(), RtcError> {
+        self.shared.close_requested.store(true, Ordering::Release);
+        let _ = self
+            .shared
+            .ready_state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| match state_from_u8(s) {
+                DataChannelState::Connecting | DataChannelState::Open => Some(state_to_u8(DataChannelState::Closing)),
+                _ => None,
+            });
         self.commands
             .send(Command::CloseChannel(self.channel))
             .await
@@ -240,6 +262,12 @@ impl RTCDataChannel {
 
     /// The next event of this channel; `None` after `Close` (or when the connection is gone).
     pub async fn next_event(&mut self) -> Option<DataChannelEvent> {
-        self.events.as_mut()?.recv().await
+        loop {
+            let event = self.events.as_mut()?.recv().await?;
+            if event == DataChannelEvent::Open && self.shared.close_requested.load(Ordering::Acquire) {
+                continue;
+            }
+            return Some(event);
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use std::time::Instant;
 
@@ -88,6 +88,11 @@ pub(crate) struct Driver {
     remote_tracks: HashMap<TransceiverId, RemoteTrackSender>,
     /// TCP and TLS connections to TURN servers.
     streams: ServerStreams,
+    /// The states the handles read once the task has ended (all `closed` but gathering).
+    final_states: Arc<OnceLock<States>>,
+    /// A `negotiationneeded` held back while more commands were queued (webrtc-pc §4.7.3: it
+    /// fires only once the operations chain is empty).
+    negotiation_deferred: bool,
 }
 
 impl Driver {
@@ -102,6 +107,7 @@ impl Driver {
         ended: watch::Sender<bool>,
         mdns: MdnsResolver,
         streams: ServerStreams,
+        final_states: Arc<OnceLock<States>>,
     ) -> Self {
         let locals: Vec<SocketAddr> = sockets.iter().map(|(_, local)| *local).collect();
         let (frames_tx, frames_rx) = track::frame_queue();
@@ -126,6 +132,8 @@ impl Driver {
             buffer: vec![0; MAX_DATAGRAM],
             next_socket: 0,
             ended,
+            final_states,
+            negotiation_deferred: false,
         }
     }
 
@@ -201,6 +209,7 @@ impl Driver {
     /// Closes the core, sends what it still has to say, and ends every stream.
     async fn shut_down(&mut self) {
         self.core.close();
+        let _ = self.final_states.set(self.states());
         self.commands.close();
         self.flush().await;
         // Channels the core closed without a close event still end with `Close`, then the stream ends.
@@ -286,12 +295,7 @@ impl Driver {
                 let _ = reply.send(self.core.remote_description());
             }
             Command::States(reply) => {
-                let _ = reply.send(States {
-                    signaling: self.core.signaling_state(),
-                    ice_gathering: self.core.ice_gathering_state(),
-                    ice_connection: self.core.ice_connection_state(),
-                    connection: self.core.connection_state(),
-                });
+                let _ = reply.send(self.states());
             }
             Command::SelectedCandidatePair(reply) => {
                 let _ = reply.send(self.core.selected_candidates());
@@ -363,6 +367,16 @@ impl Driver {
             Command::SetParameters(id, parameters, reply) => {
                 let _ = reply.send(self.core.set_parameters(id, parameters));
             }
+            Command::StopTransceiver(id, reply) => {
+                let result = self.core.stop_transceiver(id);
+                if result.is_ok() {
+                    // The receiver's track ends at once (webrtc-pc §5.4 stop()).
+                    if let Some(track) = self.remote_tracks.remove(&id) {
+                        track.end();
+                    }
+                }
+                let _ = reply.send(result);
+            }
             Command::GetStats(selector, reply) => {
                 // The core has no wallclock: the report's timestamps come from here.
                 let timestamp_ms = std::time::SystemTime::now()
@@ -382,6 +396,29 @@ impl Driver {
                 // Handled by the loop; unreachable here, but answering is harmless.
                 let _ = reply.send(());
             }
+        }
+    }
+
+    fn states(&self) -> States {
+        States {
+            signaling: self.core.signaling_state(),
+            ice_gathering: self.core.ice_gathering_state(),
+            ice_connection: self.core.ice_connection_state(),
+            connection: self.core.connection_state(),
+        }
+    }
+
+    /// Fires a held-back `negotiationneeded` once no command is queued, if the connection
+    /// still needs a negotiation and is in `stable` (webrtc-pc §4.7.3 steps 4–7).
+    fn release_negotiation_needed(&mut self) {
+        if !self.negotiation_deferred || !self.commands.is_empty() {
+            return;
+        }
+        self.negotiation_deferred = false;
+        if self.core.negotiation_needed() && self.core.signaling_state() == crate::proto::SignalingState::Stable {
+            self.events.send(1, PeerConnectionEvent::NegotiationNeeded);
+        } else {
+            trace!("negotiationneeded dropped: a queued operation took care of it");
         }
     }
 
@@ -501,6 +538,7 @@ impl Driver {
                 break;
             }
         }
+        self.release_negotiation_needed();
     }
 
     fn dispatch(&mut self, event: PeerEvent) {
@@ -524,6 +562,11 @@ impl Driver {
             PeerEvent::IceConnectionStateChange(state) => PeerConnectionEvent::IceConnectionStateChange(state),
             PeerEvent::ConnectionStateChange(state) => PeerConnectionEvent::ConnectionStateChange(state),
             PeerEvent::SignalingStateChange(state) => PeerConnectionEvent::SignalingStateChange(state),
+            PeerEvent::NegotiationNeeded if !self.commands.is_empty() => {
+                // More operations are queued: fire once the chain is empty (if still needed).
+                self.negotiation_deferred = true;
+                return;
+            }
             PeerEvent::NegotiationNeeded => PeerConnectionEvent::NegotiationNeeded,
             PeerEvent::DataChannel(channel) => match self.channel_handle(channel) {
                 Some(handle) => PeerConnectionEvent::DataChannel(handle),
@@ -613,7 +656,8 @@ fn reject(command: Command) {
         Command::RemoveTrack(_, reply)
         | Command::ReplaceTrack(_, _, reply)
         | Command::SetDirection(_, _, reply)
-        | Command::SetParameters(_, _, reply) => drop(reply.send(Err(closed_error()))),
+        | Command::SetParameters(_, _, reply)
+        | Command::StopTransceiver(_, reply) => drop(reply.send(Err(closed_error()))),
         Command::GetParameters(_, reply) => drop(reply.send(Err(closed_error()))),
         Command::Close(reply) => drop(reply.send(())),
         // The other replies are dropped, which their callers read as "closed".

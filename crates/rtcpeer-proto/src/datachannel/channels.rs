@@ -132,6 +132,8 @@ pub struct DataChannels {
     remote_max_message_size: usize,
     channels: BTreeMap<ChannelId, Channel>,
     by_stream: HashMap<u16, ChannelId>,
+    /// [`set_dtls_role`](Self::set_dtls_role) was called: ids can be allocated before the association.
+    role_known: bool,
     next_id: u32,
     events: VecDeque<DataChannelEvent>,
     queued_message_bytes: usize,
@@ -152,6 +154,7 @@ impl DataChannels {
             remote_max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             channels: BTreeMap::new(),
             by_stream: HashMap::new(),
+            role_known: false,
             next_id: 0,
             events: VecDeque::new(),
             queued_message_bytes: 0,
@@ -189,7 +192,8 @@ impl DataChannels {
         if init.negotiated && init.id.is_none() {
             return Err(DataChannelError::NegotiatedWithoutId);
         }
-        if let Some(id) = init.id {
+        // Without `negotiated` the id is ignored (webrtc-pc §6.1 createDataChannel step 11).
+        if let (Some(id), true) = (init.id, init.negotiated) {
             if id > MAX_STREAM_ID {
                 return Err(DataChannelError::IdOutOfRange(id));
             }
@@ -206,7 +210,7 @@ impl DataChannels {
                 return Err(DataChannelError::IdInUse(id));
             }
             Some(id)
-        } else if self.sctp.is_some() {
+        } else if self.sctp.is_some() || self.role_known {
             Some(self.allocate_stream_id().ok_or(DataChannelError::TooManyChannels)?)
         } else {
             None
@@ -238,6 +242,38 @@ impl DataChannels {
         Ok(cid)
     }
 
+    /// The negotiation has settled the DTLS role: the channels created so far, and those
+    /// created from now on, get their stream ids at once (webrtc-pc §6.2: `id` is known as
+    /// soon as the role is). Ignored once the association exists.
+    pub fn set_dtls_role(&mut self, is_dtls_client: bool) {
+        if self.sctp.is_some() || self.role_known {
+            return;
+        }
+        self.is_dtls_client = is_dtls_client;
+        self.role_known = true;
+        self.assign_waiting_stream_ids();
+    }
+
+    fn assign_waiting_stream_ids(&mut self) {
+        let waiting: Vec<ChannelId> = self
+            .channels
+            .iter()
+            .filter(|(_, c)| c.stream_id.is_none() && c.state == DataChannelState::Connecting)
+            .map(|(id, _)| *id)
+            .collect();
+        for cid in waiting {
+            match self.allocate_stream_id() {
+                Some(sid) => {
+                    self.by_stream.insert(sid, cid);
+                    if let Some(channel) = self.channels.get_mut(&cid) {
+                        channel.stream_id = Some(sid);
+                    }
+                }
+                None => self.fail(cid, DataChannelError::TooManyChannels),
+            }
+        }
+    }
+
     /// DTLS is connected: creates the SCTP association and assigns stream ids to
     /// the channels created so far. On the DTLS client the INIT is queued at once.
     ///
@@ -257,23 +293,7 @@ impl DataChannels {
             remote_max_message_size,
         };
         self.sctp = Some(SctpAssociation::new(config, now));
-        let waiting: Vec<ChannelId> = self
-            .channels
-            .iter()
-            .filter(|(_, c)| c.stream_id.is_none() && c.state == DataChannelState::Connecting)
-            .map(|(id, _)| *id)
-            .collect();
-        for cid in waiting {
-            match self.allocate_stream_id() {
-                Some(sid) => {
-                    self.by_stream.insert(sid, cid);
-                    if let Some(channel) = self.channels.get_mut(&cid) {
-                        channel.stream_id = Some(sid);
-                    }
-                }
-                None => self.fail(cid, DataChannelError::TooManyChannels),
-            }
-        }
+        self.assign_waiting_stream_ids();
         self.process_notifications();
     }
 
@@ -444,6 +464,11 @@ impl DataChannels {
     /// The handles of all channels known, closed ones included while retained.
     pub fn ids(&self) -> impl Iterator<Item = ChannelId> + '_ {
         self.channels.keys().copied()
+    }
+
+    /// Whether [`start`](Self::start) has created the SCTP association.
+    pub fn is_started(&self) -> bool {
+        self.sctp.is_some()
     }
 
     /// Whether the SCTP association is established.

@@ -146,6 +146,13 @@ impl RemoteParameters {
                 "the ICE ufrag or password has an invalid length (RFC 8839 §5.4)",
             ));
         }
+        // ice-char = ALPHA / DIGIT / "+" / "/" (RFC 8839 §5.4).
+        let ice_chars = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+        if !ice_chars(&params.ice_ufrag) || !ice_chars(&params.ice_pwd) {
+            return Err(invalid(
+                "the ICE ufrag or password has a character outside ALPHA / DIGIT / + / (RFC 8839 §5.4)",
+            ));
+        }
         for f in transport.fingerprints() {
             match Fingerprint::parse(&f.algorithm, &f.value) {
                 Ok(f) => params.fingerprints.push(f),

@@ -212,6 +212,10 @@ pub struct TransceiverInfo {
     pub send_codec: Option<Codec>,
     /// The codecs the receiver may receive, once negotiated.
     pub receive_codecs: Vec<Codec>,
+    /// `[[Stopped]]`: a negotiation (or `close()`) has stopped it; `current_direction` is
+    /// `stopped`. While only `direction` reads `stopped` the transceiver is stopping: its
+    /// receiver's track has ended, and the next negotiation stops it.
+    pub stopped: bool,
 }
 
 /// One encoded frame a local track hands to the connection.

@@ -40,6 +40,7 @@ use transceivers::Transceiver;
 mod congestion;
 mod ice_restart;
 mod media;
+mod remote_candidates;
 mod signaling;
 mod stats;
 mod transceivers;
@@ -340,14 +341,7 @@ impl PeerConnection {
             return Err(closed_error());
         }
         let id = self.channels.create(label, init).map_err(channel_error)?;
-        let negotiated_data = self
-            .remote
-            .as_ref()
-            .is_some_and(|r| r.sections.iter().any(|s| s.is_data && !s.rejected));
-        if !negotiated_data && !self.negotiation_needed {
-            self.negotiation_needed = true;
-            self.push_event(PeerEvent::NegotiationNeeded);
-        }
+        self.update_negotiation_needed();
         // On a live association the DCEP OPEN (or a negotiated channel's open) happens now.
         self.flush_sctp();
         self.drain_channel_events();
@@ -574,6 +568,7 @@ impl PeerConnection {
         self.ice.close();
         // Releases the allocations: their Refresh (lifetime 0) is still polled after close.
         self.gatherer.close();
+        self.stop_all_transceivers();
         self.closed = true;
         self.signaling = SignalingState::Closed;
         self.ice_state = IceConnectionState::Closed;

@@ -225,6 +225,7 @@ impl PeerConnection {
                 self.remote = Some(remote);
                 self.associate_remote_offer();
                 self.set_signaling(SignalingState::HaveRemoteOffer);
+                self.fire_remote_tracks();
             }
             SdpType::Pranswer => {
                 self.pending_remote = Some(applied);
@@ -286,6 +287,7 @@ impl PeerConnection {
         self.pending_local = None;
         self.set_signaling(SignalingState::Stable);
         self.ice_restart_after_rollback();
+        self.update_negotiation_needed();
         Ok(())
     }
 
@@ -302,6 +304,7 @@ impl PeerConnection {
             RemoteParameters::from_sdp_accepting(&parsed, a.kind, |s| self.can_accept(s)).ok()
         });
         self.set_signaling(SignalingState::Stable);
+        self.update_negotiation_needed();
         Ok(())
     }
 
@@ -314,15 +317,9 @@ impl PeerConnection {
             .remote
             .as_ref()
             .ok_or_else(|| RtcError::InvalidState("add_ice_candidate needs a remote description".into()))?;
-        let candidate = match candidate {
-            Some(c) if !c.candidate.trim().is_empty() => c,
-            _ => {
-                self.ice.end_of_remote_candidates(now);
-                self.pump(now);
-                return Ok(());
-            }
-        };
-        if candidate.sdp_mid.is_none() && candidate.sdp_m_line_index.is_none() {
+        let candidate = candidate.unwrap_or_default();
+        let end_of_candidates = candidate.candidate.trim().is_empty();
+        if !end_of_candidates && candidate.sdp_mid.is_none() && candidate.sdp_m_line_index.is_none() {
             return Err(RtcError::Type("a candidate needs sdpMid or sdpMLineIndex".into()));
         }
         if let Some(mid) = &candidate.sdp_mid {
@@ -341,11 +338,34 @@ impl PeerConnection {
                 )));
             }
         }
+        // The media section the candidate belongs to (a valid mid wins over the index).
+        let section = match &candidate.sdp_mid {
+            Some(mid) => remote
+                .sections
+                .iter()
+                .position(|s| s.mid.as_deref() == Some(mid.as_str())),
+            None => candidate.sdp_m_line_index.map(usize::from),
+        };
+        if end_of_candidates {
+            // For one section only when the ufrag says which generation and the section is named.
+            let section = section.filter(|_| candidate.username_fragment.is_some());
+            self.ice.end_of_remote_candidates(now);
+            self.record_remote_line(section, "a=end-of-candidates");
+            self.pump(now);
+            return Ok(());
+        }
         let parsed = Candidate::parse(&candidate.candidate).map_err(|e| RtcError::Operation(e.to_string()))?;
         // Only the bundled transport's component 1 is used (rtcp-mux).
         if parsed.component == 1 {
             self.ice.add_remote_candidate(parsed);
         }
+        let line = candidate.candidate.trim();
+        let line = if line.starts_with("a=") {
+            line.to_string()
+        } else {
+            format!("a={line}")
+        };
+        self.record_remote_line(section, &line);
         self.pump(now);
         Ok(())
     }
@@ -354,7 +374,9 @@ impl PeerConnection {
     /// server-reflexive and relayed ones as the servers answer. Gathering is complete (and the
     /// null candidate fires) when every server transaction has finished or failed.
     pub(super) fn start_gathering(&mut self, now: Instant) {
-        if self.gathering != IceGatheringState::New {
+        // A description without media sections has no transport to gather for.
+        let has_transport = self.local.as_ref().is_some_and(|l| !l.sections.is_empty());
+        if self.gathering != IceGatheringState::New || !has_transport {
             return;
         }
         self.set_gathering(IceGatheringState::Gathering);

@@ -39,6 +39,11 @@ pub(crate) struct Transceiver {
     pub(crate) negotiated: Option<NegotiatedMedia>,
     /// Whether the application has heard of its remote track (`track` event) for the current negotiation.
     pub(crate) track_fired: bool,
+    /// `[[Stopped]]`: its media section was rejected by a negotiation (or the connection closed);
+    /// `currentDirection` reads `stopped`. `direction` reading `stopped` alone is `[[Stopping]]`.
+    pub(crate) stopped: bool,
+    /// Stopped and negotiated away: no longer listed by `getTransceivers()`.
+    pub(crate) removed: bool,
     /// The sender's encodings (at least one; the first sends with `ssrc`/`rtx_ssrc`).
     pub(crate) encodings: Vec<SendEncoding>,
     /// The `transactionId` the last `get_parameters` returned.
@@ -73,6 +78,8 @@ impl Transceiver {
             track_fired: false,
             encodings: Vec::new(),
             parameters_transaction: None,
+            stopped: false,
+            removed: false,
         }
         .with_encodings(vec![RtpEncodingParameters::default()])
     }
@@ -120,23 +127,36 @@ impl Transceiver {
             .collect()
     }
 
+    /// Stopping or stopped: `stop()` was called (or a negotiation rejected its section).
     fn stopped(&self) -> bool {
         self.direction == TransceiverDirection::Stopped
     }
 
+    /// `[[Stopped]]` (webrtc-pc §5.4 "stop the RTCRtpTransceiver"): it neither sends nor
+    /// receives, and `currentDirection` reads `stopped`.
+    fn mark_stopped(&mut self) {
+        self.direction = TransceiverDirection::Stopped;
+        self.current_direction = Some(TransceiverDirection::Stopped);
+        self.negotiated = None;
+        self.track_fired = false;
+        self.stopped = true;
+    }
+
     /// What it asks for in an offer or answer.
     fn wants(&self, cname: &str) -> TransceiverWants {
-        let send = match (&self.track, self.direction.sends()) {
-            (Some(track), true) => Some(SenderParams {
-                stream_id: self.stream_ids.first().cloned(),
-                track_id: track.id.clone(),
-                ssrc: self.ssrc,
-                rtx_ssrc: (self.kind == MediaType::Video).then_some(self.rtx_ssrc),
-                cname: cname.to_string(),
-                layers: self.send_layers(),
-            }),
-            _ => None,
-        };
+        // JSEP §5.2.2: the section's direction is the transceiver's, with or without a track;
+        // a sender without a track still announces its (muted) track, as browsers do.
+        let send = self.direction.sends().then(|| SenderParams {
+            stream_id: self.stream_ids.first().cloned(),
+            track_id: self
+                .track
+                .as_ref()
+                .map_or_else(|| format!("sender-{:08x}", self.ssrc), |track| track.id.clone()),
+            ssrc: self.ssrc,
+            rtx_ssrc: (self.kind == MediaType::Video).then_some(self.rtx_ssrc),
+            cname: cname.to_string(),
+            layers: self.send_layers(),
+        });
         TransceiverWants {
             send,
             recv: self.direction.receives(),
@@ -179,6 +199,7 @@ impl Transceiver {
             receiver_track_id: self.receiver_track_id.clone(),
             send_codec: self.send_format().map(|c| c.codec),
             receive_codecs,
+            stopped: self.stopped,
         }
     }
 }
@@ -289,7 +310,8 @@ impl PeerConnection {
             .transceivers
             .get_mut(id.0)
             .ok_or_else(|| RtcError::InvalidAccess(format!("no {id} on this connection")))?;
-        if t.track.take().is_none() {
+        // webrtc-pc §4.4.1.6 removeTrack: nothing happens on a stopping or stopped transceiver.
+        if t.stopped() || t.track.take().is_none() {
             return Ok(());
         }
         t.direction = match t.direction {
@@ -350,14 +372,50 @@ impl PeerConnection {
         Ok(())
     }
 
-    /// `getTransceivers()`.
-    pub fn transceivers(&self) -> Vec<TransceiverInfo> {
-        self.transceivers.iter().map(Transceiver::info).collect()
+    /// `transceiver.stop()` (webrtc-pc §5.4): the transceiver stops sending and receiving at
+    /// once (its receiver's track ends and `direction` reads `stopped`), stays listed until the
+    /// next offer/answer exchange rejects its media section, and then leaves
+    /// [`transceivers`](Self::transceivers). Stopping it again does nothing.
+    ///
+    /// `InvalidStateError` once the connection is closed (checked before whether it is stopped).
+    pub fn stop_transceiver(&mut self, id: TransceiverId) -> Result<(), RtcError> {
+        if self.closed {
+            return Err(closed_error());
+        }
+        let t = self
+            .transceivers
+            .get_mut(id.0)
+            .ok_or_else(|| RtcError::InvalidAccess(format!("no {id} on this connection")))?;
+        if t.stopped() {
+            return Ok(());
+        }
+        debug!(%id, "transceiver stopping");
+        t.direction = TransceiverDirection::Stopped;
+        t.track_fired = false;
+        self.update_negotiation_needed();
+        Ok(())
     }
 
-    /// One transceiver's snapshot.
+    /// `getTransceivers()`: every transceiver that a negotiation has not stopped and removed.
+    pub fn transceivers(&self) -> Vec<TransceiverInfo> {
+        self.transceivers
+            .iter()
+            .filter(|t| !t.removed)
+            .map(Transceiver::info)
+            .collect()
+    }
+
+    /// One transceiver's snapshot (also after it was stopped and left `getTransceivers()`, like a
+    /// transceiver object the application still holds).
     pub fn transceiver(&self, id: TransceiverId) -> Option<TransceiverInfo> {
         self.transceivers.get(id.0).map(Transceiver::info)
+    }
+
+    /// `close()`: every transceiver is stopped (webrtc-pc §4.4.1.4 step 7).
+    pub(super) fn stop_all_transceivers(&mut self) {
+        for t in &mut self.transceivers {
+            t.mark_stopped();
+        }
     }
 
     fn new_transceiver(&mut self, kind: MediaType, direction: TransceiverDirection) -> Result<TransceiverId, RtcError> {
@@ -371,29 +429,53 @@ impl PeerConnection {
         Ok(id)
     }
 
-    /// Fires `negotiationneeded` when the transceivers no longer match what was negotiated
-    /// (a simplified form of webrtc-pc §4.7.3 "check if negotiation is needed").
+    /// Webrtc-pc §4.7.3 "update the negotiation-needed flag": in `stable` only, and at most one
+    /// `negotiationneeded` until a negotiation completes (changes made meanwhile coalesce). Called
+    /// after every change that may need one and whenever the connection returns to `stable`, so
+    /// a change made during an offer/answer exchange fires once that exchange has completed.
     pub(super) fn update_negotiation_needed(&mut self) {
-        if self.closed || self.signaling != SignalingState::Stable {
+        if self.closed || self.signaling != SignalingState::Stable || self.negotiation_needed {
             return;
         }
-        let needed = self.transceivers.iter().any(|t| {
-            if t.stopped() {
-                return false;
-            }
-            match (&t.mid, t.current_direction) {
-                (None, _) => true,
-                (Some(_), Some(current)) => {
-                    // The application's direction differs from what was negotiated, on our side.
-                    current.sends() != t.direction.sends() || current.receives() && !t.direction.receives()
-                }
-                (Some(_), None) => true,
-            }
-        });
-        if needed && !self.negotiation_needed {
+        if self.is_negotiation_needed() {
+            debug!("negotiation needed");
             self.negotiation_needed = true;
             self.push_event(PeerEvent::NegotiationNeeded);
         }
+    }
+
+    /// Webrtc-pc §4.7.3 "check if negotiation is needed", against the applied descriptions.
+    fn is_negotiation_needed(&self) -> bool {
+        let data_section = self.local.as_ref().is_some_and(|l| {
+            l.sections
+                .iter()
+                .any(|s| matches!(s, crate::jsep::LocalSection::Data { .. }))
+        }) && self
+            .remote
+            .as_ref()
+            .is_some_and(|r| r.sections.iter().any(|s| s.is_data && !s.rejected));
+        if self.channels.ids().next().is_some() && !data_section {
+            return true;
+        }
+        self.transceivers.iter().filter(|t| !t.removed).any(|t| {
+            if t.stopped() {
+                // Stopping: its section must be rejected. One never offered has nothing to tell.
+                return !t.stopped && t.mid.is_some();
+            }
+            match (&t.mid, t.current_direction) {
+                (None, _) | (Some(_), None) => true,
+                // The application's direction differs from what was negotiated, on our side.
+                (Some(_), Some(current)) => {
+                    current.sends() != t.direction.sends() || current.receives() && !t.direction.receives()
+                }
+            }
+        })
+    }
+
+    /// `negotiationneeded` fired and no negotiation has completed since (the browser's
+    /// `[[NegotiationNeeded]]` slot).
+    pub fn negotiation_needed(&self) -> bool {
+        self.negotiation_needed
     }
 
     /// The media sections of a new offer: those already negotiated keep their place,
@@ -467,6 +549,20 @@ impl PeerConnection {
     /// creating `recvonly` ones for sections nothing matches (JSEP §5.10).
     pub(super) fn associate_remote_offer(&mut self) {
         let Some(remote) = &self.remote else { return };
+        // A rejected section (port 0) stops the transceiver it belonged to (webrtc-pc §4.4.1.6,
+        // JSEP §5.10): `currentDirection` reads `stopped` from now on.
+        let rejected: Vec<String> = remote
+            .sections
+            .iter()
+            .filter(|s| s.rejected)
+            .filter_map(|s| s.mid.clone())
+            .collect();
+        for t in &mut self.transceivers {
+            if !t.stopped && t.mid.as_ref().is_some_and(|m| rejected.contains(m)) {
+                debug!(id = %t.id, "the remote offer rejected its section; transceiver stopped");
+                t.mark_stopped();
+            }
+        }
         let sections: Vec<(String, MediaType)> = remote
             .sections
             .iter()
@@ -608,6 +704,48 @@ impl PeerConnection {
         Ok(())
     }
 
+    /// A remote offer applied (after its `signalingstatechange`): `track` for every section the
+    /// remote sends on whose track the application has not heard of (webrtc-pc §4.4.1.6
+    /// "process the addition of a remote track"), before `setRemoteDescription` returns.
+    pub(super) fn fire_remote_tracks(&mut self) {
+        let Some(remote) = &self.remote else { return };
+        let mut events = Vec::new();
+        for section in remote.sections.iter().filter(|s| !s.rejected) {
+            let (Some(media), Some(mid)) = (&section.media, &section.mid) else {
+                continue;
+            };
+            let remote_sends = matches!(
+                media.direction,
+                crate::sdp::Direction::SendRecv | crate::sdp::Direction::SendOnly
+            );
+            let Some(t) = self
+                .transceivers
+                .iter_mut()
+                .find(|t| t.mid.as_deref() == Some(mid.as_str()) && !t.stopped())
+            else {
+                continue;
+            };
+            if !remote_sends || t.track_fired {
+                continue;
+            }
+            t.track_fired = true;
+            if let Some(track_id) = media.msid.first().and_then(|m| m.track_id.clone()) {
+                t.receiver_track_id = track_id;
+            }
+            t.remote_stream_ids = remote_streams(&media.msid);
+            events.push(PeerEvent::Track {
+                transceiver: t.id,
+                mid: mid.clone(),
+                kind: t.kind,
+                track_id: t.receiver_track_id.clone(),
+                stream_ids: t.remote_stream_ids.clone(),
+            });
+        }
+        for event in events {
+            self.push_event(event);
+        }
+    }
+
     /// Our offer applied: its new sections' mids now belong to their transceivers.
     pub(super) fn associate_local_offer(&mut self) {
         let Some(local) = &self.local else { return };
@@ -637,6 +775,40 @@ impl PeerConnection {
     /// A complete offer/answer exchange: what each transceiver negotiated, and the `track`
     /// events for remote tracks that now arrive. `our_answer` says which side answered.
     pub(super) fn apply_media_negotiation(&mut self, our_answer: bool) {
+        self.negotiate_transceivers(our_answer);
+        self.remove_stopped_transceivers();
+        // Back in `stable`: what changed during the exchange may need another one.
+        self.update_negotiation_needed();
+    }
+
+    /// After a complete exchange: transceivers whose section is rejected are stopped, and
+    /// stopped ones leave `getTransceivers()` (webrtc-pc §4.4.1.6, "answer" steps).
+    fn remove_stopped_transceivers(&mut self) {
+        let rejected: Vec<String> = self
+            .local
+            .as_ref()
+            .map(|l| {
+                l.sections
+                    .iter()
+                    .filter(|s| matches!(s, LocalSection::Rejected { .. }))
+                    .filter_map(|s| s.mid().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for t in &mut self.transceivers {
+            let section_rejected = t.mid.as_ref().is_some_and(|m| rejected.contains(m));
+            // A transceiver stopped before it was ever offered has no section to reject.
+            if section_rejected || (t.stopped() && t.mid.is_none()) {
+                t.mark_stopped();
+            }
+            if t.stopped && !t.removed {
+                debug!(id = %t.id, "stopped transceiver removed");
+                t.removed = true;
+            }
+        }
+    }
+
+    fn negotiate_transceivers(&mut self, our_answer: bool) {
         let (Some(local), Some(remote)) = (&self.local, &self.remote) else {
             return;
         };
@@ -661,7 +833,7 @@ impl PeerConnection {
                 remote_media.direction,
                 crate::sdp::Direction::SendRecv | crate::sdp::Direction::SendOnly
             );
-            let stream_ids: Vec<String> = remote_media.msid.iter().filter_map(|m| m.stream_id.clone()).collect();
+            let stream_ids = remote_streams(&remote_media.msid);
             let track_id = remote_media.msid.first().and_then(|m| m.track_id.clone());
             results.push((params.mid.clone(), negotiated, remote_sends, stream_ids, track_id));
         }
@@ -700,7 +872,7 @@ impl PeerConnection {
                     if let Some(track_id) = track_id {
                         t.receiver_track_id = track_id;
                     }
-                    t.remote_stream_ids = stream_ids.into_iter().filter(|s| s != "-").collect();
+                    t.remote_stream_ids = stream_ids;
                     events.push(PeerEvent::Track {
                         transceiver: t.id,
                         mid: mid.clone(),
@@ -717,6 +889,21 @@ impl PeerConnection {
             }
         }
     }
+}
+
+/// The stream id the remote's tracks without any `a=msid` belong to (JSEP §5.10: such a track
+/// gets a default stream; `a=msid:- <track>` means no stream at all).
+pub(crate) const DEFAULT_STREAM_ID: &str = "default";
+
+/// The streams of a remote track, from its section's `a=msid` lines (RFC 8830).
+fn remote_streams(msid: &[crate::jsep::RemoteMsid]) -> Vec<String> {
+    if msid.is_empty() {
+        return vec![DEFAULT_STREAM_ID.to_string()];
+    }
+    msid.iter()
+        .filter_map(|m| m.stream_id.clone())
+        .filter(|s| s != "-")
+        .collect()
 }
 
 fn track_kind(track: &TrackInit) -> Result<MediaType, RtcError> {

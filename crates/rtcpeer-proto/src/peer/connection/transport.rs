@@ -38,6 +38,8 @@ impl PeerConnection {
             (_, Some(DtlsRole::Client)) => DtlsRole::Server,
             _ => DtlsRole::Client,
         });
+        // Channel ids follow the role, and are known from now on.
+        self.channels.set_dtls_role(self.dtls_role == Some(DtlsRole::Client));
     }
 
     pub(super) fn start_dtls(&mut self, now: Instant) {
@@ -87,16 +89,7 @@ impl PeerConnection {
                         debug!("DTLS connected; no data section negotiated, so no SCTP association");
                         srtp_keys = Some(srtp);
                     }
-                    DtlsEvent::Connected { srtp } => {
-                        srtp_keys = Some(srtp);
-                        let remote = self.remote.as_ref();
-                        let port = remote.and_then(|r| r.sctp_port).unwrap_or(crate::jsep::SCTP_PORT);
-                        let max = remote
-                            .and_then(|r| r.max_message_size)
-                            .unwrap_or(crate::jsep::DEFAULT_REMOTE_MAX_MESSAGE_SIZE);
-                        self.channels
-                            .start(self.dtls_role == Some(DtlsRole::Client), port, max, now);
-                    }
+                    DtlsEvent::Connected { srtp } => srtp_keys = Some(srtp),
                     DtlsEvent::Data(packet) => self.channels.handle_receive(now, &packet),
                     DtlsEvent::Closed => self.channels.close_all(),
                     DtlsEvent::Failed(e) => debug!(error = %e, "DTLS failed"),
@@ -105,6 +98,21 @@ impl PeerConnection {
         }
         if let Some(keys) = srtp_keys {
             self.start_srtp(keys, now);
+        }
+        // The association starts once DTLS is up and a data section is negotiated, which a
+        // renegotiation may add to a connection that so far carried media only.
+        let dtls_up = self
+            .dtls
+            .as_ref()
+            .is_some_and(|d| d.state() == crate::dtls::DtlsState::Connected);
+        if data_negotiated && dtls_up && !self.channels.is_started() {
+            let remote = self.remote.as_ref();
+            let port = remote.and_then(|r| r.sctp_port).unwrap_or(crate::jsep::SCTP_PORT);
+            let max = remote
+                .and_then(|r| r.max_message_size)
+                .unwrap_or(crate::jsep::DEFAULT_REMOTE_MAX_MESSAGE_SIZE);
+            self.channels
+                .start(self.dtls_role == Some(DtlsRole::Client), port, max, now);
         }
         self.flush_sctp();
         self.drain_channel_events();

@@ -1,0 +1,81 @@
+//! Browser conformance, areas 4 and 10 on the runtime: `negotiationneeded` waits until the
+//! operations chain is empty and is dropped when a queued operation made it moot.
+
+mod conformance_common;
+
+use std::time::Duration;
+
+use conformance_common::*;
+use rtcpeer::{Codec, LocalTrack, PeerConnectionEvent};
+use tokio::time::timeout;
+
+async fn negotiation_needed_within(pc: &mut rtcpeer::RTCPeerConnection, wait: Duration) -> usize {
+    let mut count = 0;
+    while let Ok(Some(event)) = timeout(wait, pc.next_event()).await {
+        if matches!(event, PeerConnectionEvent::NegotiationNeeded) {
+            count += 1;
+        }
+    }
+    count
+}
+
+#[tokio::test]
+async fn t24_t25_negotiationneeded_fires_once_for_changes_made_together() {
+    let mut pc = loopback_peer(None).await;
+    let mic = LocalTrack::new("mic", Codec::Opus, vec![]).expect("track");
+    let cam = LocalTrack::new("cam", Codec::Vp8, vec![]).expect("track");
+    let (a, b) = tokio::join!(pc.add_track(&mic), pc.add_track(&cam));
+    a.expect("mic");
+    b.expect("cam");
+    assert_eq!(negotiation_needed_within(&mut pc, Duration::from_millis(300)).await, 1);
+    pc.close().await;
+}
+
+#[tokio::test]
+async fn t25_e5_negotiationneeded_waits_for_the_chain_and_is_dropped_when_an_offer_is_queued() {
+    let mut pc = loopback_peer(None).await;
+    let mic = LocalTrack::new("mic", Codec::Opus, vec![]).expect("track");
+    // addTrack and setLocalDescription queued together: by the time the chain is empty the
+    // connection is in have-local-offer, so no negotiationneeded fires at all.
+    let (added, sld) = tokio::join!(pc.add_track(&mic), pc.set_local_description(None));
+    added.expect("addTrack");
+    sld.expect("SLD");
+    assert_eq!(negotiation_needed_within(&mut pc, Duration::from_millis(300)).await, 0);
+    pc.close().await;
+}
+
+#[tokio::test]
+async fn e5_renegotiating_from_the_negotiationneeded_handler_recurses_without_piling_up() {
+    use rtcpeer::{MediaType, SignalingState, TransceiverInit};
+    let mut a = loopback_peer(None).await;
+    let b = loopback_peer(None).await;
+    a.add_transceiver(MediaType::Audio, TransceiverInit::default())
+        .await
+        .expect("first");
+    let rounds = 20;
+    for round in 0..rounds {
+        next_matching(&mut a, |event| {
+            matches!(event, PeerConnectionEvent::NegotiationNeeded).then_some(())
+        })
+        .await
+        .unwrap_or_else(|e| panic!("round {round}: no negotiationneeded: {e}"));
+        // The handler negotiates, and makes the next change while the offer is out: that change
+        // fires the next round's event once the exchange is back in stable.
+        a.set_local_description(None).await.expect("SLD");
+        if round + 1 < rounds {
+            a.add_transceiver(MediaType::Audio, TransceiverInit::default())
+                .await
+                .expect("next change");
+        }
+        let offer = a.local_description().await.expect("offer").expect("offer");
+        b.set_remote_description(offer).await.expect("b SRD");
+        b.set_local_description(None).await.expect("b SLD");
+        let answer = b.local_description().await.expect("answer").expect("answer");
+        a.set_remote_description(answer).await.expect("a SRD");
+    }
+    assert_eq!(negotiation_needed_within(&mut a, Duration::from_millis(300)).await, 0);
+    assert_eq!(a.signaling_state().await, Ok(SignalingState::Stable));
+    assert_eq!(a.get_transceivers().await.expect("transceivers").len(), rounds);
+    a.close().await;
+    b.close().await;
+}
