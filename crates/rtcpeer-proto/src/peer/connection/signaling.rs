@@ -464,6 +464,27 @@ impl PeerConnection {
         }
     }
 
+    /// `setConfiguration`'s ICE part: the transport policy and the servers (host names resolved
+    /// by the runtime) that gathering uses from the next time it starts. A gathering already
+    /// under way keeps what it started with.
+    pub fn set_ice_configuration(
+        &mut self,
+        policy: IceTransportPolicy,
+        servers: Vec<crate::ice::ServerEndpoint>,
+    ) -> Result<(), RtcError> {
+        if self.closed {
+            return Err(closed_error());
+        }
+        self.ice_transport_policy = policy;
+        self.ice_servers = servers;
+        Ok(())
+    }
+
+    /// The `iceTransportPolicy` in force.
+    pub fn ice_transport_policy(&self) -> IceTransportPolicy {
+        self.ice_transport_policy
+    }
+
     /// `pendingLocalDescription`: the local offer or provisional answer being negotiated, with
     /// the candidates gathered so far.
     pub fn pending_local_description(&self) -> Option<SessionDescriptionInit> {
