@@ -240,4 +240,21 @@ mod tests {
         ));
         assert!(Certificate::from_pem("").is_err());
     }
+
+    /// Why RSA certificates are refused (decision 0012): rcgen with aws-lc-rs makes an RSA-2048
+    /// key and certificate, but dimpl cannot sign with the key. If dimpl learns RSA, this fails
+    /// and RSA can be offered.
+    #[test]
+    fn rsa_keys_can_be_made_but_dimpl_cannot_sign_with_them() {
+        let key = KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+        let cert = CertificateParams::new(Vec::<String>::new())
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        assert_eq!(cert.der().first(), Some(&0x30));
+        let provider = dimpl::crypto::aws_lc_rs::default_provider();
+        assert!(provider.key_provider.load_private_key(&key.serialize_der()).is_err());
+        let ecdsa = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        assert!(provider.key_provider.load_private_key(&ecdsa.serialize_der()).is_ok());
+    }
 }
