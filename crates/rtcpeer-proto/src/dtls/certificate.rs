@@ -12,7 +12,7 @@ use rcgen::{
 use super::error::DtlsError;
 use super::fingerprint::{Fingerprint, HashAlgorithm};
 use super::pem;
-use super::validity::validity;
+use super::validity::certificate_validity;
 
 const CERT_LABEL: &str = "CERTIFICATE";
 const KEY_LABEL: &str = "PRIVATE KEY";
@@ -139,7 +139,7 @@ impl Certificate {
 
     fn from_parts(cert_der: Vec<u8>, key_der: Vec<u8>) -> Result<Certificate, DtlsError> {
         let fingerprint = Fingerprint::of_der(HashAlgorithm::Sha256, &cert_der);
-        let (not_before, not_after) = validity(&cert_der)?;
+        let (not_before, not_after) = certificate_validity(&cert_der)?;
         Ok(Certificate {
             inner: Arc::new(Inner {
                 cert_der,

@@ -51,4 +51,4 @@ pub(crate) use pem::encode_base64;
 pub use pem::{PemError, MAX_PEM_LEN};
 pub use srtp::{SrtpKeyingMaterial, SrtpMasterKey, SrtpProfile};
 pub use transport::{DtlsEvent, DtlsRole, DtlsState, DtlsTransport, DtlsVersion, MAX_APPLICATION_DATA};
-pub use validity::ValidityError;
+pub use validity::{certificate_validity, ValidityError};

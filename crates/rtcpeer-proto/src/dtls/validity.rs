@@ -35,8 +35,9 @@ const VERSION: u8 = 0xa0;
 const UTC_TIME: u8 = 0x17;
 const GENERALIZED_TIME: u8 = 0x18;
 
-/// `notBefore` and `notAfter` of a DER certificate.
-pub(crate) fn validity(cert_der: &[u8]) -> Result<(SystemTime, SystemTime), ValidityError> {
+/// `notBefore` and `notAfter` of a DER certificate. Only the path to the validity is read;
+/// the rest of the certificate is not checked.
+pub fn certificate_validity(cert_der: &[u8]) -> Result<(SystemTime, SystemTime), ValidityError> {
     let (certificate, _) = expect(cert_der, SEQUENCE, "certificate")?;
     let (tbs, _) = expect(certificate, SEQUENCE, "tbsCertificate")?;
     let mut rest = tbs;
@@ -176,13 +177,13 @@ mod tests {
         assert!(matches!(time(&month_13), Err(ValidityError::BadTime(_))));
         let local_time = [&[UTC_TIME, 13][..], b"2001010000001"].concat();
         assert!(matches!(time(&local_time), Err(ValidityError::BadTime(_))));
-        assert_eq!(validity(&[SEQUENCE, 5, 1]), Err(ValidityError::Truncated));
+        assert_eq!(certificate_validity(&[SEQUENCE, 5, 1]), Err(ValidityError::Truncated));
         assert_eq!(
-            validity(&[SEQUENCE, 0x85, 1, 1, 1, 1, 1]),
+            certificate_validity(&[SEQUENCE, 0x85, 1, 1, 1, 1, 1]),
             Err(ValidityError::BadLength)
         );
         assert!(matches!(
-            validity(&[INTEGER, 0]),
+            certificate_validity(&[INTEGER, 0]),
             Err(ValidityError::UnexpectedTag {
                 what: "certificate",
                 ..
