@@ -393,7 +393,8 @@ impl RTCPeerConnection {
     /// `setConfiguration()`: all or nothing. It checks the whole configuration as
     /// [`new`](Self::new) does (`SyntaxError`, `InvalidAccessError`, …), and refuses with
     /// `InvalidModificationError` to change what cannot change after construction: the
-    /// certificates (an empty list keeps them), `bundle_policy`, `rtcp_mux_policy`. The ICE
+    /// certificates (an empty list keeps them), `bundle_policy`, `rtcp_mux_policy`, and
+    /// `ice_candidate_pool_size` once a local description is set. The ICE
     /// servers and transport policy apply from the next gathering on; `bind_addresses` and
     /// `mdns` (rtcpeer extensions) keep their values from construction.
     pub async fn set_configuration(&self, config: RTCConfiguration) -> Result<(), RtcError> {
@@ -424,6 +425,13 @@ impl RTCPeerConnection {
                 current.rtcp_mux_policy.as_str(),
                 config.rtcp_mux_policy.as_str()
             )));
+        }
+        if config.ice_candidate_pool_size != current.ice_candidate_pool_size
+            && self.local_description().await?.is_some()
+        {
+            return Err(RtcError::InvalidModification(
+                "iceCandidatePoolSize cannot change once a local description is set".into(),
+            ));
         }
         let servers = crate::config::validate(&config.ice_servers)?;
         let endpoints = resolve_servers(&servers).await;

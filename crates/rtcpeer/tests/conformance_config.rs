@@ -416,6 +416,27 @@ async fn c23_ice_candidate_pool_size_is_an_octet() {
 }
 
 #[tokio::test]
+async fn c23_pool_size_cannot_change_once_a_local_description_is_set() {
+    let pc = loopback_peer().await;
+    let sized = |size| RTCConfiguration {
+        ice_candidate_pool_size: size,
+        ..RTCConfiguration::bound_to([LOOPBACK])
+    };
+    pc.set_configuration(sized(3)).await.expect("before any description");
+    pc.create_data_channel("x", DataChannelInit::default())
+        .await
+        .expect("channel");
+    pc.set_local_description(None).await.expect("offer");
+    assert_eq!(
+        pc.set_configuration(sized(4)).await.unwrap_err().name(),
+        "InvalidModificationError"
+    );
+    pc.set_configuration(sized(3)).await.expect("the same size");
+    assert_eq!(pc.get_configuration().ice_candidate_pool_size, 3);
+    pc.close().await;
+}
+
+#[tokio::test]
 async fn c24_plan_b_is_not_available() {
     let config = json(r#"{"sdpSemantics":"plan-b"}"#).expect("the option is ignored");
     let pc = RTCPeerConnection::new(config).await.expect("constructed");
