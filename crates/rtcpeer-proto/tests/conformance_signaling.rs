@@ -640,9 +640,15 @@ fn d26_local_rollback_clears_the_mids_the_offer_assigned() {
     let second = video(&mut pc);
     pc.set_local_description(now(), None).expect("re-offer");
     assert_eq!(mid_of(&pc, second).as_deref(), Some("1"));
+    // A transceiver added while the offer is pending, given a mid by a second offer.
+    let third = audio(&mut pc);
+    pc.set_local_description(now(), None)
+        .expect("offer again in have-local-offer");
+    assert_eq!(mid_of(&pc, third).as_deref(), Some("2"));
     pc.set_local_description(now(), Some(rollback())).expect("rollback");
     assert_eq!(mid_of(&pc, first).as_deref(), Some("0"));
     assert_eq!(mid_of(&pc, second), None);
+    assert_eq!(mid_of(&pc, third), None);
 }
 
 #[test]

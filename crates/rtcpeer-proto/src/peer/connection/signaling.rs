@@ -424,13 +424,10 @@ impl PeerConnection {
                 if point.created.contains(&index) && !t.sender_ever_had_track {
                     t.removed = true;
                     t.direction = crate::peer::TransceiverDirection::Stopped;
-                    t.mid = None;
-                } else if let Some(mid) = point.mids.get(index) {
-                    t.mid = mid.clone();
-                } else if point.created.contains(&index) {
-                    // Kept for its track, but its mid came from the rolled-back offer.
-                    t.mid = None;
                 }
+                // Transceivers added since `stable` had no mid then: any they have now came from
+                // the rolled-back offer.
+                t.mid = point.mids.get(index).cloned().flatten();
             }
         }
         self.pending_local = None;
