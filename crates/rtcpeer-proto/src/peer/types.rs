@@ -244,6 +244,10 @@ pub enum RtcError {
     /// A number outside its allowed range (for example `scaleResolutionDownBy` below 1).
     #[error("RangeError: {0}")]
     Range(String),
+    /// An `RTCError` (an `OperationError`) whose `errorDetail` is `sdp-syntax-error`: a
+    /// description whose SDP does not parse.
+    #[error("OperationError (sdp-syntax-error): {0}")]
+    SdpSyntax(String),
 }
 
 impl RtcError {
@@ -258,6 +262,15 @@ impl RtcError {
             RtcError::Type(_) => "TypeError",
             RtcError::NotSupported(_) => "NotSupportedError",
             RtcError::Range(_) => "RangeError",
+            RtcError::SdpSyntax(_) => "OperationError",
+        }
+    }
+
+    /// The `RTCError.errorDetail` of an `RTCError` (`sdp-syntax-error`), `None` for the others.
+    pub fn error_detail(&self) -> Option<&'static str> {
+        match self {
+            RtcError::SdpSyntax(_) => Some("sdp-syntax-error"),
+            _ => None,
         }
     }
 }

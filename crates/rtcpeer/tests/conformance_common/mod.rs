@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rtcpeer::{
     Certificate, DataChannelEvent, DataChannelInit, DataChannelMessage, MdnsResolver, PeerConnectionEvent,
-    RTCConfiguration, RTCDataChannel, RTCPeerConnection, RtcError,
+    RTCCertificate, RTCConfiguration, RTCDataChannel, RTCPeerConnection, RtcError,
 };
 use tokio::time::timeout;
 
@@ -18,7 +18,7 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 /// A connection bound to loopback only, with mDNS off (nothing leaves the machine).
 pub async fn loopback_peer(certificate: Option<Certificate>) -> RTCPeerConnection {
     let config = RTCConfiguration {
-        certificates: certificate.into_iter().collect(),
+        certificates: certificate.into_iter().map(RTCCertificate::from).collect(),
         mdns: MdnsResolver::disabled(),
         ..RTCConfiguration::bound_to([LOOPBACK])
     };

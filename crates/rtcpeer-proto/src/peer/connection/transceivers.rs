@@ -42,7 +42,8 @@ pub(crate) struct Transceiver {
     /// `[[Stopped]]`: its media section was rejected by a negotiation (or the connection closed);
     /// `currentDirection` reads `stopped`. `direction` reading `stopped` alone is `[[Stopping]]`.
     pub(crate) stopped: bool,
-    /// Stopped and negotiated away: no longer listed by `getTransceivers()`.
+    /// Listed nowhere any more: stopped and negotiated away, or removed by the rollback of the
+    /// remote offer that created it (kept only so that later transceivers' ids stay valid).
     pub(crate) removed: bool,
     /// The sender's encodings (at least one; the first sends with `ssrc`/`rtx_ssrc`).
     pub(crate) encodings: Vec<SendEncoding>,
