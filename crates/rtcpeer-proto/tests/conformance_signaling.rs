@@ -836,7 +836,7 @@ fn c5_a_new_connection_has_no_descriptions_and_every_state_new() {
 }
 
 #[test]
-fn can_trickle_ice_candidates_follows_the_remote_description() {
+fn i12_can_trickle_ice_candidates_follows_the_remote_description() {
     let mut pc = pc();
     let offer = remote_offer();
     assert!(offer.sdp.contains("a=ice-options:trickle"));

@@ -100,7 +100,7 @@ fn section<'a>(sdp: &'a str, kind: &str) -> &'a str {
 }
 
 #[test]
-fn a_sender_with_three_rids_offers_simulcast_and_the_answer_accepts_the_layers() {
+fn p10_a_sender_with_three_rids_offers_simulcast_and_the_answer_accepts_the_layers() {
     let mut sim = Sim::new(41, LinkConditions::perfect());
     sim.a
         .pc
@@ -191,7 +191,7 @@ fn three_layers_arrive_as_three_streams_each_readable_by_rid_and_byte_exact() {
 }
 
 #[test]
-fn an_inactive_encoding_sends_nothing_and_set_parameters_switches_layers() {
+fn t10_an_inactive_encoding_sends_nothing_and_set_parameters_switches_layers() {
     let mut sim = Sim::new(43, LinkConditions::perfect());
     let mut init = three_layers();
     // T10: sendEncodings[0].active = false is respected from the start.
@@ -282,7 +282,7 @@ fn set_parameters_refuses_what_cannot_change() {
 }
 
 #[test]
-fn add_transceiver_checks_send_encodings_like_the_browser() {
+fn t12_add_transceiver_checks_send_encodings_like_the_browser() {
     let mut sim = Sim::new(45, LinkConditions::perfect());
     let with = |rids: &[Option<&str>]| TransceiverInit {
         send_encodings: rids

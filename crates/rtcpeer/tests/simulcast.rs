@@ -138,7 +138,7 @@ async fn three_layers_written_per_rid_arrive_per_rid_and_one_can_be_switched_off
 }
 
 #[tokio::test]
-async fn add_transceiver_refuses_invalid_send_encodings() {
+async fn t12_add_transceiver_refuses_invalid_send_encodings() {
     let pc = loopback_peer().await;
     let camera = LocalTrack::new("camera", Codec::Vp8, Vec::new()).expect("track");
     let init = TransceiverInit {
