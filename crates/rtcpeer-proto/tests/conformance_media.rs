@@ -1,7 +1,7 @@
 //! Browser conformance, areas 4–11 of the WPT checklist (`wpt-checklist.md`): tracks and
 //! transceivers, ICE, states, data channels, close, getStats, event order and SDP, observed on
 //! the sans-IO `PeerConnection` over the simulated network. Each test starts with the id of the
-//! checklist row it proves; `docs/conformance-part2.md` maps the rows to the tests.
+//! checklist row it proves; `docs/CONFORMANCE.md` maps the rows to the tests.
 
 mod common;
 

@@ -4,7 +4,7 @@
 //! `RTCPEER_LEAK_CYCLES` sets the number of cycles, `RTCPEER_LEAK_PARALLEL` how many run at once
 //! (default 16). The default, 2,000 cycles, takes about 35 s in a debug build on the project's
 //! 2-core machine; the full 10,000 (`RTCPEER_LEAK_CYCLES=10000`, about 3 minutes) is run by hand
-//! and its numbers are in `docs/conformance-part2.md`. The numbers of a run are printed: run
+//! and its numbers are in `docs/CONFORMANCE.md`. The numbers of a run are printed: run
 //! with `--nocapture`.
 
 mod conformance_common;
