@@ -430,7 +430,7 @@ impl PeerConnection {
             for (index, t) in self.transceivers.iter_mut().enumerate() {
                 if point.created.contains(&index) && !t.sender_ever_had_track {
                     t.removed = true;
-                    t.direction = crate::peer::TransceiverDirection::Stopped;
+                    t.mark_stopped();
                 }
                 // Transceivers added since `stable` had no mid then: any they have now came from
                 // the rolled-back offer.

@@ -135,7 +135,7 @@ impl Transceiver {
 
     /// `[[Stopped]]` (webrtc-pc §5.4 "stop the RTCRtpTransceiver"): it neither sends nor
     /// receives, and `currentDirection` reads `stopped`.
-    fn mark_stopped(&mut self) {
+    pub(super) fn mark_stopped(&mut self) {
         self.direction = TransceiverDirection::Stopped;
         self.current_direction = Some(TransceiverDirection::Stopped);
         self.negotiated = None;
