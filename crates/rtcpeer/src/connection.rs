@@ -20,9 +20,9 @@ use crate::events::{self, Backlog, Events};
 use crate::interfaces;
 use crate::proto::StatsSelector;
 use crate::proto::{
-    Codec, Core, DataChannelInit, IceCandidateInit, IceConnectionState, IceGatheringState, MediaType, PeerConfig,
-    PeerConnectionState, RtcError, RtpSendParameters, SessionDescriptionInit, SignalingState, TransceiverDirection,
-    TransceiverId, TransceiverInfo, TransceiverInit,
+    Codec, Core, DataChannelInit, DtlsTransportState, IceCandidateInit, IceConnectionState, IceGatheringState,
+    MediaType, PeerConfig, PeerConnectionState, RtcError, RtpSendParameters, SessionDescriptionInit, SignalingState,
+    TransceiverDirection, TransceiverId, TransceiverInfo, TransceiverInit,
 };
 use crate::socket;
 use crate::stats::{RTCStatsReport, TransportStats};
@@ -53,6 +53,11 @@ pub enum PeerConnectionEvent {
     IceConnectionStateChange(IceConnectionState),
     /// `connectionstatechange`.
     ConnectionStateChange(PeerConnectionState),
+    /// The `RTCDtlsTransport`'s `statechange`. `Closed` while the connection is open means the
+    /// peer called `close()` (it sent `close_notify`); the connection state stays `connected`
+    /// (W3C webrtc-pc §4.3.3) until ICE consent expires, so an application that serves many
+    /// peers ends the connection here instead of waiting.
+    DtlsStateChange(DtlsTransportState),
     /// `signalingstatechange`.
     SignalingStateChange(SignalingState),
     /// `negotiationneeded`.

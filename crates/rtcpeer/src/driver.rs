@@ -519,6 +519,7 @@ impl Driver {
             PeerEvent::IceGatheringStateChange(state) => PeerConnectionEvent::IceGatheringStateChange(state),
             PeerEvent::IceConnectionStateChange(state) => PeerConnectionEvent::IceConnectionStateChange(state),
             PeerEvent::ConnectionStateChange(state) => PeerConnectionEvent::ConnectionStateChange(state),
+            PeerEvent::DtlsStateChange(state) => PeerConnectionEvent::DtlsStateChange(state),
             PeerEvent::SignalingStateChange(state) => PeerConnectionEvent::SignalingStateChange(state),
             PeerEvent::NegotiationNeeded => PeerConnectionEvent::NegotiationNeeded,
             PeerEvent::DataChannel(channel) => match self.channel_handle(channel) {

@@ -44,10 +44,10 @@ pub use data_channel::{DataChannelEvent, RTCDataChannel, SEND_HIGH_WATER_MARK};
 pub use events::{Events, RECEIVE_BACKLOG_LIMIT};
 pub use mdns::{MdnsResolveError, MdnsResolver, MDNS_IPV4};
 pub use proto::{
-    BundlePolicy, Certificate, Codec, DataChannelInit, DataChannelMessage, DataChannelState, IceCandidateInit,
-    IceConnectionState, IceGatheringState, IceTransportPolicy, MediaFrame, MediaType, PeerConnectionState,
-    ReceivedFrame, RtcError, RtpEncodingParameters, RtpSendParameters, SdpType, SessionDescriptionInit, SignalingState,
-    TransceiverDirection, TransceiverId, TransceiverInfo, TransceiverInit,
+    BundlePolicy, Certificate, Codec, DataChannelInit, DataChannelMessage, DataChannelState, DtlsTransportState,
+    IceCandidateInit, IceConnectionState, IceGatheringState, IceTransportPolicy, MediaFrame, MediaType,
+    PeerConnectionState, ReceivedFrame, RtcError, RtpEncodingParameters, RtpSendParameters, SdpType,
+    SessionDescriptionInit, SignalingState, TransceiverDirection, TransceiverId, TransceiverInfo, TransceiverInit,
 };
 pub use rtcpeer_proto::peer::StatsSelector;
 pub use rtcpeer_proto::peer::{DropCounters, MediaCounters};

@@ -86,6 +86,9 @@ pub enum PeerEvent {
     IceConnectionStateChange(IceConnectionState),
     /// `connectionstatechange`.
     ConnectionStateChange(PeerConnectionState),
+    /// The `RTCDtlsTransport`'s `statechange`. `Closed` while the connection is open means the
+    /// peer sent `close_notify`: it called `close()`, and nothing more will arrive from it.
+    DtlsStateChange(DtlsTransportState),
     /// `signalingstatechange`.
     SignalingStateChange(SignalingState),
     /// `negotiationneeded`.
@@ -148,6 +151,7 @@ pub struct PeerConnection {
     gathering: IceGatheringState,
     ice_state: IceConnectionState,
     state: PeerConnectionState,
+    dtls_state: DtlsTransportState,
 
     ice: IceAgent,
     /// Server-reflexive and relayed candidates, and the TURN allocations' traffic.
@@ -207,6 +211,7 @@ impl PeerConnection {
             gathering: IceGatheringState::New,
             ice_state: IceConnectionState::New,
             state: PeerConnectionState::New,
+            dtls_state: DtlsTransportState::New,
             ice,
             gatherer: IceGatherer::new(config.gather),
             ice_servers: config.ice_servers,
@@ -264,6 +269,12 @@ impl PeerConnection {
     /// The combined ICE + DTLS connection state.
     pub fn connection_state(&self) -> PeerConnectionState {
         self.state
+    }
+    /// The DTLS transport's state (`RTCDtlsTransport.state`); `Closed` once the peer sent
+    /// `close_notify`, although [`connection_state`](Self::connection_state) stays `connected`
+    /// then, as W3C webrtc-pc §4.3.3 aggregates a closed DTLS transport.
+    pub fn dtls_transport_state(&self) -> DtlsTransportState {
+        self.dtls_state
     }
     /// What was dropped so far.
     pub fn drop_counters(&self) -> DropCounters {
@@ -555,6 +566,7 @@ impl PeerConnection {
         self.signaling = SignalingState::Closed;
         self.ice_state = IceConnectionState::Closed;
         self.state = PeerConnectionState::Closed;
+        self.dtls_state = DtlsTransportState::Closed;
         // As in the browser, close() raises no events.
         self.events.clear();
     }
