@@ -26,7 +26,7 @@ use crate::jsep::{extension, Codec, NegotiatedMedia};
 use crate::media::codec::Packetizer;
 use crate::media::jitter::JitterBuffer;
 use crate::peer::transceiver::{MediaFrame, ReceivedFrame, TransceiverId};
-use crate::rtp::rtcp::{Nack, Pli, ReceiverReport, ReportBlock, Sdes};
+use crate::rtp::rtcp::{Fir, FirEntry, Nack, Pli, ReceiverReport, ReportBlock, Sdes};
 use crate::rtp::{
     is_rtcp, rtt_from_report, unwrap_rtx, NackConfig, NackTracker, NtpTime, ReceiverStats, RtcpPacket, RtpBuilder,
     RtpPacket, RtxSender, SendHistory, SenderStats, TwccConfig, TwccRecorder,
@@ -81,6 +81,8 @@ pub struct MediaCounters {
     pub nacks_sent: u64,
     /// PLIs sent.
     pub plis_sent: u64,
+    /// FIRs sent (when the remote's formats take `ccm fir` but not `nack pli`).
+    pub firs_sent: u64,
     /// Frames written before the transport could carry them, or that failed to packetize.
     pub frames_not_sent: u64,
 }
@@ -160,6 +162,8 @@ pub(super) struct ReceiveCounters {
     pub(super) nack_count: u64,
     /// PLI packets sent about the stream.
     pub(super) pli_count: u64,
+    /// FIR requests sent about the stream; the next one's sequence number, modulo 256.
+    pub(super) fir_count: u64,
     /// The last sender report from the stream's source: its NTP time, packet and octet counts.
     pub(super) last_sender_report: Option<(NtpTime, u32, u32)>,
     /// Sender reports received from the source.
@@ -571,11 +575,14 @@ impl PeerConnection {
         }
     }
 
-    /// Asks the sender of the transceiver's remote track for a keyframe (PLI).
+    /// Asks the sender of the transceiver's remote track for a keyframe: with PLI, or with FIR
+    /// (RFC 5104 §4.3.1) when the negotiated formats take `ccm fir` but not `nack pli`.
     pub fn request_keyframe(&mut self, id: TransceiverId) {
-        let Some(sender_ssrc) = self.transceivers.get(id.0).map(|t| t.ssrc) else {
+        let Some(t) = self.transceivers.get(id.0) else {
             return;
         };
+        let sender_ssrc = t.ssrc;
+        let by_fir = t.negotiated.as_ref().is_some_and(|n| n.keyframe_by_fir);
         let ssrcs: Vec<u32> = self
             .media
             .receivers
@@ -584,14 +591,30 @@ impl PeerConnection {
             .map(|r| r.ssrc)
             .collect();
         for media_ssrc in ssrcs {
-            self.send_rtcp(&[RtcpPacket::Pli(Pli {
-                sender_ssrc,
-                media_ssrc,
-            })]);
-            self.media.counters.plis_sent += 1;
-            if let Some(r) = self.media.receivers.iter_mut().find(|r| r.ssrc == media_ssrc) {
+            let Some(r) = self.media.receivers.iter_mut().find(|r| r.ssrc == media_ssrc) else {
+                continue;
+            };
+            let packet = if by_fir {
+                // Each new request takes the next sequence number (§4.3.1.2).
+                let seq_nr = (r.counters.fir_count % 256) as u8;
+                r.counters.fir_count += 1;
+                self.media.counters.firs_sent += 1;
+                RtcpPacket::Fir(Fir {
+                    sender_ssrc,
+                    entries: vec![FirEntry {
+                        ssrc: media_ssrc,
+                        seq_nr,
+                    }],
+                })
+            } else {
                 r.counters.pli_count += 1;
-            }
+                self.media.counters.plis_sent += 1;
+                RtcpPacket::Pli(Pli {
+                    sender_ssrc,
+                    media_ssrc,
+                })
+            };
+            self.send_rtcp(&[packet]);
         }
     }
 
