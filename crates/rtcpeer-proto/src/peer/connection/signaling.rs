@@ -196,6 +196,9 @@ impl PeerConnection {
                 )));
             }
         }
+        if desc.kind == SdpType::Offer {
+            self.check_room_for_remote_offer(&remote)?;
+        }
         if let (Some(previous), true) = (&self.remote, self.dtls.is_some()) {
             if previous.ice_ufrag != remote.ice_ufrag {
                 return Err(RtcError::NotSupported("ICE restart is not supported yet".into()));
