@@ -177,7 +177,7 @@ fn watch_events(
                 // The demo carries data only.
                 PeerConnectionEvent::Track(_)
                 | PeerConnectionEvent::CodecNotNegotiated(..)
-                | PeerConnectionEvent::KeyframeRequested(_) => {}
+                | PeerConnectionEvent::KeyframeRequested(..) => {}
             }
         }
     });

@@ -900,7 +900,7 @@ async fn reflect_sends_each_frame_back_and_forwards_keyframe_requests() {
     reflected.request_keyframe().await;
     let asked = timeout(WAIT, async {
         loop {
-            if let PeerConnectionEvent::KeyframeRequested(t) = events.recv().await.expect("events") {
+            if let PeerConnectionEvent::KeyframeRequested(t, _) = events.recv().await.expect("events") {
                 return t;
             }
         }

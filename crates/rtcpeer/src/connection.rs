@@ -68,9 +68,10 @@ pub enum PeerConnectionEvent {
     Track(RemoteTrack),
     /// A sender's track codec is not among the negotiated formats, so it sends nothing.
     CodecNotNegotiated(TransceiverId, Codec),
-    /// rtcpeer extension: the peer asked this transceiver's sender for a keyframe (PLI/FIR);
-    /// an application that encodes should make the next frame a keyframe.
-    KeyframeRequested(TransceiverId),
+    /// rtcpeer extension: the peer asked this transceiver's sender for a keyframe (PLI/FIR), on
+    /// the simulcast layer with this rid (`None` without simulcast); an application that
+    /// encodes should make that layer's next frame a keyframe.
+    KeyframeRequested(TransceiverId, Option<String>),
 }
 
 /// Numbers the connections in log spans.

@@ -549,7 +549,7 @@ impl Driver {
                 }
                 return;
             }
-            PeerEvent::KeyframeRequested(transceiver) => PeerConnectionEvent::KeyframeRequested(transceiver),
+            PeerEvent::KeyframeRequested(transceiver, rid) => PeerConnectionEvent::KeyframeRequested(transceiver, rid),
             PeerEvent::CodecNotNegotiated(transceiver, codec) => {
                 PeerConnectionEvent::CodecNotNegotiated(transceiver, codec)
             }

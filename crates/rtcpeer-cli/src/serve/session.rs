@@ -303,7 +303,7 @@ async fn run(session: Session, mut events: rtcpeer::Events<PeerConnectionEvent>,
                 tokio::spawn(echo::echo_channel(channel, Arc::default(), log_say()));
             }
             PeerConnectionEvent::Track(track) => media.track(track),
-            PeerConnectionEvent::KeyframeRequested(transceiver) => media.keyframe_requested(transceiver),
+            PeerConnectionEvent::KeyframeRequested(transceiver, _) => media.keyframe_requested(transceiver),
             PeerConnectionEvent::CodecNotNegotiated(transceiver, codec) => {
                 warn!(session = %id, ?transceiver, %codec, "the answer does not carry this track's codec; not sent");
             }

@@ -64,7 +64,7 @@ pub fn pump(
                 }
                 PeerConnectionEvent::Track(_)
                 | PeerConnectionEvent::CodecNotNegotiated(..)
-                | PeerConnectionEvent::KeyframeRequested(_) => Seen::Media,
+                | PeerConnectionEvent::KeyframeRequested(..) => Seen::Media,
             };
             let _ = seen_tx.send(seen);
         }

@@ -400,8 +400,9 @@ impl PeerConnection {
     ///
     /// Frames of an encoding that is not `active`, or that the remote did not accept (an answer
     /// without that rid in `a=simulcast:recv`), are not sent: `Ok(false)`. `Ok(true)` when the
-    /// frame went out. A PLI or FIR about any layer raises [`PeerEvent::KeyframeRequested`] for
-    /// the transceiver (it does not name the layer): answer it with a keyframe on every layer. `InvalidAccessError` for a rid the sender has no encoding for; the other
+    /// frame went out. A PLI or FIR about a layer's SSRC raises [`PeerEvent::KeyframeRequested`]
+    /// naming the transceiver and that layer's rid: answer it with a keyframe on that layer.
+    /// `InvalidAccessError` for a rid the sender has no encoding for; the other
     /// errors are [`write_frame`](Self::write_frame)'s.
     pub fn write_frame_for_rid(
         &mut self,
@@ -575,9 +576,22 @@ impl PeerConnection {
         }
     }
 
-    /// Asks the sender of the transceiver's remote track for a keyframe: with PLI, or with FIR
-    /// (RFC 5104 §4.3.1) when the negotiated formats take `ccm fir` but not `nack pli`.
+    /// Asks the sender of the transceiver's remote track for a keyframe on every stream it
+    /// sends us (each simulcast layer): with PLI, or with FIR (RFC 5104 §4.3.1) when the
+    /// negotiated formats take `ccm fir` but not `nack pli`.
     pub fn request_keyframe(&mut self, id: TransceiverId) {
+        self.request_keyframes(id, None);
+    }
+
+    /// Asks the remote sender for a keyframe on one simulcast layer only, the stream whose rid
+    /// is `rid` (what an SFU does when one subscriber of that layer needs a refresh). Nothing
+    /// is sent when no stream of that rid has arrived.
+    pub fn request_keyframe_for_rid(&mut self, id: TransceiverId, rid: &str) {
+        self.request_keyframes(id, Some(rid));
+    }
+
+    /// PLI or FIR for the transceiver's receive streams, or only the one of layer `only`.
+    fn request_keyframes(&mut self, id: TransceiverId, only: Option<&str>) {
         let Some(t) = self.transceivers.get(id.0) else {
             return;
         };
@@ -587,7 +601,7 @@ impl PeerConnection {
             .media
             .receivers
             .iter()
-            .filter(|r| r.transceiver == id)
+            .filter(|r| r.transceiver == id && only.is_none_or(|rid| r.rid.as_deref() == Some(rid)))
             .map(|r| r.ssrc)
             .collect();
         for media_ssrc in ssrcs {
@@ -940,8 +954,8 @@ impl PeerConnection {
 
     fn keyframe_requested(&mut self, ssrc: u32) {
         if let Some(s) = self.media.senders.iter().find(|s| s.ssrc == ssrc) {
-            let id = s.transceiver;
-            self.push_event(PeerEvent::KeyframeRequested(id));
+            let event = PeerEvent::KeyframeRequested(s.transceiver, s.rid.clone());
+            self.push_event(event);
         }
     }
 

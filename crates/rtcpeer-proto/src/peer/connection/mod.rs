@@ -124,8 +124,10 @@ pub enum PeerEvent {
     CodecNotNegotiated(TransceiverId, Codec),
     /// A frame of a remote track, reassembled.
     Frame(TransceiverId, ReceivedFrame),
-    /// The remote asked for a keyframe (PLI or FIR) on this transceiver's sender.
-    KeyframeRequested(TransceiverId),
+    /// The remote asked for a keyframe (PLI or FIR) on this transceiver's sender: on the
+    /// simulcast layer with this rid, or on its only stream (`None`) without simulcast. An
+    /// application that encodes each layer re-encodes only the one named.
+    KeyframeRequested(TransceiverId, Option<String>),
 }
 
 /// Counters of what the connection dropped.
