@@ -150,6 +150,7 @@ fn watch_events(
                 PeerConnectionEvent::IceConnectionStateChange(s) => println!("[{peer}] iceconnectionstatechange: {s}"),
                 PeerConnectionEvent::SignalingStateChange(s) => println!("[{peer}] signalingstatechange: {s}"),
                 PeerConnectionEvent::NegotiationNeeded => println!("[{peer}] negotiationneeded"),
+                PeerConnectionEvent::DtlsStateChange(s) => println!("[{peer}] dtlsstatechange: {s}"),
                 PeerConnectionEvent::IceCandidateError {
                     url,
                     error_code,
@@ -176,7 +177,7 @@ fn watch_events(
                 // The demo carries data only.
                 PeerConnectionEvent::Track(_)
                 | PeerConnectionEvent::CodecNotNegotiated(..)
-                | PeerConnectionEvent::KeyframeRequested(_)
+                | PeerConnectionEvent::KeyframeRequested(..)
                 | PeerConnectionEvent::TargetBitrate { .. } => {}
             }
         }

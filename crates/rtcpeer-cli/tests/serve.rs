@@ -308,7 +308,15 @@ async fn offer_gets_an_answer_that_connects_echoes_and_greets() {
         DataChannelMessage::Text("hello from rtcpeer".into())
     );
     assert_eq!(server.sessions().await, 1);
+    // No DELETE: the client's close() (its close_notify) ends the session within a second or two.
     client.pc.close().await;
+    let closed = tokio::time::Instant::now();
+    server.wait_for_sessions(0).await;
+    assert!(
+        closed.elapsed() < Duration::from_secs(2),
+        "the session outlived its peer by {:?}",
+        closed.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -892,7 +900,7 @@ async fn reflect_sends_each_frame_back_and_forwards_keyframe_requests() {
     reflected.request_keyframe().await;
     let asked = timeout(WAIT, async {
         loop {
-            if let PeerConnectionEvent::KeyframeRequested(t) = events.recv().await.expect("events") {
+            if let PeerConnectionEvent::KeyframeRequested(t, _) = events.recv().await.expect("events") {
                 return t;
             }
         }

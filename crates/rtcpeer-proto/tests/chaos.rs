@@ -279,7 +279,7 @@ fn video_under_ten_percent_loss_delivers_most_frames_whole_and_in_order() {
             .a
             .take_events()
             .iter()
-            .any(|e| matches!(e, PeerEvent::KeyframeRequested(t) if *t == id));
+            .any(|e| matches!(e, PeerEvent::KeyframeRequested(t, None) if *t == id));
         keyframes_requested += usize::from(requested);
         let frame = vp8_frame(i, i % 30 == 0 || requested, 2000 + (i * 1499) % 8000);
         let media = MediaFrame {

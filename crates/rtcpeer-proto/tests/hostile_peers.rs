@@ -606,6 +606,123 @@ fn forged_answer_fingerprint_line_is_checked_before_connecting() {
     assert!(sim.a.pc.remote_description().is_none());
 }
 
+/// `offer` with its one video section repeated `count` times (mids `v0`, `v1`, …, all bundled),
+/// as a peer that wants us to hold `count` transceivers would send it.
+fn with_video_sections(offer: &SessionDescriptionInit, count: usize) -> SessionDescriptionInit {
+    let sdp = &offer.sdp;
+    let starts: Vec<usize> = sdp.match_indices("m=").map(|(i, _)| i).collect();
+    let (session, sections) = sdp.split_at(starts[0]);
+    let mut ends = starts[1..].iter().map(|i| i - starts[0]).collect::<Vec<_>>();
+    ends.push(sections.len());
+    let mut begin = 0;
+    let mut video = String::new();
+    let mut others = Vec::new();
+    for end in ends {
+        let section = &sections[begin..end];
+        if section.starts_with("m=video") {
+            video = section.to_string();
+        } else {
+            others.push(section.to_string());
+        }
+        begin = end;
+    }
+    let mid_of = |section: &str| {
+        section
+            .lines()
+            .find_map(|l| l.strip_prefix("a=mid:"))
+            .expect("a mid")
+            .to_string()
+    };
+    let video_mid = mid_of(&video);
+    // The copies carry no SSRCs or msid: only their number matters.
+    let bare: String = video
+        .split_inclusive("\r\n")
+        .filter(|l| !l.starts_with("a=ssrc") && !l.starts_with("a=msid"))
+        .collect();
+    let copies: Vec<String> = (0..count)
+        .map(|i| bare.replace(&format!("a=mid:{video_mid}\r\n"), &format!("a=mid:v{i}\r\n")))
+        .collect();
+    let mids: Vec<String> = (0..count)
+        .map(|i| format!("v{i}"))
+        .chain(others.iter().map(|s| mid_of(s)))
+        .collect();
+    let session: String = session
+        .split_inclusive("\r\n")
+        .map(|l| {
+            if l.starts_with("a=group:BUNDLE") {
+                format!("a=group:BUNDLE {}\r\n", mids.join(" "))
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    SessionDescriptionInit {
+        sdp: format!("{session}{}{}", copies.concat(), others.concat()),
+        kind: offer.kind,
+    }
+}
+
+#[test]
+fn a_remote_offer_needing_more_than_64_transceivers_is_refused_whole_and_the_connection_goes_on() {
+    let (mut sim, a_ch, b_ch) = connected_with_channel(29);
+    sim.a
+        .pc
+        .add_track(TrackInit {
+            id: "camera".into(),
+            codec: Codec::Vp8,
+            stream_ids: vec![],
+        })
+        .unwrap();
+    let offer = sim.a.pc.create_offer().unwrap();
+    let hostile = with_video_sections(&offer, 65);
+    assert_eq!(hostile.sdp.matches("m=video").count(), 65);
+    let before = sim.b.pc.remote_description();
+    match sim.b.pc.set_remote_description(sim.now, hostile) {
+        Err(e @ RtcError::Operation(_)) => {
+            assert_eq!(e.name(), "OperationError");
+            assert!(e.to_string().contains("64"), "{e}");
+        }
+        other => panic!("expected an OperationError naming the limit, got {other:?}"),
+    }
+    // Nothing of the offer was applied.
+    assert_eq!(sim.b.pc.signaling_state(), rtcpeer_proto::peer::SignalingState::Stable);
+    assert!(sim.b.pc.transceivers().is_empty());
+    assert_eq!(sim.b.pc.remote_description(), before);
+    // The channel still carries data, and an honest offer still negotiates.
+    sim.a
+        .pc
+        .send(a_ch, &DataChannelMessage::Text("still here".into()))
+        .unwrap();
+    assert!(sim.run_until(Duration::from_secs(2), |s| {
+        s.b.collect_events();
+        messages_on(&s.b.events, b_ch).contains(&DataChannelMessage::Text("still here".into()))
+    }));
+    sim.negotiate();
+    assert_eq!(sim.b.pc.transceivers().len(), 1);
+    assert!(sim.run_until(Duration::from_secs(2), |s| connected(s)));
+
+    // 64 media sections (65 m-lines with the data section) are within the limit.
+    let mut sim = Sim::new(30, LinkConditions::perfect());
+    sim.a.pc.create_data_channel("c", DataChannelInit::default()).unwrap();
+    sim.a
+        .pc
+        .add_track(TrackInit {
+            id: "camera".into(),
+            codec: Codec::Vp8,
+            stream_ids: vec![],
+        })
+        .unwrap();
+    let offer = with_video_sections(&sim.a.pc.create_offer().unwrap(), 64);
+    assert_eq!(offer.sdp.matches("m=").count(), 65);
+    sim.b
+        .pc
+        .set_remote_description(sim.now, offer)
+        .expect("64 media sections");
+    assert_eq!(sim.b.pc.transceivers().len(), 64);
+    let answer = sim.b.pc.create_answer().unwrap();
+    assert_eq!(answer.sdp.matches("m=video 9 ").count(), 64, "{}", answer.sdp);
+}
+
 #[test]
 fn a_connection_holds_at_most_64_transceivers() {
     let mut sim = Sim::new(28, LinkConditions::perfect());

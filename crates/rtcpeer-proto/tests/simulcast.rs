@@ -49,20 +49,24 @@ fn vp8_frame(layer: usize, index: usize, keyframe: bool) -> Vec<u8> {
     frame
 }
 
-/// a writes `count` frames per layer (30 fps, every 30th a keyframe, and keyframes on every
-/// layer after a keyframe request) for `rids`; returns what it wrote per rid.
+/// a writes `count` frames per layer (30 fps, every 30th a keyframe, and a keyframe on a layer
+/// after a keyframe request for it) for `rids`; returns what it wrote per rid.
 fn send_layers(sim: &mut Sim, id: TransceiverId, rids: &[&str], count: usize) -> BTreeMap<String, Vec<Vec<u8>>> {
     let mut sent: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
     for i in 0..count {
         sim.a.collect_events();
-        let requested = sim
+        let requested: BTreeSet<String> = sim
             .a
             .events
             .iter()
-            .any(|e| matches!(e, PeerEvent::KeyframeRequested(_)));
-        sim.a.events.retain(|e| !matches!(e, PeerEvent::KeyframeRequested(_)));
+            .filter_map(|e| match e {
+                PeerEvent::KeyframeRequested(_, rid) => rid.clone(),
+                _ => None,
+            })
+            .collect();
+        sim.a.events.retain(|e| !matches!(e, PeerEvent::KeyframeRequested(..)));
         for (layer, rid) in rids.iter().enumerate() {
-            let data = vp8_frame(layer, i, i % 30 == 0 || requested);
+            let data = vp8_frame(layer, i, i % 30 == 0 || requested.contains(*rid));
             let frame = MediaFrame {
                 data: data.clone().into(),
                 pts: Duration::from_millis(33 * i as u64),
@@ -496,4 +500,50 @@ fn only_the_layers_the_answer_accepts_are_sent() {
     assert_eq!(rids, [Some("f".to_string()), Some("q".to_string())]);
     assert_eq!(got[&Some("q".to_string())], sent["q"]);
     assert_eq!(got[&Some("f".to_string())], sent["f"]);
+}
+
+/// The keyframe requests a heard since last asked: (transceiver, rid).
+fn keyframe_requests(sim: &mut Sim) -> Vec<(TransceiverId, Option<String>)> {
+    sim.a
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            PeerEvent::KeyframeRequested(t, rid) => Some((t, rid)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_keyframe_request_names_the_layer_it_is_for() {
+    let mut sim = Sim::new(48, LinkConditions::perfect());
+    let id = sim
+        .a
+        .pc
+        .add_transceiver_with_track(camera(), three_layers())
+        .expect("transceiver");
+    sim.negotiate();
+    assert!(sim.run_until(Duration::from_secs(10), |s| connected(s)));
+    send_layers(&mut sim, id, &RIDS, 10);
+    keyframe_requests(&mut sim);
+    let b_video = sim.b.pc.transceivers()[0].id;
+
+    // One layer's PLI names that layer only: an encoder re-encodes just it.
+    sim.b.pc.request_keyframe_for_rid(b_video, "h");
+    sim.run_until(Duration::from_millis(200), |_| false);
+    assert_eq!(keyframe_requests(&mut sim), [(id, Some("h".to_string()))]);
+
+    // A request for the whole track asks each layer, and each request names its layer.
+    sim.b.pc.request_keyframe(b_video);
+    sim.run_until(Duration::from_millis(200), |_| false);
+    let asked = keyframe_requests(&mut sim);
+    assert_eq!(asked.len(), 3, "{asked:?}");
+    assert!(asked.iter().all(|(t, _)| *t == id), "{asked:?}");
+    let rids: BTreeSet<Option<String>> = asked.into_iter().map(|(_, rid)| rid).collect();
+    assert_eq!(rids, RIDS.iter().map(|r| Some(r.to_string())).collect());
+
+    // A rid no stream arrived with asks nothing.
+    sim.b.pc.request_keyframe_for_rid(b_video, "x");
+    sim.run_until(Duration::from_millis(200), |_| false);
+    assert_eq!(keyframe_requests(&mut sim), []);
 }

@@ -451,3 +451,94 @@ fn on_a_lossy_link_losses_nacks_and_retransmissions_are_counted_on_both_sides() 
     let ri = body!(ra.get(out.remote_id.as_deref().unwrap()).unwrap(), RemoteInboundRtp);
     assert!(ri.round_trip_time.is_some());
 }
+
+/// a sends VP8 to b over a negotiation whose offer went through `edit`; once b receives, b asks
+/// for three keyframes. Returns (a's outbound (pli, fir), b's inbound (pli, fir)) counted for
+/// those requests, and how many keyframe requests a heard.
+fn three_keyframe_requests(edit: impl Fn(&str) -> String) -> ((u64, u64), (u64, u64), usize) {
+    let mut sim = Sim::new(62, LinkConditions::perfect());
+    let video = sim
+        .a
+        .pc
+        .add_track(TrackInit {
+            id: "camera".into(),
+            codec: Codec::Vp8,
+            stream_ids: vec!["s".into()],
+        })
+        .expect("add_track");
+    let offer = sim.a.pc.create_offer().expect("offer");
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("sld");
+    let offer = rtcpeer_proto::peer::SessionDescriptionInit {
+        sdp: edit(&offer.sdp),
+        ..offer
+    };
+    sim.b.pc.set_remote_description(sim.now, offer).expect("srd");
+    let answer = sim.b.pc.create_answer().expect("answer");
+    sim.b
+        .pc
+        .set_local_description(sim.now, Some(answer.clone()))
+        .expect("sld answer");
+    sim.a.pc.set_remote_description(sim.now, answer).expect("srd answer");
+    assert!(sim.run_until(Duration::from_secs(10), |s| {
+        s.a.pc.connection_state() == PeerConnectionState::Connected
+            && s.b.pc.connection_state() == PeerConnectionState::Connected
+    }));
+    let counts = |sim: &Sim| {
+        let (ra, rb) = (report(sim, true), report(sim, false));
+        let out = body!(only(&ra, StatsType::OutboundRtp), OutboundRtp).clone();
+        let inb = body!(only(&rb, StatsType::InboundRtp), InboundRtp).clone();
+        (
+            (out.pli_count.unwrap_or(0), out.fir_count.unwrap_or(0)),
+            (inb.pli_count.unwrap_or(0), inb.fir_count.unwrap_or(0)),
+        )
+    };
+    let write = |sim: &mut Sim, i: usize| {
+        let mut data: Vec<u8> = (0..800).map(|n| (n * 3 + i) as u8).collect();
+        data[0] = if i == 0 { 0x00 } else { 0x01 };
+        let frame = MediaFrame {
+            data: data.into(),
+            pts: Duration::from_millis(33 * i as u64),
+        };
+        let now = sim.now;
+        sim.a.pc.write_frame(now, video, &frame).expect("write_frame");
+        sim.run_until(Duration::from_millis(33), |_| false);
+    };
+    for i in 0..10 {
+        write(&mut sim, i);
+    }
+    let b_video = sim.b.pc.transceivers()[0].id;
+    let (out_before, in_before) = counts(&sim);
+    sim.a.take_events();
+    for i in 10..13 {
+        sim.b.pc.request_keyframe(b_video);
+        write(&mut sim, i);
+    }
+    sim.run_until(Duration::from_millis(200), |_| false);
+    let (out_after, in_after) = counts(&sim);
+    let heard = sim
+        .a
+        .take_events()
+        .iter()
+        .filter(|e| matches!(e, PeerEvent::KeyframeRequested(..)))
+        .count();
+    let delta = |a: (u64, u64), b: (u64, u64)| (a.0 - b.0, a.1 - b.1);
+    (delta(out_after, out_before), delta(in_after, in_before), heard)
+}
+
+#[test]
+fn keyframe_requests_are_counted_as_pli_or_fir_on_both_sides() {
+    // Browsers' formats take both: PLI it is.
+    let (out, inb, heard) = three_keyframe_requests(str::to_string);
+    assert_eq!((out, inb, heard), ((3, 0), (3, 0), 3));
+    // Formats that take `ccm fir` and not `nack pli`: FIR, counted by the sender
+    // (outbound-rtp firCount) and by the receiver that sent it (inbound-rtp firCount).
+    let (out, inb, heard) = three_keyframe_requests(|sdp| {
+        sdp.split_inclusive("\r\n")
+            .filter(|l| !(l.starts_with("a=rtcp-fb:") && l.ends_with(" nack pli\r\n")))
+            .collect()
+    });
+    assert_eq!((out, inb, heard), ((0, 3), (0, 3), 3));
+}

@@ -8,7 +8,8 @@ use std::time::Duration;
 use common::{LinkConditions, Rng, Sim};
 use rtcpeer_proto::datachannel::{ChannelId, DataChannelInit, DataChannelMessage, DataChannelState};
 use rtcpeer_proto::peer::{
-    IceGatheringState, PeerConnectionState, PeerEvent, RtcError, SessionDescriptionInit, SignalingState,
+    DtlsTransportState, IceGatheringState, PeerConnectionState, PeerEvent, RtcError, SessionDescriptionInit,
+    SignalingState,
 };
 
 fn connected(sim: &Sim) -> bool {
@@ -286,6 +287,45 @@ fn closing_a_channel_closes_it_on_both_sides() {
         PeerConnectionState::Connected,
         "closing a channel closed the connection"
     );
+}
+
+#[test]
+fn the_peers_close_closes_our_dtls_transport_at_once_and_its_channels() {
+    let mut sim = Sim::new(6, LinkConditions::perfect());
+    let (a_ch, _) = connect_with_channel(&mut sim, DataChannelInit::default());
+    assert_eq!(sim.a.pc.dtls_transport_state(), DtlsTransportState::Connected);
+    assert!(sim
+        .a
+        .events
+        .contains(&PeerEvent::DtlsStateChange(DtlsTransportState::Connected)));
+    sim.a.take_events();
+    // b's close() sends close_notify (and, before it, the SCTP association's end).
+    let closed_at = sim.now;
+    sim.b.pc.close();
+    assert!(sim.run_until(Duration::from_secs(1), |s| {
+        s.a.pc.dtls_transport_state() == DtlsTransportState::Closed
+    }));
+    assert!(
+        sim.now - closed_at < Duration::from_millis(100),
+        "closed after {:?}",
+        sim.now - closed_at
+    );
+    let events = sim.a.take_events();
+    assert!(
+        events.contains(&PeerEvent::DtlsStateChange(DtlsTransportState::Closed)),
+        "{events:?}"
+    );
+    assert!(events.contains(&PeerEvent::ChannelClose(a_ch)), "{events:?}");
+    // W3C webrtc-pc §4.3.3: ICE still connected and DTLS closed aggregate to "connected";
+    // only our own close() makes the connection "closed".
+    assert_eq!(sim.a.pc.connection_state(), PeerConnectionState::Connected);
+    assert!(
+        !events.iter().any(|e| matches!(e, PeerEvent::ConnectionStateChange(_))),
+        "{events:?}"
+    );
+    assert!(sim.a.pc.send(a_ch, &DataChannelMessage::Text("late".into())).is_err());
+    sim.a.pc.close();
+    assert_eq!(sim.a.pc.dtls_transport_state(), DtlsTransportState::Closed);
 }
 
 #[test]

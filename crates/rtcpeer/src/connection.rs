@@ -23,9 +23,9 @@ use crate::events::{self, Backlog, Events};
 use crate::interfaces;
 use crate::proto::StatsSelector;
 use crate::proto::{
-    Codec, Core, DataChannelInit, IceCandidateInit, IceConnectionState, IceGatheringState, MediaType, OfferOptions,
-    PeerConfig, PeerConnectionState, RtcError, RtpSendParameters, SessionDescriptionInit, SignalingState,
-    TransceiverDirection, TransceiverId, TransceiverInfo, TransceiverInit,
+    Codec, Core, DataChannelInit, DtlsTransportState, IceCandidateInit, IceConnectionState, IceGatheringState,
+    MediaType, OfferOptions, PeerConfig, PeerConnectionState, RtcError, RtpSendParameters, SessionDescriptionInit,
+    SignalingState, TransceiverDirection, TransceiverId, TransceiverInfo, TransceiverInit,
 };
 use crate::socket;
 use crate::stats::{RTCStatsReport, TransportStats};
@@ -56,6 +56,11 @@ pub enum PeerConnectionEvent {
     IceConnectionStateChange(IceConnectionState),
     /// `connectionstatechange`.
     ConnectionStateChange(PeerConnectionState),
+    /// The `RTCDtlsTransport`'s `statechange`. `Closed` while the connection is open means the
+    /// peer called `close()` (it sent `close_notify`); the connection state stays `connected`
+    /// (W3C webrtc-pc §4.3.3) until ICE consent expires, so an application that serves many
+    /// peers ends the connection here instead of waiting.
+    DtlsStateChange(DtlsTransportState),
     /// `signalingstatechange`.
     SignalingStateChange(SignalingState),
     /// `negotiationneeded`.
@@ -66,9 +71,10 @@ pub enum PeerConnectionEvent {
     Track(RemoteTrack),
     /// A sender's track codec is not among the negotiated formats, so it sends nothing.
     CodecNotNegotiated(TransceiverId, Codec),
-    /// rtcpeer extension: the peer asked this transceiver's sender for a keyframe (PLI/FIR);
-    /// an application that encodes should make the next frame a keyframe.
-    KeyframeRequested(TransceiverId),
+    /// rtcpeer extension: the peer asked this transceiver's sender for a keyframe (PLI/FIR), on
+    /// the simulcast layer with this rid (`None` without simulcast); an application that
+    /// encodes should make that layer's next frame a keyframe.
+    KeyframeRequested(TransceiverId, Option<String>),
     /// rtcpeer extension: the congestion controller's target for everything the connection
     /// sends changed materially; encoders (or a simulcast layer selector) should follow it. The
     /// same estimate is `availableOutgoingBitrate` in the selected candidate pair's stats.

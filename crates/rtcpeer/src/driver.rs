@@ -585,6 +585,7 @@ impl Driver {
             PeerEvent::IceGatheringStateChange(state) => PeerConnectionEvent::IceGatheringStateChange(state),
             PeerEvent::IceConnectionStateChange(state) => PeerConnectionEvent::IceConnectionStateChange(state),
             PeerEvent::ConnectionStateChange(state) => PeerConnectionEvent::ConnectionStateChange(state),
+            PeerEvent::DtlsStateChange(state) => PeerConnectionEvent::DtlsStateChange(state),
             PeerEvent::SignalingStateChange(state) => PeerConnectionEvent::SignalingStateChange(state),
             PeerEvent::NegotiationNeeded if !self.commands.is_empty() => {
                 // More operations are queued: fire once the chain is empty (if still needed).
@@ -619,7 +620,7 @@ impl Driver {
                 }
                 return;
             }
-            PeerEvent::KeyframeRequested(transceiver) => PeerConnectionEvent::KeyframeRequested(transceiver),
+            PeerEvent::KeyframeRequested(transceiver, rid) => PeerConnectionEvent::KeyframeRequested(transceiver, rid),
             PeerEvent::TargetBitrate { bitrate_bps } => PeerConnectionEvent::TargetBitrate { bitrate_bps },
             PeerEvent::CodecNotNegotiated(transceiver, codec) => {
                 PeerConnectionEvent::CodecNotNegotiated(transceiver, codec)

@@ -46,9 +46,9 @@ pub use data_channel::{DataChannelEvent, RTCDataChannel, SEND_HIGH_WATER_MARK};
 pub use events::{Events, RECEIVE_BACKLOG_LIMIT};
 pub use mdns::{MdnsResolveError, MdnsResolver, MDNS_IPV4};
 pub use proto::{
-    BundlePolicy, Certificate, Codec, DataChannelInit, DataChannelMessage, DataChannelState, IceCandidateInit,
-    IceConnectionState, IceGatheringState, IceTiming, IceTransportPolicy, MediaFrame, MediaType, OfferOptions,
-    PeerConnectionState, ReceivedFrame, RtcError, RtpEncodingParameters, RtpSendParameters, SdpType,
+    BundlePolicy, Certificate, Codec, DataChannelInit, DataChannelMessage, DataChannelState, DtlsTransportState,
+    IceCandidateInit, IceConnectionState, IceGatheringState, IceTiming, IceTransportPolicy, MediaFrame, MediaType,
+    OfferOptions, PeerConnectionState, ReceivedFrame, RtcError, RtpEncodingParameters, RtpSendParameters, SdpType,
     SessionDescriptionInit, SignalingState, TransceiverDirection, TransceiverId, TransceiverInfo, TransceiverInit,
 };
 pub use rtcpeer_proto::peer::StatsSelector;

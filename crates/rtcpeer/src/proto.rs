@@ -11,9 +11,9 @@ pub use rtcpeer_proto::jsep::{Codec, MediaType};
 pub use rtcpeer_proto::net::Receive;
 pub use rtcpeer_proto::peer::StatsSelector;
 pub use rtcpeer_proto::peer::{
-    BundlePolicy, IceCandidateInit, IceConnectionState, IceGatheringState, IceTransportPolicy, MediaFrame,
-    OfferOptions, PeerConfig, PeerConnection as Core, PeerConnectionState, PeerEvent, ReceivedFrame, RtcError,
-    RtpEncodingParameters, RtpSendParameters, SdpType, SessionDescriptionInit, SignalingState, TrackInit,
+    BundlePolicy, DtlsTransportState, IceCandidateInit, IceConnectionState, IceGatheringState, IceTransportPolicy,
+    MediaFrame, OfferOptions, PeerConfig, PeerConnection as Core, PeerConnectionState, PeerEvent, ReceivedFrame,
+    RtcError, RtpEncodingParameters, RtpSendParameters, SdpType, SessionDescriptionInit, SignalingState, TrackInit,
     TransceiverDirection, TransceiverId, TransceiverInfo, TransceiverInit,
 };
 pub use rtcpeer_proto::stats::StatsReport;

@@ -14,8 +14,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rtcpeer::{
-    DataChannelEvent, DataChannelInit, IceCandidateInit, IceGatheringState, PeerConnectionEvent, PeerConnectionState,
-    RTCConfiguration, RTCDataChannel, RTCPeerConnection, RtcError, SdpType, SessionDescriptionInit,
+    DataChannelEvent, DataChannelInit, DtlsTransportState, IceCandidateInit, IceGatheringState, PeerConnectionEvent,
+    PeerConnectionState, RTCConfiguration, RTCDataChannel, RTCPeerConnection, RtcError, SdpType,
+    SessionDescriptionInit,
 };
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -302,7 +303,7 @@ async fn run(session: Session, mut events: rtcpeer::Events<PeerConnectionEvent>,
                 tokio::spawn(echo::echo_channel(channel, Arc::default(), log_say()));
             }
             PeerConnectionEvent::Track(track) => media.track(track),
-            PeerConnectionEvent::KeyframeRequested(transceiver) => media.keyframe_requested(transceiver),
+            PeerConnectionEvent::KeyframeRequested(transceiver, _) => media.keyframe_requested(transceiver),
             PeerConnectionEvent::CodecNotNegotiated(transceiver, codec) => {
                 warn!(session = %id, ?transceiver, %codec, "the answer does not carry this track's codec; not sent");
             }
@@ -330,6 +331,12 @@ async fn run(session: Session, mut events: rtcpeer::Events<PeerConnectionEvent>,
                     PeerConnectionState::Failed | PeerConnectionState::Closed => break,
                     _ => {}
                 }
+            }
+            // The peer's close() sent close_notify: nothing more will come, so the session ends
+            // now rather than when ICE consent expires (the connection state stays "connected").
+            PeerConnectionEvent::DtlsStateChange(DtlsTransportState::Closed) => {
+                info!(session = %id, "the peer closed the connection");
+                break;
             }
             _ => {}
         }
@@ -488,12 +495,9 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_session_whose_remote_goes_away_is_removed() {
-        let sessions = Sessions::new(SessionConfig {
-            bind: vec![IpAddr::from([127, 0, 0, 1])],
-            disconnect_timeout: Duration::from_millis(200),
-            ..SessionConfig::default()
-        });
+    async fn a_session_whose_remote_closes_is_removed_at_once() {
+        // Neither timeout could end the session within the test's two seconds.
+        let sessions = loopback_sessions(Duration::from_secs(30));
         let (client, mut channel, offer) = client().await;
         let (_, answer) = sessions.open(offer).await.expect("answered");
         client.set_remote_description(answer).await.expect("answer applied");
@@ -504,8 +508,34 @@ mod tests {
                 other => panic!("the channel did not open: {other:?}"),
             }
         }
+        // The client's close() sends close_notify: the session ends without waiting for consent.
         client.close().await;
-        drop(channel);
+        let took = wait_until_empty(&sessions, Duration::from_secs(2)).await;
+        assert!(took < Duration::from_secs(1), "removed only after {took:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_session_whose_remote_vanishes_is_removed() {
+        let sessions = Sessions::new(SessionConfig {
+            bind: vec![IpAddr::from([127, 0, 0, 1])],
+            disconnect_timeout: Duration::from_millis(200),
+            ..SessionConfig::default()
+        });
+        // The client runs on a runtime of its own, so that shutting that runtime down drops its
+        // connection without a word (no close_notify): a peer whose machine went away.
+        let client_runtime = tokio::runtime::Runtime::new().expect("client runtime");
+        let (client, mut channel, offer) = client_runtime.spawn(client()).await.expect("client");
+        let (_, answer) = sessions.open(offer).await.expect("answered");
+        client.set_remote_description(answer).await.expect("answer applied");
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), channel.next_event()).await {
+                Ok(Some(DataChannelEvent::Open)) => break,
+                Ok(Some(_)) => {}
+                other => panic!("the channel did not open: {other:?}"),
+            }
+        }
+        client_runtime.shutdown_background();
+        drop((client, channel));
         // Consent checks find the remote gone within about 5 s; 200 ms of `disconnected` later it is removed.
         let took = wait_until_empty(&sessions, Duration::from_secs(15)).await;
         assert!(took < Duration::from_secs(10), "removed only after {took:?}");

@@ -247,6 +247,9 @@ pub struct NegotiatedMedia {
     pub remote_rids: Vec<String>,
     /// The rids we send as simulcast, in our order (empty: one stream without a rid).
     pub send_rids: Vec<String>,
+    /// Ask the remote's sender for keyframes with FIR (RFC 5104 §4.3.1) rather than PLI: no
+    /// format negotiated `nack pli` and one negotiated `ccm fir`.
+    pub keyframe_by_fir: bool,
 }
 
 impl NegotiatedMedia {
@@ -278,6 +281,8 @@ impl NegotiatedMedia {
             }
         }
         let receiving = receives(direction);
+        let has_feedback = |fb: &str| params.codecs.iter().any(|c| c.rtcp_fb.iter().any(|f| f == fb));
+        let keyframe_by_fir = !has_feedback("nack pli") && has_feedback("ccm fir");
         NegotiatedMedia {
             mid: params.mid.clone(),
             kind: params.kind,
@@ -295,6 +300,7 @@ impl NegotiatedMedia {
                 Some(s) if sends(direction) => s.layers.iter().map(|l| l.rid.clone()).collect(),
                 _ => Vec::new(),
             },
+            keyframe_by_fir,
         }
     }
 

@@ -10,6 +10,6 @@ pub use transceiver::{
     TransceiverId, TransceiverInfo, TransceiverInit, MAX_RID_LENGTH, MAX_SEND_ENCODINGS,
 };
 pub use types::{
-    BundlePolicy, IceCandidateInit, IceConnectionState, IceGatheringState, IceTransportPolicy, PeerConnectionState,
-    RtcError, SdpType, SessionDescriptionInit, SignalingState,
+    BundlePolicy, DtlsTransportState, IceCandidateInit, IceConnectionState, IceGatheringState, IceTransportPolicy,
+    PeerConnectionState, RtcError, SdpType, SessionDescriptionInit, SignalingState,
 };

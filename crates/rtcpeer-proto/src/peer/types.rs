@@ -193,6 +193,23 @@ w3c_enum!(
 );
 
 w3c_enum!(
+    /// `RTCDtlsTransportState`: the state of the DTLS transport every section is bundled on.
+    DtlsTransportState {
+        /// DTLS has not started (ICE has not selected a pair yet).
+        #[default]
+        New => "new",
+        /// The handshake is under way.
+        Connecting => "connecting",
+        /// The handshake finished and the peer's certificate matched its fingerprint.
+        Connected => "connected",
+        /// The peer sent `close_notify` (its `close()`), or we closed.
+        Closed => "closed",
+        /// The handshake or the connection failed.
+        Failed => "failed",
+    }
+);
+
+w3c_enum!(
     /// `RTCBundlePolicy`.
     BundlePolicy {
         /// Bundle by media type.

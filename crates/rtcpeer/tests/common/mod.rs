@@ -5,8 +5,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use rtcpeer::{
-    DataChannelEvent, DataChannelInit, DataChannelMessage, DataChannelState, IceCandidateInit, PeerConnectionEvent,
-    PeerConnectionState, RTCConfiguration, RTCDataChannel, RTCPeerConnection, SignalingState,
+    DataChannelEvent, DataChannelInit, DataChannelMessage, DataChannelState, DtlsTransportState, IceCandidateInit,
+    PeerConnectionEvent, PeerConnectionState, RTCConfiguration, RTCDataChannel, RTCPeerConnection, SignalingState,
 };
 use tokio::sync::mpsc;
 use tokio::time::timeout;
@@ -22,6 +22,7 @@ pub enum Seen {
     Candidate(Option<IceCandidateInit>),
     IceConnection(String),
     Connection(PeerConnectionState),
+    Dtls(DtlsTransportState),
     NegotiationNeeded,
     DataChannel,
     /// A media event (track, keyframe request, codec not negotiated): these tests carry data only.
@@ -53,6 +54,7 @@ pub fn pump(
                 PeerConnectionEvent::IceGatheringStateChange(s) => Seen::Gathering(s.to_string()),
                 PeerConnectionEvent::IceConnectionStateChange(s) => Seen::IceConnection(s.to_string()),
                 PeerConnectionEvent::ConnectionStateChange(s) => Seen::Connection(s),
+                PeerConnectionEvent::DtlsStateChange(s) => Seen::Dtls(s),
                 PeerConnectionEvent::SignalingStateChange(s) => Seen::Signaling(s),
                 PeerConnectionEvent::NegotiationNeeded => Seen::NegotiationNeeded,
                 PeerConnectionEvent::IceCandidateError { error_code, .. } => Seen::CandidateError(error_code),
@@ -62,7 +64,7 @@ pub fn pump(
                 }
                 PeerConnectionEvent::Track(_)
                 | PeerConnectionEvent::CodecNotNegotiated(..)
-                | PeerConnectionEvent::KeyframeRequested(_)
+                | PeerConnectionEvent::KeyframeRequested(..)
                 | PeerConnectionEvent::TargetBitrate { .. } => Seen::Media,
             };
             let _ = seen_tx.send(seen);

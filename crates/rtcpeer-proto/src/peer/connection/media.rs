@@ -26,7 +26,7 @@ use crate::jsep::{extension, Codec, NegotiatedMedia};
 use crate::media::codec::Packetizer;
 use crate::media::jitter::JitterBuffer;
 use crate::peer::transceiver::{MediaFrame, ReceivedFrame, TransceiverId};
-use crate::rtp::rtcp::{Nack, Pli, ReceiverReport, ReportBlock, Sdes};
+use crate::rtp::rtcp::{Fir, FirEntry, Nack, Pli, ReceiverReport, ReportBlock, Sdes};
 use crate::rtp::{
     is_rtcp, rtt_from_report, unwrap_rtx, NackConfig, NackTracker, NtpTime, ReceiverStats, RtcpPacket, RtpBuilder,
     RtpPacket, RtxSender, SendHistory, SenderStats, TwccConfig, TwccRecorder,
@@ -82,6 +82,8 @@ pub struct MediaCounters {
     pub nacks_sent: u64,
     /// PLIs sent.
     pub plis_sent: u64,
+    /// FIRs sent (when the remote's formats take `ccm fir` but not `nack pli`).
+    pub firs_sent: u64,
     /// Frames written before the transport could carry them, or that failed to packetize.
     pub frames_not_sent: u64,
 }
@@ -161,6 +163,8 @@ pub(super) struct ReceiveCounters {
     pub(super) nack_count: u64,
     /// PLI packets sent about the stream.
     pub(super) pli_count: u64,
+    /// FIR requests sent about the stream; the next one's sequence number, modulo 256.
+    pub(super) fir_count: u64,
     /// The last sender report from the stream's source: its NTP time, packet and octet counts.
     pub(super) last_sender_report: Option<(NtpTime, u32, u32)>,
     /// Sender reports received from the source.
@@ -419,8 +423,9 @@ impl PeerConnection {
     ///
     /// Frames of an encoding that is not `active`, or that the remote did not accept (an answer
     /// without that rid in `a=simulcast:recv`), are not sent: `Ok(false)`. `Ok(true)` when the
-    /// frame went out. A PLI or FIR about any layer raises [`PeerEvent::KeyframeRequested`] for
-    /// the transceiver (it does not name the layer): answer it with a keyframe on every layer. `InvalidAccessError` for a rid the sender has no encoding for; the other
+    /// frame went out. A PLI or FIR about a layer's SSRC raises [`PeerEvent::KeyframeRequested`]
+    /// naming the transceiver and that layer's rid: answer it with a keyframe on that layer.
+    /// `InvalidAccessError` for a rid the sender has no encoding for; the other
     /// errors are [`write_frame`](Self::write_frame)'s.
     pub fn write_frame_for_rid(
         &mut self,
@@ -598,27 +603,59 @@ impl PeerConnection {
         }
     }
 
-    /// Asks the sender of the transceiver's remote track for a keyframe (PLI).
+    /// Asks the sender of the transceiver's remote track for a keyframe on every stream it
+    /// sends us (each simulcast layer): with PLI, or with FIR (RFC 5104 §4.3.1) when the
+    /// negotiated formats take `ccm fir` but not `nack pli`.
     pub fn request_keyframe(&mut self, id: TransceiverId) {
-        let Some(sender_ssrc) = self.transceivers.get(id.0).map(|t| t.ssrc) else {
+        self.request_keyframes(id, None);
+    }
+
+    /// Asks the remote sender for a keyframe on one simulcast layer only, the stream whose rid
+    /// is `rid` (what an SFU does when one subscriber of that layer needs a refresh). Nothing
+    /// is sent when no stream of that rid has arrived.
+    pub fn request_keyframe_for_rid(&mut self, id: TransceiverId, rid: &str) {
+        self.request_keyframes(id, Some(rid));
+    }
+
+    /// PLI or FIR for the transceiver's receive streams, or only the one of layer `only`.
+    fn request_keyframes(&mut self, id: TransceiverId, only: Option<&str>) {
+        let Some(t) = self.transceivers.get(id.0) else {
             return;
         };
+        let sender_ssrc = t.ssrc;
+        let by_fir = t.negotiated.as_ref().is_some_and(|n| n.keyframe_by_fir);
         let ssrcs: Vec<u32> = self
             .media
             .receivers
             .iter()
-            .filter(|r| r.transceiver == id)
+            .filter(|r| r.transceiver == id && only.is_none_or(|rid| r.rid.as_deref() == Some(rid)))
             .map(|r| r.ssrc)
             .collect();
         for media_ssrc in ssrcs {
-            self.send_rtcp(&[RtcpPacket::Pli(Pli {
-                sender_ssrc,
-                media_ssrc,
-            })]);
-            self.media.counters.plis_sent += 1;
-            if let Some(r) = self.media.receivers.iter_mut().find(|r| r.ssrc == media_ssrc) {
+            let Some(r) = self.media.receivers.iter_mut().find(|r| r.ssrc == media_ssrc) else {
+                continue;
+            };
+            let packet = if by_fir {
+                // Each new request takes the next sequence number (§4.3.1.2).
+                let seq_nr = (r.counters.fir_count % 256) as u8;
+                r.counters.fir_count += 1;
+                self.media.counters.firs_sent += 1;
+                RtcpPacket::Fir(Fir {
+                    sender_ssrc,
+                    entries: vec![FirEntry {
+                        ssrc: media_ssrc,
+                        seq_nr,
+                    }],
+                })
+            } else {
                 r.counters.pli_count += 1;
-            }
+                self.media.counters.plis_sent += 1;
+                RtcpPacket::Pli(Pli {
+                    sender_ssrc,
+                    media_ssrc,
+                })
+            };
+            self.send_rtcp(&[packet]);
         }
     }
 
@@ -946,8 +983,8 @@ impl PeerConnection {
 
     fn keyframe_requested(&mut self, ssrc: u32) {
         if let Some(s) = self.media.senders.iter().find(|s| s.ssrc == ssrc) {
-            let id = s.transceiver;
-            self.push_event(PeerEvent::KeyframeRequested(id));
+            let event = PeerEvent::KeyframeRequested(s.transceiver, s.rid.clone());
+            self.push_event(event);
         }
     }
 

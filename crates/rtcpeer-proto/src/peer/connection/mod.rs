@@ -98,6 +98,9 @@ pub enum PeerEvent {
     IceConnectionStateChange(IceConnectionState),
     /// `connectionstatechange`.
     ConnectionStateChange(PeerConnectionState),
+    /// The `RTCDtlsTransport`'s `statechange`. `Closed` while the connection is open means the
+    /// peer sent `close_notify`: it called `close()`, and nothing more will arrive from it.
+    DtlsStateChange(DtlsTransportState),
     /// `signalingstatechange`.
     SignalingStateChange(SignalingState),
     /// `negotiationneeded`.
@@ -133,8 +136,10 @@ pub enum PeerEvent {
     CodecNotNegotiated(TransceiverId, Codec),
     /// A frame of a remote track, reassembled.
     Frame(TransceiverId, ReceivedFrame),
-    /// The remote asked for a keyframe (PLI or FIR) on this transceiver's sender.
-    KeyframeRequested(TransceiverId),
+    /// The remote asked for a keyframe (PLI or FIR) on this transceiver's sender: on the
+    /// simulcast layer with this rid, or on its only stream (`None`) without simulcast. An
+    /// application that encodes each layer re-encodes only the one named.
+    KeyframeRequested(TransceiverId, Option<String>),
     /// The congestion controller's target for everything we send changed materially (by 5 % or
     /// more since the last such event): encoders should aim for this many bits per second in
     /// total.
@@ -167,6 +172,7 @@ pub struct PeerConnection {
     gathering: IceGatheringState,
     ice_state: IceConnectionState,
     state: PeerConnectionState,
+    dtls_state: DtlsTransportState,
 
     ice: IceAgent,
     /// Server-reflexive and relayed candidates, and the TURN allocations' traffic.
@@ -238,6 +244,7 @@ impl PeerConnection {
             gathering: IceGatheringState::New,
             ice_state: IceConnectionState::New,
             state: PeerConnectionState::New,
+            dtls_state: DtlsTransportState::New,
             ice,
             gatherer: IceGatherer::new(config.gather),
             ice_servers: config.ice_servers,
@@ -300,6 +307,12 @@ impl PeerConnection {
     /// The combined ICE + DTLS connection state.
     pub fn connection_state(&self) -> PeerConnectionState {
         self.state
+    }
+    /// The DTLS transport's state (`RTCDtlsTransport.state`); `Closed` once the peer sent
+    /// `close_notify`, although [`connection_state`](Self::connection_state) stays `connected`
+    /// then, as W3C webrtc-pc §4.3.3 aggregates a closed DTLS transport.
+    pub fn dtls_transport_state(&self) -> DtlsTransportState {
+        self.dtls_state
     }
     /// What was dropped so far.
     pub fn drop_counters(&self) -> DropCounters {
@@ -585,6 +598,7 @@ impl PeerConnection {
         self.signaling = SignalingState::Closed;
         self.ice_state = IceConnectionState::Closed;
         self.state = PeerConnectionState::Closed;
+        self.dtls_state = DtlsTransportState::Closed;
         // As in the browser, close() raises no events.
         self.events.clear();
     }

@@ -322,6 +322,9 @@ impl PeerConnection {
                 )));
             }
         }
+        if desc.kind == SdpType::Offer {
+            self.check_room_for_remote_offer(&remote)?;
+        }
         self.prepare_remote_ice_restart(&remote, desc.kind);
 
         self.ice.set_remote_credentials(IceCredentials {

@@ -407,8 +407,7 @@ impl PeerConnection {
                     frames_received: video.then_some(c.frames_received),
                     nack_count: c.nack_count,
                     pli_count: video.then_some(c.pli_count),
-                    // We ask for keyframes with PLI only (no FIR is ever sent).
-                    fir_count: video.then_some(0),
+                    fir_count: video.then_some(c.fir_count),
                 }),
             );
         }

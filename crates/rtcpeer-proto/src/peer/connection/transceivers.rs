@@ -6,7 +6,7 @@ use tracing::debug;
 
 use crate::jsep::{
     answer_media, apply_answer, offer_media, simulcast, Codec, LocalSection, MediaNegotiationError, MediaType,
-    NegotiatedMedia, RemoteSection, SendLayer, SenderParams, TransceiverWants,
+    NegotiatedMedia, RemoteParameters, RemoteSection, SendLayer, SenderParams, TransceiverWants,
 };
 use crate::peer::transceiver::*;
 
@@ -544,6 +544,41 @@ impl PeerConnection {
                 rejected()
             }
         }
+    }
+
+    /// Before a remote offer is applied: whether the transceivers its audio/video sections
+    /// would add (those [`associate_remote_offer`](Self::associate_remote_offer) finds no
+    /// transceiver for) fit within [`MAX_TRANSCEIVERS`]; an `OperationError` if not, so that
+    /// the offer is refused whole and the connection stays as it was.
+    pub(super) fn check_room_for_remote_offer(&self, remote: &RemoteParameters) -> Result<(), RtcError> {
+        let mut reusable: Vec<&Transceiver> = self
+            .transceivers
+            .iter()
+            .filter(|t| t.mid.is_none() && t.from_add_track && !t.stopped())
+            .collect();
+        let mut added = 0usize;
+        for s in remote.sections.iter().filter(|s| !s.rejected) {
+            let (Some(mid), Some(media)) = (&s.mid, &s.media) else {
+                continue;
+            };
+            if self.transceivers.iter().any(|t| t.mid.as_deref() == Some(mid.as_str())) {
+                continue;
+            }
+            match reusable.iter().position(|t| t.kind == media.kind) {
+                Some(i) => {
+                    reusable.swap_remove(i);
+                }
+                None => added += 1,
+            }
+        }
+        if self.transceivers.len() + added > MAX_TRANSCEIVERS {
+            return Err(RtcError::Operation(format!(
+                "the remote offer needs {added} more transceivers than the {} this connection has; \
+                 a connection holds at most {MAX_TRANSCEIVERS}",
+                self.transceivers.len()
+            )));
+        }
+        Ok(())
     }
 
     /// Setting a remote offer: associates each audio/video section with a transceiver,

@@ -165,6 +165,19 @@ impl PeerConnection {
     pub(super) fn update_connection_state(&mut self) {
         use crate::dtls::DtlsState;
         let dtls = self.dtls.as_ref().map(|d| d.state());
+        let dtls_state = match dtls {
+            _ if self.dtls_failed => DtlsTransportState::Failed,
+            None | Some(DtlsState::New) => DtlsTransportState::New,
+            Some(DtlsState::Connecting) => DtlsTransportState::Connecting,
+            Some(DtlsState::Connected) => DtlsTransportState::Connected,
+            Some(DtlsState::Closed) => DtlsTransportState::Closed,
+            Some(DtlsState::Failed) => DtlsTransportState::Failed,
+        };
+        if dtls_state != self.dtls_state {
+            debug!(from = %self.dtls_state, to = %dtls_state, "DTLS transport state");
+            self.dtls_state = dtls_state;
+            self.push_event(PeerEvent::DtlsStateChange(dtls_state));
+        }
         let state = match (self.ice_state, dtls) {
             _ if self.dtls_failed => PeerConnectionState::Failed,
             (IceConnectionState::Failed, _) | (_, Some(DtlsState::Failed)) => PeerConnectionState::Failed,
