@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use crate::mdns::MdnsResolver;
 use crate::proto::{BundlePolicy, Certificate, IceTransportPolicy, RtcError};
+use crate::shared_socket::SharedUdpSocket;
 use rtcpeer_proto::ice::server::{validate_ice_servers, IceServer, ValidIceServer};
 
 /// `RTCIceServer`: a STUN or TURN server.
@@ -46,6 +47,12 @@ pub struct RTCConfiguration {
     /// The default sends one-shot mDNS queries to `224.0.0.251:5353` out of the connection's
     /// IPv4 addresses; [`MdnsResolver::disabled`] ignores such candidates.
     pub mdns: MdnsResolver,
+    /// rtcpeer extension: a UDP port shared with other connections instead of sockets of its own.
+    ///
+    /// When set, the connection binds nothing, ignores [`bind_addresses`](Self::bind_addresses) and
+    /// gathers one host candidate, the shared socket's address; see [`SharedUdpSocket`] for how
+    /// datagrams find their connection.
+    pub shared_socket: Option<SharedUdpSocket>,
 }
 
 impl Default for RTCConfiguration {
@@ -57,6 +64,7 @@ impl Default for RTCConfiguration {
             certificates: Vec::new(),
             bind_addresses: Vec::new(),
             mdns: MdnsResolver::default(),
+            shared_socket: None,
         }
     }
 }

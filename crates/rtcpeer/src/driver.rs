@@ -23,6 +23,7 @@ use crate::proto::{
     ChannelId, Core, DataChannelMessage, DataChannelState, IceCandidateInit, PeerEvent, Receive, RtcError,
     TransceiverId,
 };
+use crate::shared_socket::SharedPort;
 use crate::stats::TransportStats;
 use crate::track::{self, LocalTrack, RemoteTrackSender, TrackFrame};
 
@@ -45,10 +46,25 @@ struct ChannelEntry {
     waiting: VecDeque<WaitingSend>,
 }
 
-/// One bound UDP socket.
+/// One UDP socket the connection sends and receives on.
 struct Socket {
-    socket: UdpSocket,
+    io: SocketIo,
     local: SocketAddr,
+}
+
+/// A socket of the connection's own, or its share of a [`SharedUdpSocket`](crate::SharedUdpSocket).
+enum SocketIo {
+    Own(UdpSocket),
+    Shared(SharedPort),
+}
+
+impl Socket {
+    async fn send_to(&mut self, contents: &[u8], destination: SocketAddr) -> io::Result<usize> {
+        match &mut self.io {
+            SocketIo::Own(socket) => socket.send_to(contents, destination).await,
+            SocketIo::Shared(port) => port.send_to(contents, destination).await,
+        }
+    }
 }
 
 /// What woke the task.
@@ -94,6 +110,7 @@ impl Driver {
     pub(crate) fn new(
         core: Core,
         sockets: Vec<(UdpSocket, SocketAddr)>,
+        shared: Option<SharedPort>,
         commands: mpsc::Receiver<Command>,
         weak_commands: mpsc::WeakSender<Command>,
         events: EventSender<PeerConnectionEvent>,
@@ -101,7 +118,20 @@ impl Driver {
         ended: watch::Sender<bool>,
         mdns: MdnsResolver,
     ) -> Self {
-        let locals: Vec<SocketAddr> = sockets.iter().map(|(_, local)| *local).collect();
+        let mut sockets: Vec<Socket> = sockets
+            .into_iter()
+            .map(|(socket, local)| Socket {
+                io: SocketIo::Own(socket),
+                local,
+            })
+            .collect();
+        if let Some(port) = shared {
+            sockets.push(Socket {
+                local: port.local_addr(),
+                io: SocketIo::Shared(port),
+            });
+        }
+        let locals: Vec<SocketAddr> = sockets.iter().map(|socket| socket.local).collect();
         let (frames_tx, frames_rx) = track::frame_queue();
         Driver {
             frames_tx,
@@ -110,10 +140,7 @@ impl Driver {
             streams: ServerStreams::new(),
             lookups: Lookups::new(mdns, &locals),
             core,
-            sockets: sockets
-                .into_iter()
-                .map(|(socket, local)| Socket { socket, local })
-                .collect(),
+            sockets,
             commands,
             weak_commands,
             events,
@@ -121,7 +148,8 @@ impl Driver {
             channels: HashMap::new(),
             waiting_sends: 0,
             stats: TransportStats::default(),
-            buffer: vec![0; MAX_DATAGRAM],
+            // Sized on the first read from a socket of our own; a shared socket's datagrams are moved in.
+            buffer: Vec::new(),
             next_socket: 0,
             ended,
         }
@@ -135,7 +163,7 @@ impl Driver {
             let deadline = self.core.poll_timeout();
             let reading = !self.backlog.is_full();
             let input = {
-                let sockets = &self.sockets;
+                let sockets = &mut self.sockets;
                 let buffer = &mut self.buffer;
                 let first = self.next_socket;
                 let resolving = self.lookups.is_busy();
@@ -252,7 +280,11 @@ impl Driver {
                 let _ = reply.send(self.core.create_answer());
             }
             Command::SetLocalDescription(desc, reply) => {
-                let _ = reply.send(self.core.set_local_description(now, desc));
+                let result = self.core.set_local_description(now, desc);
+                if result.is_ok() {
+                    self.register_ufrag();
+                }
+                let _ = reply.send(result);
             }
             Command::SetRemoteDescription(desc, reply) => {
                 let result = self.core.set_remote_description(now, desc.clone());
@@ -382,6 +414,26 @@ impl Driver {
         }
     }
 
+    /// Tells the shared sockets our ICE ufrag (from the local description), so STUN requests naming it
+    /// find this connection.
+    fn register_ufrag(&mut self) {
+        let Some(description) = self.core.local_description() else {
+            return;
+        };
+        let Some(ufrag) = description
+            .sdp
+            .lines()
+            .find_map(|line| line.trim_end().strip_prefix("a=ice-ufrag:"))
+        else {
+            return;
+        };
+        for socket in &mut self.sockets {
+            if let SocketIo::Shared(port) = &mut socket.io {
+                port.set_ufrag(ufrag);
+            }
+        }
+    }
+
     /// Sends now, or queues the send behind earlier waiting ones while the channel's buffer is above the mark.
     fn send(&mut self, channel: ChannelId, message: DataChannelMessage, reply: Reply<()>) {
         let Some(entry) = self.channels.get_mut(&channel) else {
@@ -451,12 +503,12 @@ impl Driver {
             let mut progressed = false;
             while let Some(transmit) = self.core.poll_transmit() {
                 progressed = true;
-                let Some(socket) = self.sockets.iter().find(|s| s.local == transmit.source) else {
+                let Some(socket) = self.sockets.iter_mut().find(|s| s.local == transmit.source) else {
                     self.stats.send_errors += 1;
                     warn!(source = %transmit.source, "the core sent from an address with no socket");
                     continue;
                 };
-                match socket.socket.send_to(&transmit.contents, transmit.destination).await {
+                match socket.send_to(&transmit.contents, transmit.destination).await {
                     Ok(_) => {
                         self.stats.datagrams_sent += 1;
                         self.stats.bytes_sent += transmit.contents.len() as u64;
@@ -602,22 +654,34 @@ fn reject(command: Command) {
     }
 }
 
-/// Polls every socket once, starting at `first`, for one datagram.
+/// Polls every socket once, starting at `first`, for one datagram, which lands in `buffer`.
 fn poll_sockets(
-    sockets: &[Socket],
+    sockets: &mut [Socket],
     first: usize,
-    buffer: &mut [u8],
+    buffer: &mut Vec<u8>,
     cx: &mut std::task::Context<'_>,
 ) -> Poll<(usize, io::Result<(usize, SocketAddr)>)> {
     let count = sockets.len();
     for offset in 0..count {
         let index = (first + offset) % count;
-        let Some(socket) = sockets.get(index) else { continue };
-        let mut read = ReadBuf::new(buffer);
-        match socket.socket.poll_recv_from(cx, &mut read) {
-            Poll::Ready(Ok(source)) => return Poll::Ready((index, Ok((read.filled().len(), source)))),
-            Poll::Ready(Err(error)) => return Poll::Ready((index, Err(error))),
-            Poll::Pending => {}
+        let Some(socket) = sockets.get_mut(index) else { continue };
+        match &mut socket.io {
+            SocketIo::Own(socket) => {
+                if buffer.len() < MAX_DATAGRAM {
+                    buffer.resize(MAX_DATAGRAM, 0);
+                }
+                let mut read = ReadBuf::new(buffer);
+                match socket.poll_recv_from(cx, &mut read) {
+                    Poll::Ready(Ok(source)) => return Poll::Ready((index, Ok((read.filled().len(), source)))),
+                    Poll::Ready(Err(error)) => return Poll::Ready((index, Err(error))),
+                    Poll::Pending => {}
+                }
+            }
+            SocketIo::Shared(port) => {
+                if let Poll::Ready((len, source)) = port.poll_recv(cx, buffer) {
+                    return Poll::Ready((index, Ok((len, source))));
+                }
+            }
         }
     }
     Poll::Pending

@@ -31,6 +31,7 @@ mod events;
 mod interfaces;
 mod mdns;
 mod proto;
+mod shared_socket;
 mod socket;
 mod stats;
 mod track;
@@ -51,5 +52,6 @@ pub use proto::{
 pub use rtcpeer_proto::peer::StatsSelector;
 pub use rtcpeer_proto::peer::{DropCounters, MediaCounters};
 pub use rtcpeer_proto::stats::{Stats, StatsKind, StatsType};
+pub use shared_socket::{SharedUdpSocket, ADDRESSES_PER_CONNECTION, SHARED_RECEIVE_QUEUE};
 pub use stats::{RTCStatsReport, TransportStats};
 pub use track::{LocalTrack, RemoteTrack, RemoteTrackEvent, LOCAL_FRAME_QUEUE, REMOTE_FRAME_QUEUE};
