@@ -668,7 +668,8 @@ fn poll_sockets(
         match &mut socket.io {
             SocketIo::Own(socket) => {
                 if buffer.len() < MAX_DATAGRAM {
-                    buffer.resize(MAX_DATAGRAM, 0);
+                    // Zeroed by the allocator: pages the kernel never writes to stay unmapped.
+                    *buffer = vec![0; MAX_DATAGRAM];
                 }
                 let mut read = ReadBuf::new(buffer);
                 match socket.poll_recv_from(cx, &mut read) {
