@@ -7,6 +7,7 @@
 mod connections;
 mod datachannel;
 mod forward;
+mod libwebrtc;
 mod peers;
 mod raw_udp;
 mod report;
@@ -111,6 +112,11 @@ pub async fn run(options: &BenchOptions) -> Result<Vec<BenchResult>, BenchError>
         Some(_) => Peers::Unavailable("not needed".into()),
         None => Peers::Unavailable("--no-compare".into()),
     };
+    let node = match &options.peers_manifest {
+        Some(manifest) if needs_peers => libwebrtc::Libwebrtc::prepare(&libwebrtc::dir_beside(manifest)),
+        Some(_) => libwebrtc::Libwebrtc::Unavailable("not needed".into()),
+        None => libwebrtc::Libwebrtc::Unavailable("--no-compare".into()),
+    };
     let seconds = options.duration.as_secs_f64();
 
     if TRANSFERS.iter().any(|(name, ..)| wanted(options, name)) {
@@ -135,6 +141,11 @@ pub async fn run(options: &BenchOptions) -> Result<Vec<BenchResult>, BenchError>
                 progress(&format!("{name} ({stack})"));
                 result = result.with(stack, peers.run("datachannel-throughput", stack, &args, "value"));
             }
+            progress(&format!("{name} (libwebrtc)"));
+            let libwebrtc = node
+                .run_fields("datachannel-throughput", &args, &["value"])
+                .swap_remove(0);
+            result = result.with(libwebrtc::NAME, libwebrtc);
             out.emit(&result);
             results.push(result);
         }
@@ -175,6 +186,12 @@ pub async fn run(options: &BenchOptions) -> Result<Vec<BenchResult>, BenchError>
             median = median.with(stack, median_value);
             p95 = p95.with(stack, p95_value);
         }
+        progress("connect-time (libwebrtc)");
+        let mut fields = node.run_fields("connect-time", &args, &["median_ms", "p95_ms"]);
+        let p95_value = fields.pop().unwrap_or(Comparison::Skipped("no p95".into()));
+        let median_value = fields.pop().unwrap_or(Comparison::Skipped("no median".into()));
+        median = median.with(libwebrtc::NAME, median_value);
+        p95 = p95.with(libwebrtc::NAME, p95_value);
         for result in [median, p95] {
             out.emit(&result);
             results.push(result);
