@@ -80,7 +80,9 @@ enum Input {
 
 /// The state of one connection's task.
 pub(crate) struct Driver {
-    core: Core,
+    /// Boxed: the core is about 16 KiB, and the task's future would otherwise hold the driver twice
+    /// (as `run`'s argument and as its moved-in state), which idle connections pay for in memory.
+    core: Box<Core>,
     sockets: Vec<Socket>,
     commands: mpsc::Receiver<Command>,
     /// Lets the task hand out new channel handles without keeping itself alive.
@@ -139,7 +141,7 @@ impl Driver {
             remote_tracks: HashMap::new(),
             streams: ServerStreams::new(),
             lookups: Lookups::new(mdns, &locals),
-            core,
+            core: Box::new(core),
             sockets,
             commands,
             weak_commands,
