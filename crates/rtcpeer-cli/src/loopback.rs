@@ -91,17 +91,34 @@ async fn wait_open(channel: &mut RTCDataChannel) -> Result<(), String> {
 /// Connects two peers bound to 127.0.0.1 with `channels` reliable ordered channels, and `track` sent from the
 /// offerer when given, within `limit`.
 pub async fn connect(channels: usize, track: Option<&LocalTrack>, limit: Duration) -> Result<Pair, String> {
-    tokio::time::timeout(limit, connect_steps(channels, track))
+    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let config = RTCConfiguration::bound_to([loopback]);
+    connect_configured(config.clone(), config, channels, track, limit).await
+}
+
+/// Like [`connect`], with the offerer's and the answerer's configurations given.
+pub async fn connect_configured(
+    offerer: RTCConfiguration,
+    answerer: RTCConfiguration,
+    channels: usize,
+    track: Option<&LocalTrack>,
+    limit: Duration,
+) -> Result<Pair, String> {
+    tokio::time::timeout(limit, connect_steps(offerer, answerer, channels, track))
         .await
         .map_err(|_| format!("connecting took longer than {limit:?}"))?
 }
 
-async fn connect_steps(count: usize, track: Option<&LocalTrack>) -> Result<Pair, String> {
-    let loopback = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let mut offerer = RTCPeerConnection::new(RTCConfiguration::bound_to([loopback]))
+async fn connect_steps(
+    offerer: RTCConfiguration,
+    answerer: RTCConfiguration,
+    count: usize,
+    track: Option<&LocalTrack>,
+) -> Result<Pair, String> {
+    let mut offerer = RTCPeerConnection::new(offerer)
         .await
         .map_err(call("creating the offerer"))?;
-    let mut answerer = RTCPeerConnection::new(RTCConfiguration::bound_to([loopback]))
+    let mut answerer = RTCPeerConnection::new(answerer)
         .await
         .map_err(call("creating the answerer"))?;
     let mut local = Vec::with_capacity(count);

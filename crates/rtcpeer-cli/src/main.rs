@@ -103,6 +103,10 @@ enum Command {
         /// Connections for the connect-time median and p95.
         #[arg(long, default_value_t = 100)]
         connect_runs: usize,
+        /// Pairs of idle connections the `connections` benchmark holds (each pair is two connections;
+        /// 5000 gives the 10,000).
+        #[arg(long, default_value_t = 500)]
+        connection_pairs: usize,
         /// Run only benchmarks whose name contains this (repeatable), e.g. `srtp`, `datachannel-1k`.
         #[arg(long)]
         only: Vec<String>,
@@ -271,6 +275,7 @@ fn main() -> ExitCode {
             json,
             seconds,
             connect_runs,
+            connection_pairs,
             only,
             no_compare,
             peers_manifest,
@@ -279,6 +284,7 @@ fn main() -> ExitCode {
                 json,
                 duration: Duration::from_secs_f64(seconds.clamp(0.1, 600.0)),
                 connect_runs: connect_runs.max(1),
+                connection_pairs: connection_pairs.max(1),
                 only,
                 peers_manifest: if no_compare {
                     None

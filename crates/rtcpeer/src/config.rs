@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use crate::certificate::RTCCertificate;
 use crate::mdns::MdnsResolver;
 use crate::proto::{BundlePolicy, BweConfig, IceTiming, IceTransportPolicy, RtcError};
+use crate::shared_socket::SharedUdpSocket;
 use rtcpeer_proto::ice::server::{validate_ice_servers, IceServer, ValidIceServer};
 use rustls::pki_types::CertificateDer;
 
@@ -102,6 +103,12 @@ pub struct RTCConfiguration {
     /// pacing at 2.5 × the target). Its target arrives as
     /// [`PeerConnectionEvent::TargetBitrate`](crate::PeerConnectionEvent::TargetBitrate).
     pub congestion_control: BweConfig,
+    /// rtcpeer extension: a UDP port shared with other connections instead of sockets of its own.
+    ///
+    /// When set, the connection binds nothing, ignores [`bind_addresses`](Self::bind_addresses) and
+    /// gathers one host candidate, the shared socket's address; see [`SharedUdpSocket`] for how
+    /// datagrams find their connection.
+    pub shared_socket: Option<SharedUdpSocket>,
 }
 
 impl Default for RTCConfiguration {
@@ -118,6 +125,7 @@ impl Default for RTCConfiguration {
             turn_tls_roots: Vec::new(),
             ice_timing: IceTiming::default(),
             congestion_control: BweConfig::default(),
+            shared_socket: None,
         }
     }
 }

@@ -235,7 +235,8 @@ async fn resolve_servers(servers: &[ValidIceServer]) -> Vec<ServerEndpoint> {
 }
 
 impl RTCPeerConnection {
-    /// Creates a connection: binds one UDP socket (ephemeral port) per local address and starts its task.
+    /// Creates a connection: binds one UDP socket (ephemeral port) per local address, or uses
+    /// [`RTCConfiguration::shared_socket`], and starts its task.
     ///
     /// Must be called inside a tokio runtime.
     ///
@@ -247,7 +248,10 @@ impl RTCPeerConnection {
         check_certificates(&config.certificates)?;
         check_rtcp_mux_policy(config.rtcp_mux_policy)?;
         let servers = crate::config::validate(&config.ice_servers)?;
-        let addresses = if config.bind_addresses.is_empty() {
+        let shared = config.shared_socket.as_ref().map(|socket| socket.register());
+        let addresses = if shared.is_some() {
+            Vec::new()
+        } else if config.bind_addresses.is_empty() {
             let system = interfaces::system_addresses()
                 .map_err(|e| RtcError::Operation(format!("cannot list network interfaces: {e}")))?;
             interfaces::default_addresses(&system)
@@ -255,7 +259,11 @@ impl RTCPeerConnection {
             config.bind_addresses.clone()
         };
         let span = info_span!("rtcpeer", connection = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed));
-        let sockets = bind_all(&addresses).instrument(span.clone()).await?;
+        let sockets = if shared.is_some() {
+            Vec::new()
+        } else {
+            bind_all(&addresses).instrument(span.clone()).await?
+        };
         let ice_servers = resolve_servers(&servers).instrument(span.clone()).await;
         // TLS is set up (and the extra roots checked) only when some server is `turns:`.
         let any_tls = ice_servers.iter().any(|s| s.url.scheme == IceServerScheme::Turns);
@@ -277,8 +285,12 @@ impl RTCPeerConnection {
         // getConfiguration().certificates holds the certificate in use, generated or given.
         config.certificates = vec![RTCCertificate::from(core.certificate().clone())];
         let mdns = config.mdns.clone();
-        for (_, local) in &sockets {
-            core.add_local_address(*local);
+        for local in sockets
+            .iter()
+            .map(|(_, local)| *local)
+            .chain(shared.as_ref().map(|port| port.local_addr()))
+        {
+            core.add_local_address(local);
         }
         let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let backlog = Arc::new(Backlog::default());
@@ -288,6 +300,7 @@ impl RTCPeerConnection {
         let driver = Driver::new(
             core,
             sockets,
+            shared,
             command_rx,
             commands.downgrade(),
             event_tx,

@@ -23,6 +23,7 @@ use crate::proto::{
     ChannelId, Core, DataChannelMessage, DataChannelState, IceCandidateInit, PeerEvent, Receive, RtcError,
     TransceiverId,
 };
+use crate::shared_socket::SharedPort;
 use crate::stats::TransportStats;
 use crate::track::{self, LocalTrack, RemoteTrackSender, TrackFrame};
 use crate::turn_stream::{ServerStreams, StreamInput};
@@ -46,10 +47,25 @@ struct ChannelEntry {
     waiting: VecDeque<WaitingSend>,
 }
 
-/// One bound UDP socket.
+/// One UDP socket the connection sends and receives on.
 struct Socket {
-    socket: UdpSocket,
+    io: SocketIo,
     local: SocketAddr,
+}
+
+/// A socket of the connection's own, or its share of a [`SharedUdpSocket`](crate::SharedUdpSocket).
+enum SocketIo {
+    Own(UdpSocket),
+    Shared(SharedPort),
+}
+
+impl Socket {
+    async fn send_to(&mut self, contents: &[u8], destination: SocketAddr) -> io::Result<usize> {
+        match &mut self.io {
+            SocketIo::Own(socket) => socket.send_to(contents, destination).await,
+            SocketIo::Shared(port) => port.send_to(contents, destination).await,
+        }
+    }
 }
 
 /// What woke the task.
@@ -65,7 +81,9 @@ enum Input {
 
 /// The state of one connection's task.
 pub(crate) struct Driver {
-    core: Core,
+    /// Boxed: the core is about 16 KiB, and the task's future would otherwise hold the driver twice
+    /// (as `run`'s argument and as its moved-in state), which idle connections pay for in memory.
+    core: Box<Core>,
     sockets: Vec<Socket>,
     commands: mpsc::Receiver<Command>,
     /// Lets the task hand out new channel handles without keeping itself alive.
@@ -100,6 +118,7 @@ impl Driver {
     pub(crate) fn new(
         core: Core,
         sockets: Vec<(UdpSocket, SocketAddr)>,
+        shared: Option<SharedPort>,
         commands: mpsc::Receiver<Command>,
         weak_commands: mpsc::WeakSender<Command>,
         events: EventSender<PeerConnectionEvent>,
@@ -109,7 +128,20 @@ impl Driver {
         streams: ServerStreams,
         final_states: Arc<OnceLock<States>>,
     ) -> Self {
-        let locals: Vec<SocketAddr> = sockets.iter().map(|(_, local)| *local).collect();
+        let mut sockets: Vec<Socket> = sockets
+            .into_iter()
+            .map(|(socket, local)| Socket {
+                io: SocketIo::Own(socket),
+                local,
+            })
+            .collect();
+        if let Some(port) = shared {
+            sockets.push(Socket {
+                local: port.local_addr(),
+                io: SocketIo::Shared(port),
+            });
+        }
+        let locals: Vec<SocketAddr> = sockets.iter().map(|socket| socket.local).collect();
         let (frames_tx, frames_rx) = track::frame_queue();
         Driver {
             frames_tx,
@@ -117,11 +149,8 @@ impl Driver {
             remote_tracks: HashMap::new(),
             streams,
             lookups: Lookups::new(mdns, &locals),
-            core,
-            sockets: sockets
-                .into_iter()
-                .map(|(socket, local)| Socket { socket, local })
-                .collect(),
+            core: Box::new(core),
+            sockets,
             commands,
             weak_commands,
             events,
@@ -129,7 +158,8 @@ impl Driver {
             channels: HashMap::new(),
             waiting_sends: 0,
             stats: TransportStats::default(),
-            buffer: vec![0; MAX_DATAGRAM],
+            // Sized on the first read from a socket of our own; a shared socket's datagrams are moved in.
+            buffer: Vec::new(),
             next_socket: 0,
             ended,
             final_states,
@@ -145,7 +175,7 @@ impl Driver {
             let deadline = self.core.poll_timeout();
             let reading = !self.backlog.is_full();
             let input = {
-                let sockets = &self.sockets;
+                let sockets = &mut self.sockets;
                 let buffer = &mut self.buffer;
                 let first = self.next_socket;
                 let resolving = self.lookups.is_busy();
@@ -273,6 +303,9 @@ impl Driver {
             }
             Command::SetLocalDescription(desc, reply) => {
                 let result = self.core.set_local_description(now, desc);
+                if result.is_ok() {
+                    self.register_ufrag();
+                }
                 self.deliver_events();
                 let _ = reply.send(result);
             }
@@ -451,6 +484,26 @@ impl Driver {
         }
     }
 
+    /// Tells the shared sockets our ICE ufrag (from the local description), so STUN requests naming it
+    /// find this connection.
+    fn register_ufrag(&mut self) {
+        let Some(description) = self.core.local_description() else {
+            return;
+        };
+        let Some(ufrag) = description
+            .sdp
+            .lines()
+            .find_map(|line| line.trim_end().strip_prefix("a=ice-ufrag:"))
+        else {
+            return;
+        };
+        for socket in &mut self.sockets {
+            if let SocketIo::Shared(port) = &mut socket.io {
+                port.set_ufrag(ufrag);
+            }
+        }
+    }
+
     /// Sends now, or queues the send behind earlier waiting ones while the channel's buffer is above the mark.
     fn send(&mut self, channel: ChannelId, message: DataChannelMessage, reply: Reply<()>) {
         let Some(entry) = self.channels.get_mut(&channel) else {
@@ -520,12 +573,12 @@ impl Driver {
             let mut progressed = false;
             while let Some(transmit) = self.core.poll_transmit() {
                 progressed = true;
-                let Some(socket) = self.sockets.iter().find(|s| s.local == transmit.source) else {
+                let Some(socket) = self.sockets.iter_mut().find(|s| s.local == transmit.source) else {
                     self.stats.send_errors += 1;
                     warn!(source = %transmit.source, "the core sent from an address with no socket");
                     continue;
                 };
-                match socket.socket.send_to(&transmit.contents, transmit.destination).await {
+                match socket.send_to(&transmit.contents, transmit.destination).await {
                     Ok(_) => {
                         self.stats.datagrams_sent += 1;
                         self.stats.bytes_sent += transmit.contents.len() as u64;
@@ -691,22 +744,35 @@ fn reject(command: Command) {
     }
 }
 
-/// Polls every socket once, starting at `first`, for one datagram.
+/// Polls every socket once, starting at `first`, for one datagram, which lands in `buffer`.
 fn poll_sockets(
-    sockets: &[Socket],
+    sockets: &mut [Socket],
     first: usize,
-    buffer: &mut [u8],
+    buffer: &mut Vec<u8>,
     cx: &mut std::task::Context<'_>,
 ) -> Poll<(usize, io::Result<(usize, SocketAddr)>)> {
     let count = sockets.len();
     for offset in 0..count {
         let index = (first + offset) % count;
-        let Some(socket) = sockets.get(index) else { continue };
-        let mut read = ReadBuf::new(buffer);
-        match socket.socket.poll_recv_from(cx, &mut read) {
-            Poll::Ready(Ok(source)) => return Poll::Ready((index, Ok((read.filled().len(), source)))),
-            Poll::Ready(Err(error)) => return Poll::Ready((index, Err(error))),
-            Poll::Pending => {}
+        let Some(socket) = sockets.get_mut(index) else { continue };
+        match &mut socket.io {
+            SocketIo::Own(socket) => {
+                if buffer.len() < MAX_DATAGRAM {
+                    // Zeroed by the allocator: pages the kernel never writes to stay unmapped.
+                    *buffer = vec![0; MAX_DATAGRAM];
+                }
+                let mut read = ReadBuf::new(buffer);
+                match socket.poll_recv_from(cx, &mut read) {
+                    Poll::Ready(Ok(source)) => return Poll::Ready((index, Ok((read.filled().len(), source)))),
+                    Poll::Ready(Err(error)) => return Poll::Ready((index, Err(error))),
+                    Poll::Pending => {}
+                }
+            }
+            SocketIo::Shared(port) => {
+                if let Poll::Ready((len, source)) = port.poll_recv(cx, buffer) {
+                    return Poll::Ready((index, Ok((len, source))));
+                }
+            }
         }
     }
     Poll::Pending

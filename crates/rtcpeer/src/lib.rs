@@ -32,6 +32,7 @@ mod events;
 mod interfaces;
 mod mdns;
 mod proto;
+mod shared_socket;
 mod socket;
 mod stats;
 mod track;
@@ -56,5 +57,6 @@ pub use rtcpeer_proto::peer::{DropCounters, MediaCounters};
 pub use rtcpeer_proto::stats::{Stats, StatsKind, StatsType};
 /// A DER certificate, as [`RTCConfiguration::turn_tls_roots`] takes them (from `rustls`).
 pub use rustls::pki_types::CertificateDer;
+pub use shared_socket::{SharedUdpSocket, ADDRESSES_PER_CONNECTION, SHARED_RECEIVE_QUEUE};
 pub use stats::{RTCStatsReport, TransportStats};
 pub use track::{LocalTrack, RemoteTrack, RemoteTrackEvent, LOCAL_FRAME_QUEUE, REMOTE_FRAME_QUEUE};

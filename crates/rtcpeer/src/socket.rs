@@ -19,7 +19,14 @@ pub(crate) const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
 ///
 /// Must be called inside a tokio runtime.
 pub(crate) fn bind_udp(ip: IpAddr) -> io::Result<UdpSocket> {
-    let address = SocketAddr::new(ip, 0);
+    bind_udp_at(SocketAddr::new(ip, 0))
+}
+
+/// Binds a UDP socket on `address` with large buffers, ready for tokio.
+///
+/// Must be called inside a tokio runtime.
+pub(crate) fn bind_udp_at(address: SocketAddr) -> io::Result<UdpSocket> {
+    let ip = address.ip();
     let socket = Socket::new(Domain::for_address(address), Type::DGRAM, Some(Protocol::UDP))?;
     if ip.is_ipv6() {
         socket.set_only_v6(true)?;

@@ -4,8 +4,10 @@
 //! `benches/peers` (a separate cargo workspace, built on demand), whose numbers are read back as JSON.
 //! Nothing here runs under `cargo test` except the format and helper checks.
 
+mod connections;
 mod datachannel;
 mod forward;
+mod libwebrtc;
 mod peers;
 mod raw_udp;
 mod report;
@@ -28,6 +30,8 @@ pub struct BenchOptions {
     pub duration: Duration,
     /// Connections made for the connect-time percentiles.
     pub connect_runs: usize,
+    /// Pairs of idle connections the `connections` benchmark tries to hold (twice as many connections).
+    pub connection_pairs: usize,
     /// Run only the benchmarks whose name contains one of these (all when empty).
     pub only: Vec<String>,
     /// The comparison peers' manifest; `None` skips the webrtc and str0m comparisons.
@@ -61,6 +65,9 @@ const TRANSFERS: [(&str, usize, usize); 3] = [
     ("datachannel-64k-x4", 4, 64 * 1024),
     ("datachannel-1k", 1, 1024),
 ];
+
+/// How long the `connections` benchmark leaves its connections idle before counting them.
+const CONNECTIONS_IDLE: Duration = Duration::from_secs(3);
 
 /// Packet sizes of the SRTP benchmarks.
 const SRTP_SIZES: [usize; 2] = [200, 1200];
@@ -105,6 +112,11 @@ pub async fn run(options: &BenchOptions) -> Result<Vec<BenchResult>, BenchError>
         Some(_) => Peers::Unavailable("not needed".into()),
         None => Peers::Unavailable("--no-compare".into()),
     };
+    let node = match &options.peers_manifest {
+        Some(manifest) if needs_peers => libwebrtc::Libwebrtc::prepare(&libwebrtc::dir_beside(manifest)),
+        Some(_) => libwebrtc::Libwebrtc::Unavailable("not needed".into()),
+        None => libwebrtc::Libwebrtc::Unavailable("--no-compare".into()),
+    };
     let seconds = options.duration.as_secs_f64();
 
     if TRANSFERS.iter().any(|(name, ..)| wanted(options, name)) {
@@ -129,6 +141,11 @@ pub async fn run(options: &BenchOptions) -> Result<Vec<BenchResult>, BenchError>
                 progress(&format!("{name} ({stack})"));
                 result = result.with(stack, peers.run("datachannel-throughput", stack, &args, "value"));
             }
+            progress(&format!("{name} (libwebrtc)"));
+            let libwebrtc = node
+                .run_fields("datachannel-throughput", &args, &["value"])
+                .swap_remove(0);
+            result = result.with(libwebrtc::NAME, libwebrtc);
             out.emit(&result);
             results.push(result);
         }
@@ -169,7 +186,34 @@ pub async fn run(options: &BenchOptions) -> Result<Vec<BenchResult>, BenchError>
             median = median.with(stack, median_value);
             p95 = p95.with(stack, p95_value);
         }
+        progress("connect-time (libwebrtc)");
+        let mut fields = node.run_fields("connect-time", &args, &["median_ms", "p95_ms"]);
+        let p95_value = fields.pop().unwrap_or(Comparison::Skipped("no p95".into()));
+        let median_value = fields.pop().unwrap_or(Comparison::Skipped("no median".into()));
+        median = median.with(libwebrtc::NAME, median_value);
+        p95 = p95.with(libwebrtc::NAME, p95_value);
         for result in [median, p95] {
+            out.emit(&result);
+            results.push(result);
+        }
+    }
+
+    for (name, shared) in [("connections-own-ports", false), ("connections-shared-port", true)] {
+        if !wanted(options, name) {
+            continue;
+        }
+        progress(&format!("{name} ({} pairs)", options.connection_pairs));
+        // Memory a run frees stays in the allocator, so each mode is measured in a fresh process.
+        let held = if std::env::var_os(connections::CHILD_ENV).is_some() {
+            connections::hold(options.connection_pairs, shared, CONNECTIONS_IDLE).await?
+        } else {
+            connections::hold_in_child(name, options.connection_pairs).await?
+        };
+        let count = BenchResult::new(name, held.connections as f64, "connections")
+            .with("asked", Comparison::Value(2.0 * options.connection_pairs as f64));
+        let memory = BenchResult::new(format!("{name}-memory"), held.kib_per_connection, "KiB/conn")
+            .with("target", Comparison::Value(connections::TARGET_KIB));
+        for result in [count, memory] {
             out.emit(&result);
             results.push(result);
         }

@@ -80,7 +80,7 @@ impl Peers {
 }
 
 /// Reads number `fields` from the last JSON line of `stdout`.
-fn parse_fields(stdout: &str, fields: &[&str]) -> Result<Vec<Comparison>, String> {
+pub(super) fn parse_fields(stdout: &str, fields: &[&str]) -> Result<Vec<Comparison>, String> {
     let line = stdout
         .lines()
         .rev()

@@ -88,6 +88,10 @@ pub struct SctpAssociation {
     sack_repeat: Option<SackRepeat>,
     /// How many SACKs were sent again; see [`repeated_sacks`](Self::repeated_sacks).
     repeated_sacks: u64,
+    /// Something happened since `sctp-proto` was last asked for packets; see [`collect_transmits`].
+    ///
+    /// [`collect_transmits`]: Self::collect_transmits
+    output_pending: bool,
 }
 
 impl std::fmt::Debug for SctpAssociation {
@@ -168,6 +172,7 @@ impl SctpAssociation {
             rejected_packets: 0,
             sack_repeat: None,
             repeated_sacks: 0,
+            output_pending: true,
         }
     }
 
@@ -211,6 +216,7 @@ impl SctpAssociation {
     /// Feeds one SCTP packet that came out of DTLS. Malformed packets are dropped.
     pub fn handle_receive(&mut self, now: Instant, packet: &[u8]) {
         self.now = now;
+        self.output_pending = true;
         if self.closed {
             return;
         }
@@ -287,6 +293,7 @@ impl SctpAssociation {
     /// Runs the timers that are due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
+        self.output_pending = true;
         if let Some((_, association)) = self.association.as_mut() {
             if association.poll_timeout().is_some_and(|t| t <= now) {
                 association.handle_timeout(now);
@@ -342,7 +349,7 @@ impl SctpAssociation {
 
     /// The next SCTP packet to hand to DTLS.
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        if self.transmits.is_empty() {
+        if self.transmits.is_empty() && self.output_pending {
             self.collect_transmits();
             self.pump();
         }
@@ -417,6 +424,7 @@ impl SctpAssociation {
         let Some((_, association)) = self.association.as_mut() else {
             return Err(SctpError::NotConnected);
         };
+        self.output_pending = true;
         let mut s = match association.stream(stream) {
             Ok(s) => s,
             Err(_) => association.open_stream(stream, ppi).map_err(|e| map_error(stream, e))?,
@@ -439,6 +447,7 @@ impl SctpAssociation {
         if association.stream(stream).is_ok() {
             return Ok(());
         }
+        self.output_pending = true;
         association
             .open_stream(stream, PayloadProtocolIdentifier::Binary)
             .map(|_| ())
@@ -473,6 +482,7 @@ impl SctpAssociation {
         if self.resetting.contains(&stream) {
             return Ok(());
         }
+        self.output_pending = true;
         let mut s = match association.stream(stream) {
             Ok(s) => s,
             Err(_) => association
@@ -491,6 +501,7 @@ impl SctpAssociation {
             return;
         }
         self.local_close = true;
+        self.output_pending = true;
         if let Some((_, association)) = self.association.as_mut() {
             if association.shutdown().is_err() {
                 let _ = association.close();
@@ -591,18 +602,28 @@ impl SctpAssociation {
         }
     }
 
+    /// Moves what `sctp-proto` has to send into [`transmits`](Self::transmits).
+    ///
+    /// One `Association::poll_transmit` gathers everything the association can send at that moment
+    /// (control chunks, retransmissions, as much new DATA as the windows allow, SACK, FORWARD-TSN), and
+    /// each call walks every chunk in flight several times (`expire_inflight_messages`, the retransmission
+    /// scan): with a megabyte in flight that is thousands of lookups. So it is called once per input
+    /// (a packet, a timeout, a send, a reset, a close, a message read), not again until the next one;
+    /// asking twice for the same input only repeats those walks to learn there is nothing more.
     fn collect_transmits(&mut self) {
         let mut out = Vec::new();
         while let Some(t) = self.endpoint.poll_transmit() {
             out.push(t.payload);
         }
         if let Some((_, association)) = self.association.as_mut() {
-            while self.transmits.len() + out.len() < MAX_TRANSMIT_QUEUE {
-                match association.poll_transmit(self.now) {
-                    Some(t) => out.push(t.payload),
-                    None => break,
+            if self.transmits.len() < MAX_TRANSMIT_QUEUE {
+                self.output_pending = false;
+                if let Some(t) = association.poll_transmit(self.now) {
+                    out.push(t.payload);
                 }
             }
+        } else {
+            self.output_pending = false;
         }
         for payload in out {
             if let Payload::RawEncode(packets) = payload {
@@ -632,6 +653,8 @@ impl SctpAssociation {
             };
             match chunks {
                 Ok(Some(chunks)) => {
+                    // Reading frees receive buffer: sctp-proto may want to announce the larger window.
+                    self.output_pending = true;
                     let mut data = vec![0u8; chunks.len()];
                     let n = chunks.read(&mut data).unwrap_or(0);
                     data.truncate(n);
