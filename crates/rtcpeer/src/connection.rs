@@ -27,6 +27,7 @@ use crate::proto::{
     MediaType, OfferOptions, PeerConfig, PeerConnectionState, RtcError, RtpSendParameters, SessionDescriptionInit,
     SignalingState, TransceiverDirection, TransceiverId, TransceiverInfo, TransceiverInit,
 };
+use crate::rtp_sender::{self, RTCRtpReceiver, RTCRtpSender};
 use crate::socket;
 use crate::stats::{RTCStatsReport, TransportStats};
 use crate::track::{LocalTrack, RemoteTrack};
@@ -638,6 +639,16 @@ impl RTCPeerConnection {
     /// `getTransceivers()`, as snapshots (the `sender.track` and `receiver.track` ids included).
     pub async fn get_transceivers(&self) -> Result<Vec<TransceiverInfo>, RtcError> {
         call(&self.commands, Command::Transceivers).await
+    }
+
+    /// `getSenders()`: the senders of the transceivers that are not stopped, as snapshots.
+    pub async fn get_senders(&self) -> Result<Vec<RTCRtpSender>, RtcError> {
+        Ok(rtp_sender::senders(&self.get_transceivers().await?))
+    }
+
+    /// `getReceivers()`: the receivers of the transceivers that are not stopped, as snapshots.
+    pub async fn get_receivers(&self) -> Result<Vec<RTCRtpReceiver>, RtcError> {
+        Ok(rtp_sender::receivers(&self.get_transceivers().await?))
     }
 
     /// The local addresses of the connection's sockets (rtcpeer extension).

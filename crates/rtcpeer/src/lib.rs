@@ -32,6 +32,7 @@ mod events;
 mod interfaces;
 mod mdns;
 mod proto;
+mod rtp_sender;
 mod shared_socket;
 mod socket;
 mod stats;
@@ -55,6 +56,7 @@ pub use proto::{
 pub use rtcpeer_proto::peer::StatsSelector;
 pub use rtcpeer_proto::peer::{DropCounters, MediaCounters};
 pub use rtcpeer_proto::stats::{Stats, StatsKind, StatsType};
+pub use rtp_sender::{RTCRtpReceiver, RTCRtpSender};
 /// A DER certificate, as [`RTCConfiguration::turn_tls_roots`] takes them (from `rustls`).
 pub use rustls::pki_types::CertificateDer;
 pub use shared_socket::{SharedUdpSocket, ADDRESSES_PER_CONNECTION, SHARED_RECEIVE_QUEUE};

@@ -142,6 +142,24 @@ async fn run_stream(
     }
 }
 
+/// Ends a connection whose peer connection's task has ended: writes every frame still queued
+/// (the task's writers are gone, so the queue only drains), then closes TLS with close_notify.
+async fn finish(mut tls: Option<&mut TlsSession>, writes: &mut mpsc::Receiver<Vec<u8>>, writer: &mut OwnedWriteHalf) {
+    while let Some(bytes) = writes.recv().await {
+        let written = match tls.as_deref_mut() {
+            Some(tls) => tls.write(&bytes, writer).await,
+            None => writer.write_all(&bytes).await,
+        };
+        if written.is_err() {
+            return;
+        }
+    }
+    if let Some(tls) = tls {
+        tls.session.send_close_notify();
+        let _ = tls.flush(writer).await;
+    }
+}
+
 /// The body of [`run_stream`]: `None` when the task ended the connection, else the reason.
 async fn connect_and_serve(
     server: SocketAddr,
@@ -187,12 +205,9 @@ async fn connect_and_serve(
                         return Some(format!("write to the TURN server failed: {error}"));
                     }
                 }
-                // The connection's task has ended: what it queued is written.
+                // The connection's task has ended and what it queued is written.
                 None => {
-                    if let Some(tls) = &mut tls {
-                        tls.session.send_close_notify();
-                        let _ = tls.flush(&mut writer).await;
-                    }
+                    finish(tls.as_mut(), &mut writes, &mut writer).await;
                     return None;
                 }
             },
@@ -218,6 +233,9 @@ async fn connect_and_serve(
                     }
                 };
                 if !plain.is_empty() && input.send(StreamInput::Data(server, plain)).await.is_err() {
+                    // The connection's task has ended; its last frames (the Refresh with
+                    // lifetime 0 that deletes the allocation) may still be queued.
+                    finish(tls.as_mut(), &mut writes, &mut writer).await;
                     return None;
                 }
                 if tls.as_ref().is_some_and(|t| t.peer_closed) {

@@ -79,3 +79,72 @@ async fn e5_renegotiating_from_the_negotiationneeded_handler_recurses_without_pi
     a.close().await;
     b.close().await;
 }
+
+/// Offer from `a`, answer from `b`, complete descriptions (no trickle needed on loopback).
+async fn exchange(a: &rtcpeer::RTCPeerConnection, b: &rtcpeer::RTCPeerConnection) {
+    a.set_local_description(None).await.expect("offer");
+    let offer = a.local_description().await.expect("local").expect("offer");
+    b.set_remote_description(offer).await.expect("remote offer");
+    b.set_local_description(None).await.expect("answer");
+    let answer = b.local_description().await.expect("local").expect("answer");
+    a.set_remote_description(answer).await.expect("remote answer");
+}
+
+#[tokio::test]
+async fn t1_t3_t20_get_senders_and_get_receivers_follow_the_transceivers() {
+    use rtcpeer::{MediaType, TransceiverInit};
+    let a = loopback_peer(None).await;
+    let b = loopback_peer(None).await;
+    assert!(a.get_senders().await.expect("senders").is_empty());
+    assert!(a.get_receivers().await.expect("receivers").is_empty());
+
+    let mic = LocalTrack::new("mic", Codec::Opus, vec![]).expect("track");
+    let audio = a.add_track(&mic).await.expect("mic");
+    let video = a
+        .add_transceiver(MediaType::Video, TransceiverInit::default())
+        .await
+        .expect("video");
+    let senders = a.get_senders().await.expect("senders");
+    let sent: Vec<_> = senders
+        .iter()
+        .map(|s| (s.transceiver, s.kind, s.track.as_ref().map(|t| t.id.as_str())))
+        .collect();
+    assert_eq!(
+        sent,
+        [(audio, MediaType::Audio, Some("mic")), (video, MediaType::Video, None)]
+    );
+    let receivers = a.get_receivers().await.expect("receivers");
+    assert_eq!(
+        receivers.iter().map(|r| (r.transceiver, r.kind)).collect::<Vec<_>>(),
+        [(audio, MediaType::Audio), (video, MediaType::Video)]
+    );
+    assert!(receivers.iter().all(|r| !r.track_id.is_empty()));
+    assert_ne!(receivers[0].track_id, receivers[1].track_id);
+
+    exchange(&a, &b).await;
+    assert_eq!(a.get_senders().await.expect("senders")[0].codec, Some(Codec::Opus));
+    // The answerer got a receiver (and a sender without a track) for each offered section.
+    assert_eq!(b.get_receivers().await.expect("receivers").len(), 2);
+    assert!(b
+        .get_senders()
+        .await
+        .expect("senders")
+        .iter()
+        .all(|s| s.track.is_none()));
+
+    // A stopped transceiver's sender and receiver leave both lists once negotiated away.
+    a.stop_transceiver(video).await.expect("stop");
+    exchange(&a, &b).await;
+    let left: Vec<_> = a
+        .get_senders()
+        .await
+        .expect("senders")
+        .iter()
+        .map(|s| s.transceiver)
+        .collect();
+    assert_eq!(left, [audio]);
+    assert_eq!(a.get_receivers().await.expect("receivers").len(), 1);
+    assert_eq!(b.get_receivers().await.expect("receivers").len(), 1);
+    a.close().await;
+    b.close().await;
+}
