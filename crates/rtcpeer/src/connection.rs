@@ -189,7 +189,8 @@ impl RTCPeerConnection {
             return Err(RtcError::NotSupported("at most one certificate is supported".into()));
         }
         let servers = crate::config::validate(&config.ice_servers)?;
-        let addresses = if config.bind_addresses.is_empty() {
+        let follows_addresses = config.bind_addresses.is_empty();
+        let addresses = if follows_addresses {
             let system = interfaces::system_addresses()
                 .map_err(|e| RtcError::Operation(format!("cannot list network interfaces: {e}")))?;
             interfaces::default_addresses(&system)
@@ -222,7 +223,7 @@ impl RTCPeerConnection {
         let backlog = Arc::new(Backlog::default());
         let (event_tx, event_rx) = events::stream(&backlog);
         let (ended_tx, ended) = watch::channel(false);
-        let driver = Driver::new(
+        let mut driver = Driver::new(
             core,
             sockets,
             command_rx,
@@ -233,6 +234,9 @@ impl RTCPeerConnection {
             config.mdns,
             ServerStreams::new(tls),
         );
+        if follows_addresses {
+            driver = driver.following_addresses();
+        }
         tokio::spawn(driver.run().instrument(span));
         Ok(RTCPeerConnection {
             commands,
