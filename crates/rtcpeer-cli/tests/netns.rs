@@ -446,9 +446,21 @@ impl Peer {
         });
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&stderr);
+        // `RTCPEER_NETNS_LOG_DIR`: every peer's whole stderr also goes to `<dir>/<lab>-<name>.log`
+        // (with `RUST_LOG=sctp_proto=trace`, say), kept whatever the outcome.
+        let mut log_file = std::env::var_os("RTCPEER_NETNS_LOG_DIR")
+            .and_then(|dir| std::fs::File::create(PathBuf::from(dir).join(format!("{}-{name}.log", lab.prefix))).ok());
         thread::spawn(move || {
             for line in BufReader::new(stderr_pipe).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
+                if let Some(file) = log_file.as_mut() {
+                    let _ = writeln!(file, "{line}");
+                }
+                let mut kept = sink.lock().unwrap();
+                // The tail is what diagnostics show; a chatty log must not fill the memory.
+                if kept.len() >= 10_000 {
+                    kept.drain(..5_000);
+                }
+                kept.push(line);
             }
         });
         Peer {
