@@ -129,8 +129,9 @@ enum Command {
         churn: u64,
     },
     /// Peer of the network-namespace tests: connects through copy-paste signaling, then takes
-    /// `send BYTES`/`quit` on stdin and reports states, the selected pair and verified bytes as
-    /// JSON lines on stdout (`crates/rtcpeer-cli/tests/netns.rs`).
+    /// `send BYTES`/`restart`/description lines/`quit` on stdin and reports states, the selected
+    /// pair, verified bytes and new descriptions as JSON lines on stdout
+    /// (`crates/rtcpeer-cli/tests/netns.rs`).
     #[command(hide = true)]
     Netpeer {
         /// `offer` or `answer`.
@@ -145,6 +146,12 @@ enum Command {
         /// The offerer sends synthetic VP8 video; the answerer checks every frame.
         #[arg(long)]
         video: bool,
+        /// `disconnected` when a consent check has gone unanswered this long (default 5000).
+        #[arg(long, value_name = "MS")]
+        disconnected_timeout_ms: Option<u64>,
+        /// `failed` when no consent response came for this long (default 30000).
+        #[arg(long, value_name = "MS")]
+        failed_timeout_ms: Option<u64>,
         #[command(flatten)]
         ice: ice_options::IceOptions,
     },
@@ -321,14 +328,24 @@ fn main() -> ExitCode {
             bind,
             message_size,
             video,
+            disconnected_timeout_ms,
+            failed_timeout_ms,
             ice,
         } => {
+            let mut ice_timing = rtcpeer::IceTiming::default();
+            if let Some(ms) = disconnected_timeout_ms {
+                ice_timing.disconnected_timeout = Duration::from_millis(ms);
+            }
+            if let Some(ms) = failed_timeout_ms {
+                ice_timing.failed_timeout = Duration::from_millis(ms);
+            }
             let options = netpeer::NetpeerOptions {
                 role,
                 bind,
                 message_size,
                 video,
                 ice,
+                ice_timing,
             };
             return run_pair(&runtime, "netpeer", netpeer::run(options));
         }

@@ -8,25 +8,34 @@
 //!   every second), each carrying its number and bytes derived from it; the answerer checks
 //!   every frame that arrives and reports `{"event":"video","frames":…}` every 30 frames;
 //! - commands: `send BYTES` (append BYTES of the deterministic byte stream to the channel
-//!   `bulk`, then a `mark TOTAL` text message), `quit`;
+//!   `bulk`, then a `mark TOTAL` text message), `restart` (`restartIce()` and a new offer, on
+//!   either side), a description line `{"type":"offer"|"answer","sdp":…}` (the peer's offer is
+//!   answered, its answer applied), `quit`;
 //! - events: `{"event":"connection"|"ice","state":…,"t_ms":…}`, `{"event":"selected","local":…,
 //!   "remote":…}` on every `connected`, `{"event":"open"}`, `{"event":"sent","bytes":…,"ms":…}`,
 //!   `{"event":"verified","bytes":…,"ms":…}` when a mark arrives after exactly the bytes it
-//!   names, every byte matching the stream and in order, and `{"event":"error","what":…}`.
+//!   names, every byte matching the stream and in order, `{"event":"description",
+//!   "description":{"type":…,"sdp":…}}` for every description after the first (complete with its
+//!   candidates: the line to hand to the peer), and `{"event":"error","what":…}`.
+//!
+//! The first offer and answer are bare description lines, as `offer`/`answer` write them; later
+//! ones (renegotiation after `restart`) travel as `description` events out and bare lines in.
 //!
 //! The stream's byte at position `p` depends on `p` alone, so a receiver checks every byte,
 //! its order and its position without anything being stored.
 
 use std::io::Write;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rtcpeer::{
-    Codec, DataChannelEvent, DataChannelInit, DataChannelMessage, Events, LocalTrack, MediaFrame, PeerConnectionEvent,
-    PeerConnectionState, RTCConfiguration, RTCDataChannel, RTCPeerConnection, RemoteTrack, SdpType,
+    Codec, DataChannelEvent, DataChannelInit, DataChannelMessage, Events, IceGatheringState, IceTiming, LocalTrack,
+    MediaFrame, PeerConnectionEvent, PeerConnectionState, RTCConfiguration, RTCDataChannel, RTCPeerConnection,
+    RemoteTrack, SdpType, SessionDescriptionInit,
 };
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 use crate::messages::Generator;
 use crate::pair::signaling::{self, LineReader};
@@ -60,6 +69,8 @@ pub struct NetpeerOptions {
     pub video: bool,
     /// STUN/TURN servers and the relay-only policy.
     pub ice: crate::ice_options::IceOptions,
+    /// Consent timers: when a silent path makes the connection `disconnected` and `failed`.
+    pub ice_timing: IceTiming,
 }
 
 /// The byte at `position` of the deterministic stream.
@@ -150,9 +161,10 @@ fn call(step: &'static str) -> impl FnOnce(rtcpeer::RtcError) -> PairError {
 pub async fn run(options: NetpeerOptions) -> Result<String, PairError> {
     let start = Instant::now();
     let mut lines = LineReader::stdin();
-    let config = options
+    let mut config = options
         .ice
         .apply(RTCConfiguration::bound_to(options.bind.iter().copied()));
+    config.ice_timing = options.ice_timing;
     let mut pc = RTCPeerConnection::new(config)
         .await
         .map_err(call("creating the connection"))?;
@@ -212,7 +224,9 @@ async fn connect_and_serve(
     if let Some(channel) = channel {
         let _ = channel_tx.send(channel);
     }
-    watch_connection(pc.clone(), events, channel_tx, start);
+    let gathered = Arc::new(Notify::new());
+    watch_connection(pc.clone(), events, channel_tx, Arc::clone(&gathered), start);
+    let negotiator = spawn_negotiator(pc.clone(), gathered, start);
 
     // The channel arrives (answerer) or opens later; commands wait for it.
     let mut channel: Option<RTCDataChannel> = None;
@@ -264,9 +278,21 @@ async fn connect_and_serve(
             },
             line = lines.next_line(SdpType::Offer) => {
                 let Ok(line) = line else { break };
+                if line.trim_start().starts_with('{') {
+                    match serde_json::from_str::<SessionDescriptionInit>(&line) {
+                        Ok(description) => {
+                            let _ = negotiator.send(Negotiation::Remote(description));
+                        }
+                        Err(error) => emit(start, json!({"event": "error", "what": format!("not a description line: {error}")})),
+                    }
+                    continue;
+                }
                 let mut words = line.split_whitespace();
                 match (words.next(), words.next().map(str::parse::<u64>)) {
                     (Some("quit"), _) => break,
+                    (Some("restart"), None) => {
+                        let _ = negotiator.send(Negotiation::Restart);
+                    }
                     (Some("send"), Some(Ok(bytes))) => {
                         let open = channel.as_ref().is_some_and(|c| c.ready_state() == rtcpeer::DataChannelState::Open);
                         match (&channel, &sender, open) {
@@ -302,12 +328,77 @@ async fn next_channel_event(channel: &mut Option<RTCDataChannel>) -> Option<Data
     }
 }
 
-/// Reports the connection's states (and the selected pair on every `connected`) and hands
-/// channels the remote opens to `channels`.
+/// A negotiation after the first offer and answer.
+#[derive(Debug)]
+enum Negotiation {
+    /// `restartIce()`, then a new offer.
+    Restart,
+    /// A description from the peer: an offer is answered, an answer applied.
+    Remote(SessionDescriptionInit),
+}
+
+/// Runs renegotiations one after another, in the order they are asked for; reports each
+/// description to hand to the peer as a `description` event and each failure as an `error`.
+fn spawn_negotiator(
+    pc: RTCPeerConnection,
+    gathered: Arc<Notify>,
+    start: Instant,
+) -> mpsc::UnboundedSender<Negotiation> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(step) = rx.recv().await {
+            match negotiate(&pc, step, &gathered).await {
+                Ok(Some(description)) => emit(start, json!({"event": "description", "description": description})),
+                Ok(None) => {}
+                Err(error) => emit(start, json!({"event": "error", "what": error.to_string()})),
+            }
+        }
+    });
+    tx
+}
+
+/// One renegotiation step; returns the local description to send, complete with its candidates.
+async fn negotiate(
+    pc: &RTCPeerConnection,
+    step: Negotiation,
+    gathered: &Notify,
+) -> Result<Option<SessionDescriptionInit>, PairError> {
+    match step {
+        Negotiation::Restart => pc.restart_ice().await.map_err(call("restartIce"))?,
+        Negotiation::Remote(description) => {
+            let offer = description.kind == SdpType::Offer;
+            pc.set_remote_description(description)
+                .await
+                .map_err(call("setRemoteDescription"))?;
+            if !offer {
+                return Ok(None);
+            }
+        }
+    }
+    // An offer after `restartIce()`, or the answer to the peer's offer.
+    pc.set_local_description(None)
+        .await
+        .map_err(call("setLocalDescription"))?;
+    // Applying the description started gathering again when ICE restarted; every change of the
+    // gathering state notifies `gathered`.
+    while pc.ice_gathering_state().await.map_err(call("iceGatheringState"))? != IceGatheringState::Complete {
+        gathered.notified().await;
+    }
+    pc.local_description()
+        .await
+        .map_err(call("localDescription"))?
+        .map(Some)
+        .ok_or_else(|| PairError::Check("no local description after setLocalDescription".into()))
+}
+
+/// Reports the connection's states (and the selected pair on every `connected`), hands
+/// channels the remote opens to `channels` and notifies `gathered` of every change of the
+/// gathering state.
 fn watch_connection(
     pc: RTCPeerConnection,
     mut events: Events<PeerConnectionEvent>,
     channels: mpsc::UnboundedSender<RTCDataChannel>,
+    gathered: Arc<Notify>,
     start: Instant,
 ) {
     tokio::spawn(async move {
@@ -333,6 +424,7 @@ fn watch_connection(
                 PeerConnectionEvent::DataChannel(channel) => {
                     let _ = channels.send(channel);
                 }
+                PeerConnectionEvent::IceGatheringStateChange(_) => gathered.notify_one(),
                 PeerConnectionEvent::Track(track) => spawn_video_checker(track, start),
                 PeerConnectionEvent::IceCandidateError {
                     url,

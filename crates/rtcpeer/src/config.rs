@@ -81,6 +81,11 @@ pub struct RTCConfiguration {
     /// addresses excluded, and loopback only when it is the only interface (as in
     /// a private network namespace). Naming an address, loopback included, binds
     /// exactly that address.
+    ///
+    /// With the default, the sockets follow the machine's addresses each time a local
+    /// description is applied: an address that appeared gets a socket and a host candidate,
+    /// the socket of an address that is gone is closed. An ICE restart after the host moved
+    /// to another network therefore gathers on the new address.
     pub bind_addresses: Vec<IpAddr>,
     /// rtcpeer extension: how remote `<uuid>.local` host candidates are resolved.
     ///

@@ -250,6 +250,7 @@ impl RTCPeerConnection {
         check_rtcp_mux_policy(config.rtcp_mux_policy)?;
         let servers = crate::config::validate(&config.ice_servers)?;
         let shared = config.shared_socket.as_ref().map(|socket| socket.register());
+        let follows_addresses = shared.is_none() && config.bind_addresses.is_empty();
         let addresses = if shared.is_some() {
             Vec::new()
         } else if config.bind_addresses.is_empty() {
@@ -298,7 +299,7 @@ impl RTCPeerConnection {
         let (event_tx, event_rx) = events::stream(&backlog);
         let (ended_tx, ended) = watch::channel(false);
         let final_states = Arc::new(OnceLock::new());
-        let driver = Driver::new(
+        let mut driver = Driver::new(
             core,
             sockets,
             shared,
@@ -311,6 +312,9 @@ impl RTCPeerConnection {
             ServerStreams::new(tls),
             final_states.clone(),
         );
+        if follows_addresses {
+            driver = driver.following_addresses();
+        }
         tokio::spawn(driver.run().instrument(span));
         Ok(RTCPeerConnection {
             commands,

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::task::Poll;
 use std::time::Instant;
@@ -18,12 +18,14 @@ use crate::command::{closed_error, Command, Reply, States};
 use crate::connection::PeerConnectionEvent;
 use crate::data_channel::{ChannelShared, DataChannelEvent, RTCDataChannel, SEND_HIGH_WATER_MARK};
 use crate::events::{self, Backlog, EventSender};
+use crate::interfaces;
 use crate::mdns::{LookupResult, Lookups, MdnsResolver};
 use crate::proto::{
     ChannelId, Core, DataChannelMessage, DataChannelState, IceCandidateInit, PeerEvent, Receive, RtcError,
     TransceiverId,
 };
 use crate::shared_socket::SharedPort;
+use crate::socket;
 use crate::stats::TransportStats;
 use crate::track::{self, LocalTrack, RemoteTrackSender, TrackFrame};
 use crate::turn_stream::{ServerStreams, StreamInput};
@@ -111,6 +113,9 @@ pub(crate) struct Driver {
     /// A `negotiationneeded` held back while more commands were queued (webrtc-pc §4.7.3: it
     /// fires only once the operations chain is empty).
     negotiation_deferred: bool,
+    /// The sockets follow the machine's addresses (the default gathering policy): see
+    /// [`Driver::follow_addresses`].
+    follows_addresses: bool,
 }
 
 impl Driver {
@@ -164,7 +169,17 @@ impl Driver {
             ended,
             final_states,
             negotiation_deferred: false,
+            follows_addresses: false,
         }
+    }
+
+    /// Makes the sockets follow the machine's addresses: before every local description is
+    /// applied (so before an ICE restart gathers again), addresses that appeared get a socket and
+    /// a host candidate, and the sockets of addresses that are gone are closed. Only for the
+    /// default gathering policy; explicitly bound addresses stay as they are.
+    pub(crate) fn following_addresses(mut self) -> Self {
+        self.follows_addresses = true;
+        self
     }
 
     /// Runs until the connection is closed or every handle is dropped; the sockets close when this returns.
@@ -302,6 +317,7 @@ impl Driver {
                 let _ = reply.send(self.core.create_answer());
             }
             Command::SetLocalDescription(desc, reply) => {
+                self.follow_addresses();
                 let result = self.core.set_local_description(now, desc);
                 if result.is_ok() {
                     self.register_ufrag();
@@ -565,6 +581,50 @@ impl Driver {
             },
         );
         Some(RTCDataChannel::new(channel, &info, shared, commands, stream))
+    }
+
+    /// Binds a socket on every usable address that has none and closes the sockets of addresses
+    /// the machine no longer has, telling the core (the host moved to another network or got a
+    /// new address). When the interfaces cannot be listed, or none is usable, nothing changes.
+    fn follow_addresses(&mut self) {
+        if !self.follows_addresses {
+            return;
+        }
+        let current: Vec<IpAddr> = match interfaces::system_addresses() {
+            Ok(system) => interfaces::default_addresses(&system),
+            Err(error) => {
+                debug!(%error, "cannot list network interfaces; keeping the sockets");
+                return;
+            }
+        };
+        if current.is_empty() {
+            return;
+        }
+        let (kept, gone): (Vec<Socket>, Vec<Socket>) = std::mem::take(&mut self.sockets)
+            .into_iter()
+            .partition(|s| current.contains(&s.local.ip()));
+        self.sockets = kept;
+        for socket in gone {
+            debug!(local = %socket.local, "address gone; socket closed");
+            self.core.remove_local_address(socket.local);
+        }
+        for ip in current {
+            if self.sockets.iter().any(|s| s.local.ip() == ip) {
+                continue;
+            }
+            match socket::bind_udp(ip).and_then(|socket| Ok((socket.local_addr()?, socket))) {
+                Ok((local, socket)) => {
+                    debug!(%local, "new address; bound");
+                    self.sockets.push(Socket {
+                        io: SocketIo::Own(socket),
+                        local,
+                    });
+                    self.core.add_local_address(local);
+                }
+                Err(error) => warn!(%ip, %error, "cannot bind on a new address; skipped"),
+            }
+        }
+        self.next_socket = 0;
     }
 
     /// After every input: sends what the core wants sent, hands its events out, and refreshes the channels.

@@ -39,7 +39,7 @@ pub(crate) fn senders(transceivers: &[TransceiverInfo]) -> Vec<RTCRtpSender> {
             transceiver: t.id,
             kind: t.kind,
             track: t.sender_track.clone(),
-            codec: t.send_codec.clone(),
+            codec: t.send_codec,
         })
         .collect()
 }

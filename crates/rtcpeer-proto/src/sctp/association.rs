@@ -22,6 +22,15 @@ pub const MAX_SEND_BUFFER: usize = 16 * 1024 * 1024;
 /// not a flow control.
 const MAX_TRANSMIT_QUEUE: usize = 4096;
 
+/// The lower bound of the retransmission timeout (RTO.Min), in milliseconds: 400, as Chrome's
+/// dcsctp uses, instead of RFC 9260's recommended 1 s. It stays above the peers' delayed-SACK
+/// timer (200 ms in usrsctp, dcsctp and sctp-proto) plus a round trip, so a delayed SACK does not
+/// cause a spurious timeout; the RTO itself still follows the measured round trip
+/// (SRTT + 4 RTTVAR) when that is larger. Under random loss every tail loss costs one RTO, with
+/// the congestion window back to one packet: with 5 % loss and 100 ms round trips that was a
+/// fifth of the transfer time at 1 s (docs/decisions/0003-sctp.md, "Throughput under loss").
+pub const RTO_MIN_MS: u64 = 400;
+
 /// How long after our latest SACK, with no DATA from the peer since, we send it again;
 /// each further repetition waits twice as long. See [`SackRepeat`].
 const SACK_REPEAT_AFTER: Duration = Duration::from_millis(200);
@@ -122,7 +131,8 @@ impl SctpAssociation {
             .with_max_init_retransmits(None)
             .with_max_data_retransmits(None)
             // Same initial RTO as RFC 9260 recommends (1 s) rather than 3 s.
-            .with_rto_initial_ms(1000);
+            .with_rto_initial_ms(1000)
+            .with_rto_min_ms(RTO_MIN_MS);
         let transport = Arc::new(transport);
         let server = (!config.is_client).then(|| {
             let mut server = ServerConfig::new();
@@ -993,6 +1003,32 @@ mod tests {
         p.run_dropping(Duration::from_millis(500), carries_cookie_ack);
         assert_eq!(messages(&p.b_events), vec![(2, 51, b"and back".to_vec())]);
         assert_eq!(p.b.buffered_amount(1), 0, "the client acknowledged the server's DATA");
+    }
+
+    #[test]
+    fn a_lost_last_packet_is_sent_again_after_the_shorter_minimum_rto() {
+        let mut p = connected_pair();
+        // A first message gives a its round-trip measurement (near zero here: two packets, so
+        // b acknowledges at once instead of delaying its SACK), so its RTO is the minimum.
+        p.a.send(1, 53, &[1u8; 2000], true, Reliability::Reliable).unwrap();
+        p.run(Duration::from_millis(300));
+        assert_eq!(messages(&p.b_events).len(), 1);
+        // The next message's only packet is lost: nothing after it can report the gap, only
+        // the retransmission timer brings it.
+        p.a.send(1, 53, b"second", true, Reliability::Reliable).unwrap();
+        assert!(p.a.poll_transmit().is_some(), "a sends the DATA at once");
+        let lost_at = p.now;
+        p.run(Duration::from_millis(RTO_MIN_MS - 50));
+        assert_eq!(messages(&p.b_events).len(), 1, "retransmitted before RTO.Min");
+        // `run` only moves the clock to due timers.
+        p.now = lost_at + Duration::from_millis(RTO_MIN_MS - 50);
+        p.run(Duration::from_millis(150));
+        assert_eq!(
+            messages(&p.b_events).last(),
+            Some(&(1, 53, b"second".to_vec())),
+            "not retransmitted within {} ms",
+            RTO_MIN_MS + 100
+        );
     }
 
     /// Loses the first packet from b to a that carries a SACK.
