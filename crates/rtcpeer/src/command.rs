@@ -29,6 +29,17 @@ pub(crate) struct States {
     pub connection: PeerConnectionState,
 }
 
+/// The description attributes of `RTCPeerConnection`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DescriptionAttribute {
+    Local,
+    CurrentLocal,
+    PendingLocal,
+    Remote,
+    CurrentRemote,
+    PendingRemote,
+}
+
 /// One request to the connection task.
 #[derive(Debug)]
 pub(crate) enum Command {
@@ -37,8 +48,15 @@ pub(crate) enum Command {
     SetLocalDescription(Option<SessionDescriptionInit>, Reply<()>),
     SetRemoteDescription(SessionDescriptionInit, Reply<()>),
     AddIceCandidate(Option<IceCandidateInit>, Reply<()>),
-    LocalDescription(oneshot::Sender<Option<SessionDescriptionInit>>),
-    RemoteDescription(oneshot::Sender<Option<SessionDescriptionInit>>),
+    /// One of the six description attributes.
+    Description(DescriptionAttribute, oneshot::Sender<Option<SessionDescriptionInit>>),
+    CanTrickleIceCandidates(oneshot::Sender<Option<bool>>),
+    /// `setConfiguration`'s ICE part (servers already resolved).
+    SetIceConfiguration(
+        rtcpeer_proto::peer::IceTransportPolicy,
+        Vec<rtcpeer_proto::ice::ServerEndpoint>,
+        Reply<()>,
+    ),
     States(oneshot::Sender<States>),
     LocalAddresses(oneshot::Sender<Vec<SocketAddr>>),
     SelectedCandidatePair(oneshot::Sender<Option<(rtcpeer_proto::ice::Candidate, rtcpeer_proto::ice::Candidate)>>),

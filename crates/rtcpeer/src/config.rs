@@ -2,8 +2,11 @@
 
 use std::net::IpAddr;
 
+use serde_json::{Map, Value};
+
+use crate::certificate::RTCCertificate;
 use crate::mdns::MdnsResolver;
-use crate::proto::{BundlePolicy, Certificate, IceTransportPolicy, RtcError};
+use crate::proto::{BundlePolicy, IceTransportPolicy, RtcError};
 use rtcpeer_proto::ice::server::{validate_ice_servers, IceServer, ValidIceServer};
 use rustls::pki_types::CertificateDer;
 
@@ -28,7 +31,32 @@ pub struct RTCIceServer {
     pub credential: Option<String>,
 }
 
-/// `RTCConfiguration`, plus the rtcpeer extension [`bind_addresses`](Self::bind_addresses).
+/// `RTCRtcpMuxPolicy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum RtcpMuxPolicy {
+    /// RTP and RTCP share one transport; a description without `a=rtcp-mux` is refused. The
+    /// only policy rtcpeer supports.
+    #[default]
+    Require,
+    /// Also gather RTCP candidates: not supported (`NotSupportedError`), as browsers may answer.
+    Negotiate,
+}
+
+impl RtcpMuxPolicy {
+    /// The W3C name (`require`, `negotiate`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RtcpMuxPolicy::Require => "require",
+            RtcpMuxPolicy::Negotiate => "negotiate",
+        }
+    }
+}
+
+/// `RTCConfiguration`, plus the rtcpeer extensions [`bind_addresses`](Self::bind_addresses)
+/// and [`mdns`](Self::mdns).
+///
+/// [`from_json`](Self::from_json) reads the browsers' JSON form (`{"iceServers": [...],
+/// "bundlePolicy": "max-bundle", ...}`) with the errors the browsers' WebIDL conversion throws.
 #[derive(Debug, Clone)]
 pub struct RTCConfiguration {
     /// STUN and TURN servers.
@@ -37,8 +65,15 @@ pub struct RTCConfiguration {
     pub ice_transport_policy: IceTransportPolicy,
     /// How media sections share transports.
     pub bundle_policy: BundlePolicy,
-    /// The DTLS certificate to use; at most one is supported. Empty: a fresh one is generated.
-    pub certificates: Vec<Certificate>,
+    /// `rtcpMuxPolicy`: only [`RtcpMuxPolicy::Require`] is supported.
+    pub rtcp_mux_policy: RtcpMuxPolicy,
+    /// `iceCandidatePoolSize` (0–255, an octet as in WebIDL). Accepted and reported back;
+    /// rtcpeer does not gather ahead of `set_local_description`, so it has no other effect.
+    pub ice_candidate_pool_size: u8,
+    /// The DTLS certificate to use; at most one is supported, and it must not have expired.
+    /// Empty: a fresh ECDSA P-256 one is generated, and
+    /// [`get_configuration`](crate::RTCPeerConnection::get_configuration) reports it.
+    pub certificates: Vec<RTCCertificate>,
     /// rtcpeer extension: the local IP addresses to gather host candidates on.
     ///
     /// Empty (the default): every interface that is up, IPv4 and IPv6, link-local
@@ -65,6 +100,8 @@ impl Default for RTCConfiguration {
             ice_servers: Vec::new(),
             ice_transport_policy: IceTransportPolicy::All,
             bundle_policy: BundlePolicy::Balanced,
+            rtcp_mux_policy: RtcpMuxPolicy::Require,
+            ice_candidate_pool_size: 0,
             certificates: Vec::new(),
             bind_addresses: Vec::new(),
             mdns: MdnsResolver::default(),
@@ -81,6 +118,159 @@ impl RTCConfiguration {
             ..Default::default()
         }
     }
+}
+
+impl RTCConfiguration {
+    /// Reads the browsers' JSON form of `RTCConfiguration`, converting it as WebIDL does:
+    /// `TypeError` for a value of the wrong type or out of range (an unknown enum value, a
+    /// `null` where none is allowed, an `iceCandidatePoolSize` outside 0–255, an ICE server
+    /// without `urls`), `InvalidAccessError` for a `credential` that is an object,
+    /// `NotSupportedError` for `rtcpMuxPolicy: "negotiate"`. Members it does not know
+    /// (`sdpSemantics`, the legacy `iceTransports`, …) are ignored, as browsers ignore them.
+    /// `certificates` can only be `[]`: certificates are objects, not JSON. The URLs are
+    /// checked later, by [`RTCPeerConnection::new`](crate::RTCPeerConnection::new) or
+    /// [`set_configuration`](crate::RTCPeerConnection::set_configuration).
+    pub fn from_json(json: &str) -> Result<RTCConfiguration, RtcError> {
+        let value: Value =
+            serde_json::from_str(json).map_err(|e| RtcError::Type(format!("not an RTCConfiguration: {e}")))?;
+        let members = match value {
+            Value::Object(members) => members,
+            Value::Null => Map::new(),
+            other => {
+                return Err(RtcError::Type(format!(
+                    "RTCConfiguration must be an object, not {other}"
+                )))
+            }
+        };
+        let mut config = RTCConfiguration::default();
+        for (name, value) in &members {
+            match name.as_str() {
+                "iceServers" => config.ice_servers = ice_servers_from_json(value)?,
+                "iceTransportPolicy" => {
+                    config.ice_transport_policy = enum_from_json(
+                        name,
+                        value,
+                        &[IceTransportPolicy::All, IceTransportPolicy::Relay],
+                        IceTransportPolicy::as_str,
+                    )?
+                }
+                "bundlePolicy" => {
+                    config.bundle_policy = enum_from_json(
+                        name,
+                        value,
+                        &[BundlePolicy::Balanced, BundlePolicy::MaxBundle, BundlePolicy::MaxCompat],
+                        BundlePolicy::as_str,
+                    )?
+                }
+                "rtcpMuxPolicy" => {
+                    config.rtcp_mux_policy = enum_from_json(
+                        name,
+                        value,
+                        &[RtcpMuxPolicy::Require, RtcpMuxPolicy::Negotiate],
+                        RtcpMuxPolicy::as_str,
+                    )?;
+                    check_rtcp_mux_policy(config.rtcp_mux_policy)?;
+                }
+                "iceCandidatePoolSize" => {
+                    config.ice_candidate_pool_size = value
+                        .as_f64()
+                        .filter(|n| n.fract() == 0.0 && (0.0..=255.0).contains(n))
+                        .map(|n| n as u8)
+                        .ok_or_else(|| {
+                            RtcError::Type(format!("iceCandidatePoolSize {value} is not an octet (0 to 255)"))
+                        })?
+                }
+                "certificates" => match value {
+                    Value::Array(list) if list.is_empty() => {}
+                    other => {
+                        return Err(RtcError::Type(format!(
+                            "certificates must be a list of RTCCertificate, not {other}"
+                        )))
+                    }
+                },
+                // Unknown members (sdpSemantics, iceTransports, peerIdentity, …) are ignored.
+                _ => {}
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// `RTCRtcpMuxPolicy` values rtcpeer cannot honour.
+pub(crate) fn check_rtcp_mux_policy(policy: RtcpMuxPolicy) -> Result<(), RtcError> {
+    match policy {
+        RtcpMuxPolicy::Require => Ok(()),
+        RtcpMuxPolicy::Negotiate => Err(RtcError::NotSupported(
+            "rtcpMuxPolicy negotiate: RTCP always shares the RTP transport".into(),
+        )),
+    }
+}
+
+/// A WebIDL enum member: a string that names one of `values`.
+fn enum_from_json<T: Copy>(
+    member: &str,
+    value: &Value,
+    values: &[T],
+    name: impl Fn(T) -> &'static str,
+) -> Result<T, RtcError> {
+    let text = value
+        .as_str()
+        .ok_or_else(|| RtcError::Type(format!("{member} must be a string, not {value}")))?;
+    values
+        .iter()
+        .copied()
+        .find(|v| name(*v) == text)
+        .ok_or_else(|| RtcError::Type(format!("{member} {text:?} is not a valid value")))
+}
+
+fn ice_servers_from_json(value: &Value) -> Result<Vec<RTCIceServer>, RtcError> {
+    let Value::Array(entries) = value else {
+        return Err(RtcError::Type(format!("iceServers must be a list, not {value}")));
+    };
+    entries.iter().map(ice_server_from_json).collect()
+}
+
+fn ice_server_from_json(value: &Value) -> Result<RTCIceServer, RtcError> {
+    let Value::Object(members) = value else {
+        return Err(RtcError::Type(format!(
+            "an RTCIceServer must be an object, not {value}"
+        )));
+    };
+    let urls = match members.get("urls") {
+        Some(Value::String(url)) => vec![url.clone()],
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|u| match u {
+                Value::String(url) => Ok(url.clone()),
+                other => Err(RtcError::Type(format!(
+                    "an ICE server URL must be a string, not {other}"
+                ))),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => return Err(RtcError::Type(format!("urls must be a string or a list, not {other}"))),
+        // The legacy `url` member does not stand in for it.
+        None => return Err(RtcError::Type("an RTCIceServer needs urls".into())),
+    };
+    let string = |name: &str| -> Result<Option<String>, RtcError> {
+        match members.get(name) {
+            None => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(Value::Object(_)) => Err(RtcError::InvalidAccess(format!(
+                "{name} must be a string (OAuth credentials are not supported)"
+            ))),
+            Some(other) => Err(RtcError::Type(format!("{name} must be a string, not {other}"))),
+        }
+    };
+    match members.get("credentialType") {
+        None => {}
+        Some(Value::String(kind)) if kind == "password" => {}
+        Some(other) => return Err(RtcError::Type(format!("credentialType {other} is not \"password\""))),
+    }
+    Ok(RTCIceServer {
+        urls,
+        username: string("username")?,
+        credential: string("credential")?,
+    })
 }
 
 impl RTCIceServer {

@@ -1,19 +1,22 @@
 //! `RTCPeerConnection`: the application's handle to one connection's task.
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rtcpeer_proto::ice::server::{IceServerHost, IceServerScheme, ValidIceServer};
 use rtcpeer_proto::ice::{Candidate, ServerEndpoint};
 
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info_span, warn, Instrument};
 
-use crate::command::{call, Command, States, COMMAND_QUEUE};
-use crate::config::RTCConfiguration;
+use crate::certificate::{KeyAlgorithm, RTCCertificate, DEFAULT_CERTIFICATE_LIFETIME};
+use crate::command::{call, closed_error, Command, DescriptionAttribute, Reply, States, COMMAND_QUEUE};
+use crate::config::{check_rtcp_mux_policy, RTCConfiguration};
 use crate::data_channel::RTCDataChannel;
 use crate::driver::Driver;
 use crate::events::{self, Backlog, Events};
@@ -68,6 +71,24 @@ pub enum PeerConnectionEvent {
     KeyframeRequested(TransceiverId),
 }
 
+/// At most one certificate, not expired (webrtc-pc: an expired one is an `InvalidAccessError`).
+fn check_certificates(certificates: &[RTCCertificate]) -> Result<(), RtcError> {
+    if certificates.len() > 1 {
+        return Err(RtcError::NotSupported("at most one certificate is supported".into()));
+    }
+    if let Some(expired) = certificates.iter().find(|c| c.is_expired()) {
+        return Err(RtcError::InvalidAccess(format!(
+            "the certificate {} has expired",
+            expired
+                .get_fingerprints()
+                .first()
+                .map(|f| f.value.as_str())
+                .unwrap_or("")
+        )));
+    }
+    Ok(())
+}
+
 /// Numbers the connections in log spans.
 static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 
@@ -87,11 +108,27 @@ static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 /// [`take_events`](Self::take_events) sends it); a clone's `next_event` returns `None`.
 ///
 /// Unread events are bounded: see [`RECEIVE_BACKLOG_LIMIT`](crate::RECEIVE_BACKLOG_LIMIT).
+///
+/// # The operations chain
+///
+/// As in the browser, [`create_offer`](Self::create_offer), [`create_answer`](Self::create_answer),
+/// [`set_local_description`](Self::set_local_description),
+/// [`set_remote_description`](Self::set_remote_description) and
+/// [`add_ice_candidate`](Self::add_ice_candidate) take their place in the connection's queue
+/// when they are *called*, not when their future is first polled, and run one after another in
+/// that order: `tokio::join!(pc.set_local_description(None), pc.set_remote_description(answer))`
+/// applies the offer and then the answer, whichever future the runtime polls first, and a
+/// future that is never awaited still runs. (With more than
+/// 64 commands already waiting, a call takes its place when it is
+/// first polled instead.) The events an operation raises are on the event stream before its
+/// result is returned.
 #[derive(Debug)]
 pub struct RTCPeerConnection {
     commands: mpsc::Sender<Command>,
     events: Option<Events<PeerConnectionEvent>>,
     ended: watch::Receiver<bool>,
+    /// What `get_configuration` reports, shared by the clones.
+    config: Arc<Mutex<RTCConfiguration>>,
 }
 
 impl Clone for RTCPeerConnection {
@@ -100,6 +137,7 @@ impl Clone for RTCPeerConnection {
             commands: self.commands.clone(),
             events: None,
             ended: self.ended.clone(),
+            config: self.config.clone(),
         }
     }
 }
@@ -184,10 +222,14 @@ impl RTCPeerConnection {
     /// Creates a connection: binds one UDP socket (ephemeral port) per local address and starts its task.
     ///
     /// Must be called inside a tokio runtime.
-    pub async fn new(config: RTCConfiguration) -> Result<Self, RtcError> {
-        if config.certificates.len() > 1 {
-            return Err(RtcError::NotSupported("at most one certificate is supported".into()));
-        }
+    ///
+    /// Errors, as the browser's constructor: a server URL that does not parse is a
+    /// `SyntaxError`, a TURN server without credentials an `InvalidAccessError`, an expired
+    /// certificate an `InvalidAccessError`; more than one certificate or
+    /// `rtcp_mux_policy: Negotiate` is a `NotSupportedError`.
+    pub async fn new(mut config: RTCConfiguration) -> Result<Self, RtcError> {
+        check_certificates(&config.certificates)?;
+        check_rtcp_mux_policy(config.rtcp_mux_policy)?;
         let servers = crate::config::validate(&config.ice_servers)?;
         let addresses = if config.bind_addresses.is_empty() {
             let system = interfaces::system_addresses()
@@ -207,13 +249,16 @@ impl RTCPeerConnection {
             None
         };
         let core_config = PeerConfig {
-            certificate: config.certificates.into_iter().next(),
+            certificate: config.certificates.first().map(|c| c.as_proto().clone()),
             bundle_policy: config.bundle_policy,
             ice_transport_policy: config.ice_transport_policy,
             ice_servers,
             ..PeerConfig::default()
         };
         let mut core = Core::new(core_config, Instant::now())?;
+        // getConfiguration().certificates holds the certificate in use, generated or given.
+        config.certificates = vec![RTCCertificate::from(core.certificate().clone())];
+        let mdns = config.mdns.clone();
         for (_, local) in &sockets {
             core.add_local_address(*local);
         }
@@ -229,7 +274,7 @@ impl RTCPeerConnection {
             event_tx,
             backlog,
             ended_tx,
-            config.mdns,
+            mdns,
             ServerStreams::new(tls),
         );
         tokio::spawn(driver.run().instrument(span));
@@ -237,45 +282,173 @@ impl RTCPeerConnection {
             commands,
             events: Some(event_rx),
             ended,
+            config: Arc::new(Mutex::new(config)),
         })
     }
 
-    /// `createOffer()`.
-    pub async fn create_offer(&self) -> Result<SessionDescriptionInit, RtcError> {
-        call(&self.commands, Command::CreateOffer).await?
+    /// `RTCPeerConnection.generateCertificate()`: a new ECDSA P-256 certificate valid for
+    /// 30 days (RSA is a `NotSupportedError`: see [`KeyAlgorithm::Rsa`]). Give it to several
+    /// connections through [`RTCConfiguration::certificates`] to keep one fingerprint.
+    pub fn generate_certificate(algorithm: KeyAlgorithm) -> Result<RTCCertificate, RtcError> {
+        RTCCertificate::generate(algorithm, DEFAULT_CERTIFICATE_LIFETIME)
     }
 
-    /// `createAnswer()`.
-    pub async fn create_answer(&self) -> Result<SessionDescriptionInit, RtcError> {
-        call(&self.commands, Command::CreateAnswer).await?
+    /// Puts an operation on the chain now and returns the future of its result (see the
+    /// type's documentation).
+    fn enqueue<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> Command,
+    ) -> impl Future<Output = Result<T, RtcError>> + Send + 'static {
+        let (tx, rx) = oneshot::channel();
+        let (waiting, closed) = match self.commands.try_send(make(tx)) {
+            Ok(()) => (None, false),
+            Err(TrySendError::Full(command)) => (Some((self.commands.clone(), command)), false),
+            Err(TrySendError::Closed(_)) => (None, true),
+        };
+        async move {
+            if closed {
+                return Err(closed_error());
+            }
+            if let Some((commands, command)) = waiting {
+                commands.send(command).await.map_err(|_| closed_error())?;
+            }
+            rx.await.map_err(|_| closed_error())?
+        }
     }
 
-    /// `setLocalDescription()`; `None` lets the connection create the offer or answer itself.
-    pub async fn set_local_description(&self, description: Option<SessionDescriptionInit>) -> Result<(), RtcError> {
-        call(&self.commands, |reply| Command::SetLocalDescription(description, reply)).await?
+    /// `createOffer()` (on the operations chain).
+    pub fn create_offer(&self) -> impl Future<Output = Result<SessionDescriptionInit, RtcError>> + Send + 'static {
+        self.enqueue(Command::CreateOffer)
     }
 
-    /// `setRemoteDescription()`.
-    pub async fn set_remote_description(&self, description: SessionDescriptionInit) -> Result<(), RtcError> {
-        call(&self.commands, |reply| {
-            Command::SetRemoteDescription(description, reply)
-        })
-        .await?
+    /// `createAnswer()` (on the operations chain).
+    pub fn create_answer(&self) -> impl Future<Output = Result<SessionDescriptionInit, RtcError>> + Send + 'static {
+        self.enqueue(Command::CreateAnswer)
     }
 
-    /// `addIceCandidate()`; `None` or an empty candidate is the end-of-candidates indication.
-    pub async fn add_ice_candidate(&self, candidate: Option<IceCandidateInit>) -> Result<(), RtcError> {
-        call(&self.commands, |reply| Command::AddIceCandidate(candidate, reply)).await?
+    /// `setLocalDescription()` (on the operations chain); `None` lets the connection create the
+    /// offer or answer itself.
+    pub fn set_local_description(
+        &self,
+        description: Option<SessionDescriptionInit>,
+    ) -> impl Future<Output = Result<(), RtcError>> + Send + 'static {
+        self.enqueue(|reply| Command::SetLocalDescription(description, reply))
+    }
+
+    /// `setRemoteDescription()` (on the operations chain).
+    pub fn set_remote_description(
+        &self,
+        description: SessionDescriptionInit,
+    ) -> impl Future<Output = Result<(), RtcError>> + Send + 'static {
+        self.enqueue(|reply| Command::SetRemoteDescription(description, reply))
+    }
+
+    /// `addIceCandidate()` (on the operations chain); `None` or an empty candidate is the
+    /// end-of-candidates indication.
+    pub fn add_ice_candidate(
+        &self,
+        candidate: Option<IceCandidateInit>,
+    ) -> impl Future<Output = Result<(), RtcError>> + Send + 'static {
+        self.enqueue(|reply| Command::AddIceCandidate(candidate, reply))
+    }
+
+    async fn description(&self, attribute: DescriptionAttribute) -> Result<Option<SessionDescriptionInit>, RtcError> {
+        call(&self.commands, |reply| Command::Description(attribute, reply)).await
     }
 
     /// `localDescription`, with the candidates gathered so far.
     pub async fn local_description(&self) -> Result<Option<SessionDescriptionInit>, RtcError> {
-        call(&self.commands, Command::LocalDescription).await
+        self.description(DescriptionAttribute::Local).await
+    }
+
+    /// `currentLocalDescription`.
+    pub async fn current_local_description(&self) -> Result<Option<SessionDescriptionInit>, RtcError> {
+        self.description(DescriptionAttribute::CurrentLocal).await
+    }
+
+    /// `pendingLocalDescription`.
+    pub async fn pending_local_description(&self) -> Result<Option<SessionDescriptionInit>, RtcError> {
+        self.description(DescriptionAttribute::PendingLocal).await
     }
 
     /// `remoteDescription`.
     pub async fn remote_description(&self) -> Result<Option<SessionDescriptionInit>, RtcError> {
-        call(&self.commands, Command::RemoteDescription).await
+        self.description(DescriptionAttribute::Remote).await
+    }
+
+    /// `currentRemoteDescription`.
+    pub async fn current_remote_description(&self) -> Result<Option<SessionDescriptionInit>, RtcError> {
+        self.description(DescriptionAttribute::CurrentRemote).await
+    }
+
+    /// `pendingRemoteDescription`.
+    pub async fn pending_remote_description(&self) -> Result<Option<SessionDescriptionInit>, RtcError> {
+        self.description(DescriptionAttribute::PendingRemote).await
+    }
+
+    /// `canTrickleIceCandidates`: `None` until a remote description is set.
+    pub async fn can_trickle_ice_candidates(&self) -> Result<Option<bool>, RtcError> {
+        call(&self.commands, Command::CanTrickleIceCandidates).await
+    }
+
+    /// `getConfiguration()`: the configuration in force, with the certificate in use.
+    pub fn get_configuration(&self) -> RTCConfiguration {
+        self.config
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    /// `setConfiguration()`: all or nothing. It checks the whole configuration as
+    /// [`new`](Self::new) does (`SyntaxError`, `InvalidAccessError`, …), and refuses with
+    /// `InvalidModificationError` to change what cannot change after construction: the
+    /// certificates (an empty list keeps them), `bundle_policy`, `rtcp_mux_policy`. The ICE
+    /// servers and transport policy apply from the next gathering on; `bind_addresses` and
+    /// `mdns` (rtcpeer extensions) keep their values from construction.
+    pub async fn set_configuration(&self, config: RTCConfiguration) -> Result<(), RtcError> {
+        if self.is_closed() {
+            return Err(closed_error());
+        }
+        let current = self.get_configuration();
+        check_certificates(&config.certificates)?;
+        let same_certificates = config.certificates.is_empty()
+            || (config.certificates.len() == current.certificates.len()
+                && config
+                    .certificates
+                    .iter()
+                    .zip(&current.certificates)
+                    .all(|(a, b)| a.same_as(b)));
+        if !same_certificates {
+            return Err(RtcError::InvalidModification("the certificates cannot change".into()));
+        }
+        if config.bundle_policy != current.bundle_policy {
+            return Err(RtcError::InvalidModification(format!(
+                "bundlePolicy cannot change from {} to {}",
+                current.bundle_policy, config.bundle_policy
+            )));
+        }
+        if config.rtcp_mux_policy != current.rtcp_mux_policy {
+            return Err(RtcError::InvalidModification(format!(
+                "rtcpMuxPolicy cannot change from {} to {}",
+                current.rtcp_mux_policy.as_str(),
+                config.rtcp_mux_policy.as_str()
+            )));
+        }
+        let servers = crate::config::validate(&config.ice_servers)?;
+        let endpoints = resolve_servers(&servers).await;
+        let policy = config.ice_transport_policy;
+        call(&self.commands, |reply| {
+            Command::SetIceConfiguration(policy, endpoints, reply)
+        })
+        .await??;
+        let mut stored = self.config.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *stored = RTCConfiguration {
+            certificates: current.certificates,
+            bind_addresses: current.bind_addresses,
+            mdns: current.mdns,
+            ..config
+        };
+        Ok(())
     }
 
     async fn states(&self) -> Result<States, RtcError> {

@@ -247,6 +247,8 @@ impl Driver {
     fn handle_command(&mut self, command: Command) {
         let now = Instant::now();
         match command {
+            // The operations chain: each runs to its end before the next command, and the events
+            // it raised (signalingstatechange first) are handed out before its result.
             Command::CreateOffer(reply) => {
                 let _ = reply.send(self.core.create_offer());
             }
@@ -254,7 +256,9 @@ impl Driver {
                 let _ = reply.send(self.core.create_answer());
             }
             Command::SetLocalDescription(desc, reply) => {
-                let _ = reply.send(self.core.set_local_description(now, desc));
+                let result = self.core.set_local_description(now, desc);
+                self.deliver_events();
+                let _ = reply.send(result);
             }
             Command::SetRemoteDescription(desc, reply) => {
                 let result = self.core.set_remote_description(now, desc.clone());
@@ -262,6 +266,7 @@ impl Driver {
                     let ready = self.lookups.request_from_description(&desc);
                     self.add_resolved(ready);
                 }
+                self.deliver_events();
                 let _ = reply.send(result);
             }
             Command::AddIceCandidate(candidate, reply) => {
@@ -270,13 +275,25 @@ impl Driver {
                     let ready = self.lookups.request(&candidate);
                     self.add_resolved(ready);
                 }
+                self.deliver_events();
                 let _ = reply.send(result);
             }
-            Command::LocalDescription(reply) => {
-                let _ = reply.send(self.core.local_description());
+            Command::Description(attribute, reply) => {
+                use crate::command::DescriptionAttribute as A;
+                let _ = reply.send(match attribute {
+                    A::Local => self.core.local_description(),
+                    A::CurrentLocal => self.core.current_local_description(),
+                    A::PendingLocal => self.core.pending_local_description(),
+                    A::Remote => self.core.remote_description(),
+                    A::CurrentRemote => self.core.current_remote_description(),
+                    A::PendingRemote => self.core.pending_remote_description(),
+                });
             }
-            Command::RemoteDescription(reply) => {
-                let _ = reply.send(self.core.remote_description());
+            Command::CanTrickleIceCandidates(reply) => {
+                let _ = reply.send(self.core.can_trickle_ice_candidates());
+            }
+            Command::SetIceConfiguration(policy, servers, reply) => {
+                let _ = reply.send(self.core.set_ice_configuration(policy, servers));
             }
             Command::States(reply) => {
                 let _ = reply.send(States {
@@ -475,19 +492,26 @@ impl Driver {
                     .send(transmit.server, transmit.tls.as_ref(), transmit.contents);
             }
             progressed |= self.release_waiting_sends();
-            // Refreshed before the events go out, so a handle reading `Open` sees an open channel.
-            for (&channel, entry) in &self.channels {
-                entry.shared.update(self.core.data_channel(channel).as_ref());
-            }
-            while let Some(event) = self.core.poll_event() {
-                progressed = true;
-                self.dispatch(event);
-            }
+            progressed |= self.deliver_events();
             // Released sends and events (a channel closing) can queue more datagrams: go round until quiet.
             if !progressed {
                 break;
             }
         }
+    }
+
+    /// Hands the core's events out; returns whether there were any.
+    fn deliver_events(&mut self) -> bool {
+        // Refreshed before the events go out, so a handle reading `Open` sees an open channel.
+        for (&channel, entry) in &self.channels {
+            entry.shared.update(self.core.data_channel(channel).as_ref());
+        }
+        let mut any = false;
+        while let Some(event) = self.core.poll_event() {
+            any = true;
+            self.dispatch(event);
+        }
+        any
     }
 
     fn dispatch(&mut self, event: PeerEvent) {
@@ -593,6 +617,7 @@ fn reject(command: Command) {
         Command::SetLocalDescription(_, reply)
         | Command::SetRemoteDescription(_, reply)
         | Command::AddIceCandidate(_, reply)
+        | Command::SetIceConfiguration(_, _, reply)
         | Command::Send { reply, .. } => drop(reply.send(Err(closed_error()))),
         Command::CreateDataChannel { reply, .. } => drop(reply.send(Err(closed_error()))),
         Command::AddTrack(_, reply) | Command::AddTransceiver { reply, .. } => drop(reply.send(Err(closed_error()))),

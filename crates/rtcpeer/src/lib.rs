@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod certificate;
 mod command;
 mod config;
 mod connection;
@@ -38,7 +39,8 @@ mod turn_stream;
 
 pub mod media_file;
 
-pub use config::{RTCConfiguration, RTCIceServer};
+pub use certificate::{KeyAlgorithm, RTCCertificate, RTCDtlsFingerprint, DEFAULT_CERTIFICATE_LIFETIME};
+pub use config::{RTCConfiguration, RTCIceServer, RtcpMuxPolicy};
 pub use connection::{PeerConnection, PeerConnectionEvent, RTCPeerConnection};
 pub use data_channel::{DataChannelEvent, RTCDataChannel, SEND_HIGH_WATER_MARK};
 pub use events::{Events, RECEIVE_BACKLOG_LIMIT};

@@ -12,6 +12,7 @@ use rcgen::{
 use super::error::DtlsError;
 use super::fingerprint::{Fingerprint, HashAlgorithm};
 use super::pem;
+use super::validity::validity;
 
 const CERT_LABEL: &str = "CERTIFICATE";
 const KEY_LABEL: &str = "PRIVATE KEY";
@@ -33,6 +34,9 @@ struct Inner {
     key_der: Vec<u8>,
     /// SHA-256 of `cert_der`, computed once.
     fingerprint: Fingerprint,
+    /// The validity period, read from `cert_der`.
+    not_before: SystemTime,
+    not_after: SystemTime,
 }
 
 impl Certificate {
@@ -70,7 +74,7 @@ impl Certificate {
         serial[0] |= 0x01; // and without a leading zero byte
         params.serial_number = Some(serial.to_vec().into());
         let cert = params.self_signed(&key_pair).map_err(|e| gen_err(&e))?;
-        Ok(Certificate::from_parts(cert.der().to_vec(), key_pair.serialize_der()))
+        Certificate::from_parts(cert.der().to_vec(), key_pair.serialize_der())
     }
 
     /// Loads a certificate and key saved by [`to_pem`](Self::to_pem): a
@@ -91,7 +95,7 @@ impl Certificate {
         if public.is_empty() || !cert_der.windows(public.len()).any(|w| w == public) {
             return Err(DtlsError::KeyMismatch);
         }
-        Ok(Certificate::from_parts(cert_der, key_der))
+        Certificate::from_parts(cert_der, key_der)
     }
 
     /// Writes the certificate and the private key as two PEM blocks.
@@ -118,15 +122,33 @@ impl Certificate {
         &self.inner.cert_der
     }
 
-    fn from_parts(cert_der: Vec<u8>, key_der: Vec<u8>) -> Certificate {
+    /// When the certificate stops being valid (its `notAfter`): `RTCCertificate.expires`.
+    pub fn expires(&self) -> SystemTime {
+        self.inner.not_after
+    }
+
+    /// When the certificate starts being valid (its `notBefore`).
+    pub fn not_before(&self) -> SystemTime {
+        self.inner.not_before
+    }
+
+    /// Whether the certificate has expired at `now` (the caller reads the clock).
+    pub fn is_expired(&self, now: SystemTime) -> bool {
+        now >= self.inner.not_after
+    }
+
+    fn from_parts(cert_der: Vec<u8>, key_der: Vec<u8>) -> Result<Certificate, DtlsError> {
         let fingerprint = Fingerprint::of_der(HashAlgorithm::Sha256, &cert_der);
-        Certificate {
+        let (not_before, not_after) = validity(&cert_der)?;
+        Ok(Certificate {
             inner: Arc::new(Inner {
                 cert_der,
                 key_der,
                 fingerprint,
+                not_before,
+                not_after,
             }),
-        }
+        })
     }
 
     /// The form dimpl takes.
@@ -177,6 +199,18 @@ mod tests {
         assert_eq!(loaded.fingerprint(), cert.fingerprint());
         assert_eq!(loaded.der(), cert.der());
         assert_eq!(loaded.to_pem(), text);
+        assert_eq!(loaded.expires(), cert.expires());
+    }
+
+    #[test]
+    fn the_validity_is_read_back_from_the_certificate() {
+        let not_before: SystemTime = rcgen::date_time_ymd(2021, 6, 1).into();
+        let not_after: SystemTime = rcgen::date_time_ymd(2061, 6, 2).into();
+        let cert = Certificate::generate_with_validity(not_before, not_after).unwrap();
+        assert_eq!(cert.not_before(), not_before);
+        assert_eq!(cert.expires(), not_after);
+        assert!(!cert.is_expired(not_before));
+        assert!(cert.is_expired(not_after));
     }
 
     #[test]
@@ -205,5 +239,22 @@ mod tests {
             Err(DtlsError::BadPrivateKey(_))
         ));
         assert!(Certificate::from_pem("").is_err());
+    }
+
+    /// Why RSA certificates are refused (decision 0012): rcgen with aws-lc-rs makes an RSA-2048
+    /// key and certificate, but dimpl cannot sign with the key. If dimpl learns RSA, this fails
+    /// and RSA can be offered.
+    #[test]
+    fn rsa_keys_can_be_made_but_dimpl_cannot_sign_with_them() {
+        let key = KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+        let cert = CertificateParams::new(Vec::<String>::new())
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        assert_eq!(cert.der().first(), Some(&0x30));
+        let provider = dimpl::crypto::aws_lc_rs::default_provider();
+        assert!(provider.key_provider.load_private_key(&key.serialize_der()).is_err());
+        let ecdsa = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        assert!(provider.key_provider.load_private_key(&ecdsa.serialize_der()).is_ok());
     }
 }

@@ -2,6 +2,7 @@
 
 use super::fingerprint::FingerprintError;
 use super::pem::PemError;
+use super::validity::ValidityError;
 
 /// Everything that can go wrong in the DTLS module: making or loading a
 /// certificate, running the handshake, or sending application data.
@@ -27,6 +28,10 @@ pub enum DtlsError {
     /// The private key does not belong to the certificate it was loaded with.
     #[error("the private key does not match the certificate's public key")]
     KeyMismatch,
+
+    /// The certificate's validity period could not be read.
+    #[error("bad certificate: {0}")]
+    BadCertificate(#[from] ValidityError),
     /// A fingerprint was malformed.
     #[error("bad fingerprint: {0}")]
     Fingerprint(#[from] FingerprintError),

@@ -41,6 +41,7 @@ mod fingerprint;
 mod pem;
 mod srtp;
 mod transport;
+mod validity;
 
 pub use certificate::Certificate;
 pub use config::{DtlsConfig, DtlsVersions};
@@ -50,3 +51,4 @@ pub(crate) use pem::encode_base64;
 pub use pem::{PemError, MAX_PEM_LEN};
 pub use srtp::{SrtpKeyingMaterial, SrtpMasterKey, SrtpProfile};
 pub use transport::{DtlsEvent, DtlsRole, DtlsState, DtlsTransport, DtlsVersion, MAX_APPLICATION_DATA};
+pub use validity::ValidityError;

@@ -241,6 +241,10 @@ pub enum RtcError {
     /// A feature we do not support.
     #[error("NotSupportedError: {0}")]
     NotSupported(String),
+    /// An `RTCError` (an `OperationError`) whose `errorDetail` is `sdp-syntax-error`: a
+    /// description whose SDP does not parse.
+    #[error("OperationError (sdp-syntax-error): {0}")]
+    SdpSyntax(String),
 }
 
 impl RtcError {
@@ -254,6 +258,15 @@ impl RtcError {
             RtcError::Syntax(_) => "SyntaxError",
             RtcError::Type(_) => "TypeError",
             RtcError::NotSupported(_) => "NotSupportedError",
+            RtcError::SdpSyntax(_) => "OperationError",
+        }
+    }
+
+    /// The `RTCError.errorDetail` of an `RTCError` (`sdp-syntax-error`), `None` for the others.
+    pub fn error_detail(&self) -> Option<&'static str> {
+        match self {
+            RtcError::SdpSyntax(_) => Some("sdp-syntax-error"),
+            _ => None,
         }
     }
 }

@@ -165,8 +165,16 @@ pub struct PeerConnection {
     local_candidates: Vec<Candidate>,
     /// What we offered or answered last (rendered again with candidates for `local_description`).
     local: Option<LocalParameters>,
-    /// Our last `create_offer`/`create_answer`, with what it says.
-    last_created: Option<(SessionDescriptionInit, LocalParameters)>,
+    /// `[[LastCreatedOffer]]`: our last `create_offer`, with what it says.
+    last_offer: Option<(SessionDescriptionInit, LocalParameters)>,
+    /// `[[LastCreatedAnswer]]`: our last `create_answer`, with what it says.
+    last_answer: Option<(SessionDescriptionInit, LocalParameters)>,
+    /// What a rollback of the offer being negotiated restores.
+    rollback_point: Option<signaling::RollbackPoint>,
+    /// Whether the gatherer was started (a rolled-back first offer leaves it running).
+    gather_started: bool,
+    /// Whether the gatherer has reported that it is done.
+    gather_complete: bool,
     current_local: Option<SessionDescriptionInit>,
     pending_local: Option<SessionDescriptionInit>,
     current_remote: Option<SessionDescriptionInit>,
@@ -218,7 +226,11 @@ impl PeerConnection {
             local_addresses: Vec::new(),
             local_candidates: Vec::new(),
             local: None,
-            last_created: None,
+            last_offer: None,
+            last_answer: None,
+            rollback_point: None,
+            gather_started: false,
+            gather_complete: false,
             current_local: None,
             pending_local: None,
             current_remote: None,

@@ -1,5 +1,18 @@
 //! The signaling half of [`PeerConnection`]: offers, answers, descriptions,
-//! remote candidates and gathering (W3C webrtc-pc §4.4, JSEP RFC 8829).
+//! rollback, remote candidates and gathering (W3C webrtc-pc §4.4, JSEP RFC 8829).
+//!
+//! The state machine is webrtc-pc §4.4.1.5 ("set the session description"):
+//!
+//! | state | local offer | local (pr)answer | remote offer | remote (pr)answer | rollback |
+//! |---|---|---|---|---|---|
+//! | `stable` | → have-local-offer | ✗ | → have-remote-offer | ✗ | ✗ |
+//! | `have-local-offer` | stays | ✗ | implicit rollback, → have-remote-offer | → stable / have-remote-pranswer | → stable |
+//! | `have-remote-offer` | ✗ | → stable / have-local-pranswer | stays | ✗ | → stable |
+//! | `have-local-pranswer` | ✗ | → stable / stays | ✗ | ✗ | ✗ |
+//! | `have-remote-pranswer` | ✗ | ✗ | ✗ | → stable / stays | ✗ |
+//!
+//! ✗ is `InvalidStateError`, except that a local answer that is not our last created answer is
+//! `InvalidModificationError` before the state is looked at (as browsers order the checks).
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -20,34 +33,64 @@ pub(super) enum Side {
     Remote,
 }
 
+/// What applying an offer from `stable` changed, so that a rollback can undo it
+/// (webrtc-pc §4.4.1.5.2 "rollback").
+#[derive(Debug, Clone)]
+pub(super) struct RollbackPoint {
+    /// Our parameters before the offer.
+    local: Option<LocalParameters>,
+    /// The remote's parameters before the offer.
+    remote: Option<RemoteParameters>,
+    /// Each transceiver's mid before the offer, by index.
+    mids: Vec<Option<String>>,
+    /// The transceivers a remote offer created (by index).
+    created: Vec<usize>,
+}
+
 impl PeerConnection {
-    /// `createOffer`.
+    /// `createOffer`: an offer for the transceivers and data channels as they are now. It
+    /// becomes `[[LastCreatedOffer]]`, the only offer `set_local_description` accepts.
     pub fn create_offer(&mut self) -> Result<SessionDescriptionInit, RtcError> {
         if self.closed {
             return Err(closed_error());
         }
         // An offer can be created wherever a local offer could be applied.
         self.check_transition(Side::Local, SdpType::Offer)?;
-        // Keep the sections already negotiated, in order; then new transceivers; then the data
-        // section if channels exist and none was negotiated.
+        let sections = self.offer_sections_now();
+        let params = self.local_parameters("actpass", sections);
+        let init = SessionDescriptionInit::offer(params.render(&[], false));
+        self.last_offer = Some((init.clone(), params));
+        Ok(init)
+    }
+
+    /// The sections an offer made now would have: those already negotiated keep their place,
+    /// in order; then new transceivers; then the data section if channels exist and none was
+    /// negotiated.
+    fn offer_sections_now(&mut self) -> Vec<LocalSection> {
         let base = self.local.as_ref().map(|l| l.sections.clone()).unwrap_or_default();
         let mut sections = self.offer_sections(base);
         if !sections.iter().any(|s| matches!(s, LocalSection::Data { .. })) && self.channels.ids().next().is_some() {
             let mid = next_free_mid(&sections);
             sections.push(LocalSection::Data { mid });
         }
-        let params = self.local_parameters("actpass", sections);
-        let init = SessionDescriptionInit::offer(params.render(&[], false));
-        self.last_created = Some((init.clone(), params));
-        Ok(init)
+        sections
     }
 
-    /// `createAnswer`.
+    /// `createAnswer`: an answer to the remote offer. It becomes `[[LastCreatedAnswer]]`.
     pub fn create_answer(&mut self) -> Result<SessionDescriptionInit, RtcError> {
         if self.closed {
             return Err(closed_error());
         }
         self.check_transition(Side::Local, SdpType::Answer)?;
+        let (sections, setup) = self.answer_sections_now()?;
+        let params = self.local_parameters(setup, sections);
+        let init = SessionDescriptionInit::answer(params.render(&[], false));
+        self.last_answer = Some((init.clone(), params));
+        Ok(init)
+    }
+
+    /// The sections and `a=setup` of an answer made now.
+    fn answer_sections_now(&self) -> Result<(Vec<LocalSection>, &'static str), RtcError> {
         let remote = self
             .remote
             .as_ref()
@@ -70,10 +113,7 @@ impl PeerConnection {
             Some(DtlsRole::Client) => "passive",
             _ => "active",
         };
-        let params = self.local_parameters(setup, sections);
-        let init = SessionDescriptionInit::answer(params.render(&[], false));
-        self.last_created = Some((init.clone(), params));
-        Ok(init)
+        Ok((sections, setup))
     }
 
     /// Whether we could accept this remote section (its transport may carry the bundle):
@@ -100,8 +140,28 @@ impl PeerConnection {
         }
     }
 
-    /// `setLocalDescription`. `None` applies the offer or answer the state
-    /// calls for, creating it first (the browser's implicit form).
+    /// Whether a created description still says what one created now would (webrtc-pc: "no
+    /// longer accurately represents the system state").
+    fn still_valid(&mut self, params: &LocalParameters, kind: SdpType) -> bool {
+        let creds = self.ice.local_credentials();
+        if params.ice_ufrag != creds.ufrag || params.ice_pwd != creds.pwd {
+            return false;
+        }
+        match kind {
+            SdpType::Offer => self.offer_sections_now() == params.sections,
+            _ => self
+                .answer_sections_now()
+                .is_ok_and(|(sections, setup)| sections == params.sections && setup == params.setup),
+        }
+    }
+
+    /// `setLocalDescription`. `None` (or an offer or answer with an empty `sdp`) applies
+    /// `[[LastCreatedOffer]]`/`[[LastCreatedAnswer]]` if it is still valid, else a freshly
+    /// created one; `None` picks the kind the state calls for (an offer in `stable`,
+    /// `have-local-offer` and `have-remote-pranswer`, an answer otherwise).
+    ///
+    /// Errors: `InvalidStateError` when closed or when the state does not allow the kind;
+    /// `InvalidModificationError` when the SDP is not the last one created (no munging).
     pub fn set_local_description(
         &mut self,
         now: Instant,
@@ -110,54 +170,86 @@ impl PeerConnection {
         if self.closed {
             return Err(closed_error());
         }
-        let desc = match desc {
-            Some(d) if !(d.sdp.is_empty() && d.kind != SdpType::Rollback) => d,
-            other => {
-                let kind = other.map(|d| d.kind);
-                match (kind, self.signaling) {
-                    (Some(SdpType::Rollback), _) => SessionDescriptionInit {
-                        kind: SdpType::Rollback,
-                        sdp: String::new(),
-                    },
-                    (None, SignalingState::Stable | SignalingState::HaveLocalOffer) | (Some(SdpType::Offer), _) => {
-                        self.create_offer()?
-                    }
-                    _ => self.create_answer()?,
-                }
-            }
+        use SignalingState as S;
+        let (kind, sdp) = match desc {
+            Some(d) => (d.kind, d.sdp),
+            None => match self.signaling {
+                S::Stable | S::HaveLocalOffer | S::HaveRemotePranswer => (SdpType::Offer, String::new()),
+                _ => (SdpType::Answer, String::new()),
+            },
         };
-        if desc.kind == SdpType::Rollback {
-            return self.rollback_local();
+        if kind == SdpType::Rollback {
+            // The sdp of a rollback is ignored.
+            return self.rollback(now, false);
         }
-        self.check_transition(Side::Local, desc.kind)?;
-        // SDP munging is not supported: the description must be the one we created last.
-        let params = match &self.last_created {
-            Some((created, params)) if created.kind == desc.kind && created.sdp == desc.sdp => params.clone(),
-            _ => {
-                return Err(RtcError::InvalidModification(
-                    "the description is not the last one created by create_offer/create_answer".into(),
-                ))
+        let last = match kind {
+            SdpType::Offer => &self.last_offer,
+            _ => &self.last_answer,
+        };
+        let matches_last = sdp.is_empty() || last.as_ref().is_some_and(|(created, _)| created.sdp == sdp);
+        let munged = || {
+            RtcError::InvalidModification(format!(
+                "the {} is not the last one create_{} made (SDP munging is not supported)",
+                kind.as_str(),
+                if kind == SdpType::Offer { "offer" } else { "answer" },
+            ))
+        };
+        // Browsers check an offer or answer against the last created one before the state, a
+        // provisional answer after it.
+        if kind == SdpType::Pranswer {
+            self.check_transition(Side::Local, kind)?;
+        }
+        if !matches_last {
+            return Err(munged());
+        }
+        self.check_transition(Side::Local, kind)?;
+
+        let reusable = match (sdp.is_empty(), last.clone()) {
+            (false, Some((created, params))) => Some((created.sdp, params)),
+            (true, Some((created, params))) if self.still_valid(&params, kind) => Some((created.sdp, params)),
+            _ => None,
+        };
+        let (sdp, params) = match reusable {
+            Some(found) => found,
+            None if kind == SdpType::Offer => {
+                let created = self.create_offer()?;
+                (
+                    created.sdp,
+                    self.last_offer.as_ref().map(|(_, p)| p.clone()).ok_or_else(munged)?,
+                )
+            }
+            None => {
+                let created = self.create_answer()?;
+                (
+                    created.sdp,
+                    self.last_answer.as_ref().map(|(_, p)| p.clone()).ok_or_else(munged)?,
+                )
             }
         };
+        let applied = SessionDescriptionInit { kind, sdp };
+        if kind == SdpType::Offer && self.signaling == S::Stable {
+            self.rollback_point = Some(self.rollback_point_now());
+        }
         self.local = Some(params);
 
-        match desc.kind {
+        match kind {
             SdpType::Offer => {
-                self.pending_local = Some(desc);
+                self.pending_local = Some(applied);
                 self.associate_local_offer();
-                self.set_signaling(SignalingState::HaveLocalOffer);
+                self.set_signaling(S::HaveLocalOffer);
             }
             SdpType::Pranswer => {
-                self.pending_local = Some(desc);
-                self.set_signaling(SignalingState::HaveLocalPranswer);
+                self.pending_local = Some(applied);
+                self.set_signaling(S::HaveLocalPranswer);
             }
             SdpType::Answer => {
-                self.current_local = Some(desc);
+                self.current_local = Some(applied);
                 self.pending_local = None;
                 if let Some(p) = self.pending_remote.take() {
                     self.current_remote = Some(p);
                 }
-                self.set_signaling(SignalingState::Stable);
+                self.rollback_point = None;
+                self.set_signaling(S::Stable);
                 self.ice.set_role(if self.remote.as_ref().is_some_and(|r| r.ice_lite) {
                     IceRole::Controlling
                 } else {
@@ -165,28 +257,53 @@ impl PeerConnection {
                 });
                 self.negotiate_dtls_role();
                 self.apply_media_negotiation(true);
+                self.update_negotiation_needed_in_stable();
             }
-            SdpType::Rollback => unreachable!("handled above"),
+            SdpType::Rollback => {}
         }
         self.start_gathering(now);
         self.pump(now);
         Ok(())
     }
 
-    /// `setRemoteDescription`. A malformed description fails with
-    /// `OperationError` and leaves the connection as it was.
+    /// `setRemoteDescription`.
+    ///
+    /// The state is checked before the SDP is parsed (`InvalidStateError` for an answer in
+    /// `stable`, whatever its SDP). An offer in `have-local-offer` first rolls our offer back
+    /// (perfect negotiation's implicit rollback), and stays rolled back if the offer then
+    /// fails. An SDP that does not parse is an `RTCError` with `errorDetail`
+    /// `sdp-syntax-error` ([`RtcError::SdpSyntax`]); a description we cannot use (no ICE
+    /// credentials, no `a=rtcp-mux` under the `require` policy, an answer whose sections do not
+    /// match the offer) is `InvalidAccessError`. A failed description leaves everything else as
+    /// it was.
     pub fn set_remote_description(&mut self, now: Instant, desc: SessionDescriptionInit) -> Result<(), RtcError> {
         if self.closed {
             return Err(closed_error());
         }
         if desc.kind == SdpType::Rollback {
-            return self.rollback_remote();
+            return self.rollback(now, false);
         }
-        self.check_transition(Side::Remote, desc.kind)?;
+        let implicit_rollback = desc.kind == SdpType::Offer && self.signaling == SignalingState::HaveLocalOffer;
+        if !implicit_rollback {
+            self.check_transition(Side::Remote, desc.kind)?;
+        }
+        if implicit_rollback {
+            self.rollback(now, true)?;
+        }
         let parsed =
-            SessionDescription::parse(&desc.sdp).map_err(|e| RtcError::Operation(format!("remote SDP: {e}")))?;
-        // Only data sections are accepted so far: the transport is the first bundled data section's.
+            SessionDescription::parse(&desc.sdp).map_err(|e| RtcError::SdpSyntax(format!("remote SDP: {e}")))?;
         let remote = RemoteParameters::from_sdp_accepting(&parsed, desc.kind, |s| self.can_accept(s))?;
+        // rtcpMuxPolicy `require` (the only policy): RTP and RTCP must share the transport.
+        if let Some(section) = remote
+            .sections
+            .iter()
+            .find(|s| !s.rejected && s.media.as_ref().is_some_and(|m| !m.rtcp_mux))
+        {
+            return Err(RtcError::InvalidAccess(format!(
+                "media section {} has no a=rtcp-mux, which the rtcpMuxPolicy require needs",
+                section.mid.as_deref().unwrap_or("(no mid)")
+            )));
+        }
         if matches!(desc.kind, SdpType::Answer | SdpType::Pranswer) {
             let offered = self.local.as_ref().map(|l| l.sections.len()).unwrap_or(0);
             if remote.sections.len() != offered {
@@ -216,9 +333,17 @@ impl PeerConnection {
         let applied = desc.clone();
         match desc.kind {
             SdpType::Offer => {
+                if self.signaling == SignalingState::Stable {
+                    self.rollback_point = Some(self.rollback_point_now());
+                }
                 self.pending_remote = Some(applied);
                 self.remote = Some(remote);
+                let before = self.transceivers.len();
                 self.associate_remote_offer();
+                let after = self.transceivers.len();
+                if let Some(point) = &mut self.rollback_point {
+                    point.created.extend(before..after);
+                }
                 self.set_signaling(SignalingState::HaveRemoteOffer);
             }
             SdpType::Pranswer => {
@@ -233,13 +358,15 @@ impl PeerConnection {
                     self.current_local = Some(l);
                 }
                 self.remote = Some(remote);
+                self.rollback_point = None;
                 self.set_signaling(SignalingState::Stable);
                 // The offerer controls, unless it is lite (never us: we are full ICE).
                 self.ice.set_role(IceRole::Controlling);
                 self.negotiate_dtls_role();
                 self.apply_media_negotiation(false);
+                self.update_negotiation_needed_in_stable();
             }
-            SdpType::Rollback => unreachable!("handled above"),
+            SdpType::Rollback => {}
         }
         self.pump(now);
         Ok(())
@@ -250,6 +377,7 @@ impl PeerConnection {
     pub(super) fn check_transition(&self, side: Side, kind: SdpType) -> Result<(), RtcError> {
         use SignalingState as S;
         let allowed: &[SignalingState] = match (side, kind) {
+            (_, SdpType::Rollback) => &[S::HaveLocalOffer, S::HaveRemoteOffer],
             (Side::Local, SdpType::Offer) => &[S::Stable, S::HaveLocalOffer],
             (Side::Local, _) => &[S::HaveRemoteOffer, S::HaveLocalPranswer],
             (Side::Remote, SdpType::Offer) => &[S::Stable, S::HaveRemoteOffer],
@@ -270,32 +398,127 @@ impl PeerConnection {
         }
     }
 
-    pub(super) fn rollback_local(&mut self) -> Result<(), RtcError> {
-        if self.signaling != SignalingState::HaveLocalOffer {
-            return Err(RtcError::InvalidState(format!(
-                "nothing local to roll back in state {}",
-                self.signaling
-            )));
+    /// What a rollback of an offer applied now would restore.
+    fn rollback_point_now(&self) -> RollbackPoint {
+        RollbackPoint {
+            local: self.local.clone(),
+            remote: self.remote.clone(),
+            mids: self.transceivers.iter().map(|t| t.mid.clone()).collect(),
+            created: Vec::new(),
+        }
+    }
+
+    /// Rolls back the pending offer, local or remote (an `{type: rollback}` on either side, or
+    /// the implicit rollback of a remote offer in `have-local-offer`): the descriptions and the
+    /// transceivers' mids return to what they were in `stable`; transceivers the remote offer
+    /// created are removed unless `add_track` attached a track to them; a rolled-back first
+    /// local offer takes the gathering state back to `new`. An implicit rollback does not
+    /// check whether negotiation is needed: the connection is not staying in `stable`.
+    fn rollback(&mut self, now: Instant, implicit: bool) -> Result<(), RtcError> {
+        self.check_transition(Side::Local, SdpType::Rollback)?;
+        let local_offer = self.signaling == SignalingState::HaveLocalOffer;
+        if let Some(point) = self.rollback_point.take() {
+            self.local = point.local;
+            self.remote = point.remote;
+            for (index, t) in self.transceivers.iter_mut().enumerate() {
+                if point.created.contains(&index) && !t.sender_ever_had_track {
+                    t.removed = true;
+                    t.direction = crate::peer::TransceiverDirection::Stopped;
+                    t.mid = None;
+                } else if let Some(mid) = point.mids.get(index) {
+                    t.mid = mid.clone();
+                } else if point.created.contains(&index) {
+                    // Kept for its track, but its mid came from the rolled-back offer.
+                    t.mid = None;
+                }
+            }
         }
         self.pending_local = None;
+        self.pending_remote = None;
+        if local_offer && self.current_local.is_none() {
+            self.set_gathering(IceGatheringState::New);
+        }
         self.set_signaling(SignalingState::Stable);
+        if !implicit {
+            self.update_negotiation_needed_in_stable();
+        }
+        self.pump(now);
         Ok(())
     }
 
-    pub(super) fn rollback_remote(&mut self) -> Result<(), RtcError> {
-        if self.signaling != SignalingState::HaveRemoteOffer {
-            return Err(RtcError::InvalidState(format!(
-                "nothing remote to roll back in state {}",
-                self.signaling
-            )));
+    /// Back in `stable`: fires `negotiationneeded` if the transceivers or data channels still
+    /// want a negotiation (webrtc-pc §4.7.3, run when the state returns to `stable`).
+    fn update_negotiation_needed_in_stable(&mut self) {
+        self.update_negotiation_needed();
+        let data_negotiated = self
+            .remote
+            .as_ref()
+            .is_some_and(|r| r.sections.iter().any(|s| s.is_data && !s.rejected))
+            && self
+                .local
+                .as_ref()
+                .is_some_and(|l| l.sections.iter().any(|s| matches!(s, LocalSection::Data { .. })));
+        if self.channels.ids().next().is_some() && !data_negotiated && !self.negotiation_needed {
+            self.negotiation_needed = true;
+            self.push_event(PeerEvent::NegotiationNeeded);
         }
-        self.pending_remote = None;
-        self.remote = self.current_remote.as_ref().and_then(|a| {
-            let parsed = SessionDescription::parse(&a.sdp).ok()?;
-            RemoteParameters::from_sdp_accepting(&parsed, a.kind, |s| self.can_accept(s)).ok()
-        });
-        self.set_signaling(SignalingState::Stable);
+    }
+
+    /// `setConfiguration`'s ICE part: the transport policy and the servers (host names resolved
+    /// by the runtime) that gathering uses from the next time it starts. A gathering already
+    /// under way keeps what it started with.
+    pub fn set_ice_configuration(
+        &mut self,
+        policy: IceTransportPolicy,
+        servers: Vec<crate::ice::ServerEndpoint>,
+    ) -> Result<(), RtcError> {
+        if self.closed {
+            return Err(closed_error());
+        }
+        self.ice_transport_policy = policy;
+        self.ice_servers = servers;
         Ok(())
+    }
+
+    /// The `iceTransportPolicy` in force.
+    pub fn ice_transport_policy(&self) -> IceTransportPolicy {
+        self.ice_transport_policy
+    }
+
+    /// `pendingLocalDescription`: the local offer or provisional answer being negotiated, with
+    /// the candidates gathered so far.
+    pub fn pending_local_description(&self) -> Option<SessionDescriptionInit> {
+        self.pending_local.as_ref()?;
+        self.local_description()
+    }
+
+    /// `currentLocalDescription`: our side of the last completed offer/answer exchange. While
+    /// nothing is pending it carries the candidates gathered so far; while an offer is pending
+    /// it is the SDP as it was applied.
+    pub fn current_local_description(&self) -> Option<SessionDescriptionInit> {
+        if self.pending_local.is_none() {
+            return self.current_local.as_ref().and_then(|_| self.local_description());
+        }
+        self.current_local.clone()
+    }
+
+    /// `pendingRemoteDescription`: the remote offer or provisional answer being negotiated.
+    pub fn pending_remote_description(&self) -> Option<SessionDescriptionInit> {
+        self.pending_remote.clone()
+    }
+
+    /// `canTrickleIceCandidates`: `None` until a remote description is set, then whether it
+    /// says `a=ice-options:trickle`.
+    pub fn can_trickle_ice_candidates(&self) -> Option<bool> {
+        let remote = self.remote_description()?;
+        let parsed = SessionDescription::parse(&remote.sdp).ok()?;
+        let trickle = match parsed.media_sections().next() {
+            Some(section) => section.ice_options().contains(&"trickle"),
+            None => parsed.attributes.iter().any(
+                |a| matches!(a, crate::sdp::Attribute::IceOptions(options) if options.iter().any(|o| o == "trickle")),
+            ),
+        };
+        Some(trickle)
     }
 
     /// `addIceCandidate`. `None`, or a candidate with an empty `candidate`, is end-of-candidates.
@@ -351,6 +574,18 @@ impl PeerConnection {
             return;
         }
         self.set_gathering(IceGatheringState::Gathering);
+        if self.gather_started {
+            // A rolled-back first offer had started gathering: its candidates are announced again.
+            for candidate in std::mem::take(&mut self.local_candidates) {
+                self.signal_candidate(candidate);
+            }
+            if self.gather_complete {
+                self.set_gathering(IceGatheringState::Complete);
+                self.push_event(PeerEvent::IceCandidate(None));
+            }
+            return;
+        }
+        self.gather_started = true;
         for addr in self.local_addresses.clone() {
             self.gather_address(addr);
         }
@@ -370,6 +605,11 @@ impl PeerConnection {
                     if candidate.kind == CandidateKind::Relay && !self.ice.add_local_candidate(candidate.clone()) {
                         continue;
                     }
+                    if self.gathering == IceGatheringState::New {
+                        // Gathered after a rollback took the state back to new: announced later.
+                        self.local_candidates.push(candidate);
+                        continue;
+                    }
                     self.signal_candidate(candidate);
                 }
                 GatherEvent::Error(e) => self.push_event(PeerEvent::IceCandidateError {
@@ -380,6 +620,7 @@ impl PeerConnection {
                     error_text: e.error_text,
                 }),
                 GatherEvent::Complete => {
+                    self.gather_complete = true;
                     if self.gathering == IceGatheringState::Gathering {
                         self.set_gathering(IceGatheringState::Complete);
                         self.push_event(PeerEvent::IceCandidate(None));

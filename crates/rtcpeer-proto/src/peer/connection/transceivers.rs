@@ -39,6 +39,9 @@ pub(crate) struct Transceiver {
     pub(crate) negotiated: Option<NegotiatedMedia>,
     /// Whether the application has heard of its remote track (`track` event) for the current negotiation.
     pub(crate) track_fired: bool,
+    /// Removed by the rollback of the remote offer that created it: kept (stopped) only so that
+    /// the ids of later transceivers stay valid, and listed nowhere.
+    pub(crate) removed: bool,
 }
 
 impl Transceiver {
@@ -59,6 +62,7 @@ impl Transceiver {
             remote_stream_ids: Vec::new(),
             negotiated: None,
             track_fired: false,
+            removed: false,
         }
     }
 
@@ -291,12 +295,19 @@ impl PeerConnection {
 
     /// `getTransceivers()`.
     pub fn transceivers(&self) -> Vec<TransceiverInfo> {
-        self.transceivers.iter().map(Transceiver::info).collect()
+        self.transceivers
+            .iter()
+            .filter(|t| !t.removed)
+            .map(Transceiver::info)
+            .collect()
     }
 
     /// One transceiver's snapshot.
     pub fn transceiver(&self, id: TransceiverId) -> Option<TransceiverInfo> {
-        self.transceivers.get(id.0).map(Transceiver::info)
+        self.transceivers
+            .get(id.0)
+            .filter(|t| !t.removed)
+            .map(Transceiver::info)
     }
 
     fn new_transceiver(&mut self, kind: MediaType, direction: TransceiverDirection) -> Result<TransceiverId, RtcError> {
