@@ -335,7 +335,11 @@ impl PeerConnection {
                 (None, _) => true,
                 (Some(_), Some(current)) => {
                     // The application's direction differs from what was negotiated, on our side.
-                    current.sends() != t.direction.sends() || current.receives() && !t.direction.receives()
+                    // Without a track our descriptions do not offer to send (see `wants`), so a
+                    // sending direction without a track must not count as a change, or every
+                    // exchange would end wanting another.
+                    let sends = t.direction.sends() && t.track.is_some();
+                    current.sends() != sends || current.receives() && !t.direction.receives()
                 }
                 (Some(_), None) => true,
             }
