@@ -96,9 +96,13 @@ struct Shared {
     /// `makingOffer`: set while `negotiationneeded` is being handled.
     making_offer: AtomicBool,
     outgoing: mpsc::Sender<Signal>,
-    /// Held from `set_local_description` until its description is sent: the candidates it
-    /// gathers come out as events while it runs, and must not overtake the description.
-    send_gate: Mutex<()>,
+    /// Taken by each handler for its whole turn. In a browser an event handler checks the
+    /// state and queues its operation in one go; here each call is a message to the
+    /// connection's task, so without turns a remote offer could be applied between
+    /// `negotiationneeded`'s check and its `set_local_description` (or the reverse), and
+    /// the impolite peer would end up rolling back. It also keeps the candidates gathered
+    /// by a `set_local_description` behind the description that announces them.
+    turn: Mutex<()>,
     steps: mpsc::UnboundedSender<Step>,
 }
 
@@ -121,7 +125,7 @@ impl Negotiator {
             politeness,
             making_offer: AtomicBool::new(false),
             outgoing,
-            send_gate: Mutex::new(()),
+            turn: Mutex::new(()),
             steps,
         });
         let on_events = {
@@ -132,7 +136,7 @@ impl Negotiator {
                         PeerConnectionEvent::NegotiationNeeded => shared.on_negotiation_needed().await,
                         PeerConnectionEvent::IceCandidate(candidate) => {
                             // The W3C example: `onicecandidate = ({candidate}) => signaler.send({candidate})`.
-                            let _gate = shared.send_gate.lock().await;
+                            let _turn = shared.turn.lock().await;
                             let _ = shared.outgoing.send(Signal::Candidate(candidate)).await;
                         }
                         other => shared.step(Step::Connection(other)),
@@ -157,6 +161,7 @@ impl Shared {
 
     /// `onnegotiationneeded`.
     async fn on_negotiation_needed(&self) {
+        let _turn = self.turn.lock().await;
         self.making_offer.store(true, Ordering::SeqCst);
         let result = self.make_offer().await;
         self.making_offer.store(false, Ordering::SeqCst);
@@ -175,7 +180,6 @@ impl Shared {
         if self.pc.signaling_state().await? != SignalingState::Stable {
             return Ok(false);
         }
-        let _gate = self.send_gate.lock().await;
         self.pc.set_local_description(None).await?;
         self.send_local_description().await?;
         Ok(true)
@@ -199,10 +203,12 @@ impl Shared {
         let mut ignore_offer = false;
         while let Some(signal) = incoming.recv().await {
             match signal {
-                Signal::Description(description) => match self.on_description(description, &mut ignore_offer).await {
-                    Ok(()) => {}
-                    Err(e) => self.step(Step::Error(format!("description: {e}"))),
-                },
+                Signal::Description(description) => {
+                    let _turn = self.turn.lock().await;
+                    if let Err(e) = self.on_description(description, &mut ignore_offer).await {
+                        self.step(Step::Error(format!("description: {e}")));
+                    }
+                }
                 Signal::Candidate(candidate) => {
                     if let Err(e) = self.pc.add_ice_candidate(candidate).await {
                         if !ignore_offer {
@@ -220,6 +226,8 @@ impl Shared {
         ignore_offer: &mut bool,
     ) -> Result<(), RtcError> {
         let is_offer = description.kind == SdpType::Offer;
+        // `making_offer` is the browser's guard for a handler that runs while the other is
+        // between its awaits; with turns, a colliding offer shows as `have-local-offer`.
         let offer_collision = is_offer
             && (self.making_offer.load(Ordering::SeqCst) || self.pc.signaling_state().await? != SignalingState::Stable);
         *ignore_offer = self.politeness == Politeness::Impolite && offer_collision;
@@ -233,7 +241,6 @@ impl Shared {
         // In `have-local-offer` this rolls our offer back first (implicit rollback).
         self.pc.set_remote_description(description).await?;
         if is_offer {
-            let _gate = self.send_gate.lock().await;
             self.pc.set_local_description(None).await?;
             self.send_local_description().await?;
             self.step(Step::SentAnswer);
