@@ -108,10 +108,13 @@ impl PeerConnection {
                 LocalSection::mirroring(s, accept)
             })
             .collect();
-        // Browsers answer actpass with active (they become the DTLS client).
-        let setup = match remote.setup {
-            Some(DtlsRole::Client) => "passive",
-            _ => "active",
+        // Once negotiated, the DTLS roles stay (RFC 8842 §5.3: an answer to a re-offer keeps
+        // them; browsers refuse an answer that flips them). Else browsers answer actpass with
+        // active (they become the DTLS client).
+        let setup = match (self.dtls_role, remote.setup) {
+            (Some(DtlsRole::Client), _) => "active",
+            (Some(DtlsRole::Server), _) | (None, Some(DtlsRole::Client)) => "passive",
+            (None, _) => "active",
         };
         Ok((sections, setup))
     }
