@@ -125,6 +125,8 @@ struct Side {
     remote: BTreeSet<String>,
     echoed: BTreeSet<String>,
     rounds_started: usize,
+    /// The impolite side has sent its bye: the polite side may close from now on.
+    bye_sent: bool,
     collisions: usize,
     offers: usize,
 }
@@ -171,6 +173,7 @@ impl Side {
             remote: BTreeSet::new(),
             echoed: BTreeSet::new(),
             rounds_started: 0,
+            bye_sent: false,
             collisions: 0,
             offers: 0,
         }
@@ -228,7 +231,7 @@ impl Side {
                 }
                 Step::Connection(PeerConnectionEvent::ConnectionStateChange(state)) => {
                     say(&format!("connection {state}"));
-                    if state == rtcpeer::PeerConnectionState::Failed {
+                    if state == rtcpeer::PeerConnectionState::Failed && !self.bye_sent {
                         return Err("connection failed".into());
                     }
                 }
@@ -258,7 +261,9 @@ impl Side {
                 ChannelNews::Echoed(label) => {
                     self.echoed.insert(label);
                 }
-                ChannelNews::Closed(label) => return Err(format!("channel {label} closed")),
+                // Once the impolite peer has said bye, the polite one may close at any time.
+                ChannelNews::Closed(label) if !self.bye_sent => return Err(format!("channel {label} closed")),
+                ChannelNews::Closed(_) => {}
             }
         }
         Ok(())
@@ -330,6 +335,7 @@ impl Side {
         }
         let transceivers = self.wait_settled(rounds).await?;
         let channels = self.open.len();
+        self.bye_sent = true;
         self.send(json!({ "bye": { "transceivers": transceivers, "channels": channels } }))?;
         let ack = loop {
             match self.next_control().await? {
@@ -395,6 +401,8 @@ impl Side {
                     if !ok {
                         return Err(why);
                     }
+                    // Let the impolite side read the ack before our channels close.
+                    tokio::time::sleep(Duration::from_millis(300)).await;
                     return Ok(format!(
                         "PASS {} rounds in {:.1} s: stable with {mine} transceivers and {} channels open, every \
                          channel echoed; rolled back {} times; {} offers sent",

@@ -198,7 +198,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .pc
             .create_data_channel(sides[1].name, DataChannelInit::default()),
     );
-    let mut ours = vec![polite_channel?, impolite_channel?];
+    let mut ours = [polite_channel?, impolite_channel?];
     settle(&mut sides, started, "the data channels").await?;
 
     println!("both peers add an audio transceiver at once");

@@ -82,6 +82,7 @@ async function perfectNegotiation(cfg) {
   const open = new Map(); // label -> open?
   const own = new Set();
   const echoed = new Set();
+  let byeSent = false;
   const watch = (ch, ours) => {
     ch.binaryType = 'arraybuffer';
     const greeting = `hello on ${ch.label}`;
@@ -96,7 +97,8 @@ async function perfectNegotiation(cfg) {
       if (!ours) ch.send(e.data);
       else if (e.data === greeting) echoed.add(ch.label);
     };
-    ch.onclose = () => fail('channel', `${ch.label} closed`);
+    // Once the impolite peer has said bye, the polite one may close at any time.
+    ch.onclose = () => byeSent || fail('channel', `${ch.label} closed`);
   };
   pc.ondatachannel = (e) => watch(e.channel, false);
 
@@ -131,7 +133,7 @@ async function perfectNegotiation(cfg) {
   };
   const check = () => {
     if (failure) throw new Error(failure);
-    if (pc.connectionState === 'failed') throw new Error('connection failed');
+    if (pc.connectionState === 'failed' && !byeSent) throw new Error('connection failed');
   };
   const waitSettled = async (n, ms) => {
     const deadline = performance.now() + ms;
@@ -184,6 +186,7 @@ async function perfectNegotiation(cfg) {
       await sleep(200);
     }
     const transceivers = pc.getTransceivers().length;
+    byeSent = true;
     await send({ bye: { transceivers, channels: open.size } });
     let ack;
     while (!(ack = (await nextControl()).ack));
