@@ -276,7 +276,19 @@ async fn d37_perfect_negotiation_converges_when_both_sides_change_at_once_for_20
             let label = format!("{}-{round}", peers[i].name);
             let started = Instant::now();
             while remote_channel(&mut peers[1 - i], &label).is_none() {
-                assert!(started.elapsed() < ROUND_DEADLINE, "{label} never reached the peer");
+                if started.elapsed() > ROUND_DEADLINE {
+                    let channel = peers[i].own_channels.last().map(|c| (c.ready_state(), c.id()));
+                    panic!(
+                        "{label} never reached the peer: ours {channel:?}, connections {:?} / {:?}, the peer has {:?}",
+                        peers[i].pc.connection_state().await,
+                        peers[1 - i].pc.connection_state().await,
+                        peers[1 - i]
+                            .remote_channels
+                            .iter()
+                            .map(|c| (c.label().to_string(), c.id()))
+                            .collect::<Vec<_>>()
+                    );
+                }
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 peers[1 - i].drain();
             }

@@ -13,6 +13,11 @@
 //! - a candidate arrives → `add_ice_candidate`; a failure is an error unless the offer it
 //!   belonged to was ignored.
 //!
+//! Unlike a browser's event handlers, the two handlers here take turns (see `Shared::turn`),
+//! and a `negotiationneeded` read after the connection left `stable` is dropped: each rtcpeer
+//! call is a message to the connection's task, so a check and the call it guards are not one
+//! step as they are in a browser.
+//!
 //! The signaling channel is any pair of [`mpsc`] channels carrying [`Signal`]s: in-process
 //! (the example and the tests) or JSON lines over stdin/stdout (`rtcpeer negotiate`).
 //!
