@@ -223,6 +223,30 @@ async fn cross(ours: &mut RTCDataChannel, theirs: &mut RTCDataChannel, text: &st
     }
 }
 
+/// A peer's connection, for a failure message: its states, and what its descriptions say
+/// about DTLS roles and candidates.
+async fn describe(peer: &Peer) -> String {
+    let summary = |d: Option<rtcpeer::SessionDescriptionInit>| {
+        d.map(|d| {
+            let lines: Vec<&str> = d
+                .sdp
+                .lines()
+                .filter(|l| l.starts_with("a=setup") || l.starts_with("a=candidate") || l.starts_with("m="))
+                .collect();
+            format!("{}: {}", d.kind.as_str(), lines.join(" | "))
+        })
+    };
+    format!(
+        "{}: ice {:?}, connection {:?}, selected pair {:?}\n  local  {:?}\n  remote {:?}",
+        peer.name,
+        peer.pc.ice_connection_state().await,
+        peer.pc.connection_state().await,
+        peer.pc.selected_candidate_pair().await.map(|p| p.is_some()),
+        summary(peer.pc.local_description().await.ok().flatten()),
+        summary(peer.pc.remote_description().await.ok().flatten()),
+    )
+}
+
 /// Whether the change of this round adds a track (`add_track`) rather than a bare transceiver.
 fn uses_tracks(round: usize) -> bool {
     round % 4 < 2
@@ -279,14 +303,14 @@ async fn d37_perfect_negotiation_converges_when_both_sides_change_at_once_for_20
                 if started.elapsed() > ROUND_DEADLINE {
                     let channel = peers[i].own_channels.last().map(|c| (c.ready_state(), c.id()));
                     panic!(
-                        "{label} never reached the peer: ours {channel:?}, connections {:?} / {:?}, the peer has {:?}",
-                        peers[i].pc.connection_state().await,
-                        peers[1 - i].pc.connection_state().await,
+                        "{label} never reached the peer: ours {channel:?}, the peer has {:?}\n{}\n{}",
                         peers[1 - i]
                             .remote_channels
                             .iter()
                             .map(|c| (c.label().to_string(), c.id()))
-                            .collect::<Vec<_>>()
+                            .collect::<Vec<_>>(),
+                        describe(&peers[0]).await,
+                        describe(&peers[1]).await,
                     );
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
