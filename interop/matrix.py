@@ -18,6 +18,10 @@ and ``media-play`` cells (VP8 and H.264) are run by ``peers/aiortc_media.py``; t
 ``simulcast-receive`` cells (VP8, H.264; Chromium sends three rid layers to ``serve --record``)
 are run by ``simulcast_check.mjs``.
 
+The ``perfect-negotiation`` cells (Chromium, rtcpeer impolite and polite) run the W3C perfect-negotiation
+pattern on both sides while both change the connection at once, round after round, through ``pair.py
+--relay all``; the offerer column is the impolite peer.
+
 The ``relay`` cell (Chromium offers, rtcpeer answers) is the ``reliable`` exchange with both
 sides relay-only through a coturn that ``turn_cell.sh`` starts in the cell's namespace; Chromium
 must report a relayed local candidate on its selected pair and coturn must have granted two
@@ -70,7 +74,13 @@ RELAY_PEERS = ("chromium",)
 # The TURN server turn_cell.sh starts, as both peers are told.
 TURN_URL = "turn:127.0.0.1:3478"
 TURN_USER, TURN_PASS = "test", "test"
-SCENARIOS = PAIR_SCENARIOS + SERVE_SCENARIOS + MEDIA_SCENARIOS + SIMULCAST_SCENARIOS + RELAY_SCENARIOS
+# Both sides run the W3C perfect-negotiation pattern and change the connection at the same moment,
+# round after round (`rtcpeer negotiate`, peers/web/perfect.js); pair.py relays every line both ways.
+# The offerer column is the impolite peer (it leads the rounds), the answerer column the polite one.
+PN_SCENARIOS = ("perfect-negotiation",)
+PN_PEERS = ("chromium",)
+PN_ROUNDS = 5
+SCENARIOS = PAIR_SCENARIOS + SERVE_SCENARIOS + MEDIA_SCENARIOS + SIMULCAST_SCENARIOS + RELAY_SCENARIOS + PN_SCENARIOS
 # Third-party pairs of the self-check, as (offerer, answerer).
 SELF_PAIRS = (
     ("aiortc", "chromium"),
@@ -111,12 +121,23 @@ class Cell:
 
     @property
     def name(self) -> str:
+        if self.scenario in PN_SCENARIOS:
+            return f"{self.offerer}-impolite__{self.answerer}-polite__{self.scenario}__mdns-{self.mdns}"
         return f"{self.offerer}-offer__{self.answerer}-answer__{self.scenario}__mdns-{self.mdns}"
 
 
 def peer_command(peer: str, role: str, cell: Cell, args: argparse.Namespace) -> str:
     """Shell words that start `peer` in `role` ("offer" or "answer") for this cell."""
     scenario = cell.scenario
+    if scenario in PN_SCENARIOS:
+        # "offer" is the impolite side, "answer" the polite one.
+        rounds = f"--rounds {PN_ROUNDS} --timeout {args.peer_timeout}"
+        if peer == "rtcpeer":
+            polite = " --polite" if role == "answer" else ""
+            return f"{shlex.quote(args.rtcpeer_bin)} negotiate{polite} {rounds}"
+        mdns = cell.mdns if cell.mdns != "-" else "on"
+        script = shlex.quote(str(HERE / "peers" / "browser_peer.mjs"))
+        return f"node {script} {role} --browser {peer} --mdns {mdns} --scenario {scenario} {rounds}"
     turn = ""
     if scenario in RELAY_SCENARIOS:
         scenario = "reliable"
@@ -232,6 +253,8 @@ def run_cell(cell: Cell, args: argparse.Namespace, out: Path) -> dict:
         "--result",
         str(result_file),
     ]
+    if cell.scenario in PN_SCENARIOS:
+        cmd += ["--relay", "all"]
     started = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     try:
@@ -267,6 +290,20 @@ def check_turn_log(logs: Path, result: dict) -> dict:
 def build_cells(args: argparse.Namespace) -> list[Cell]:
     cells = []
     for scenario in args.scenarios:
+        if scenario in PN_SCENARIOS:
+            # rtcpeer impolite ("offer") and polite ("answer") against each browser that takes part.
+            if args.self_check:
+                continue
+            mdns = "on" if "on" in args.mdns else "off"
+            for peer in args.peers:
+                if peer not in PN_PEERS:
+                    continue
+                for role in args.roles:
+                    if role == "offer":
+                        cells.append(Cell("rtcpeer", peer, scenario, mdns))
+                    else:
+                        cells.append(Cell(peer, "rtcpeer", scenario, mdns))
+            continue
         if scenario in RELAY_SCENARIOS:
             # The browser offers, rtcpeer answers, both through coturn; no self-check counterpart.
             if args.self_check or "answer" not in args.roles:

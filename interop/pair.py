@@ -10,6 +10,9 @@ back to the offerer's stdin. Every stderr line goes to ``DIR/offerer.log`` and
 ``DIR/answerer.log`` (and to our stderr with ``--verbose``). Anything else either
 program writes on stdout is a protocol violation and fails the cell.
 
+With ``--relay all`` every JSON-object line either program writes goes to the other's
+stdin, both ways, for as long as they run (the perfect-negotiation cells).
+
 Exit status 0 when both programs exit 0 before the timeout; otherwise 1, and
 the reason (which side, exit code, its last stderr line) is printed on stdout
 and stored as JSON in ``--result``.
@@ -125,6 +128,39 @@ async def relay_line(src: Side, dst: Side, want: str) -> None:
         await dst.proc.stdin.drain()
 
 
+async def relay_all(src: Side, dst: Side) -> None:
+    """Pass every line of src's stdout to dst's stdin (``--relay all``): each must be a JSON object.
+
+    The perfect-negotiation cells signal both ways all along (descriptions, candidates and the
+    harness's own round/bye/ack lines), so no line has a fixed place."""
+    assert src.proc and src.proc.stdout and dst.proc and dst.proc.stdin
+    while True:
+        try:
+            raw = await src.proc.stdout.readline()
+        except ValueError:
+            src.protocol_error = f"stdout line longer than {MAX_LINE} bytes"
+            src.kill()
+            return
+        if not raw:
+            return
+        text = raw.decode("utf-8", "replace").strip()
+        if not text:
+            continue
+        try:
+            msg = json.loads(text)
+        except json.JSONDecodeError:
+            msg = None
+        if not isinstance(msg, dict):
+            src.protocol_error = f"stdout line is not a JSON object: {text[:80]!r}"
+            src.kill()
+            return
+        try:
+            dst.proc.stdin.write(raw if raw.endswith(b"\n") else raw + b"\n")
+            await dst.proc.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the other side has ended; its exit code tells why
+
+
 async def run(args: argparse.Namespace) -> dict:
     logs = Path(args.logs) if args.logs else None
     if logs:
@@ -138,9 +174,14 @@ async def run(args: argparse.Namespace) -> dict:
     tasks = [
         asyncio.create_task(off.pump_stderr()),
         asyncio.create_task(ans.pump_stderr()),
-        asyncio.create_task(relay_line(off, ans, "offer")),
-        asyncio.create_task(relay_line(ans, off, "answer")),
     ]
+    if args.relay == "all":
+        tasks += [asyncio.create_task(relay_all(off, ans)), asyncio.create_task(relay_all(ans, off))]
+    else:
+        tasks += [
+            asyncio.create_task(relay_line(off, ans, "offer")),
+            asyncio.create_task(relay_line(ans, off, "answer")),
+        ]
 
     async def wait(side: Side) -> None:
         assert side.proc
@@ -206,6 +247,12 @@ def main() -> int:
     p.add_argument("--logs", help="directory for offerer.log / answerer.log")
     p.add_argument("--result", help="write the result as JSON to this file")
     p.add_argument("--verbose", action="store_true", help="copy both programs' stderr to ours")
+    p.add_argument(
+        "--relay",
+        choices=("one", "all"),
+        default="one",
+        help="one: the offer line and the answer line (default); all: every JSON line, both ways",
+    )
     args = p.parse_args()
     result = asyncio.run(run(args))
     if args.result:

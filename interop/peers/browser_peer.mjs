@@ -2,12 +2,16 @@
 // A real browser (headless Chromium or Firefox ESR) as an interop peer.
 //
 //   node browser_peer.mjs offer|answer --browser chromium|firefox [--scenario S] [--count N]
-//                         [--mdns on|off] [--timeout SECONDS]
+//                         [--mdns on|off] [--timeout SECONDS] [--rounds N]
 //                         [--ice-server URL --username U --credential C] [--relay-only] [--expect-relay]
 //
 // --ice-server (repeatable) fills the page's `iceServers`, --relay-only sets
 // `iceTransportPolicy: 'relay'`, and --expect-relay makes the run fail unless
 // getStats' selected candidate pair has a local candidate of type `relay`.
+//
+// `--scenario perfect-negotiation` (web/perfect.js) signals both ways all along, one JSON line
+// per message: `offer` plays the impolite peer and leads `--rounds` rounds (default 5),
+// `answer` the polite one.
 //
 // Serves peer.html/peer.js on 127.0.0.1 and opens it in the browser; the page
 // runs the RTCPeerConnection. This process relays the JSON signaling lines
@@ -22,19 +26,19 @@ import { fileURLToPath } from 'node:url';
 import { launchBrowser } from './launch.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const SCENARIOS = ['reliable', 'unordered', 'negotiated', 'close'];
+const SCENARIOS = ['reliable', 'unordered', 'negotiated', 'close', 'perfect-negotiation'];
 
 function usage(msg) {
   process.stderr.write(
     `${msg}\nusage: browser_peer.mjs offer|answer --browser chromium|firefox ` +
-      `[--scenario ${SCENARIOS.join('|')}] [--count N] [--mdns on|off] [--timeout S]\n` +
+      `[--scenario ${SCENARIOS.join('|')}] [--count N] [--mdns on|off] [--timeout S] [--rounds N]\n` +
       `       [--ice-server URL --username U --credential C] [--relay-only] [--expect-relay]\n`,
   );
   process.exit(64);
 }
 
 function parseArgs(argv) {
-  const o = { browser: null, scenario: 'reliable', count: 100, mdns: 'on', timeout: 60, role: null, minUnordered: 0.5 };
+  const o = { browser: null, scenario: 'reliable', count: 100, mdns: 'on', timeout: 60, role: null, minUnordered: 0.5, rounds: 5 };
   Object.assign(o, { iceServers: [], username: undefined, credential: undefined, relayOnly: false, expectRelay: false });
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -47,6 +51,7 @@ function parseArgs(argv) {
     else if (a === '--mdns') o.mdns = val();
     else if (a === '--timeout') o.timeout = Number(val());
     else if (a === '--min-unordered') o.minUnordered = Number(val());
+    else if (a === '--rounds') o.rounds = Number(val());
     else if (a === '--ice-server') o.iceServers.push(val());
     else if (a === '--username') o.username = val();
     else if (a === '--credential') o.credential = val();
@@ -60,6 +65,7 @@ function parseArgs(argv) {
   if (!['on', 'off'].includes(o.mdns)) usage('--mdns must be on or off');
   if (!Number.isInteger(o.count) || o.count < 1) usage('--count must be a positive integer');
   if (!(o.timeout > 0)) usage('--timeout must be positive');
+  if (!Number.isInteger(o.rounds) || o.rounds < 1) usage('--rounds must be a positive integer');
   return o;
 }
 
@@ -117,6 +123,7 @@ const pageConfig = {
   role: opts.role,
   scenario: opts.scenario,
   count: opts.count,
+  rounds: opts.rounds,
   minUnordered: opts.minUnordered,
   openWaitMs: Math.min(20000, opts.timeout * 1000),
   echoWaitMs: opts.timeout * 1000,
@@ -132,6 +139,7 @@ const pageConfig = {
 const files = {
   '/': ['peer.html', 'text/html'],
   '/peer.js': ['peer.js', 'text/javascript'],
+  '/perfect.js': ['perfect.js', 'text/javascript'],
 };
 function readBody(req) {
   return new Promise((resolve, reject) => {
@@ -145,6 +153,13 @@ function readBody(req) {
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
+}
+// What a signaling line is, for the log: `offer`, `answer`, or (perfect-negotiation) its one key.
+function describeLine(msg) {
+  if (msg.type) return msg.type;
+  if (msg.description) return `description ${msg.description.type}`;
+  if ('candidate' in msg) return msg.candidate ? `candidate ${msg.candidate.candidate.split(' ').slice(4, 8).join(' ')}` : 'end-of-candidates';
+  return Object.keys(msg).join(',') || 'empty';
 }
 const server = http.createServer(async (req, res) => {
   try {
@@ -172,14 +187,15 @@ const server = http.createServer(async (req, res) => {
         finish(2, `stdin line is not JSON: ${line.slice(0, 80)}`);
         return;
       }
-      log(`read ${JSON.parse(line).type} line (${line.length} B)`);
+      log(`read ${describeLine(JSON.parse(line))} line (${line.length} B)`);
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(line);
     } else if (req.method === 'POST' && url.pathname === '/out') {
       const body = JSON.parse(await readBody(req));
       process.stdout.write(JSON.stringify(body) + '\n');
-      const cands = (body.sdp || '').split(/\r?\n/).filter((l) => l.startsWith('a=candidate:'));
-      log(`wrote ${body.type} line with ${cands.length} candidate(s): ${cands.map((c) => c.split(' ').slice(4, 8).join(' ')).join(' | ')}`);
+      const sdp = body.sdp || (body.description && body.description.sdp) || '';
+      const cands = sdp.split(/\r?\n/).filter((l) => l.startsWith('a=candidate:'));
+      log(`wrote ${describeLine(body)} line with ${cands.length} candidate(s): ${cands.map((c) => c.split(' ').slice(4, 8).join(' ')).join(' | ')}`);
       res.writeHead(204).end();
     } else if (req.method === 'POST' && url.pathname === '/log') {
       log(await readBody(req));

@@ -8,6 +8,7 @@ mod echo;
 mod ice_options;
 mod loopback;
 mod messages;
+mod negotiate;
 mod netpeer;
 mod pair;
 mod sdp_files;
@@ -84,6 +85,26 @@ enum Command {
         count: Option<usize>,
         #[command(flatten)]
         pair: PairArgs,
+    },
+    /// The interop harness's `perfect-negotiation` peer: runs the W3C perfect-negotiation pattern
+    /// over JSON lines on stdin/stdout while both sides change the connection at once, round after
+    /// round (see `interop/README.md`). The impolite side (the default) leads the rounds.
+    #[command(hide = true)]
+    Negotiate {
+        /// Play the polite peer (rolls its offer back on glare); default: impolite.
+        #[arg(long)]
+        polite: bool,
+        /// Rounds of simultaneous changes (the impolite side decides).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Gather host candidates only on this address (repeatable).
+        #[arg(long = "bind", value_name = "IP")]
+        bind: Vec<IpAddr>,
+        #[command(flatten)]
+        ice: ice_options::IceOptions,
     },
     /// Parses SDP files and prints a summary of each, or `FILE: line N: what` for one that is broken.
     Sdp {
@@ -364,6 +385,31 @@ fn main() -> ExitCode {
         Command::Answer { pair, .. } => {
             let options = pair.options();
             return run_pair(&runtime, "answer", pair::answer::run(&options));
+        }
+        Command::Negotiate {
+            polite,
+            rounds,
+            timeout,
+            bind,
+            ice,
+        } => {
+            let options = negotiate::NegotiateOptions {
+                polite,
+                rounds: rounds.max(1),
+                timeout: Duration::from_secs(timeout),
+                bind,
+                ice,
+            };
+            return match runtime.block_on(negotiate::run(&options)) {
+                Ok(summary) => {
+                    eprintln!("rtcpeer negotiate: {summary}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("rtcpeer negotiate: FAIL {error}");
+                    ExitCode::FAILURE
+                }
+            };
         }
         Command::Sdp { files } => {
             return if sdp_files::run(&files) {

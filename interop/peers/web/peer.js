@@ -333,7 +333,11 @@ async function offerer(cfg) {
 (async () => {
   const cfg = await (await fetch('/config')).json();
   try {
-    const summary = await (cfg.role === 'offerer' ? offerer(cfg) : answerer(cfg));
+    const summary = await (cfg.scenario === 'perfect-negotiation'
+      ? perfectNegotiation(cfg) // perfect.js
+      : cfg.role === 'offerer'
+        ? offerer(cfg)
+        : answerer(cfg));
     await done(0, summary);
   } catch (err) {
     await done(1, String(err && err.message ? err.message : err));

@@ -114,8 +114,9 @@ impl PeerConnection {
                 LocalSection::mirroring(s, accept)
             })
             .collect();
-        // Browsers answer actpass with active (they become the DTLS client); once DTLS is
-        // negotiated, an answer keeps our role (RFC 8842: no new DTLS association).
+        // Once negotiated, the DTLS roles stay (RFC 8842 §5.3: an answer to a re-offer keeps
+        // them; browsers refuse an answer that flips them). Else browsers answer actpass with
+        // active (they become the DTLS client).
         let setup = match (self.dtls_role, remote.setup) {
             (Some(DtlsRole::Client), _) => "active",
             (Some(DtlsRole::Server), _) | (None, Some(DtlsRole::Client)) => "passive",
