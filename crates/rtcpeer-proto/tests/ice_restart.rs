@@ -189,6 +189,22 @@ fn o11_restart_ice_gives_the_next_offer_new_credentials() {
 }
 
 #[test]
+fn o11_d32_a_parameterless_sld_after_restart_ice_offers_new_credentials() {
+    let mut sim = Sim::new(1, LinkConditions::perfect());
+    connect_with_channel(&mut sim);
+    let current = sim.a.pc.local_description().expect("local description");
+    // An offer created before restartIce() is [[LastCreatedOffer]], but no longer valid: the
+    // parameterless setLocalDescription() must make a new one with new credentials.
+    let plain = sim.a.pc.create_offer().expect("offer");
+    assert_eq!(ufrag(&plain), ufrag(&current));
+    sim.a.pc.restart_ice();
+    sim.a.pc.set_local_description(sim.now, None).expect("sld");
+    let applied = sim.a.pc.local_description().expect("local description");
+    assert_ne!(ufrag(&applied), ufrag(&current));
+    assert_ne!(pwd(&applied), pwd(&current));
+}
+
+#[test]
 fn o11_the_ice_restart_option_gives_an_offer_new_credentials() {
     let mut sim = Sim::new(2, LinkConditions::perfect());
     connect_with_channel(&mut sim);

@@ -156,6 +156,10 @@ impl PeerConnection {
         if params.ice_ufrag != creds.ufrag || params.ice_pwd != creds.pwd {
             return false;
         }
+        // After restartIce() only an offer with new credentials will do.
+        if kind == SdpType::Offer && self.ice_restart_pending() {
+            return false;
+        }
         match kind {
             SdpType::Offer => self.offer_sections_now() == params.sections,
             _ => self
