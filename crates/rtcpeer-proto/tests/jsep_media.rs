@@ -449,3 +449,44 @@ fn a_section_keeps_at_most_max_remote_ssrcs_and_rids() {
     assert_eq!(audio.rids.len(), MAX_REMOTE_RIDS);
     assert_eq!(audio.rids[0].id, "r0");
 }
+
+/// A re-offer after answering a Firefox offer keeps Firefox's header extension ids, and no id
+/// names two extensions anywhere in the BUNDLE (Firefox refuses a remapped id).
+#[test]
+fn a_re_offer_keeps_the_extension_ids_the_session_negotiated() {
+    use rtcpeer_proto::peer::{PeerConfig, PeerConnection, SessionDescriptionInit, TransceiverInit};
+    use std::time::Instant;
+    let sdp = std::fs::read_to_string(corpus_dir().join("firefox-61-video-offer.sdp")).expect("corpus file");
+    let offer = SessionDescriptionInit::offer(sdp);
+    let mut pc = PeerConnection::new(PeerConfig::default(), Instant::now()).expect("pc");
+    pc.set_remote_description(Instant::now(), offer).expect("srd");
+    let answer = pc.create_answer().expect("answer");
+    pc.set_local_description(Instant::now(), Some(answer)).expect("sld");
+    pc.add_transceiver(MediaType::Audio, TransceiverInit::default())
+        .expect("audio");
+    pc.add_transceiver(MediaType::Video, TransceiverInit::default())
+        .expect("video");
+    let reoffer = pc.create_offer().expect("offer");
+    let mut ids: std::collections::BTreeMap<u16, String> = std::collections::BTreeMap::new();
+    for line in reoffer.sdp.lines() {
+        let Some(rest) = line.strip_prefix("a=extmap:") else {
+            continue;
+        };
+        let (id, uri) = rest.split_once(' ').expect("extmap line");
+        let id: u16 = id.parse().expect("id");
+        let uri = uri.split(' ').next().expect("uri").to_string();
+        if let Some(known) = ids.insert(id, uri.clone()) {
+            assert_eq!(known, uri, "id {id} names two extensions:\n{}", reoffer.sdp);
+        }
+    }
+    // Firefox's ids: mid 3, abs-send-time 4.
+    assert_eq!(
+        ids.get(&3).map(String::as_str),
+        Some("urn:ietf:params:rtp-hdrext:sdes:mid")
+    );
+    assert_eq!(
+        ids.get(&4).map(String::as_str),
+        Some("http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time")
+    );
+    assert!(ids.values().any(|u| u.contains("transport-wide-cc")), "{ids:?}");
+}

@@ -26,8 +26,8 @@ pub use codecs::{Codec, CodecParameters, MediaType};
 pub use local::{LocalParameters, LocalSection};
 pub use media::{default_extensions, extension, HeaderExtension, MediaSectionParams, SenderParams, MEDIA_PROTOCOL};
 pub use negotiate::{
-    answer_media, apply_answer, offer_media, MediaCapabilities, MediaNegotiationError, NegotiatedMedia, PayloadFormat,
-    TransceiverWants,
+    align_extension_ids, answer_media, apply_answer, offer_media, MediaCapabilities, MediaNegotiationError,
+    NegotiatedMedia, PayloadFormat, TransceiverWants,
 };
 pub use remote::{RemoteParameters, RemoteSection};
 pub use remote_media::{RemoteMedia, RemoteMsid, RemoteSsrc, MAX_REMOTE_RIDS, MAX_REMOTE_SSRCS};

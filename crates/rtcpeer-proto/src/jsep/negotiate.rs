@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::codecs::{Codec, CodecParameters, MediaType};
 use super::media::{default_extensions, HeaderExtension, MediaSectionParams, SenderParams, MEDIA_PROTOCOL};
 use super::remote_media::RemoteMedia;
+use super::LocalSection;
 use crate::sdp::Direction;
 
 /// Our codecs and header extensions for audio and video.
@@ -138,6 +139,34 @@ pub fn offer_media(
         rtcp_rsize: true,
         sender: wants.send.clone(),
         receive_rids: Vec::new(),
+    }
+}
+
+/// Gives the header extensions of an offer the ids the session already uses: within a BUNDLE
+/// group an id names one extension in every section (RFC 8843 §9.2), and an id the session
+/// negotiated keeps its URI (RFC 8285 §6). `established` are the extensions of the sections
+/// negotiated so far (an offerer's ids win once we answered it). An extension the session has
+/// not seen keeps our usual id unless another URI holds it; then it takes the lowest free id
+/// (one-byte ids first).
+pub fn align_extension_ids(sections: &mut [LocalSection], established: &[HeaderExtension]) {
+    let mut ids: BTreeMap<String, u16> = established.iter().map(|e| (e.uri.clone(), e.id)).collect();
+    for section in sections.iter_mut() {
+        let LocalSection::Media(params) = section else {
+            continue;
+        };
+        for extension in &mut params.extensions {
+            if let Some(&id) = ids.get(&extension.uri) {
+                extension.id = id;
+                continue;
+            }
+            let taken = |id: u16| ids.values().any(|&used| used == id);
+            if taken(extension.id) {
+                if let Some(free) = (1..=14).chain(16..=255).find(|&id| !taken(id)) {
+                    extension.id = free;
+                }
+            }
+            ids.insert(extension.uri.clone(), extension.id);
+        }
     }
 }
 

@@ -5,8 +5,9 @@
 use tracing::debug;
 
 use crate::jsep::{
-    answer_media, apply_answer, offer_media, simulcast, Codec, LocalSection, MediaNegotiationError, MediaType,
-    NegotiatedMedia, RemoteParameters, RemoteSection, SendLayer, SenderParams, TransceiverWants,
+    align_extension_ids, answer_media, apply_answer, offer_media, simulcast, Codec, HeaderExtension, LocalSection,
+    MediaNegotiationError, MediaType, NegotiatedMedia, RemoteParameters, RemoteSection, SendLayer, SenderParams,
+    TransceiverWants,
 };
 use crate::peer::transceiver::*;
 
@@ -483,6 +484,14 @@ impl PeerConnection {
     /// transceivers without a section get a new one at the end.
     pub(super) fn offer_sections(&mut self, mut sections: Vec<LocalSection>) -> Vec<LocalSection> {
         let cname = self.cname.clone();
+        let established: Vec<HeaderExtension> = sections
+            .iter()
+            .filter_map(|s| match s {
+                LocalSection::Media(params) => Some(params.extensions.iter().cloned()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
         for section in sections.iter_mut() {
             let LocalSection::Media(params) = section else { continue };
             let Some(t) = self
@@ -518,6 +527,7 @@ impl PeerConnection {
             let params = offer_media(&mid, t.kind, &t.wants(&cname), &self.capabilities);
             sections.push(LocalSection::Media(params));
         }
+        align_extension_ids(&mut sections, &established);
         sections
     }
 
