@@ -542,3 +542,37 @@ fn keyframe_requests_are_counted_as_pli_or_fir_on_both_sides() {
     });
     assert_eq!((out, inb, heard), ((0, 3), (0, 3), 3));
 }
+
+/// Like a browser's `iceRole`: the answerer is controlled from the moment it applies the remote
+/// offer (not only once it answers), also when it had offered itself and rolled back (glare).
+#[test]
+fn the_answerer_is_ice_controlled_from_the_remote_offer_on() {
+    use rtcpeer_proto::peer::SessionDescriptionInit;
+    let mut sim = Sim::new(5, LinkConditions::perfect());
+    for peer in [&mut sim.a, &mut sim.b] {
+        peer.pc
+            .create_data_channel("chat", DataChannelInit::default())
+            .expect("channel");
+    }
+    let offer = sim.a.pc.create_offer().expect("offer");
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("sld");
+    // b offered too, then takes a's offer (an implicit rollback).
+    let own = sim.b.pc.create_offer().expect("offer");
+    sim.b.pc.set_local_description(sim.now, Some(own)).expect("sld");
+    sim.b.pc.set_remote_description(sim.now, offer).expect("srd");
+    let role = |sim: &Sim, a: bool| body!(only(&report(sim, a), StatsType::Transport), Transport).ice_role;
+    assert_eq!(role(&sim, false), StatsIceRole::Controlled);
+    let answer: SessionDescriptionInit = sim.b.pc.create_answer().expect("answer");
+    sim.b
+        .pc
+        .set_local_description(sim.now, Some(answer.clone()))
+        .expect("sld");
+    sim.a.pc.set_remote_description(sim.now, answer).expect("srd");
+    assert_eq!(
+        (role(&sim, true), role(&sim, false)),
+        (StatsIceRole::Controlling, StatsIceRole::Controlled)
+    );
+}

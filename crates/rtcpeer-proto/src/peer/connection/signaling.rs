@@ -349,6 +349,16 @@ impl PeerConnection {
                 if self.signaling == SignalingState::Stable {
                     self.rollback_point = Some(self.rollback_point_now());
                 }
+                // RFC 8445 §6.1.1: the answerer is controlled (unless the offerer is lite). Taken
+                // now for the first negotiation, so that two agents that both offered (glare, an
+                // implicit rollback) are not both controlling while the checks start.
+                if self.current_remote.is_none() {
+                    self.ice.set_role(if remote.ice_lite {
+                        IceRole::Controlling
+                    } else {
+                        IceRole::Controlled
+                    });
+                }
                 self.pending_remote = Some(applied);
                 self.remote = Some(remote);
                 let before = self.transceivers.len();
