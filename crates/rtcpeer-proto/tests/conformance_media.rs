@@ -862,12 +862,12 @@ fn i1_sld_offer_gathers_new_to_gathering_to_complete() {
     let mut p = peer();
     assert_eq!(p.pc.ice_gathering_state(), IceGatheringState::New);
     p.pc.create_data_channel("dc", DataChannelInit::default()).expect("dc");
-    p.pc.set_local_description(std::time::Instant::now(), None)
-        .expect("SLD");
-    assert_eq!(
-        gathering_states(&p.take_events()),
-        vec![IceGatheringState::Gathering, IceGatheringState::Complete]
-    );
+    let now = std::time::Instant::now();
+    p.pc.set_local_description(now, None).expect("SLD");
+    assert_eq!(gathering_states(&p.take_events()), vec![IceGatheringState::Gathering]);
+    // The candidates (and, with no servers, the end of gathering) come on the next timer.
+    p.pc.handle_timeout(now);
+    assert_eq!(gathering_states(&p.take_events()), vec![IceGatheringState::Complete]);
     assert_eq!(p.pc.ice_gathering_state(), IceGatheringState::Complete);
 }
 
@@ -922,7 +922,19 @@ fn i7_i8_candidates_are_in_the_local_description_when_icecandidate_is_heard() {
     p.pc.create_data_channel("dc", DataChannelInit::default()).expect("dc");
     let now = std::time::Instant::now();
     p.pc.set_local_description(now, None).expect("SLD");
-    // Events are only read after setLocalDescription has returned (sans-IO: by construction).
+    // Right after setLocalDescription: gathering has begun, but no candidate is out yet.
+    let sdp = p.pc.local_description().expect("local description").sdp;
+    assert!(!sdp.contains("a=candidate:"), "{sdp}");
+    let after_sld = p.take_events();
+    assert!(after_sld.contains(&PeerEvent::IceGatheringStateChange(IceGatheringState::Gathering)));
+    assert!(
+        !after_sld.iter().any(|e| matches!(e, PeerEvent::IceCandidate(_))),
+        "{after_sld:?}"
+    );
+    // Gathering runs on the next timer, which is due at once.
+    let due = p.pc.poll_timeout().expect("gathering is due");
+    assert!(due <= now, "gathering is not delayed");
+    p.pc.handle_timeout(due);
     let events = p.take_events();
     let candidate = events
         .iter()

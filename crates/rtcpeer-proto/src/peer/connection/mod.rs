@@ -194,6 +194,10 @@ pub struct PeerConnection {
     gather_started: bool,
     /// Whether the gatherer has reported that it is done.
     gather_complete: bool,
+    /// When the gathering that `setLocalDescription` began finds its first candidates: the next
+    /// [`handle_timeout`](PeerConnection::handle_timeout), so that no candidate is in the
+    /// description `setLocalDescription` leaves behind (webrtc-pc §4.4.1.5: gathering runs after).
+    gather_due: Option<Instant>,
     current_local: Option<SessionDescriptionInit>,
     pending_local: Option<SessionDescriptionInit>,
     current_remote: Option<SessionDescriptionInit>,
@@ -254,6 +258,7 @@ impl PeerConnection {
             rollback_point: None,
             gather_started: false,
             gather_complete: false,
+            gather_due: None,
             current_local: None,
             pending_local: None,
             current_remote: None,
@@ -280,7 +285,8 @@ impl PeerConnection {
             return;
         }
         self.local_addresses.push(addr);
-        if self.gathering != IceGatheringState::New {
+        // Gathering that has begun takes the address now; gathering still due takes it then.
+        if self.gathering != IceGatheringState::New && self.gather_due.is_none() {
             self.gather_address(addr);
         }
     }
@@ -492,6 +498,9 @@ impl PeerConnection {
         if self.closed {
             return;
         }
+        if self.gather_due.is_some_and(|due| due <= now) {
+            self.begin_gathering(now);
+        }
         self.ice.handle_timeout(now);
         self.gatherer.handle_timeout(now);
         if let Some(dtls) = &mut self.dtls {
@@ -552,6 +561,7 @@ impl PeerConnection {
             return None;
         }
         [
+            self.gather_due,
             self.ice.poll_timeout(),
             self.gatherer.poll_timeout(),
             self.dtls.as_ref().and_then(|d| d.poll_timeout()),

@@ -570,9 +570,11 @@ impl PeerConnection {
         Ok(())
     }
 
-    /// Starts gathering on the first `setLocalDescription`: host candidates at once, then
-    /// server-reflexive and relayed ones as the servers answer. Gathering is complete (and the
-    /// null candidate fires) when every server transaction has finished or failed.
+    /// The first `setLocalDescription` starts gathering: the state becomes `gathering` at once,
+    /// and the candidates come on the next [`handle_timeout`](PeerConnection::handle_timeout)
+    /// (due at `now`, see [`begin_gathering`](Self::begin_gathering)). As in the browser, the
+    /// description `setLocalDescription` leaves has no candidates; each one joins it as its
+    /// `icecandidate` fires.
     pub(super) fn start_gathering(&mut self, now: Instant) {
         // A description without media sections has no transport to gather for.
         let has_transport = self.local.as_ref().is_some_and(|l| !l.sections.is_empty());
@@ -580,6 +582,18 @@ impl PeerConnection {
             return;
         }
         self.set_gathering(IceGatheringState::Gathering);
+        self.gather_due = Some(now);
+    }
+
+    /// Gathering proper: host candidates at once, then server-reflexive and relayed ones as the
+    /// servers answer. Gathering is complete (and the null candidate fires) when every server
+    /// transaction has finished or failed. Nothing happens if a rollback took the state back
+    /// to `new` in between.
+    pub(super) fn begin_gathering(&mut self, now: Instant) {
+        self.gather_due = None;
+        if self.gathering != IceGatheringState::Gathering {
+            return;
+        }
         if self.gather_started {
             // A rolled-back first offer had started gathering: its candidates are announced again.
             for candidate in std::mem::take(&mut self.local_candidates) {
