@@ -177,6 +177,9 @@ fn watch_events(
                 PeerConnectionEvent::Track(_)
                 | PeerConnectionEvent::CodecNotNegotiated(..)
                 | PeerConnectionEvent::KeyframeRequested(_)
+                | PeerConnectionEvent::TrackMuted(_)
+                | PeerConnectionEvent::TrackUnmuted(_)
+                | PeerConnectionEvent::StreamTrackRemoved { .. }
                 | PeerConnectionEvent::TargetBitrate { .. } => {}
             }
         }

@@ -439,15 +439,55 @@ fn t17_remove_track_clears_the_sender_and_changes_direction() {
 }
 
 #[test]
-fn t18_a_removed_remote_track_keeps_its_receiver_and_stops_its_frames() {
+fn t18_a_removed_remote_track_keeps_its_receiver_mutes_and_leaves_its_stream() {
     let mut sim = Sim::new(6, LinkConditions::perfect());
     let id = sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
     connect(&mut sim);
     send_audio(&mut sim, id, 10);
     let receiver = tracks(&sim.b.events)[0].0;
+    // The track was muted from its `track` event until its first RTP packet: `unmute` comes
+    // after `track` and before the first frame.
+    let position = |pred: &dyn Fn(&PeerEvent) -> bool| sim.b.events.iter().position(pred);
+    let track_at = position(&|e| matches!(e, PeerEvent::Track { .. })).expect("track");
+    let unmute_at = position(&|e| *e == PeerEvent::TrackUnmuted(receiver)).expect("unmute");
+    let frame_at = position(&|e| matches!(e, PeerEvent::Frame(t, _) if *t == receiver)).expect("frame");
+    assert!(track_at < unmute_at && unmute_at < frame_at);
     assert!(frames_on(&sim.b.take_events(), receiver) > 0, "frames before removal");
+
     sim.a.pc.remove_track(id).expect("remove");
-    renegotiate(&mut sim);
+    let offer = sim.a.pc.create_offer().expect("offer");
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("a SLD");
+    sim.b.pc.set_remote_description(sim.now, offer).expect("b SRD");
+    // Both before setRemoteDescription returned: `mute`, then `removetrack` on the stream.
+    assert_eq!(
+        sim.b.take_events(),
+        [
+            PeerEvent::SignalingStateChange(SignalingState::HaveRemoteOffer),
+            PeerEvent::TrackMuted(receiver),
+            PeerEvent::StreamTrackRemoved {
+                stream_id: "stream".into(),
+                transceiver: receiver,
+                track_id: "mic".into(),
+            },
+        ]
+    );
+    let answer = sim.b.pc.create_answer().expect("answer");
+    sim.b
+        .pc
+        .set_local_description(sim.now, Some(answer.clone()))
+        .expect("b SLD");
+    sim.a.pc.set_remote_description(sim.now, answer).expect("a SRD");
+    // Once only: completing the exchange does not remove it again.
+    let after: Vec<PeerEvent> = sim.b.take_events();
+    assert!(
+        !after
+            .iter()
+            .any(|e| matches!(e, PeerEvent::TrackMuted(_) | PeerEvent::StreamTrackRemoved { .. })),
+        "{after:?}"
+    );
     let info = sim.b.pc.transceiver(receiver).expect("the receiver stays");
     assert!(sim.b.pc.transceivers().iter().any(|t| t.id == receiver));
     assert_eq!(info.current_direction, Some(TransceiverDirection::Inactive));

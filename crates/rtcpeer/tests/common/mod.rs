@@ -63,6 +63,9 @@ pub fn pump(
                 PeerConnectionEvent::Track(_)
                 | PeerConnectionEvent::CodecNotNegotiated(..)
                 | PeerConnectionEvent::KeyframeRequested(_)
+                | PeerConnectionEvent::TrackMuted(_)
+                | PeerConnectionEvent::TrackUnmuted(_)
+                | PeerConnectionEvent::StreamTrackRemoved { .. }
                 | PeerConnectionEvent::TargetBitrate { .. } => Seen::Media,
             };
             let _ = seen_tx.send(seen);

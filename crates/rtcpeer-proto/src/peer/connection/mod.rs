@@ -129,6 +129,25 @@ pub enum PeerEvent {
         /// The remote streams the track belongs to (the event's `streams`).
         stream_ids: Vec<String>,
     },
+    /// The remote track's `mute`: the remote stopped sending it (its section no longer says
+    /// `sendrecv`/`sendonly` from the remote's side, or a rollback took back the offer that
+    /// announced it). Fired before the `setRemoteDescription` that says so returns, and only
+    /// for a track that was unmuted: a track is muted from its `track` event until its first
+    /// RTP packet arrives ([`TrackUnmuted`](PeerEvent::TrackUnmuted)).
+    TrackMuted(TransceiverId),
+    /// The remote track's `unmute`: the first RTP packet for it arrived after its `track` event.
+    TrackUnmuted(TransceiverId),
+    /// The remote stream's `removetrack`: the remote removed the track from the stream (after
+    /// [`TrackMuted`](PeerEvent::TrackMuted), in the same step). The receiver and its
+    /// transceiver stay (webrtc-pc §4.4.1.6, "process the removal of a remote track").
+    StreamTrackRemoved {
+        /// The remote stream's id (one of the `track` event's `stream_ids`).
+        stream_id: String,
+        /// The transceiver whose receiver carries the track.
+        transceiver: TransceiverId,
+        /// The remote track's id.
+        track_id: String,
+    },
     /// The sender's track codec is not among the negotiated formats: it cannot send.
     CodecNotNegotiated(TransceiverId, Codec),
     /// A frame of a remote track, reassembled.

@@ -45,6 +45,8 @@ pub(super) struct RollbackPoint {
     mids: Vec<Option<String>>,
     /// The transceivers a remote offer created (by index).
     created: Vec<usize>,
+    /// Whether each transceiver's remote track had been announced (`track`), by index.
+    fired: Vec<bool>,
 }
 
 impl PeerConnection {
@@ -412,19 +414,28 @@ impl PeerConnection {
             remote: self.remote.clone(),
             mids: self.transceivers.iter().map(|t| t.mid.clone()).collect(),
             created: Vec::new(),
+            fired: self.transceivers.iter().map(|t| t.track_fired).collect(),
         }
     }
 
     /// Rolls back the pending offer, local or remote (an `{type: rollback}` on either side, or
     /// the implicit rollback of a remote offer in `have-local-offer`): the descriptions and the
     /// transceivers' mids return to what they were in `stable`; transceivers the remote offer
-    /// created are removed unless `add_track` attached a track to them; a rolled-back first
+    /// created are removed unless `add_track` attached a track to them; the remote tracks the
+    /// offer announced mute and leave their streams (`removetrack`); a rolled-back first
     /// local offer takes the gathering state back to `new`. An implicit rollback does not
     /// check whether negotiation is needed: the connection is not staying in `stable`.
     fn rollback(&mut self, now: Instant, implicit: bool) -> Result<(), RtcError> {
         self.check_transition(Side::Local, SdpType::Rollback)?;
         let local_offer = self.signaling == SignalingState::HaveLocalOffer;
+        // Tracks the rolled-back remote offer announced leave their streams again.
+        let mut removals = Vec::new();
         if let Some(point) = self.rollback_point.take() {
+            for (index, t) in self.transceivers.iter_mut().enumerate() {
+                if !point.fired.get(index).copied().unwrap_or(false) {
+                    removals.extend(t.remove_remote_track());
+                }
+            }
             self.local = point.local;
             self.remote = point.remote;
             for (index, t) in self.transceivers.iter_mut().enumerate() {
@@ -443,6 +454,9 @@ impl PeerConnection {
             self.set_gathering(IceGatheringState::New);
         }
         self.set_signaling(SignalingState::Stable);
+        for event in removals {
+            self.push_event(event);
+        }
         if !implicit {
             self.ice_restart_after_rollback();
             self.update_negotiation_needed();
