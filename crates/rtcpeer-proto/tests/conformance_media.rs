@@ -957,6 +957,52 @@ fn i4_srd_and_its_rollback_never_change_the_gathering_state() {
 }
 
 #[test]
+fn i5_a_renegotiation_that_stops_every_transceiver_takes_gathering_back_to_new() {
+    let mut sim = Sim::new(23, LinkConditions::perfect());
+    let init = TransceiverInit {
+        direction: TransceiverDirection::RecvOnly,
+        ..TransceiverInit::default()
+    };
+    let id = sim.a.pc.add_transceiver(MediaType::Audio, init).expect("audio");
+    connect(&mut sim);
+    assert_eq!(sim.a.pc.ice_gathering_state(), IceGatheringState::Complete);
+    assert_eq!(sim.b.pc.ice_gathering_state(), IceGatheringState::Complete);
+    sim.a.take_events();
+    sim.b.take_events();
+
+    sim.a.pc.stop_transceiver(id).expect("stop");
+    let offer = sim.a.pc.create_offer().expect("offer");
+
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("a SLD");
+    sim.b.pc.set_remote_description(sim.now, offer).expect("b SRD");
+    let answer = sim.b.pc.create_answer().expect("answer");
+    sim.b
+        .pc
+        .set_local_description(sim.now, Some(answer.clone()))
+        .expect("b SLD");
+    assert_eq!(sim.b.pc.ice_gathering_state(), IceGatheringState::New);
+    sim.a.pc.set_remote_description(sim.now, answer).expect("a SRD");
+    assert_eq!(sim.a.pc.ice_gathering_state(), IceGatheringState::New);
+    for events in [sim.a.take_events(), sim.b.take_events()] {
+        assert_eq!(gathering_states(&events), [IceGatheringState::New]);
+    }
+
+    // A later negotiation that brings a section back gathers again.
+    sim.a
+        .pc
+        .create_data_channel("dc", DataChannelInit::default())
+        .expect("dc");
+    sim.negotiate();
+    assert!(sim.run_until(Duration::from_secs(5), |s| {
+        s.a.pc.ice_gathering_state() == IceGatheringState::Complete
+            && s.b.pc.ice_gathering_state() == IceGatheringState::Complete
+    }));
+}
+
+#[test]
 fn i7_i8_candidates_are_in_the_local_description_when_icecandidate_is_heard() {
     let mut p = peer();
     p.pc.create_data_channel("dc", DataChannelInit::default()).expect("dc");

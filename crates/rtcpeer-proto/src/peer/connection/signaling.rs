@@ -267,6 +267,7 @@ impl PeerConnection {
                 });
                 self.negotiate_dtls_role();
                 self.apply_media_negotiation(true);
+                self.release_unused_transport();
                 self.update_negotiation_needed();
             }
             SdpType::Rollback => {}
@@ -372,6 +373,7 @@ impl PeerConnection {
                 self.ice.set_role(IceRole::Controlling);
                 self.negotiate_dtls_role();
                 self.apply_media_negotiation(false);
+                self.release_unused_transport();
                 self.update_negotiation_needed();
             }
             SdpType::Rollback => {}
@@ -379,6 +381,24 @@ impl PeerConnection {
         self.remote_ice_description_applied();
         self.pump(now);
         Ok(())
+    }
+
+    /// After a completed exchange: when it left no section in use (every transceiver stopped,
+    /// no data channel), no transport remains and `iceGatheringState` is `new` again
+    /// (webrtc-pc §4.3.2: "there are no transports"). A later exchange that brings a section
+    /// back gathers again, announcing the same candidates.
+    fn release_unused_transport(&mut self) {
+        let Some(local) = &self.local else { return };
+        let remote = self.remote.as_ref();
+        let in_use = local.sections.iter().enumerate().any(|(index, section)| {
+            !matches!(section, LocalSection::Rejected { .. })
+                && !remote.and_then(|r| r.sections.get(index)).is_some_and(|r| r.rejected)
+        });
+        if !in_use && self.gathering != IceGatheringState::New {
+            tracing::debug!("no section left in use: no transport, gathering back to new");
+            self.gather_due = None;
+            self.set_gathering(IceGatheringState::New);
+        }
     }
 
     /// Whether a description of this kind may be applied to this side in the current
@@ -590,8 +610,12 @@ impl PeerConnection {
     /// description `setLocalDescription` leaves has no candidates; each one joins it as its
     /// `icecandidate` fires.
     pub(super) fn start_gathering(&mut self, now: Instant) {
-        // A description without media sections has no transport to gather for.
-        let has_transport = self.local.as_ref().is_some_and(|l| !l.sections.is_empty());
+        // A description without a section in use (none, or all rejected) has no transport to
+        // gather for.
+        let has_transport = self
+            .local
+            .as_ref()
+            .is_some_and(|l| l.sections.iter().any(|s| !matches!(s, LocalSection::Rejected { .. })));
         if self.gathering != IceGatheringState::New || !has_transport {
             return;
         }
