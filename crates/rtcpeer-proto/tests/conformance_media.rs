@@ -1396,6 +1396,46 @@ fn s8_x10_closing_one_peer_drives_the_other_to_disconnected() {
 }
 
 #[test]
+fn s8_an_unusable_candidate_added_after_connecting_leaves_the_connection_connected() {
+    let mut sim = Sim::new(32, LinkConditions::perfect());
+    sim.a
+        .pc
+        .create_data_channel("dc", DataChannelInit::default())
+        .expect("dc");
+    connect(&mut sim);
+    let before = sim.a.pc.ice_connection_state();
+    assert!(matches!(
+        before,
+        IceConnectionState::Connected | IceConnectionState::Completed
+    ));
+    sim.a.take_events();
+    // An address nothing answers from (TEST-NET-3, RFC 5737): its checks can only fail.
+    let unusable = IceCandidateInit {
+        candidate: "candidate:9 1 udp 2122260223 203.0.113.9 40000 typ host".into(),
+        sdp_mid: Some("0".into()),
+        ..IceCandidateInit::default()
+    };
+    let checks_before = sim.a.pc.ice_stats().checks_sent;
+    sim.a.pc.add_ice_candidate(sim.now, Some(unusable)).expect("added");
+    // Long enough for every check of the new pair to time out (RFC 8445: under 40 s).
+    sim.run_until(Duration::from_secs(45), |_| false);
+    assert!(
+        sim.a.pc.ice_stats().checks_sent > checks_before,
+        "the new pair was checked"
+    );
+    assert_eq!(sim.a.pc.ice_connection_state(), before);
+    assert_eq!(sim.a.pc.connection_state(), PeerConnectionState::Connected);
+    let events = sim.a.take_events();
+    assert!(
+        !events.iter().any(|e| matches!(
+            e,
+            PeerEvent::IceConnectionStateChange(_) | PeerEvent::ConnectionStateChange(_)
+        )),
+        "{events:?}"
+    );
+}
+
+#[test]
 fn s9_the_selected_pair_matches_the_candidate_pair_stats() {
     use rtcpeer_proto::stats::StatsKind;
     let mut sim = Sim::new(31, LinkConditions::perfect());
@@ -1758,6 +1798,58 @@ fn dc23_running_out_of_channels_is_an_operation_error() {
     };
     assert_eq!(error.name(), "OperationError");
     assert!(made >= 1024, "{made}");
+}
+
+#[test]
+fn dc23_running_out_of_ids_at_connection_time_fails_the_channel_with_an_error() {
+    use rtcpeer_proto::datachannel::DataChannelsConfig;
+    use rtcpeer_proto::peer::PeerConfig;
+    // Stream ids up to 3 only: the offerer is the DTLS server (the answerer is active), so it
+    // has the odd ids 1 and 3.
+    let config = PeerConfig {
+        data_channels: DataChannelsConfig {
+            max_stream_id: 3,
+            ..DataChannelsConfig::default()
+        },
+        ..PeerConfig::default()
+    };
+    let mut sim = Sim::with_config(45, LinkConditions::perfect(), config);
+    // Before the role is known nothing says the ids will run out: creating succeeds.
+    let made: Vec<ChannelId> = (0..3)
+        .map(|i| sim.a.pc.create_data_channel(&format!("c{i}"), init()).expect("created"))
+        .collect();
+    connect(&mut sim);
+    assert!(sim.run_until(Duration::from_secs(5), |s| opened(&s.a.events, made[0])
+        && opened(&s.a.events, made[1])));
+    let ids: Vec<Option<u16>> = made
+        .iter()
+        .map(|c| sim.a.pc.data_channel(*c).and_then(|i| i.stream_id))
+        .collect();
+    assert_eq!(&ids[..2], [Some(1), Some(3)]);
+    // The third gets `error`, then `close`, and never opens.
+    let last = made[2];
+    let error_at = sim
+        .a
+        .events
+        .iter()
+        .position(|e| matches!(e, PeerEvent::ChannelError(c, _) if *c == last))
+        .expect("an error event");
+    let close_at = sim
+        .a
+        .events
+        .iter()
+        .position(|e| *e == PeerEvent::ChannelClose(last))
+        .expect("a close event");
+    assert!(error_at < close_at);
+    assert!(!opened(&sim.a.events, last));
+    assert!(sim
+        .a
+        .pc
+        .data_channel(last)
+        .is_none_or(|i| i.state == DataChannelState::Closed));
+    // From now on the shortage is known when the channel is created.
+    let refused = sim.a.pc.create_data_channel("more", init());
+    assert_eq!(refused.map_err(|e| e.name()), Err("OperationError"));
 }
 
 #[test]

@@ -72,6 +72,8 @@ pub struct PeerConfig {
     pub ice_timing: IceTiming,
     /// Send-side congestion control: start, minimum and maximum bitrate, and pacing.
     pub bwe: crate::bwe::BweConfig,
+    /// The data channels' transport: SCTP port, largest message, stream ids used.
+    pub data_channels: DataChannelsConfig,
 }
 
 /// What the application hears from a [`PeerConnection`].
@@ -268,7 +270,7 @@ impl PeerConnection {
             dtls: None,
             dtls_role: None,
             dtls_failed: false,
-            channels: DataChannels::new(DataChannelsConfig::default()),
+            channels: DataChannels::new(config.data_channels),
             local_addresses: Vec::new(),
             local_candidates: Vec::new(),
             local: None,
