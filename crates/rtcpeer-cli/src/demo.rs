@@ -178,6 +178,9 @@ fn watch_events(
                 PeerConnectionEvent::Track(_)
                 | PeerConnectionEvent::CodecNotNegotiated(..)
                 | PeerConnectionEvent::KeyframeRequested(..)
+                | PeerConnectionEvent::TrackMuted(_)
+                | PeerConnectionEvent::TrackUnmuted(_)
+                | PeerConnectionEvent::StreamTrackRemoved { .. }
                 | PeerConnectionEvent::TargetBitrate { .. } => {}
             }
         }

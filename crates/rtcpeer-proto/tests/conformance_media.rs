@@ -439,15 +439,55 @@ fn t17_remove_track_clears_the_sender_and_changes_direction() {
 }
 
 #[test]
-fn t18_a_removed_remote_track_keeps_its_receiver_and_stops_its_frames() {
+fn t18_a_removed_remote_track_keeps_its_receiver_mutes_and_leaves_its_stream() {
     let mut sim = Sim::new(6, LinkConditions::perfect());
     let id = sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
     connect(&mut sim);
     send_audio(&mut sim, id, 10);
     let receiver = tracks(&sim.b.events)[0].0;
+    // The track was muted from its `track` event until its first RTP packet: `unmute` comes
+    // after `track` and before the first frame.
+    let position = |pred: &dyn Fn(&PeerEvent) -> bool| sim.b.events.iter().position(pred);
+    let track_at = position(&|e| matches!(e, PeerEvent::Track { .. })).expect("track");
+    let unmute_at = position(&|e| *e == PeerEvent::TrackUnmuted(receiver)).expect("unmute");
+    let frame_at = position(&|e| matches!(e, PeerEvent::Frame(t, _) if *t == receiver)).expect("frame");
+    assert!(track_at < unmute_at && unmute_at < frame_at);
     assert!(frames_on(&sim.b.take_events(), receiver) > 0, "frames before removal");
+
     sim.a.pc.remove_track(id).expect("remove");
-    renegotiate(&mut sim);
+    let offer = sim.a.pc.create_offer().expect("offer");
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("a SLD");
+    sim.b.pc.set_remote_description(sim.now, offer).expect("b SRD");
+    // Both before setRemoteDescription returned: `mute`, then `removetrack` on the stream.
+    assert_eq!(
+        sim.b.take_events(),
+        [
+            PeerEvent::SignalingStateChange(SignalingState::HaveRemoteOffer),
+            PeerEvent::TrackMuted(receiver),
+            PeerEvent::StreamTrackRemoved {
+                stream_id: "stream".into(),
+                transceiver: receiver,
+                track_id: "mic".into(),
+            },
+        ]
+    );
+    let answer = sim.b.pc.create_answer().expect("answer");
+    sim.b
+        .pc
+        .set_local_description(sim.now, Some(answer.clone()))
+        .expect("b SLD");
+    sim.a.pc.set_remote_description(sim.now, answer).expect("a SRD");
+    // Once only: completing the exchange does not remove it again.
+    let after: Vec<PeerEvent> = sim.b.take_events();
+    assert!(
+        !after
+            .iter()
+            .any(|e| matches!(e, PeerEvent::TrackMuted(_) | PeerEvent::StreamTrackRemoved { .. })),
+        "{after:?}"
+    );
     let info = sim.b.pc.transceiver(receiver).expect("the receiver stays");
     assert!(sim.b.pc.transceivers().iter().any(|t| t.id == receiver));
     assert_eq!(info.current_direction, Some(TransceiverDirection::Inactive));
@@ -862,12 +902,12 @@ fn i1_sld_offer_gathers_new_to_gathering_to_complete() {
     let mut p = peer();
     assert_eq!(p.pc.ice_gathering_state(), IceGatheringState::New);
     p.pc.create_data_channel("dc", DataChannelInit::default()).expect("dc");
-    p.pc.set_local_description(std::time::Instant::now(), None)
-        .expect("SLD");
-    assert_eq!(
-        gathering_states(&p.take_events()),
-        vec![IceGatheringState::Gathering, IceGatheringState::Complete]
-    );
+    let now = std::time::Instant::now();
+    p.pc.set_local_description(now, None).expect("SLD");
+    assert_eq!(gathering_states(&p.take_events()), vec![IceGatheringState::Gathering]);
+    // The candidates (and, with no servers, the end of gathering) come on the next timer.
+    p.pc.handle_timeout(now);
+    assert_eq!(gathering_states(&p.take_events()), vec![IceGatheringState::Complete]);
     assert_eq!(p.pc.ice_gathering_state(), IceGatheringState::Complete);
 }
 
@@ -917,12 +957,70 @@ fn i4_srd_and_its_rollback_never_change_the_gathering_state() {
 }
 
 #[test]
+fn i5_a_renegotiation_that_stops_every_transceiver_takes_gathering_back_to_new() {
+    let mut sim = Sim::new(23, LinkConditions::perfect());
+    let init = TransceiverInit {
+        direction: TransceiverDirection::RecvOnly,
+        ..TransceiverInit::default()
+    };
+    let id = sim.a.pc.add_transceiver(MediaType::Audio, init).expect("audio");
+    connect(&mut sim);
+    assert_eq!(sim.a.pc.ice_gathering_state(), IceGatheringState::Complete);
+    assert_eq!(sim.b.pc.ice_gathering_state(), IceGatheringState::Complete);
+    sim.a.take_events();
+    sim.b.take_events();
+
+    sim.a.pc.stop_transceiver(id).expect("stop");
+    let offer = sim.a.pc.create_offer().expect("offer");
+
+    sim.a
+        .pc
+        .set_local_description(sim.now, Some(offer.clone()))
+        .expect("a SLD");
+    sim.b.pc.set_remote_description(sim.now, offer).expect("b SRD");
+    let answer = sim.b.pc.create_answer().expect("answer");
+    sim.b
+        .pc
+        .set_local_description(sim.now, Some(answer.clone()))
+        .expect("b SLD");
+    assert_eq!(sim.b.pc.ice_gathering_state(), IceGatheringState::New);
+    sim.a.pc.set_remote_description(sim.now, answer).expect("a SRD");
+    assert_eq!(sim.a.pc.ice_gathering_state(), IceGatheringState::New);
+    for events in [sim.a.take_events(), sim.b.take_events()] {
+        assert_eq!(gathering_states(&events), [IceGatheringState::New]);
+    }
+
+    // A later negotiation that brings a section back gathers again.
+    sim.a
+        .pc
+        .create_data_channel("dc", DataChannelInit::default())
+        .expect("dc");
+    sim.negotiate();
+    assert!(sim.run_until(Duration::from_secs(5), |s| {
+        s.a.pc.ice_gathering_state() == IceGatheringState::Complete
+            && s.b.pc.ice_gathering_state() == IceGatheringState::Complete
+    }));
+}
+
+#[test]
 fn i7_i8_candidates_are_in_the_local_description_when_icecandidate_is_heard() {
     let mut p = peer();
     p.pc.create_data_channel("dc", DataChannelInit::default()).expect("dc");
     let now = std::time::Instant::now();
     p.pc.set_local_description(now, None).expect("SLD");
-    // Events are only read after setLocalDescription has returned (sans-IO: by construction).
+    // Right after setLocalDescription: gathering has begun, but no candidate is out yet.
+    let sdp = p.pc.local_description().expect("local description").sdp;
+    assert!(!sdp.contains("a=candidate:"), "{sdp}");
+    let after_sld = p.take_events();
+    assert!(after_sld.contains(&PeerEvent::IceGatheringStateChange(IceGatheringState::Gathering)));
+    assert!(
+        !after_sld.iter().any(|e| matches!(e, PeerEvent::IceCandidate(_))),
+        "{after_sld:?}"
+    );
+    // Gathering runs on the next timer, which is due at once.
+    let due = p.pc.poll_timeout().expect("gathering is due");
+    assert!(due <= now, "gathering is not delayed");
+    p.pc.handle_timeout(due);
     let events = p.take_events();
     let candidate = events
         .iter()
@@ -1298,6 +1396,46 @@ fn s8_x10_closing_one_peer_drives_the_other_to_disconnected() {
 }
 
 #[test]
+fn s8_an_unusable_candidate_added_after_connecting_leaves_the_connection_connected() {
+    let mut sim = Sim::new(32, LinkConditions::perfect());
+    sim.a
+        .pc
+        .create_data_channel("dc", DataChannelInit::default())
+        .expect("dc");
+    connect(&mut sim);
+    let before = sim.a.pc.ice_connection_state();
+    assert!(matches!(
+        before,
+        IceConnectionState::Connected | IceConnectionState::Completed
+    ));
+    sim.a.take_events();
+    // An address nothing answers from (TEST-NET-3, RFC 5737): its checks can only fail.
+    let unusable = IceCandidateInit {
+        candidate: "candidate:9 1 udp 2122260223 203.0.113.9 40000 typ host".into(),
+        sdp_mid: Some("0".into()),
+        ..IceCandidateInit::default()
+    };
+    let checks_before = sim.a.pc.ice_stats().checks_sent;
+    sim.a.pc.add_ice_candidate(sim.now, Some(unusable)).expect("added");
+    // Long enough for every check of the new pair to time out (RFC 8445: under 40 s).
+    sim.run_until(Duration::from_secs(45), |_| false);
+    assert!(
+        sim.a.pc.ice_stats().checks_sent > checks_before,
+        "the new pair was checked"
+    );
+    assert_eq!(sim.a.pc.ice_connection_state(), before);
+    assert_eq!(sim.a.pc.connection_state(), PeerConnectionState::Connected);
+    let events = sim.a.take_events();
+    assert!(
+        !events.iter().any(|e| matches!(
+            e,
+            PeerEvent::IceConnectionStateChange(_) | PeerEvent::ConnectionStateChange(_)
+        )),
+        "{events:?}"
+    );
+}
+
+#[test]
 fn s9_the_selected_pair_matches_the_candidate_pair_stats() {
     use rtcpeer_proto::stats::StatsKind;
     let mut sim = Sim::new(31, LinkConditions::perfect());
@@ -1660,6 +1798,58 @@ fn dc23_running_out_of_channels_is_an_operation_error() {
     };
     assert_eq!(error.name(), "OperationError");
     assert!(made >= 1024, "{made}");
+}
+
+#[test]
+fn dc23_running_out_of_ids_at_connection_time_fails_the_channel_with_an_error() {
+    use rtcpeer_proto::datachannel::DataChannelsConfig;
+    use rtcpeer_proto::peer::PeerConfig;
+    // Stream ids up to 3 only: the offerer is the DTLS server (the answerer is active), so it
+    // has the odd ids 1 and 3.
+    let config = PeerConfig {
+        data_channels: DataChannelsConfig {
+            max_stream_id: 3,
+            ..DataChannelsConfig::default()
+        },
+        ..PeerConfig::default()
+    };
+    let mut sim = Sim::with_config(45, LinkConditions::perfect(), config);
+    // Before the role is known nothing says the ids will run out: creating succeeds.
+    let made: Vec<ChannelId> = (0..3)
+        .map(|i| sim.a.pc.create_data_channel(&format!("c{i}"), init()).expect("created"))
+        .collect();
+    connect(&mut sim);
+    assert!(sim.run_until(Duration::from_secs(5), |s| opened(&s.a.events, made[0])
+        && opened(&s.a.events, made[1])));
+    let ids: Vec<Option<u16>> = made
+        .iter()
+        .map(|c| sim.a.pc.data_channel(*c).and_then(|i| i.stream_id))
+        .collect();
+    assert_eq!(&ids[..2], [Some(1), Some(3)]);
+    // The third gets `error`, then `close`, and never opens.
+    let last = made[2];
+    let error_at = sim
+        .a
+        .events
+        .iter()
+        .position(|e| matches!(e, PeerEvent::ChannelError(c, _) if *c == last))
+        .expect("an error event");
+    let close_at = sim
+        .a
+        .events
+        .iter()
+        .position(|e| *e == PeerEvent::ChannelClose(last))
+        .expect("a close event");
+    assert!(error_at < close_at);
+    assert!(!opened(&sim.a.events, last));
+    assert!(sim
+        .a
+        .pc
+        .data_channel(last)
+        .is_none_or(|i| i.state == DataChannelState::Closed));
+    // From now on the shortage is known when the channel is created.
+    let refused = sim.a.pc.create_data_channel("more", init());
+    assert_eq!(refused.map_err(|e| e.name()), Err("OperationError"));
 }
 
 #[test]

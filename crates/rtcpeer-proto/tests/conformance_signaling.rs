@@ -716,6 +716,47 @@ fn d28_remove_track_during_a_rolled_back_offer_and_data_only_implicit_rollback_w
 }
 
 #[test]
+fn d28_rolling_back_a_remote_offer_that_fired_track_fires_removetrack() {
+    let mut other = pc();
+    other.add_track(track("mic", Codec::Opus)).expect("the remote's track");
+    let offer = other.create_offer().expect("remote offer");
+    let mut pc = pc();
+    pc.set_remote_description(now(), offer).expect("SRD(offer)");
+    let (receiver, track_id) = drain(&mut pc)
+        .into_iter()
+        .find_map(|e| match e {
+            PeerEvent::Track {
+                transceiver,
+                track_id,
+                stream_ids,
+                ..
+            } => {
+                assert_eq!(stream_ids, ["stream"]);
+                Some((transceiver, track_id))
+            }
+            _ => None,
+        })
+        .expect("track fires at setRemoteDescription(offer)");
+    assert_eq!(track_id, "mic");
+    pc.set_remote_description(now(), rollback()).expect("rollback");
+    // The track never had RTP, so it was muted all along: no `mute`, only `removetrack`, after
+    // the state is back to stable and before the rollback returns.
+    assert_eq!(
+        drain(&mut pc),
+        [
+            PeerEvent::SignalingStateChange(SignalingState::Stable),
+            PeerEvent::StreamTrackRemoved {
+                stream_id: "stream".into(),
+                transceiver: receiver,
+                track_id: "mic".into(),
+            },
+        ]
+    );
+    // The transceiver the offer created is gone with it.
+    assert!(pc.transceivers().iter().all(|t| t.id != receiver));
+}
+
+#[test]
 fn d29_a_local_offer_survives_a_rolled_back_remote_offer() {
     let mut pc = pc();
     video(&mut pc);
@@ -744,14 +785,18 @@ fn d30_local_rollback_resets_gathering_to_new() {
     let mut pc = pc();
     pc.add_local_address("127.0.0.1:40000".parse().expect("address"));
     audio(&mut pc);
-    pc.set_local_description(now(), None).expect("offer");
+    let at = now();
+    pc.set_local_description(at, None).expect("offer");
+    pc.handle_timeout(at);
     assert_eq!(pc.ice_gathering_state(), IceGatheringState::Complete);
     drain(&mut pc);
     pc.set_local_description(now(), Some(rollback())).expect("rollback");
     assert_eq!(pc.ice_gathering_state(), IceGatheringState::New);
     assert_eq!(gathering_events(&drain(&mut pc)), [IceGatheringState::New]);
     // The next offer gathers again and announces the candidate again.
-    pc.set_local_description(now(), None).expect("offer again");
+    let at = now();
+    pc.set_local_description(at, None).expect("offer again");
+    pc.handle_timeout(at);
     let events = drain(&mut pc);
     assert_eq!(
         gathering_events(&events),

@@ -70,6 +70,23 @@ pub enum PeerConnectionEvent {
     DataChannel(RTCDataChannel),
     /// `track`: a remote track arrived; read its frames from the [`RemoteTrack`].
     Track(RemoteTrack),
+    /// The remote track's `mute` (the track of this transceiver's receiver): the peer stopped
+    /// sending it (it removed the track, or a rollback undid the offer that announced it). It
+    /// comes before the `set_remote_description` that says so resolves, and only after an
+    /// [`TrackUnmuted`](Self::TrackUnmuted): a track is muted until its first RTP packet.
+    TrackMuted(TransceiverId),
+    /// The remote track's `unmute`: its first RTP packet arrived.
+    TrackUnmuted(TransceiverId),
+    /// The remote stream's `removetrack`: the track (of this transceiver's receiver, which
+    /// stays) left the remote stream `stream_id`. Follows [`TrackMuted`](Self::TrackMuted).
+    StreamTrackRemoved {
+        /// The stream's id (one of the [`RemoteTrack::stream_ids`]).
+        stream_id: String,
+        /// The transceiver whose receiver carries the track ([`RemoteTrack::transceiver`]).
+        transceiver: TransceiverId,
+        /// The track's id ([`RemoteTrack::id`]).
+        track_id: String,
+    },
     /// A sender's track codec is not among the negotiated formats, so it sends nothing.
     CodecNotNegotiated(TransceiverId, Codec),
     /// rtcpeer extension: the peer asked this transceiver's sender for a keyframe (PLI/FIR), on

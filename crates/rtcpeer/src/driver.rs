@@ -324,6 +324,12 @@ impl Driver {
                 }
                 self.deliver_events();
                 let _ = reply.send(result);
+                // The core gathers on the first timer after setLocalDescription (its candidates
+                // come after the result, as in the browser). Run it now, before the next command,
+                // so that a description read after SLD resolves has the host candidates.
+                if self.core.poll_timeout().is_some_and(|due| due <= now) {
+                    self.core.handle_timeout(now);
+                }
             }
             Command::SetRemoteDescription(desc, reply) => {
                 let result = self.core.set_remote_description(now, desc.clone());
@@ -733,6 +739,17 @@ impl Driver {
                 }
                 return;
             }
+            PeerEvent::TrackMuted(transceiver) => PeerConnectionEvent::TrackMuted(transceiver),
+            PeerEvent::TrackUnmuted(transceiver) => PeerConnectionEvent::TrackUnmuted(transceiver),
+            PeerEvent::StreamTrackRemoved {
+                stream_id,
+                transceiver,
+                track_id,
+            } => PeerConnectionEvent::StreamTrackRemoved {
+                stream_id,
+                transceiver,
+                track_id,
+            },
             PeerEvent::KeyframeRequested(transceiver, rid) => PeerConnectionEvent::KeyframeRequested(transceiver, rid),
             PeerEvent::TargetBitrate { bitrate_bps } => PeerConnectionEvent::TargetBitrate { bitrate_bps },
             PeerEvent::CodecNotNegotiated(transceiver, codec) => {

@@ -186,6 +186,11 @@ impl RemoteTrack {
         self.kind
     }
 
+    /// The transceiver whose receiver carries it.
+    pub fn transceiver(&self) -> TransceiverId {
+        self.transceiver
+    }
+
     /// The mid of the transceiver that receives it.
     pub fn mid(&self) -> Option<&str> {
         self.mid.as_deref()

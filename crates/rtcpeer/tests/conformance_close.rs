@@ -198,3 +198,22 @@ async fn dropping_every_handle_without_close_frees_sockets_and_tasks() {
         alive_tasks()
     );
 }
+
+#[tokio::test]
+async fn x6_a_set_local_description_pending_at_close_settles_before_close_runs() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let pc = loopback_peer(None).await;
+    pc.add_transceiver(MediaType::Audio, TransceiverInit::default())
+        .await
+        .expect("transceiver");
+    // Queued when called, before close(): the operations chain runs it first, so it settles
+    // (where the browser's promise would never settle) and close() then ends everything.
+    let pending = pc.set_local_description(None);
+    pc.close().await;
+    let settled = timeout(Duration::from_secs(2), pending).await.expect("it settles");
+    assert!(settled.is_ok(), "{settled:?}");
+    assert_eq!(
+        pc.set_local_description(None).await.err().map(|e| e.name()),
+        Some("InvalidStateError")
+    );
+}

@@ -148,3 +148,80 @@ async fn t1_t3_t20_get_senders_and_get_receivers_follow_the_transceivers() {
     a.close().await;
     b.close().await;
 }
+
+/// The events already on the stream (the ones an awaited operation raised).
+fn events_so_far(events: &mut rtcpeer::Events<PeerConnectionEvent>) -> Vec<PeerConnectionEvent> {
+    std::iter::from_fn(|| events.try_recv()).collect()
+}
+
+#[tokio::test]
+async fn t18_d28_removetrack_is_on_the_event_stream_before_set_remote_description_resolves() {
+    let a = loopback_peer(None).await;
+    let mut b = loopback_peer(None).await;
+    let mut b_events = b.take_events().expect("b's events");
+    let mic = LocalTrack::new("mic", Codec::Opus, vec!["stream".into()]).expect("track");
+    let sender = a.add_track(&mic).await.expect("addTrack");
+
+    // D28: a rolled-back remote offer takes its track out of the stream again.
+    a.set_local_description(None).await.expect("a SLD");
+    let offer = a.local_description().await.expect("offer").expect("offer");
+    b.set_remote_description(offer.clone()).await.expect("b SRD");
+    let receiver = events_so_far(&mut b_events)
+        .into_iter()
+        .find_map(|e| match e {
+            PeerConnectionEvent::Track(track) => {
+                assert_eq!((track.id(), track.stream_ids()), ("mic", &["stream".to_string()][..]));
+                Some(track.transceiver())
+            }
+            _ => None,
+        })
+        .expect("track at SRD(offer)");
+    b.set_remote_description(rtcpeer::SessionDescriptionInit {
+        kind: rtcpeer::SdpType::Rollback,
+        sdp: String::new(),
+    })
+    .await
+    .expect("rollback");
+    let removed: Vec<_> = events_so_far(&mut b_events)
+        .into_iter()
+        .filter_map(|e| match e {
+            PeerConnectionEvent::StreamTrackRemoved {
+                stream_id,
+                transceiver,
+                track_id,
+            } => Some((stream_id, transceiver, track_id)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(removed, [("stream".to_string(), receiver, "mic".to_string())]);
+
+    // T18: the offer again, answered; then the remote removes its track.
+    b.set_remote_description(offer).await.expect("b SRD again");
+    b.set_local_description(None).await.expect("b SLD");
+    let answer = b.local_description().await.expect("answer").expect("answer");
+    a.set_remote_description(answer).await.expect("a SRD");
+    let receiver = events_so_far(&mut b_events)
+        .into_iter()
+        .find_map(|e| match e {
+            PeerConnectionEvent::Track(track) => Some(track.transceiver()),
+            _ => None,
+        })
+        .expect("track again");
+    a.remove_track(sender).await.expect("removeTrack");
+    a.set_local_description(None).await.expect("a SLD");
+    let offer = a.local_description().await.expect("offer").expect("offer");
+    b.set_remote_description(offer).await.expect("b SRD");
+    let removed = events_so_far(&mut b_events).into_iter().any(|e| {
+        matches!(e, PeerConnectionEvent::StreamTrackRemoved { ref stream_id, transceiver, .. }
+            if stream_id == "stream" && transceiver == receiver)
+    });
+    assert!(removed, "removetrack before SRD resolved");
+    assert!(b
+        .get_transceivers()
+        .await
+        .expect("transceivers")
+        .iter()
+        .any(|t| t.id == receiver));
+    a.close().await;
+    b.close().await;
+}

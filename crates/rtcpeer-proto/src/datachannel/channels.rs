@@ -49,6 +49,11 @@ pub struct DataChannelsConfig {
     pub local_max_message_size: usize,
     /// Our SCTP port; advertise it as `a=sctp-port`.
     pub local_port: u16,
+    /// The highest stream id a channel without `negotiated` is given (65534, the whole space,
+    /// by default; Chromium stops at 1023). When the ids of our parity up to it are all taken,
+    /// `createDataChannel` fails, or, for a channel created before the DTLS role was known,
+    /// the channel gets an `error` and closes once the role is.
+    pub max_stream_id: u16,
 }
 
 impl Default for DataChannelsConfig {
@@ -56,6 +61,7 @@ impl Default for DataChannelsConfig {
         DataChannelsConfig {
             local_max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             local_port: DEFAULT_SCTP_PORT,
+            max_stream_id: MAX_STREAM_ID,
         }
     }
 }
@@ -503,7 +509,8 @@ impl DataChannels {
     /// The lowest free stream id of our parity: even on the DTLS client, odd on the server.
     fn allocate_stream_id(&self) -> Option<u16> {
         let first = if self.is_dtls_client { 0 } else { 1 };
-        (first..=MAX_STREAM_ID).step_by(2).find(|sid| self.stream_id_free(*sid))
+        let last = self.config.max_stream_id.min(MAX_STREAM_ID);
+        (first..=last).step_by(2).find(|sid| self.stream_id_free(*sid))
     }
 
     /// Neither used by a channel nor still being reset.

@@ -258,6 +258,9 @@ impl Sim {
             .pc
             .set_local_description(self.now, Some(offer))
             .expect("a: set_local_description");
+        // Without trickle the description goes out once gathering is done (host candidates
+        // come on the first timer after setLocalDescription).
+        self.a.pc.handle_timeout(self.now);
         let full_offer: SessionDescriptionInit = self.a.pc.local_description().expect("a: local description");
         self.b
             .pc
@@ -268,6 +271,7 @@ impl Sim {
             .pc
             .set_local_description(self.now, Some(answer))
             .expect("b: set_local_description");
+        self.b.pc.handle_timeout(self.now);
         let full_answer = self.b.pc.local_description().expect("b: local description");
         self.a
             .pc

@@ -65,6 +65,9 @@ pub fn pump(
                 PeerConnectionEvent::Track(_)
                 | PeerConnectionEvent::CodecNotNegotiated(..)
                 | PeerConnectionEvent::KeyframeRequested(..)
+                | PeerConnectionEvent::TrackMuted(_)
+                | PeerConnectionEvent::TrackUnmuted(_)
+                | PeerConnectionEvent::StreamTrackRemoved { .. }
                 | PeerConnectionEvent::TargetBitrate { .. } => Seen::Media,
             };
             let _ = seen_tx.send(seen);

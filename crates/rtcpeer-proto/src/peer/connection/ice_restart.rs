@@ -101,7 +101,10 @@ impl PeerConnection {
         }
         match &self.ice_restart.gathered_ufrag {
             None => self.ice_restart.gathered_ufrag = Some(ufrag),
-            Some(gathered) if *gathered != ufrag => self.regather(now, ufrag),
+            // Without a transport (gathering back to `new`) there is nothing to gather again.
+            Some(gathered) if *gathered != ufrag && self.gathering != IceGatheringState::New => {
+                self.regather(now, ufrag)
+            }
             Some(_) => {}
         }
         self.ice_description_settled();

@@ -724,6 +724,7 @@ impl PeerConnection {
         }
         let codec = format.codec;
         let deliver = t.track_fired;
+        let unmutes = t.track_fired && t.receiver_muted;
         let id = t.id;
         let sender_ssrc = t.ssrc;
         if let Some(seq) = stream
@@ -737,6 +738,13 @@ impl PeerConnection {
                 .twcc
                 .get_or_insert_with(|| TwccRecorder::new(sender_ssrc, packet.ssrc, TwccConfig::default()));
             twcc.on_received(seq, now);
+        }
+        if unmutes {
+            // The first RTP of an announced track: `unmute` (before its first frame).
+            if let Some(t) = self.transceivers.get_mut(id.0) {
+                t.receiver_muted = false;
+            }
+            self.push_event(PeerEvent::TrackUnmuted(id));
         }
         let Some(stream) = self.media.receivers.get_mut(index) else {
             return;

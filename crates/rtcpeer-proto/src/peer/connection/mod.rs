@@ -72,6 +72,8 @@ pub struct PeerConfig {
     pub ice_timing: IceTiming,
     /// Send-side congestion control: start, minimum and maximum bitrate, and pacing.
     pub bwe: crate::bwe::BweConfig,
+    /// The data channels' transport: SCTP port, largest message, stream ids used.
+    pub data_channels: DataChannelsConfig,
 }
 
 /// What the application hears from a [`PeerConnection`].
@@ -131,6 +133,25 @@ pub enum PeerEvent {
         track_id: String,
         /// The remote streams the track belongs to (the event's `streams`).
         stream_ids: Vec<String>,
+    },
+    /// The remote track's `mute`: the remote stopped sending it (its section no longer says
+    /// `sendrecv`/`sendonly` from the remote's side, or a rollback took back the offer that
+    /// announced it). Fired before the `setRemoteDescription` that says so returns, and only
+    /// for a track that was unmuted: a track is muted from its `track` event until its first
+    /// RTP packet arrives ([`TrackUnmuted`](PeerEvent::TrackUnmuted)).
+    TrackMuted(TransceiverId),
+    /// The remote track's `unmute`: the first RTP packet for it arrived after its `track` event.
+    TrackUnmuted(TransceiverId),
+    /// The remote stream's `removetrack`: the remote removed the track from the stream (after
+    /// [`TrackMuted`](PeerEvent::TrackMuted), in the same step). The receiver and its
+    /// transceiver stay (webrtc-pc §4.4.1.6, "process the removal of a remote track").
+    StreamTrackRemoved {
+        /// The remote stream's id (one of the `track` event's `stream_ids`).
+        stream_id: String,
+        /// The transceiver whose receiver carries the track.
+        transceiver: TransceiverId,
+        /// The remote track's id.
+        track_id: String,
     },
     /// The sender's track codec is not among the negotiated formats: it cannot send.
     CodecNotNegotiated(TransceiverId, Codec),
@@ -200,6 +221,10 @@ pub struct PeerConnection {
     gather_started: bool,
     /// Whether the gatherer has reported that it is done.
     gather_complete: bool,
+    /// When the gathering that `setLocalDescription` began finds its first candidates: the next
+    /// [`handle_timeout`](PeerConnection::handle_timeout), so that no candidate is in the
+    /// description `setLocalDescription` leaves behind (webrtc-pc §4.4.1.5: gathering runs after).
+    gather_due: Option<Instant>,
     current_local: Option<SessionDescriptionInit>,
     pending_local: Option<SessionDescriptionInit>,
     current_remote: Option<SessionDescriptionInit>,
@@ -252,7 +277,7 @@ impl PeerConnection {
             dtls: None,
             dtls_role: None,
             dtls_failed: false,
-            channels: DataChannels::new(DataChannelsConfig::default()),
+            channels: DataChannels::new(config.data_channels),
             local_addresses: Vec::new(),
             local_candidates: Vec::new(),
             local: None,
@@ -261,6 +286,7 @@ impl PeerConnection {
             rollback_point: None,
             gather_started: false,
             gather_complete: false,
+            gather_due: None,
             current_local: None,
             pending_local: None,
             current_remote: None,
@@ -287,7 +313,8 @@ impl PeerConnection {
             return;
         }
         self.local_addresses.push(addr);
-        if self.gathering != IceGatheringState::New {
+        // Gathering that has begun takes the address now; gathering still due takes it then.
+        if self.gathering != IceGatheringState::New && self.gather_due.is_none() {
             self.gather_address(addr);
         }
     }
@@ -505,6 +532,9 @@ impl PeerConnection {
         if self.closed {
             return;
         }
+        if self.gather_due.is_some_and(|due| due <= now) {
+            self.begin_gathering(now);
+        }
         self.ice.handle_timeout(now);
         self.gatherer.handle_timeout(now);
         if let Some(dtls) = &mut self.dtls {
@@ -565,6 +595,7 @@ impl PeerConnection {
             return None;
         }
         [
+            self.gather_due,
             self.ice.poll_timeout(),
             self.gatherer.poll_timeout(),
             self.dtls.as_ref().and_then(|d| d.poll_timeout()),

@@ -45,6 +45,8 @@ pub(super) struct RollbackPoint {
     mids: Vec<Option<String>>,
     /// The transceivers a remote offer created (by index).
     created: Vec<usize>,
+    /// Whether each transceiver's remote track had been announced (`track`), by index.
+    fired: Vec<bool>,
 }
 
 impl PeerConnection {
@@ -270,6 +272,7 @@ impl PeerConnection {
                 });
                 self.negotiate_dtls_role();
                 self.apply_media_negotiation(true);
+                self.release_unused_transport();
                 self.update_negotiation_needed();
             }
             SdpType::Rollback => {}
@@ -388,6 +391,7 @@ impl PeerConnection {
                 self.ice.set_role(IceRole::Controlling);
                 self.negotiate_dtls_role();
                 self.apply_media_negotiation(false);
+                self.release_unused_transport();
                 self.update_negotiation_needed();
             }
             SdpType::Rollback => {}
@@ -395,6 +399,24 @@ impl PeerConnection {
         self.remote_ice_description_applied();
         self.pump(now);
         Ok(())
+    }
+
+    /// After a completed exchange: when it left no section in use (every transceiver stopped,
+    /// no data channel), no transport remains and `iceGatheringState` is `new` again
+    /// (webrtc-pc §4.3.2: "there are no transports"). A later exchange that brings a section
+    /// back gathers again, announcing the same candidates.
+    fn release_unused_transport(&mut self) {
+        let Some(local) = &self.local else { return };
+        let remote = self.remote.as_ref();
+        let in_use = local.sections.iter().enumerate().any(|(index, section)| {
+            !matches!(section, LocalSection::Rejected { .. })
+                && !remote.and_then(|r| r.sections.get(index)).is_some_and(|r| r.rejected)
+        });
+        if !in_use && self.gathering != IceGatheringState::New {
+            tracing::debug!("no section left in use: no transport, gathering back to new");
+            self.gather_due = None;
+            self.set_gathering(IceGatheringState::New);
+        }
     }
 
     /// Whether a description of this kind may be applied to this side in the current
@@ -430,19 +452,28 @@ impl PeerConnection {
             remote: self.remote.clone(),
             mids: self.transceivers.iter().map(|t| t.mid.clone()).collect(),
             created: Vec::new(),
+            fired: self.transceivers.iter().map(|t| t.track_fired).collect(),
         }
     }
 
     /// Rolls back the pending offer, local or remote (an `{type: rollback}` on either side, or
     /// the implicit rollback of a remote offer in `have-local-offer`): the descriptions and the
     /// transceivers' mids return to what they were in `stable`; transceivers the remote offer
-    /// created are removed unless `add_track` attached a track to them; a rolled-back first
+    /// created are removed unless `add_track` attached a track to them; the remote tracks the
+    /// offer announced mute and leave their streams (`removetrack`); a rolled-back first
     /// local offer takes the gathering state back to `new`. An implicit rollback does not
     /// check whether negotiation is needed: the connection is not staying in `stable`.
     fn rollback(&mut self, now: Instant, implicit: bool) -> Result<(), RtcError> {
         self.check_transition(Side::Local, SdpType::Rollback)?;
         let local_offer = self.signaling == SignalingState::HaveLocalOffer;
+        // Tracks the rolled-back remote offer announced leave their streams again.
+        let mut removals = Vec::new();
         if let Some(point) = self.rollback_point.take() {
+            for (index, t) in self.transceivers.iter_mut().enumerate() {
+                if !point.fired.get(index).copied().unwrap_or(false) {
+                    removals.extend(t.remove_remote_track());
+                }
+            }
             self.local = point.local;
             self.remote = point.remote;
             for (index, t) in self.transceivers.iter_mut().enumerate() {
@@ -461,6 +492,9 @@ impl PeerConnection {
             self.set_gathering(IceGatheringState::New);
         }
         self.set_signaling(SignalingState::Stable);
+        for event in removals {
+            self.push_event(event);
+        }
         if !implicit {
             self.ice_restart_after_rollback();
             self.update_negotiation_needed();
@@ -588,16 +622,34 @@ impl PeerConnection {
         Ok(())
     }
 
-    /// Starts gathering on the first `setLocalDescription`: host candidates at once, then
-    /// server-reflexive and relayed ones as the servers answer. Gathering is complete (and the
-    /// null candidate fires) when every server transaction has finished or failed.
+    /// The first `setLocalDescription` starts gathering: the state becomes `gathering` at once,
+    /// and the candidates come on the next [`handle_timeout`](PeerConnection::handle_timeout)
+    /// (due at `now`, see [`begin_gathering`](Self::begin_gathering)). As in the browser, the
+    /// description `setLocalDescription` leaves has no candidates; each one joins it as its
+    /// `icecandidate` fires.
     pub(super) fn start_gathering(&mut self, now: Instant) {
-        // A description without media sections has no transport to gather for.
-        let has_transport = self.local.as_ref().is_some_and(|l| !l.sections.is_empty());
+        // A description without a section in use (none, or all rejected) has no transport to
+        // gather for.
+        let has_transport = self
+            .local
+            .as_ref()
+            .is_some_and(|l| l.sections.iter().any(|s| !matches!(s, LocalSection::Rejected { .. })));
         if self.gathering != IceGatheringState::New || !has_transport {
             return;
         }
         self.set_gathering(IceGatheringState::Gathering);
+        self.gather_due = Some(now);
+    }
+
+    /// Gathering proper: host candidates at once, then server-reflexive and relayed ones as the
+    /// servers answer. Gathering is complete (and the null candidate fires) when every server
+    /// transaction has finished or failed. Nothing happens if a rollback took the state back
+    /// to `new` in between.
+    pub(super) fn begin_gathering(&mut self, now: Instant) {
+        self.gather_due = None;
+        if self.gathering != IceGatheringState::Gathering {
+            return;
+        }
         if self.gather_started {
             // A rolled-back first offer had started gathering: its candidates are announced again.
             for candidate in std::mem::take(&mut self.local_candidates) {

@@ -40,6 +40,9 @@ pub(crate) struct Transceiver {
     pub(crate) negotiated: Option<NegotiatedMedia>,
     /// Whether the application has heard of its remote track (`track` event) for the current negotiation.
     pub(crate) track_fired: bool,
+    /// The remote track's `muted`: from its `track` event until RTP arrives, and again once
+    /// the remote stops sending it.
+    pub(crate) receiver_muted: bool,
     /// `[[Stopped]]`: its media section was rejected by a negotiation (or the connection closed);
     /// `currentDirection` reads `stopped`. `direction` reading `stopped` alone is `[[Stopping]]`.
     pub(crate) stopped: bool,
@@ -78,6 +81,7 @@ impl Transceiver {
             remote_stream_ids: Vec::new(),
             negotiated: None,
             track_fired: false,
+            receiver_muted: true,
             encodings: Vec::new(),
             parameters_transaction: None,
             stopped: false,
@@ -142,6 +146,29 @@ impl Transceiver {
         self.negotiated = None;
         self.track_fired = false;
         self.stopped = true;
+    }
+
+    /// "Process the removal of a remote track" (webrtc-pc §4.4.1.6): a track the application
+    /// heard of mutes (if it was unmuted) and leaves each of its remote streams, in that order.
+    /// Returns the events; nothing if no `track` event announced it.
+    pub(crate) fn remove_remote_track(&mut self) -> Vec<PeerEvent> {
+        if !self.track_fired {
+            return Vec::new();
+        }
+        self.track_fired = false;
+        let mut events = Vec::new();
+        if !self.receiver_muted {
+            self.receiver_muted = true;
+            events.push(PeerEvent::TrackMuted(self.id));
+        }
+        for stream_id in &self.remote_stream_ids {
+            events.push(PeerEvent::StreamTrackRemoved {
+                stream_id: stream_id.clone(),
+                transceiver: self.id,
+                track_id: self.receiver_track_id.clone(),
+            });
+        }
+        events
     }
 
     /// What it asks for in an offer or answer.
@@ -407,8 +434,8 @@ impl PeerConnection {
             .collect()
     }
 
-    /// One transceiver's snapshot (also after it was stopped and left `getTransceivers()`, like a
-    /// transceiver object the application still holds).
+    /// One transceiver's snapshot (also after it was stopped and left `getTransceivers()`, or
+    /// was removed by a rollback, like a transceiver object the application still holds).
     pub fn transceiver(&self, id: TransceiverId) -> Option<TransceiverInfo> {
         self.transceivers.get(id.0).map(Transceiver::info)
     }
@@ -771,10 +798,17 @@ impl PeerConnection {
             else {
                 continue;
             };
-            if !remote_sends || t.track_fired {
+            if !remote_sends {
+                // The remote stopped sending: the track mutes and leaves its streams now, before
+                // setRemoteDescription returns; the receiver stays.
+                events.extend(t.remove_remote_track());
+                continue;
+            }
+            if t.track_fired {
                 continue;
             }
             t.track_fired = true;
+            t.receiver_muted = true;
             if let Some(track_id) = media.msid.first().and_then(|m| m.track_id.clone()) {
                 t.receiver_track_id = track_id;
             }
@@ -915,6 +949,7 @@ impl PeerConnection {
                 let receives = t.current_direction.is_some_and(TransceiverDirection::receives);
                 if remote_sends && receives && !t.track_fired {
                     t.track_fired = true;
+                    t.receiver_muted = true;
                     if let Some(track_id) = track_id {
                         t.receiver_track_id = track_id;
                     }
@@ -927,7 +962,7 @@ impl PeerConnection {
                         stream_ids: t.remote_stream_ids.clone(),
                     });
                 } else if !(remote_sends && receives) {
-                    t.track_fired = false;
+                    events.extend(t.remove_remote_track());
                 }
             }
             for event in events {
