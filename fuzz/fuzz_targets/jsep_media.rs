@@ -28,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
             ssrc: 1,
             rtx_ssrc: Some(2),
             cname: "cname".into(),
+            layers: Vec::new(),
         }),
         recv: true,
     };
