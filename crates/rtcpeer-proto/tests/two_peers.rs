@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use common::{LinkConditions, Rng, Sim};
 use rtcpeer_proto::datachannel::{ChannelId, DataChannelInit, DataChannelMessage, DataChannelState};
+use rtcpeer_proto::net::{Receive, Transmit};
 use rtcpeer_proto::peer::{
     DtlsTransportState, IceGatheringState, PeerConnectionState, PeerEvent, RtcError, SessionDescriptionInit,
     SignalingState,
@@ -533,4 +534,72 @@ fn buffered_amount_low_fires_when_the_queue_drains_below_the_threshold() {
     });
     assert!(fired, "no bufferedamountlow");
     assert!(sim.a.pc.data_channel(a_ch).unwrap().buffered_amount <= 1024);
+}
+
+/// Hands every datagram in `datagrams` to `to` at `now`, without polling in between.
+fn feed_batch(to: &mut rtcpeer_proto::peer::PeerConnection, now: std::time::Instant, datagrams: &[Transmit]) {
+    for t in datagrams {
+        to.handle_receive(
+            now,
+            Receive {
+                source: t.source,
+                destination: t.destination,
+                contents: &t.contents,
+            },
+        );
+    }
+}
+
+#[test]
+fn a_batch_of_received_datagrams_is_answered_by_one_acknowledgement() {
+    let mut sim = Sim::new(21, LinkConditions::perfect());
+    let (a_ch, b_ch) = connect_with_channel(&mut sim, DataChannelInit::default());
+    sim.b.collect_events();
+    let now = sim.now;
+    // Four 1000-byte messages: one SCTP packet each (two do not fit in one), all within a's window.
+    let sent: Vec<DataChannelMessage> = (0..4u8).map(|i| DataChannelMessage::Binary(vec![i; 1000])).collect();
+    for message in &sent {
+        sim.a.pc.send(a_ch, message).expect("send");
+    }
+    let data: Vec<Transmit> = std::iter::from_fn(|| sim.a.pc.poll_transmit()).collect();
+    assert_eq!(data.len(), 4, "one datagram per message");
+    feed_batch(&mut sim.b.pc, now, &data);
+    // Fed one by one with a poll after each, b would acknowledge every second packet (two SACKs).
+    let answers: Vec<Transmit> = std::iter::from_fn(|| sim.b.pc.poll_transmit()).collect();
+    assert_eq!(answers.len(), 1, "one acknowledgement for the batch of {}", data.len());
+    feed_batch(&mut sim.a.pc, now, &answers);
+    while sim.a.pc.poll_transmit().is_some() {}
+    let info = sim.a.pc.data_channel(a_ch).expect("a's channel");
+    assert_eq!(
+        info.buffered_amount, 0,
+        "that acknowledgement covered all four messages"
+    );
+    sim.b.collect_events();
+    assert_eq!(received(&sim.b.events, b_ch), sent);
+}
+
+#[test]
+fn the_deadline_is_now_while_received_data_waits_for_its_answer() {
+    let mut sim = Sim::new(22, LinkConditions::perfect());
+    let (a_ch, _) = connect_with_channel(&mut sim, DataChannelInit::default());
+    let now = sim.now;
+    sim.a
+        .pc
+        .send(a_ch, &DataChannelMessage::Text("ping".into()))
+        .expect("send");
+    assert!(
+        sim.a.pc.poll_timeout().is_some_and(|t| t <= now),
+        "a queued send waits for no timer"
+    );
+    let data: Vec<Transmit> = std::iter::from_fn(|| sim.a.pc.poll_transmit()).collect();
+    assert_eq!(data.len(), 1);
+    assert!(
+        sim.a.pc.poll_timeout().is_some_and(|t| t > now),
+        "drained: a's own timers again"
+    );
+    feed_batch(&mut sim.b.pc, now, &data);
+    assert!(
+        sim.b.pc.poll_timeout().is_some_and(|t| t <= now),
+        "b has data to answer"
+    );
 }

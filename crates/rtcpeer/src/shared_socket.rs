@@ -200,6 +200,16 @@ impl SharedPort {
         self.shared.inner.socket.send_to(contents, destination).await
     }
 
+    /// Like [`poll_recv`](Self::poll_recv), without waiting: `None` when no datagram is queued.
+    pub(crate) fn try_recv(&mut self, buffer: &mut Vec<u8>) -> Option<(usize, SocketAddr)> {
+        if self.closed {
+            return None;
+        }
+        let (data, source) = self.receiver.try_recv().ok()?;
+        *buffer = data;
+        Some((buffer.len(), source))
+    }
+
     /// The next datagram for this connection: moved into `buffer`, with its length and source.
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>, buffer: &mut Vec<u8>) -> Poll<(usize, SocketAddr)> {
         if self.closed {

@@ -101,6 +101,12 @@ pub struct SctpAssociation {
     ///
     /// [`collect_transmits`]: Self::collect_transmits
     output_pending: bool,
+    /// An input that may have to be answered at once (a packet, a timeout, a send, a reset, a
+    /// close) arrived since `sctp-proto` was last asked for packets. Output is gathered lazily, once
+    /// per batch of inputs, in [`poll_transmit`](Self::poll_transmit); until then
+    /// [`poll_timeout`](Self::poll_timeout) says "now", so a caller that asks for the deadline
+    /// without draining first still does not leave the answer waiting for a timer.
+    unanswered_input: bool,
 }
 
 impl std::fmt::Debug for SctpAssociation {
@@ -183,6 +189,7 @@ impl SctpAssociation {
             sack_repeat: None,
             repeated_sacks: 0,
             output_pending: true,
+            unanswered_input: true,
         }
     }
 
@@ -227,6 +234,7 @@ impl SctpAssociation {
     pub fn handle_receive(&mut self, now: Instant, packet: &[u8]) {
         self.now = now;
         self.output_pending = true;
+        self.unanswered_input = true;
         if self.closed {
             return;
         }
@@ -304,6 +312,7 @@ impl SctpAssociation {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
         self.output_pending = true;
+        self.unanswered_input = true;
         if let Some((_, association)) = self.association.as_mut() {
             if association.poll_timeout().is_some_and(|t| t <= now) {
                 association.handle_timeout(now);
@@ -358,6 +367,11 @@ impl SctpAssociation {
     }
 
     /// The next SCTP packet to hand to DTLS.
+    ///
+    /// Inputs ([`handle_receive`](Self::handle_receive), [`send`](Self::send), timeouts, …) only mark
+    /// the association as having output to gather; the first call after them asks `sctp-proto` once
+    /// for everything it can send. Feeding a whole batch of inputs before polling therefore pays
+    /// `sctp-proto`'s per-poll walk over the chunks in flight once per batch, not once per packet.
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
         if self.transmits.is_empty() && self.output_pending {
             self.collect_transmits();
@@ -388,7 +402,8 @@ impl SctpAssociation {
         }
         let association = self.association.as_ref().and_then(|(_, a)| a.poll_timeout());
         let repeat = self.sack_repeat.as_ref().map(|r| r.due);
-        [association, repeat].into_iter().flatten().min()
+        let unanswered = self.unanswered_input.then_some(self.now);
+        [association, repeat, unanswered].into_iter().flatten().min()
     }
 
     /// Queues one message on `stream`.
@@ -435,6 +450,7 @@ impl SctpAssociation {
             return Err(SctpError::NotConnected);
         };
         self.output_pending = true;
+        self.unanswered_input = true;
         let mut s = match association.stream(stream) {
             Ok(s) => s,
             Err(_) => association.open_stream(stream, ppi).map_err(|e| map_error(stream, e))?,
@@ -493,6 +509,7 @@ impl SctpAssociation {
             return Ok(());
         }
         self.output_pending = true;
+        self.unanswered_input = true;
         let mut s = match association.stream(stream) {
             Ok(s) => s,
             Err(_) => association
@@ -512,6 +529,7 @@ impl SctpAssociation {
         }
         self.local_close = true;
         self.output_pending = true;
+        self.unanswered_input = true;
         if let Some((_, association)) = self.association.as_mut() {
             if association.shutdown().is_err() {
                 let _ = association.close();
@@ -617,9 +635,10 @@ impl SctpAssociation {
     /// One `Association::poll_transmit` gathers everything the association can send at that moment
     /// (control chunks, retransmissions, as much new DATA as the windows allow, SACK, FORWARD-TSN), and
     /// each call walks every chunk in flight several times (`expire_inflight_messages`, the retransmission
-    /// scan): with a megabyte in flight that is thousands of lookups. So it is called once per input
-    /// (a packet, a timeout, a send, a reset, a close, a message read), not again until the next one;
-    /// asking twice for the same input only repeats those walks to learn there is nothing more.
+    /// scan): with a megabyte in flight that is thousands of lookups. So it is called once per batch of
+    /// inputs (packets, timeouts, sends, resets, a close, messages read), when the packets are asked
+    /// for, not again until the next input; asking twice for the same inputs only repeats those walks
+    /// to learn there is nothing more.
     fn collect_transmits(&mut self) {
         let mut out = Vec::new();
         while let Some(t) = self.endpoint.poll_transmit() {
@@ -628,12 +647,14 @@ impl SctpAssociation {
         if let Some((_, association)) = self.association.as_mut() {
             if self.transmits.len() < MAX_TRANSMIT_QUEUE {
                 self.output_pending = false;
+                self.unanswered_input = false;
                 if let Some(t) = association.poll_transmit(self.now) {
                     out.push(t.payload);
                 }
             }
         } else {
             self.output_pending = false;
+            self.unanswered_input = false;
         }
         for payload in out {
             if let Payload::RawEncode(packets) = payload {
@@ -1195,6 +1216,55 @@ mod tests {
             p.b_events
         );
         assert!(!p.a.is_connected() && !p.b.is_connected());
+    }
+
+    /// Sends `count` messages of one packet each from a to b and returns a's DATA packets, all
+    /// within a's first congestion window (about 4 MTU, RFC 9260 section 7.2.1).
+    fn data_packets_from_a(p: &mut Pair, count: u8) -> Vec<Vec<u8>> {
+        for i in 0..count {
+            p.a.send(1, 53, &[i; 1000], true, Reliability::Reliable).unwrap();
+        }
+        let packets: Vec<Vec<u8>> = std::iter::from_fn(|| p.a.poll_transmit()).collect();
+        assert!(packets.iter().all(|packet| carries_data(packet)));
+        packets
+    }
+
+    #[test]
+    fn a_batch_of_received_packets_is_answered_by_one_sack() {
+        let mut p = connected_pair();
+        let packets = data_packets_from_a(&mut p, 3);
+        assert_eq!(packets.len(), 3, "three messages, three packets");
+        for packet in &packets {
+            p.b.handle_receive(p.now, packet);
+        }
+        let answers: Vec<Vec<u8>> = std::iter::from_fn(|| p.b.poll_transmit()).collect();
+        let sacks = answers.iter().filter(|a| chunks(a).any(|(typ, _)| typ == 3)).count();
+        assert_eq!(sacks, 1, "one SACK for the whole batch: {} packets", answers.len());
+        for answer in &answers {
+            p.a.handle_receive(p.now, answer);
+        }
+        assert_eq!(p.a.buffered_amount(1), 0, "that SACK acknowledged all three messages");
+        while let Some(e) = p.b.poll_event() {
+            p.b_events.push(e);
+        }
+        assert_eq!(messages(&p.b_events).len(), 3);
+    }
+
+    #[test]
+    fn unanswered_input_makes_the_deadline_now() {
+        let mut p = connected_pair();
+        let later = p.now + Duration::from_millis(5);
+        p.b.send(2, 51, b"queued", true, Reliability::Reliable).unwrap();
+        p.a.handle_receive(later, &[0u8; 4]);
+        assert_eq!(p.b.poll_timeout(), Some(p.now), "a send waits for nothing");
+        assert_eq!(p.a.poll_timeout(), Some(later), "a packet waits for nothing");
+        // Once polled, the deadline is a's real timer again: the DATA's retransmission timeout.
+        assert!(p.b.poll_transmit().is_some());
+        while p.b.poll_transmit().is_some() {}
+        let deadline = p.b.poll_timeout().expect("the DATA is timed");
+        assert!(deadline >= p.now + Duration::from_millis(RTO_MIN_MS), "{deadline:?}");
+        while p.a.poll_transmit().is_some() {}
+        assert!(p.a.poll_timeout().is_none_or(|t| t > later));
     }
 
     #[test]

@@ -405,8 +405,9 @@ impl PeerConnection {
         if self.closed {
             return Err(closed_error());
         }
+        // Not flushed here: SCTP is drained once for all the sends (and received packets) of a
+        // batch, when the packets are asked for (`poll_transmit`).
         self.channels.send(channel, message).map_err(channel_error)?;
-        self.flush_sctp();
         Ok(())
     }
 
@@ -556,6 +557,11 @@ impl PeerConnection {
             let t = match self.ice.poll_transmit() {
                 Some(check) => check,
                 None => {
+                    if self.transmits.is_empty() && !self.closed {
+                        // SCTP is drained lazily: once here for every input since the last time.
+                        self.flush_sctp();
+                        self.drain_channel_events();
+                    }
                     // DTLS and SRTP: what the candidate pair's statistics count as sent.
                     let t = self.transmits.pop_front()?;
                     self.ice.record_sent(t.source, t.destination, t.contents.len());

@@ -114,17 +114,22 @@ impl PeerConnection {
             self.channels
                 .start(self.dtls_role == Some(DtlsRole::Client), port, max, now);
         }
-        self.flush_sctp();
+        // SCTP is not drained here but in `poll_transmit`: a batch of received packets and sends
+        // then costs one pass over sctp-proto's in-flight chunks, not one per input.
         self.drain_channel_events();
         self.update_connection_state();
     }
 
     pub(super) fn flush_sctp(&mut self) {
-        if let Some(dtls) = &mut self.dtls {
+        if self.dtls.is_some() {
             while let Some(packet) = self.channels.poll_transmit() {
-                if let Err(e) = dtls.send(&packet) {
-                    trace!(error = %e, "SCTP packet not sent");
+                if let Some(dtls) = &mut self.dtls {
+                    if let Err(e) = dtls.send(&packet) {
+                        trace!(error = %e, "SCTP packet not sent");
+                    }
                 }
+                // Record by record: one drain of SCTP can yield more packets than DTLS queues.
+                self.flush_dtls();
             }
         }
         self.flush_dtls();
