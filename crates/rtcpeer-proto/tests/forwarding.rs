@@ -11,6 +11,7 @@ use rtcpeer_proto::jsep::Codec;
 use rtcpeer_proto::peer::{
     MediaFrame, PeerConnectionState, PeerEvent, ReceivedFrame, ReceivedRtp, RtcError, TrackInit, TransceiverId,
 };
+use rtcpeer_proto::rtp::RtpPacket;
 
 fn track(id: &str) -> TrackInit {
     TrackInit {
@@ -154,6 +155,24 @@ impl Forwarder {
     }
 }
 
+/// The mid extension's id in both legs (both sides are our stack: ids are ours).
+const MID_EXT: u8 = 4;
+/// The abs-send-time extension's id.
+const ABS_SEND_TIME_EXT: u8 = 2;
+
+/// Overwrites the value of the packet's mid extension with `X`s, so that C seeing the right mid
+/// shows that B's extensions replaced the source's.
+fn overwrite_mid(bytes: &mut [u8]) {
+    let Some(range) = RtpPacket::parse(bytes).ok().and_then(|p| {
+        let value = p.extension_data(MID_EXT)?;
+        let start = value.as_ptr() as usize - bytes.as_ptr() as usize;
+        Some(start..start + value.len())
+    }) else {
+        return;
+    };
+    bytes[range].fill(b'X');
+}
+
 fn set_payload_type(bytes: &mut [u8], pt: u8) {
     bytes[1] = (bytes[1] & 0x80) | pt;
 }
@@ -175,6 +194,7 @@ fn forwarded_packets_reach_c_as_the_same_frames_in_b_s_stream() {
         after_marker = bytes[1] & 0x80 != 0;
         forwarded_frames += usize::from(after_marker);
         set_payload_type(bytes, 123);
+        overwrite_mid(bytes);
         if switched {
             bytes[8..12].copy_from_slice(&0xDEAD_BEEFu32.to_be_bytes());
             let seq = u16::from_be_bytes([bytes[2], bytes[3]]).wrapping_add(5000);
@@ -216,6 +236,19 @@ fn forwarded_packets_reach_c_as_the_same_frames_in_b_s_stream() {
     let answer = f.leg2.b.pc.local_description().expect("C's answer").sdp;
     let b_ssrc = sdp_number(&offer, "ssrc", "cname:").expect("B's SSRC") as u32;
     let c_vp8 = sdp_number(&answer, "rtpmap", "VP8/90000").expect("C's VP8 payload type") as u8;
+    assert_eq!(
+        sdp_number(&answer, "extmap", "urn:ietf:params:rtp-hdrext:sdes:mid"),
+        Some(u64::from(MID_EXT))
+    );
+    assert_eq!(
+        sdp_number(
+            &answer,
+            "extmap",
+            "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+        ),
+        Some(u64::from(ABS_SEND_TIME_EXT))
+    );
+    let b_mid = f.leg2.a.pc.transceiver(f.b_out).and_then(|t| t.mid).expect("B's mid");
     let at_c = packets(c_events);
     assert_eq!(at_c.len(), forwarded.len(), "packets lost on a perfect link");
     assert_ne!(b_ssrc, a_ssrc);
@@ -234,6 +267,8 @@ fn forwarded_packets_reach_c_as_the_same_frames_in_b_s_stream() {
     for (got, sent) in at_c.iter().zip(&forwarded) {
         let (got, sent) = (got.parse().expect("C's packet"), sent.parse().expect("B's packet"));
         assert_eq!((got.payload, got.marker), (sent.payload, sent.marker));
+        assert_eq!(got.extension_data(MID_EXT), Some(b_mid.as_bytes()));
+        assert_eq!(got.extension_data(ABS_SEND_TIME_EXT).map(<[u8]>::len), Some(3));
     }
     let stats = f.leg2.a.pc.media_counters();
     assert_eq!(stats.rtp_sent as usize, forwarded.len(), "{stats:?}");

@@ -107,6 +107,8 @@ struct SendStream {
     mid: String,
     mid_ext: Option<u8>,
     twcc_ext: Option<u8>,
+    /// The abs-send-time extension's id, if negotiated.
+    abs_send_time_ext: Option<u8>,
     /// The rid extension's id, when the stream has a rid and it was negotiated.
     rid_ext: Option<u8>,
     /// The repaired-rid extension's id, for the stream's RTX packets.
@@ -344,7 +346,7 @@ impl MediaEngine {
     }
 
     /// Stamps one packet of send stream `index` with the stream's SSRC, payload type and header
-    /// extensions (mid, rid, transport-wide sequence number, as negotiated), keeps it in the send
+    /// extensions (mid, rid, abs-send-time, transport-wide sequence number, as negotiated), keeps it in the send
     /// history, counts it and hands it, protected, to the pacer. `InvalidState` before SRTP is up.
     pub(super) fn send_packet(
         &mut self,
@@ -355,6 +357,9 @@ impl MediaEngine {
         marker: bool,
         payload: &[u8],
     ) -> Result<(), RtcError> {
+        let sent_at = crate::rtp::extension::AbsSendTime::from_ntp(self.ntp(now))
+            .0
+            .to_be_bytes();
         let (Some(srtp), Some(stream)) = (&mut self.srtp, self.senders.get_mut(index)) else {
             return Err(RtcError::InvalidState("the transport is not connected yet".into()));
         };
@@ -366,6 +371,9 @@ impl MediaEngine {
         }
         if let (Some(ext), Some(rid)) = (stream.rid_ext, &stream.rid) {
             builder.extension(ext, rid.as_bytes());
+        }
+        if let (Some(ext), Some(time)) = (stream.abs_send_time_ext, sent_at.get(1..)) {
+            builder.extension(ext, time);
         }
         if let Some(ext) = stream.twcc_ext {
             builder.extension(ext, &self.twcc_seq.to_be_bytes());
@@ -652,6 +660,7 @@ impl PeerConnection {
             mid: mid.clone(),
             mid_ext: extension_id(negotiated, extension::MID),
             twcc_ext: extension_id(negotiated, extension::TRANSPORT_CC),
+            abs_send_time_ext: extension_id(negotiated, extension::ABS_SEND_TIME),
             rid_ext: layer_rid.and_then(|_| extension_id(negotiated, extension::RTP_STREAM_ID)),
             repaired_rid_ext: layer_rid.and_then(|_| extension_id(negotiated, extension::REPAIRED_RTP_STREAM_ID)),
             rtt: None,

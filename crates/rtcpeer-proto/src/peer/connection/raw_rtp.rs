@@ -3,7 +3,7 @@
 //! Out: [`PeerConnection::write_rtp`] takes a complete RTP packet (typically one another
 //! connection received) and sends its payload as a packet of our own stream: our SSRC (per
 //! simulcast layer), the negotiated payload type of the track's codec, our header extensions
-//! (mid, rid, transport-wide sequence number), a sequence number in the stream's own
+//! (mid, rid, abs-send-time, transport-wide sequence number), a sequence number in the stream's own
 //! continuous space and the source's timestamp, shifted when the source changes so that the
 //! receiver sees one stream without jumps. The packet is kept in the send history (NACKs are
 //! answered from it, over RTX when negotiated), counted in the stream's statistics and paced
