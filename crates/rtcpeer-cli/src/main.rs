@@ -195,6 +195,11 @@ enum Command {
         /// Send every received track back to its sender on the same transceiver.
         #[arg(long)]
         reflect: bool,
+        /// With --reflect: send back the received RTP packets as they arrive (in our own stream:
+        /// SSRC, payload type, header extensions and sequence numbers rewritten) instead of
+        /// reassembled frames packetized anew. Ignored with --record, which needs the frames.
+        #[arg(long, requires = "reflect")]
+        reflect_rtp: bool,
         #[command(flatten)]
         ice: ice_options::IceOptions,
     },
@@ -287,6 +292,7 @@ fn main() -> ExitCode {
             record,
             play,
             reflect,
+            reflect_rtp,
             ice,
         } => {
             let options = serve::ServeOptions {
@@ -294,6 +300,7 @@ fn main() -> ExitCode {
                 record,
                 play,
                 reflect,
+                reflect_rtp,
                 ice,
                 ..serve::ServeOptions::default()
             };

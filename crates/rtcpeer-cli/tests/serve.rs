@@ -837,7 +837,18 @@ async fn play_sends_the_files_to_a_client_that_records_decodable_video() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reflect_sends_each_frame_back_and_forwards_keyframe_requests() {
-    let server = Server::start_with(&["--reflect"]).await;
+    reflect_round_trip(&["--reflect"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflect_rtp_forwards_the_packets_back_and_forwards_keyframe_requests() {
+    reflect_round_trip(&["--reflect", "--reflect-rtp"]).await;
+}
+
+/// A client sends VP8 frames to a server started with `args` and must get a run of them back
+/// byte for byte; a keyframe request on the reflected track reaches the client's sender.
+async fn reflect_round_trip(args: &[&str]) {
+    let server = Server::start_with(args).await;
     let (pc, mut events) = media_client().await;
     let camera = rtcpeer::LocalTrack::new("camera", rtcpeer::Codec::Vp8, vec!["s".into()]).expect("track");
     let sender = pc.add_track(&camera).await.expect("add video");

@@ -94,6 +94,8 @@ pub(crate) enum Command {
     StopTransceiver(TransceiverId, Reply<()>),
     Transceivers(oneshot::Sender<Vec<TransceiverInfo>>),
     RequestKeyframe(TransceiverId),
+    /// Deliver the transceiver's received RTP packets to this queue (a remote track's `next_rtp`).
+    ReceiveRtp(TransceiverId, tokio::sync::mpsc::Sender<crate::proto::ReceivedRtp>),
     SetBufferedAmountLowThreshold(ChannelId, usize),
     /// Close the connection; the reply comes after the sockets are closed.
     Close(oneshot::Sender<()>),

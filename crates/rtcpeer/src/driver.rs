@@ -27,7 +27,7 @@ use crate::proto::{
 use crate::shared_socket::SharedPort;
 use crate::socket;
 use crate::stats::TransportStats;
-use crate::track::{self, LocalTrack, RemoteTrackSender, TrackFrame};
+use crate::track::{self, LocalTrack, RemoteTrackSender, TrackFrame, TrackMedia};
 use crate::turn_stream::{ServerStreams, StreamInput};
 
 /// The largest UDP payload; a datagram is never bigger.
@@ -242,12 +242,16 @@ impl Driver {
                     let ready = self.lookups.finish(result);
                     self.add_resolved(ready);
                 }
-                Input::Frame(frame) => self.core.write_track_frame_for_rid(
-                    Instant::now(),
-                    &frame.track_id,
-                    frame.rid.as_deref(),
-                    &frame.frame,
-                ),
+                Input::Frame(item) => match &item.media {
+                    TrackMedia::Frame(frame) => {
+                        self.core
+                            .write_track_frame_for_rid(Instant::now(), &item.track_id, item.rid.as_deref(), frame)
+                    }
+                    TrackMedia::Rtp(packet) => {
+                        self.core
+                            .write_track_rtp_for_rid(Instant::now(), &item.track_id, item.rid.as_deref(), packet)
+                    }
+                },
                 Input::Stream(StreamInput::Data(server, bytes)) => {
                     self.core.handle_stream_receive(Instant::now(), server, &bytes)
                 }
@@ -524,6 +528,14 @@ impl Driver {
                 let _ = reply.send(self.core.transceivers());
             }
             Command::RequestKeyframe(id) => self.core.request_keyframe(id),
+            Command::ReceiveRtp(id, packets) => {
+                if let Some(track) = self.remote_tracks.get_mut(&id) {
+                    track.set_rtp(packets);
+                    if let Err(e) = self.core.set_receive_rtp(id, true) {
+                        debug!(error = %e, "raw RTP not delivered");
+                    }
+                }
+            }
             Command::Close(reply) => {
                 // Handled by the loop; unreachable here, but answering is harmless.
                 let _ = reply.send(());
@@ -811,6 +823,16 @@ impl Driver {
                 transceiver,
                 track_id,
             },
+            PeerEvent::RtpPacket(transceiver, packet) => {
+                let wanted = self
+                    .remote_tracks
+                    .get_mut(&transceiver)
+                    .is_some_and(|track| track.send_rtp(packet));
+                if !wanted {
+                    let _ = self.core.set_receive_rtp(transceiver, false);
+                }
+                return;
+            }
             PeerEvent::KeyframeRequested(transceiver, rid) => PeerConnectionEvent::KeyframeRequested(transceiver, rid),
             PeerEvent::TargetBitrate { bitrate_bps } => PeerConnectionEvent::TargetBitrate { bitrate_bps },
             PeerEvent::CodecNotNegotiated(transceiver, codec) => {

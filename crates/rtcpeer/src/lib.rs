@@ -50,8 +50,9 @@ pub use mdns::{MdnsResolveError, MdnsResolver, MDNS_IPV4};
 pub use proto::{
     BundlePolicy, Certificate, Codec, DataChannelInit, DataChannelMessage, DataChannelState, DtlsTransportState,
     IceCandidateInit, IceConnectionState, IceGatheringState, IceTiming, IceTransportPolicy, MediaFrame, MediaType,
-    OfferOptions, PeerConnectionState, ReceivedFrame, RtcError, RtpEncodingParameters, RtpSendParameters, SdpType,
-    SessionDescriptionInit, SignalingState, TransceiverDirection, TransceiverId, TransceiverInfo, TransceiverInit,
+    OfferOptions, PeerConnectionState, ReceivedFrame, ReceivedRtp, RtcError, RtpEncodingParameters, RtpSendParameters,
+    SdpType, SessionDescriptionInit, SignalingState, TransceiverDirection, TransceiverId, TransceiverInfo,
+    TransceiverInit,
 };
 pub use rtcpeer_proto::peer::StatsSelector;
 pub use rtcpeer_proto::peer::{DropCounters, MediaCounters};

@@ -13,7 +13,7 @@ pub use rtcpeer_proto::peer::StatsSelector;
 pub use rtcpeer_proto::peer::{
     BundlePolicy, DtlsTransportState, IceCandidateInit, IceConnectionState, IceGatheringState, IceTransportPolicy,
     MediaFrame, OfferOptions, PeerConfig, PeerConnection as Core, PeerConnectionState, PeerEvent, ReceivedFrame,
-    RtcError, RtpEncodingParameters, RtpSendParameters, SdpType, SessionDescriptionInit, SignalingState, TrackInit,
-    TransceiverDirection, TransceiverId, TransceiverInfo, TransceiverInit,
+    ReceivedRtp, RtcError, RtpEncodingParameters, RtpSendParameters, SdpType, SessionDescriptionInit, SignalingState,
+    TrackInit, TransceiverDirection, TransceiverId, TransceiverInfo, TransceiverInit,
 };
 pub use rtcpeer_proto::stats::StatsReport;

@@ -13,12 +13,17 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use crate::command::Command;
-use crate::proto::{Codec, MediaFrame, MediaType, ReceivedFrame, RtcError, TrackInit, TransceiverId};
+use bytes::Bytes;
+
+use crate::proto::{Codec, MediaFrame, MediaType, ReceivedFrame, ReceivedRtp, RtcError, TrackInit, TransceiverId};
 
 /// How many frames a connection queues from one local track before it misses frames.
 pub const LOCAL_FRAME_QUEUE: usize = 256;
 /// How many frames a remote track holds for the application; later frames are dropped until it reads.
 pub const REMOTE_FRAME_QUEUE: usize = 256;
+/// How many RTP packets a remote track holds for [`RemoteTrack::next_rtp`]; later packets are
+/// dropped until the application reads.
+pub const REMOTE_RTP_QUEUE: usize = 1024;
 
 /// One frame on its way from a local track to a connection's task.
 #[derive(Debug)]
@@ -26,7 +31,14 @@ pub(crate) struct TrackFrame {
     pub(crate) track_id: Arc<str>,
     /// The encoding (simulcast layer) the frame is for; `None` for the first.
     pub(crate) rid: Option<Arc<str>>,
-    pub(crate) frame: MediaFrame,
+    pub(crate) media: TrackMedia,
+}
+
+/// What a local track carries to a connection: a frame to packetize, or a ready RTP packet.
+#[derive(Debug, Clone)]
+pub(crate) enum TrackMedia {
+    Frame(MediaFrame),
+    Rtp(Bytes),
 }
 
 /// A connection subscribed to a local track.
@@ -110,7 +122,27 @@ impl LocalTrack {
     ///
     /// Returns how many connections took it. Connections that have closed are forgotten.
     pub fn write_frame(&self, frame: MediaFrame) -> usize {
-        self.write(None, frame)
+        self.write(None, TrackMedia::Frame(frame))
+    }
+
+    /// Writes one complete RTP packet to every connection the track is attached to, as a media
+    /// server forwards what it receives (see [`RemoteTrack::next_rtp`]) without depacketizing.
+    ///
+    /// The payload must be of the track's codec; each connection sends it with its own SSRC,
+    /// the payload type it negotiated for the codec, its own header extensions and a sequence
+    /// number in its own continuous space (a new source SSRC continues it, and its timestamps
+    /// are shifted to follow on), keeps it for retransmission and counts it. A packet that
+    /// does not parse is dropped by each connection (logged). With simulcast it goes to each
+    /// sender's first encoding; see [`write_rtp_for`](Self::write_rtp_for).
+    ///
+    /// Returns how many connections took it (into their queue).
+    pub fn write_rtp(&self, packet: Bytes) -> usize {
+        self.write(None, TrackMedia::Rtp(packet))
+    }
+
+    /// [`write_rtp`](Self::write_rtp) for the simulcast layer `rid`.
+    pub fn write_rtp_for(&self, rid: &str, packet: Bytes) -> usize {
+        self.write(Some(Arc::from(rid)), TrackMedia::Rtp(packet))
     }
 
     /// Writes one encoded frame of the simulcast layer `rid` to every connection the track is
@@ -125,10 +157,10 @@ impl LocalTrack {
     ///
     /// Returns how many connections took it (into their queue).
     pub fn write_frame_for(&self, rid: &str, frame: MediaFrame) -> usize {
-        self.write(Some(Arc::from(rid)), frame)
+        self.write(Some(Arc::from(rid)), TrackMedia::Frame(frame))
     }
 
-    fn write(&self, rid: Option<Arc<str>>, frame: MediaFrame) -> usize {
+    fn write(&self, rid: Option<Arc<str>>, media: TrackMedia) -> usize {
         let mut subscribers = self.shared.subscribers.lock().unwrap_or_else(|e| e.into_inner());
         subscribers.retain(|s| !s.frames.is_closed());
         let mut taken = 0;
@@ -136,7 +168,7 @@ impl LocalTrack {
             let item = TrackFrame {
                 track_id: self.shared.id.clone(),
                 rid: rid.clone(),
-                frame: frame.clone(),
+                media: media.clone(),
             };
             match subscriber.frames.try_send(item) {
                 Ok(()) => taken += 1,
@@ -172,6 +204,10 @@ pub struct RemoteTrack {
     pub(crate) mid: Option<String>,
     pub(crate) stream_ids: Vec<String>,
     pub(crate) frames: mpsc::Receiver<RemoteTrackEvent>,
+    /// The RTP packet queue, once [`next_rtp`](RemoteTrack::next_rtp) asked for it.
+    pub(crate) rtp: Option<mpsc::Receiver<ReceivedRtp>>,
+    /// RTP packets dropped because the queue was full (shared with the task's end).
+    pub(crate) rtp_dropped: Arc<AtomicU64>,
     pub(crate) commands: mpsc::WeakSender<Command>,
 }
 
@@ -209,6 +245,31 @@ impl RemoteTrack {
         }
     }
 
+    /// The next RTP packet of the track, as it arrived (decrypted, authenticated, repaired over
+    /// RTX, before the jitter buffer): what a media server forwards with
+    /// [`LocalTrack::write_rtp`]. `None` once the connection has closed.
+    ///
+    /// The first call turns raw delivery on (packets that arrived before are not kept); until
+    /// then the connection copies nothing. Frames keep arriving for [`next_frame`](Self::next_frame)
+    /// too: a reader of packets only should not hold on to frames it never reads (they are
+    /// dropped when their queue is full). When the application falls behind by
+    /// [`REMOTE_RTP_QUEUE`] packets, newer packets are dropped and counted.
+    pub async fn next_rtp(&mut self) -> Option<ReceivedRtp> {
+        if self.rtp.is_none() {
+            let (tx, rx) = mpsc::channel(REMOTE_RTP_QUEUE);
+            let commands = self.commands.upgrade()?;
+            commands.send(Command::ReceiveRtp(self.transceiver, tx)).await.ok()?;
+            self.rtp = Some(rx);
+        }
+        self.rtp.as_mut()?.recv().await
+    }
+
+    /// How many RTP packets were dropped because [`next_rtp`](Self::next_rtp) was not called
+    /// soon enough.
+    pub fn dropped_rtp_packets(&self) -> u64 {
+        self.rtp_dropped.load(Ordering::Relaxed)
+    }
+
     /// Asks the sender for a keyframe (sends an RTCP PLI). Does nothing once the connection has closed.
     pub async fn request_keyframe(&self) {
         if let Some(commands) = self.commands.upgrade() {
@@ -222,6 +283,10 @@ impl RemoteTrack {
 pub(crate) struct RemoteTrackSender {
     tx: mpsc::Sender<RemoteTrackEvent>,
     pub(crate) dropped: u64,
+    /// The RTP packet queue, once the application asked for packets.
+    rtp: Option<mpsc::Sender<ReceivedRtp>>,
+    /// RTP packets dropped because the application did not read them in time.
+    rtp_dropped: Arc<AtomicU64>,
 }
 
 impl RemoteTrackSender {
@@ -235,6 +300,7 @@ impl RemoteTrackSender {
         commands: mpsc::WeakSender<Command>,
     ) -> (RemoteTrackSender, RemoteTrack) {
         let (tx, frames) = mpsc::channel(REMOTE_FRAME_QUEUE);
+        let rtp_dropped = Arc::new(AtomicU64::new(0));
         let track = RemoteTrack {
             id,
             kind,
@@ -242,15 +308,45 @@ impl RemoteTrackSender {
             mid,
             stream_ids,
             frames,
+            rtp: None,
+            rtp_dropped: rtp_dropped.clone(),
             commands,
         };
-        (RemoteTrackSender { tx, dropped: 0 }, track)
+        let sender = RemoteTrackSender {
+            tx,
+            dropped: 0,
+            rtp: None,
+            rtp_dropped,
+        };
+        (sender, track)
     }
 
     /// Hands a frame to the application, or counts it dropped when the queue is full.
     pub(crate) fn send(&mut self, frame: ReceivedFrame) {
         if self.tx.try_send(RemoteTrackEvent::Frame(frame)).is_err() {
             self.dropped += 1;
+        }
+    }
+
+    /// Starts handing RTP packets to the application through `packets`.
+    pub(crate) fn set_rtp(&mut self, packets: mpsc::Sender<ReceivedRtp>) {
+        self.rtp = Some(packets);
+    }
+
+    /// Hands an RTP packet to the application, or counts it dropped when its queue is full.
+    /// Returns false once the application has dropped the track (packets are no longer wanted).
+    pub(crate) fn send_rtp(&mut self, packet: ReceivedRtp) -> bool {
+        let Some(rtp) = &self.rtp else { return false };
+        match rtp.try_send(packet) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.rtp_dropped.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.rtp = None;
+                false
+            }
         }
     }
 

@@ -36,6 +36,8 @@ pub struct MediaConfig {
     pub play: Vec<PlayedFile>,
     /// Send every received track back to its sender.
     pub reflect: bool,
+    /// Reflect the received RTP packets themselves (`--reflect-rtp`, not with `--record`).
+    pub reflect_rtp: bool,
 }
 
 /// One audio or video section of an offer: its kind and the first codec it offers that we support.
@@ -230,6 +232,12 @@ impl SessionMedia {
         };
         let reflection = reflections.by_mid.get(&mid);
         let keyframe_wanted = reflection.map(|r| r.keyframe_wanted.clone()).unwrap_or_default();
+        if let (Some(reflection), true) = (reflection, self.config.reflect_rtp) {
+            self.reflect_packets(&mut track, reflection, &mid, &keyframe_wanted)
+                .await;
+            info!(session = %self.session, %mid, "track ended");
+            return;
+        }
         // One recorder per simulcast layer (rid), each writing its own file; the first frame
         // without a rid makes the track's only one.
         let mut recorders: Vec<Recorder> = Vec::new();
@@ -284,6 +292,42 @@ impl SessionMedia {
             recorder.finish();
         }
         info!(session = %self.session, %mid, "track ended");
+    }
+}
+
+impl SessionMedia {
+    /// `--reflect-rtp`: sends every received RTP packet back as it arrives, without reassembling
+    /// frames. A simulcast track is reflected from one layer, the first one heard.
+    async fn reflect_packets(
+        &self,
+        track: &mut RemoteTrack,
+        reflection: &Reflection,
+        mid: &str,
+        keyframe_wanted: &Notify,
+    ) {
+        let mut reflected_rid: Option<Option<String>> = None;
+        let mut timeline = Timeline::default();
+        loop {
+            let packet = tokio::select! {
+                packet = track.next_rtp() => packet,
+                () = keyframe_wanted.notified() => {
+                    track.request_keyframe().await;
+                    continue;
+                }
+            };
+            let Some(packet) = packet else { break };
+            if reflected_rid.get_or_insert_with(|| packet.rid.clone()) != &packet.rid {
+                continue;
+            }
+            if packet.codec == reflection.track.codec() {
+                reflection.track.write_rtp(packet.data);
+            } else {
+                timeline.mismatch(&self.session, mid, packet.codec, reflection.track.codec());
+            }
+        }
+        if track.dropped_rtp_packets() > 0 {
+            warn!(session = %self.session, mid, dropped = track.dropped_rtp_packets(), "reflected packets dropped");
+        }
     }
 }
 

@@ -69,6 +69,8 @@ pub struct ServeOptions {
     pub play: Vec<PathBuf>,
     /// Send every received track back to its sender.
     pub reflect: bool,
+    /// Reflect RTP packets rather than frames (unless recording).
+    pub reflect_rtp: bool,
 }
 
 impl Default for ServeOptions {
@@ -83,6 +85,7 @@ impl Default for ServeOptions {
             record: None,
             play: Vec::new(),
             reflect: false,
+            reflect_rtp: false,
         }
     }
 }
@@ -115,6 +118,7 @@ fn start_media(options: &ServeOptions) -> std::io::Result<MediaConfig> {
         record: options.record.clone(),
         play,
         reflect: options.reflect,
+        reflect_rtp: options.reflect && options.reflect_rtp && options.record.is_none(),
     })
 }
 

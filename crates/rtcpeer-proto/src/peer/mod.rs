@@ -6,7 +6,7 @@ pub mod types;
 
 pub use connection::{DropCounters, MediaCounters, OfferOptions, PeerConfig, PeerConnection, PeerEvent, StatsSelector};
 pub use transceiver::{
-    MediaFrame, ReceivedFrame, RtpEncodingParameters, RtpSendParameters, TrackInit, TransceiverDirection,
+    MediaFrame, ReceivedFrame, ReceivedRtp, RtpEncodingParameters, RtpSendParameters, TrackInit, TransceiverDirection,
     TransceiverId, TransceiverInfo, TransceiverInit, MAX_RID_LENGTH, MAX_SEND_ENCODINGS,
 };
 pub use types::{

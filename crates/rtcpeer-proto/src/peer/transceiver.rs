@@ -228,6 +228,36 @@ pub struct MediaFrame {
     pub pts: Duration,
 }
 
+/// One RTP packet of a remote track, as it arrived: decrypted, authenticated and (for a
+/// packet repaired over RTX) restored to the original, before the jitter buffer. A media
+/// server forwards these with [`PeerConnection::write_rtp`](crate::peer::PeerConnection::write_rtp).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedRtp {
+    /// The whole packet: header (with the sender's header extensions) and payload.
+    pub data: Bytes,
+    /// The codec its payload type was negotiated for.
+    pub codec: Codec,
+    /// The rid of the simulcast layer it came on, if any.
+    pub rid: Option<String>,
+    /// The payload type.
+    pub payload_type: u8,
+    /// The sender's sequence number.
+    pub sequence_number: u16,
+    /// The RTP timestamp.
+    pub timestamp: u32,
+    /// The sender's SSRC.
+    pub ssrc: u32,
+    /// The marker bit (the last packet of a video frame).
+    pub marker: bool,
+}
+
+impl ReceivedRtp {
+    /// The packet parsed again, for its header extensions, CSRCs and payload.
+    pub fn parse(&self) -> Result<crate::rtp::RtpPacket<'_>, crate::rtp::RtpError> {
+        crate::rtp::RtpPacket::parse(&self.data)
+    }
+}
+
 /// One frame a remote track produced, reassembled from RTP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedFrame {

@@ -107,12 +107,18 @@ struct SendStream {
     mid: String,
     mid_ext: Option<u8>,
     twcc_ext: Option<u8>,
+    /// The abs-send-time extension's id, if negotiated.
+    abs_send_time_ext: Option<u8>,
     /// The rid extension's id, when the stream has a rid and it was negotiated.
     rid_ext: Option<u8>,
     /// The repaired-rid extension's id, for the stream's RTX packets.
     repaired_rid_ext: Option<u8>,
     rtt: Option<Duration>,
     counters: SendCounters,
+    /// The RTP timestamp and time of the last packet sent, where a new forwarded source continues.
+    last_sent: Option<(u32, Instant)>,
+    /// The forwarded source whose packets [`PeerConnection::write_rtp`] maps into this stream.
+    raw_source: Option<super::raw_rtp::RawSource>,
 }
 
 /// What a sending stream counted, for `getStats` (`outbound-rtp` and `remote-inbound-rtp`).
@@ -259,13 +265,15 @@ pub(super) struct MediaEngine {
     plain: Vec<u8>,
     /// Scratch for the packet an RTX packet carries.
     restored: Vec<u8>,
-    counters: MediaCounters,
+    pub(super) counters: MediaCounters,
     /// Send-side bandwidth estimation from the peer's transport-wide feedback.
     pub(super) bwe: crate::bwe::SendSideBwe,
     /// Video packets with a transport-wide sequence number, paced at a multiple of the target.
     pub(super) pacer: crate::bwe::Pacer<PacedRtp>,
     /// The target bitrate last announced with `PeerEvent::TargetBitrate`.
     pub(super) announced_target: Option<u64>,
+    /// Transceivers whose received RTP packets are raised as `PeerEvent::RtpPacket`.
+    pub(super) raw_receivers: Vec<TransceiverId>,
 }
 
 impl MediaEngine {
@@ -276,6 +284,7 @@ impl MediaEngine {
             bwe: estimator,
             pacer,
             announced_target: None,
+            raw_receivers: Vec::new(),
             srtp: None,
             senders: Vec::new(),
             receivers: Vec::new(),
@@ -292,6 +301,103 @@ impl MediaEngine {
     /// The synthetic NTP wallclock at `now`.
     fn ntp(&self, now: Instant) -> NtpTime {
         NtpTime::from_duration(Duration::from_secs(NTP_BASE_SECS) + now.saturating_duration_since(self.epoch))
+    }
+
+    /// Sends a forwarded packet's payload on send stream `index`, its sequence number and
+    /// timestamp mapped into the stream's own (see [`map_forwarded`](super::raw_rtp::map_forwarded)).
+    pub(super) fn forward_packet(
+        &mut self,
+        now: Instant,
+        index: usize,
+        packet: &RtpPacket<'_>,
+    ) -> Result<(), RtcError> {
+        if self.srtp.is_none() {
+            return Err(RtcError::InvalidState("the transport is not connected yet".into()));
+        }
+        let Some(stream) = self.senders.get_mut(index) else {
+            return Err(RtcError::InvalidState("the sender has no stream".into()));
+        };
+        let mapped = super::raw_rtp::map_forwarded(
+            super::raw_rtp::StreamPosition {
+                source: &mut stream.raw_source,
+                next_seq: &mut stream.seq,
+                last_sent: stream.last_sent,
+                clock_rate: stream.clock_rate,
+            },
+            now,
+            packet.ssrc,
+            packet.sequence_number,
+            packet.timestamp,
+        );
+        // A video frame ends with a marked packet; every audio packet is a frame.
+        let audio = stream.codec.media_type() == Some(crate::jsep::MediaType::Audio);
+        if packet.marker || audio {
+            stream.counters.frames_sent += 1;
+        }
+        stream.last_sent = Some((mapped.timestamp, now));
+        self.send_packet(
+            now,
+            index,
+            mapped.sequence_number,
+            mapped.timestamp,
+            packet.marker,
+            packet.payload,
+        )
+    }
+
+    /// Stamps one packet of send stream `index` with the stream's SSRC, payload type and header
+    /// extensions (mid, rid, abs-send-time, transport-wide sequence number, as negotiated), keeps it in the send
+    /// history, counts it and hands it, protected, to the pacer. `InvalidState` before SRTP is up.
+    pub(super) fn send_packet(
+        &mut self,
+        now: Instant,
+        index: usize,
+        seq: u16,
+        timestamp: u32,
+        marker: bool,
+        payload: &[u8],
+    ) -> Result<(), RtcError> {
+        let sent_at = crate::rtp::extension::AbsSendTime::from_ntp(self.ntp(now))
+            .0
+            .to_be_bytes();
+        let (Some(srtp), Some(stream)) = (&mut self.srtp, self.senders.get_mut(index)) else {
+            return Err(RtcError::InvalidState("the transport is not connected yet".into()));
+        };
+        let mut builder = RtpBuilder::new(stream.payload_type, seq, timestamp, stream.ssrc);
+        builder.marker = marker;
+        let mut twcc_seq = None;
+        if let Some(ext) = stream.mid_ext {
+            builder.extension(ext, stream.mid.as_bytes());
+        }
+        if let (Some(ext), Some(rid)) = (stream.rid_ext, &stream.rid) {
+            builder.extension(ext, rid.as_bytes());
+        }
+        if let (Some(ext), Some(time)) = (stream.abs_send_time_ext, sent_at.get(1..)) {
+            builder.extension(ext, time);
+        }
+        if let Some(ext) = stream.twcc_ext {
+            builder.extension(ext, &self.twcc_seq.to_be_bytes());
+            twcc_seq = Some(self.twcc_seq);
+            self.twcc_seq = self.twcc_seq.wrapping_add(1);
+        }
+        self.plain.clear();
+        builder
+            .write(payload, &mut self.plain)
+            .map_err(|e| RtcError::Operation(format!("RTP: {e}")))?;
+        let _ = stream.history.insert(&self.plain, now);
+        stream.stats.on_sent(timestamp, payload.len(), now);
+        let mut packet = Vec::with_capacity(self.plain.len() + MAX_OVERHEAD);
+        if let Err(e) = srtp.tx.protect_rtp(&self.plain, &mut packet) {
+            count_srtp_error(&mut self.counters, &e);
+            return Ok(());
+        }
+        self.counters.rtp_sent += 1;
+        stream.counters.packets_sent += 1;
+        stream.counters.bytes_sent += payload.len() as u64;
+        stream.counters.header_bytes_sent += self.plain.len().saturating_sub(payload.len()) as u64;
+        let audio = stream.codec.media_type() == Some(crate::jsep::MediaType::Audio);
+        super::congestion::pace(&mut self.pacer, packet, twcc_seq, audio);
+        Ok(())
     }
 
     pub(super) fn poll_timeout(&self) -> Option<Instant> {
@@ -455,57 +561,30 @@ impl PeerConnection {
             trace!(%id, ?rid, "encoding not sent (inactive or not accepted)");
             return Ok(false);
         };
-        let Some(srtp) = &mut self.media.srtp else {
+        if self.media.srtp.is_none() {
             return Err(RtcError::InvalidState("the transport is not connected yet".into()));
-        };
+        }
         let Some(stream) = self.media.senders.get_mut(index) else {
             return Err(RtcError::InvalidState(format!("{id} does not send")));
         };
+        // Frames continue the stream's own numbering; a forwarded source starts anew after them.
+        stream.raw_source = None;
         let ticks = u64::try_from(frame.pts.as_nanos() * u128::from(stream.clock_rate) / 1_000_000_000).unwrap_or(0);
         let timestamp = stream.timestamp_offset.wrapping_add(ticks as u32);
         let payloads = stream
             .packetizer
             .packetize(&frame.data, timestamp, MAX_RTP_PAYLOAD)
             .map_err(|e| RtcError::Operation(format!("{}: {e}", stream.codec)))?;
-        let mut builder = RtpBuilder::new(stream.payload_type, 0, timestamp, stream.ssrc);
-        let audio = stream.codec.media_type() == Some(crate::jsep::MediaType::Audio);
-        for payload in payloads {
-            let mut twcc_seq = None;
-            builder.sequence_number = stream.seq;
-            // The packetizer marks the last packet of a video frame (RFC 3551 §4.1 for audio: never).
-            builder.marker = payload.marker;
-            builder.clear_extensions();
-            if let Some(ext) = stream.mid_ext {
-                builder.extension(ext, stream.mid.as_bytes());
-            }
-            if let (Some(ext), Some(rid)) = (stream.rid_ext, &stream.rid) {
-                builder.extension(ext, rid.as_bytes());
-            }
-            if let Some(ext) = stream.twcc_ext {
-                builder.extension(ext, &self.media.twcc_seq.to_be_bytes());
-                twcc_seq = Some(self.media.twcc_seq);
-                self.media.twcc_seq = self.media.twcc_seq.wrapping_add(1);
-            }
-            self.media.plain.clear();
-            builder
-                .write(&payload.data, &mut self.media.plain)
-                .map_err(|e| RtcError::Operation(format!("RTP: {e}")))?;
-            stream.seq = stream.seq.wrapping_add(1);
-            let _ = stream.history.insert(&self.media.plain, now);
-            stream.stats.on_sent(timestamp, payload.data.len(), now);
-            let mut packet = Vec::with_capacity(self.media.plain.len() + MAX_OVERHEAD);
-            if let Err(e) = srtp.tx.protect_rtp(&self.media.plain, &mut packet) {
-                count_srtp_error(&mut self.media.counters, &e);
-                continue;
-            }
-            self.media.counters.rtp_sent += 1;
-            stream.counters.packets_sent += 1;
-            stream.counters.bytes_sent += payload.data.len() as u64;
-            stream.counters.header_bytes_sent +=
-                (self.media.plain.len() - payload.data.len().min(self.media.plain.len())) as u64;
-            super::congestion::pace(&mut self.media.pacer, packet, twcc_seq, audio);
-        }
+        let mut seq = stream.seq;
+        stream.seq = seq.wrapping_add(payloads.len() as u16);
         stream.counters.frames_sent += 1;
+        stream.last_sent = Some((timestamp, now));
+        for payload in payloads {
+            // The packetizer marks the last packet of a video frame (RFC 3551 §4.1 for audio: never).
+            self.media
+                .send_packet(now, index, seq, timestamp, payload.marker, &payload.data)?;
+            seq = seq.wrapping_add(1);
+        }
         self.flush_pacer(now);
         Ok(true)
     }
@@ -513,7 +592,7 @@ impl PeerConnection {
     /// The index of the send stream of the transceiver's encoding `rid` (`None`: the first),
     /// made (or remade) for what was negotiated; `None` when that encoding is not sent (inactive,
     /// or not among the layers the remote accepted).
-    fn send_stream(&mut self, id: TransceiverId, rid: Option<&str>) -> Result<Option<usize>, RtcError> {
+    pub(super) fn send_stream(&mut self, id: TransceiverId, rid: Option<&str>) -> Result<Option<usize>, RtcError> {
         let t = self
             .transceivers
             .get(id.0)
@@ -581,10 +660,13 @@ impl PeerConnection {
             mid: mid.clone(),
             mid_ext: extension_id(negotiated, extension::MID),
             twcc_ext: extension_id(negotiated, extension::TRANSPORT_CC),
+            abs_send_time_ext: extension_id(negotiated, extension::ABS_SEND_TIME),
             rid_ext: layer_rid.and_then(|_| extension_id(negotiated, extension::RTP_STREAM_ID)),
             repaired_rid_ext: layer_rid.and_then(|_| extension_id(negotiated, extension::REPAIRED_RTP_STREAM_ID)),
             rtt: None,
             counters: SendCounters::default(),
+            last_sent: None,
+            raw_source: None,
         };
         match existing {
             Some(index) => {
@@ -594,6 +676,8 @@ impl PeerConnection {
                 s.seq = old.seq;
                 s.timestamp_offset = old.timestamp_offset;
                 s.counters = old.counters;
+                s.last_sent = old.last_sent;
+                s.raw_source = old.raw_source;
                 Ok(Some(index))
             }
             None => {
@@ -727,6 +811,7 @@ impl PeerConnection {
         let unmutes = t.track_fired && t.receiver_muted;
         let id = t.id;
         let sender_ssrc = t.ssrc;
+        let raw_rid = (deliver && !self.media.raw_receivers.is_empty()).then(|| stream.rid.clone());
         if let Some(seq) = stream
             .twcc_ext
             .and_then(|ext| packet.extension_data(ext))
@@ -745,6 +830,9 @@ impl PeerConnection {
                 t.receiver_muted = false;
             }
             self.push_event(PeerEvent::TrackUnmuted(id));
+        }
+        if let Some(rid) = raw_rid {
+            self.deliver_raw(id, codec, rid, &packet, plain);
         }
         let Some(stream) = self.media.receivers.get_mut(index) else {
             return;

@@ -28,7 +28,7 @@ use crate::ice::{
 use crate::jsep::{Codec, LocalParameters, MediaCapabilities, MediaType, RemoteParameters};
 use crate::net::{PacketKind, Receive, Transmit};
 
-use super::transceiver::{ReceivedFrame, TransceiverId};
+use super::transceiver::{ReceivedFrame, ReceivedRtp, TransceiverId};
 use super::types::*;
 use ice_restart::IceRestartState;
 pub use ice_restart::OfferOptions;
@@ -40,6 +40,7 @@ use transceivers::Transceiver;
 mod congestion;
 mod ice_restart;
 mod media;
+mod raw_rtp;
 mod remote_candidates;
 mod signaling;
 mod stats;
@@ -157,6 +158,9 @@ pub enum PeerEvent {
     CodecNotNegotiated(TransceiverId, Codec),
     /// A frame of a remote track, reassembled.
     Frame(TransceiverId, ReceivedFrame),
+    /// An RTP packet of a remote track, for a transceiver whose raw packets were asked for with
+    /// [`PeerConnection::set_receive_rtp`]; its frames still arrive as [`PeerEvent::Frame`].
+    RtpPacket(TransceiverId, ReceivedRtp),
     /// The remote asked for a keyframe (PLI or FIR) on this transceiver's sender: on the
     /// simulcast layer with this rid, or on its only stream (`None`) without simulcast. An
     /// application that encodes each layer re-encodes only the one named.
