@@ -85,6 +85,19 @@ pub enum PeerConnectionEvent {
     },
 }
 
+impl crate::events::sealed::Sealed for PeerConnectionEvent {}
+
+/// Boxed while queued: see [`Queued`](crate::Queued).
+impl crate::Queued for PeerConnectionEvent {
+    type Slot = Box<PeerConnectionEvent>;
+    fn into_slot(self) -> Box<PeerConnectionEvent> {
+        Box::new(self)
+    }
+    fn from_slot(slot: Box<PeerConnectionEvent>) -> PeerConnectionEvent {
+        *slot
+    }
+}
+
 /// At most one certificate, not expired (webrtc-pc: an expired one is an `InvalidAccessError`).
 fn check_certificates(certificates: &[RTCCertificate]) -> Result<(), RtcError> {
     if certificates.len() > 1 {
