@@ -420,7 +420,7 @@ impl RTCPeerConnection {
         &self,
         candidate: Option<IceCandidateInit>,
     ) -> impl Future<Output = Result<(), RtcError>> + Send + 'static {
-        self.enqueue(|reply| Command::AddIceCandidate(candidate, reply))
+        self.enqueue(|reply| Command::AddIceCandidate(Box::new(candidate), reply))
     }
 
     async fn description(&self, attribute: DescriptionAttribute) -> Result<Option<SessionDescriptionInit>, RtcError> {
@@ -564,7 +564,7 @@ impl RTCPeerConnection {
         let label = label.to_owned();
         call(&self.commands, |reply| Command::CreateDataChannel {
             label,
-            init,
+            init: Box::new(init),
             reply,
         })
         .await?
@@ -582,7 +582,7 @@ impl RTCPeerConnection {
         call(&self.commands, |reply| Command::AddTransceiver {
             kind,
             track: None,
-            init,
+            init: Box::new(init),
             reply,
         })
         .await?
@@ -597,7 +597,7 @@ impl RTCPeerConnection {
         call(&self.commands, |reply| Command::AddTransceiver {
             kind: track.kind(),
             track: Some(track.clone()),
-            init,
+            init: Box::new(init),
             reply,
         })
         .await?
@@ -641,7 +641,7 @@ impl RTCPeerConnection {
         parameters: RtpSendParameters,
     ) -> Result<(), RtcError> {
         call(&self.commands, |reply| {
-            Command::SetParameters(transceiver, parameters, reply)
+            Command::SetParameters(transceiver, Box::new(parameters), reply)
         })
         .await?
     }

@@ -343,6 +343,7 @@ impl Driver {
                 let _ = reply.send(result);
             }
             Command::AddIceCandidate(candidate, reply) => {
+                let candidate = *candidate;
                 let result = self.core.add_ice_candidate(now, candidate.clone());
                 if let (Ok(()), Some(candidate)) = (&result, candidate) {
                     let ready = self.lookups.request(&candidate);
@@ -387,7 +388,7 @@ impl Driver {
             Command::CreateDataChannel { label, init, reply } => {
                 let result = self
                     .core
-                    .create_data_channel(&label, init)
+                    .create_data_channel(&label, *init)
                     .and_then(|channel| self.channel_handle(channel).ok_or_else(closed_error));
                 let _ = reply.send(result);
             }
@@ -414,8 +415,8 @@ impl Driver {
                 reply,
             } => {
                 let result = match &track {
-                    Some(track) => self.core.add_transceiver_with_track(track.init(), init),
-                    None => self.core.add_transceiver(kind, init),
+                    Some(track) => self.core.add_transceiver_with_track(track.init(), *init),
+                    None => self.core.add_transceiver(kind, *init),
                 };
                 if let (Ok(_), Some(track)) = (&result, track) {
                     track.subscribe(self.frame_sender());
@@ -439,7 +440,7 @@ impl Driver {
                 let _ = reply.send(self.core.get_parameters(id));
             }
             Command::SetParameters(id, parameters, reply) => {
-                let _ = reply.send(self.core.set_parameters(id, parameters));
+                let _ = reply.send(self.core.set_parameters(id, *parameters));
             }
             Command::StopTransceiver(id, reply) => {
                 let result = self.core.stop_transceiver(id);
