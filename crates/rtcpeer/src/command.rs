@@ -41,7 +41,9 @@ pub(crate) enum DescriptionAttribute {
     PendingRemote,
 }
 
-/// One request to the connection task.
+/// One request to the connection task. Kept at 48 bytes (the size of `Send`, the frequent one):
+/// the task's queue allocates room for 32 commands up front, so the rare large requests carry
+/// their payload boxed.
 #[derive(Debug)]
 pub(crate) enum Command {
     CreateOffer(OfferOptions, Reply<SessionDescriptionInit>),
@@ -50,7 +52,7 @@ pub(crate) enum Command {
     CreateAnswer(Reply<SessionDescriptionInit>),
     SetLocalDescription(Option<SessionDescriptionInit>, Reply<()>),
     SetRemoteDescription(SessionDescriptionInit, Reply<()>),
-    AddIceCandidate(Option<IceCandidateInit>, Reply<()>),
+    AddIceCandidate(Box<Option<IceCandidateInit>>, Reply<()>),
     /// One of the six description attributes.
     Description(DescriptionAttribute, oneshot::Sender<Option<SessionDescriptionInit>>),
     CanTrickleIceCandidates(oneshot::Sender<Option<bool>>),
@@ -68,7 +70,7 @@ pub(crate) enum Command {
     GetStats(Option<StatsSelector>, oneshot::Sender<StatsReport>),
     CreateDataChannel {
         label: String,
-        init: DataChannelInit,
+        init: Box<DataChannelInit>,
         reply: Reply<RTCDataChannel>,
     },
     Send {
@@ -81,7 +83,7 @@ pub(crate) enum Command {
     AddTransceiver {
         kind: MediaType,
         track: Option<LocalTrack>,
-        init: TransceiverInit,
+        init: Box<TransceiverInit>,
         reply: Reply<TransceiverId>,
     },
     RemoveTrack(TransceiverId, Reply<()>),
@@ -90,7 +92,7 @@ pub(crate) enum Command {
     /// `sender.getParameters()`.
     GetParameters(TransceiverId, Reply<RtpSendParameters>),
     /// `sender.setParameters(parameters)`.
-    SetParameters(TransceiverId, RtpSendParameters, Reply<()>),
+    SetParameters(TransceiverId, Box<RtpSendParameters>, Reply<()>),
     StopTransceiver(TransceiverId, Reply<()>),
     Transceivers(oneshot::Sender<Vec<TransceiverInfo>>),
     RequestKeyframe(TransceiverId),
@@ -114,4 +116,19 @@ pub(crate) async fn call<T>(
     let (tx, rx) = oneshot::channel();
     commands.send(make(tx)).await.map_err(|_| closed_error())?;
     rx.await.map_err(|_| closed_error())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_is_no_larger_than_a_send() {
+        // The queue's first block holds 32 commands for every connection, idle or not.
+        assert!(
+            std::mem::size_of::<Command>() <= 48,
+            "{} bytes",
+            std::mem::size_of::<Command>()
+        );
+    }
 }

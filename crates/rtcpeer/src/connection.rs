@@ -102,6 +102,19 @@ pub enum PeerConnectionEvent {
     },
 }
 
+impl crate::events::sealed::Sealed for PeerConnectionEvent {}
+
+/// Boxed while queued: see [`Queued`](crate::Queued).
+impl crate::Queued for PeerConnectionEvent {
+    type Slot = Box<PeerConnectionEvent>;
+    fn into_slot(self) -> Box<PeerConnectionEvent> {
+        Box::new(self)
+    }
+    fn from_slot(slot: Box<PeerConnectionEvent>) -> PeerConnectionEvent {
+        *slot
+    }
+}
+
 /// At most one certificate, not expired (webrtc-pc: an expired one is an `InvalidAccessError`).
 fn check_certificates(certificates: &[RTCCertificate]) -> Result<(), RtcError> {
     if certificates.len() > 1 {
@@ -424,7 +437,7 @@ impl RTCPeerConnection {
         &self,
         candidate: Option<IceCandidateInit>,
     ) -> impl Future<Output = Result<(), RtcError>> + Send + 'static {
-        self.enqueue(|reply| Command::AddIceCandidate(candidate, reply))
+        self.enqueue(|reply| Command::AddIceCandidate(Box::new(candidate), reply))
     }
 
     async fn description(&self, attribute: DescriptionAttribute) -> Result<Option<SessionDescriptionInit>, RtcError> {
@@ -568,7 +581,7 @@ impl RTCPeerConnection {
         let label = label.to_owned();
         call(&self.commands, |reply| Command::CreateDataChannel {
             label,
-            init,
+            init: Box::new(init),
             reply,
         })
         .await?
@@ -586,7 +599,7 @@ impl RTCPeerConnection {
         call(&self.commands, |reply| Command::AddTransceiver {
             kind,
             track: None,
-            init,
+            init: Box::new(init),
             reply,
         })
         .await?
@@ -601,7 +614,7 @@ impl RTCPeerConnection {
         call(&self.commands, |reply| Command::AddTransceiver {
             kind: track.kind(),
             track: Some(track.clone()),
-            init,
+            init: Box::new(init),
             reply,
         })
         .await?
@@ -645,7 +658,7 @@ impl RTCPeerConnection {
         parameters: RtpSendParameters,
     ) -> Result<(), RtcError> {
         call(&self.commands, |reply| {
-            Command::SetParameters(transceiver, parameters, reply)
+            Command::SetParameters(transceiver, Box::new(parameters), reply)
         })
         .await?
     }

@@ -26,6 +26,19 @@ pub enum DataChannelEvent {
     Close,
 }
 
+impl crate::events::sealed::Sealed for DataChannelEvent {}
+
+/// Queued as it is: a message costs no allocation of its own. See [`Queued`](crate::Queued).
+impl crate::Queued for DataChannelEvent {
+    type Slot = DataChannelEvent;
+    fn into_slot(self) -> DataChannelEvent {
+        self
+    }
+    fn from_slot(slot: DataChannelEvent) -> DataChannelEvent {
+        slot
+    }
+}
+
 /// The channel attributes that change while the application holds the handle.
 ///
 /// Written only by the connection task, read by the handle: plain atomics, no lock.

@@ -1,6 +1,7 @@
 //! The connection task: owns the sockets and the sans-IO core, and moves bytes,
 //! commands, timers and events between them.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::future::poll_fn;
 use std::io;
@@ -104,15 +105,17 @@ pub(crate) struct Driver {
     channels: HashMap<ChannelId, ChannelEntry>,
     waiting_sends: usize,
     stats: TransportStats,
+    /// The datagram a shared socket handed over, until it is handled (then freed: the shared
+    /// socket allocates every datagram anyway). Our own sockets read into [`RECEIVE_BUFFER`].
     buffer: Vec<u8>,
     /// The socket polled first next time, so that no socket starves the others.
     next_socket: usize,
     ended: watch::Sender<bool>,
     /// Resolution of remote `.local` candidates; its lookups end with the task.
     lookups: Lookups,
-    /// The queue local tracks write their frames to (the task keeps a sender to subscribe new tracks).
-    frames_tx: mpsc::Sender<TrackFrame>,
-    frames_rx: mpsc::Receiver<TrackFrame>,
+    /// The queue local tracks write their frames to (the task keeps a sender to subscribe new tracks);
+    /// made when the first track is subscribed, as a connection without media never needs it.
+    frames: Option<(mpsc::Sender<TrackFrame>, mpsc::Receiver<TrackFrame>)>,
     /// The task's ends of the remote tracks handed out in `track` events.
     remote_tracks: HashMap<TransceiverId, RemoteTrackSender>,
     /// TCP and TLS connections to TURN servers.
@@ -156,10 +159,8 @@ impl Driver {
             });
         }
         let locals: Vec<SocketAddr> = sockets.iter().map(|socket| socket.local).collect();
-        let (frames_tx, frames_rx) = track::frame_queue();
         Driver {
-            frames_tx,
-            frames_rx,
+            frames: None,
             remote_tracks: HashMap::new(),
             streams,
             lookups: Lookups::new(mdns, &locals),
@@ -172,7 +173,6 @@ impl Driver {
             channels: HashMap::new(),
             waiting_sends: 0,
             stats: TransportStats::default(),
-            // Sized on the first read from a socket of our own; a shared socket's datagrams are moved in.
             buffer: Vec::new(),
             next_socket: 0,
             ended,
@@ -212,8 +212,8 @@ impl Driver {
                     () = self.backlog.drained(), if !reading => Input::Drained,
                     () = sleep_until(deadline), if deadline.is_some() => Input::Timeout,
                     result = lookups.next(), if resolving => Input::Resolved(result),
-                    Some(frame) = self.frames_rx.recv() => Input::Frame(frame),
-                    Some(input) = self.streams.input.recv() => Input::Stream(input),
+                    Some(frame) = next_frame(&mut self.frames) => Input::Frame(frame),
+                    Some(input) = self.streams.next_input() => Input::Stream(input),
                 }
             };
             match input {
@@ -347,15 +347,23 @@ impl Driver {
             Ok((len, source)) => {
                 self.stats.datagrams_received += 1;
                 self.stats.bytes_received += len as u64;
-                let contents = self.buffer.get(..len).unwrap_or_default();
-                self.core.handle_receive(
-                    Instant::now(),
-                    Receive {
-                        source,
-                        destination: socket.local,
-                        contents,
-                    },
-                );
+                let destination = socket.local;
+                let core = &mut self.core;
+                let mut handle = |buffer: &[u8]| {
+                    let contents = buffer.get(..len).unwrap_or_default();
+                    core.handle_receive(
+                        Instant::now(),
+                        Receive {
+                            source,
+                            destination,
+                            contents,
+                        },
+                    );
+                };
+                match socket.io {
+                    SocketIo::Own(_) => RECEIVE_BUFFER.with_borrow(|buffer| handle(buffer)),
+                    SocketIo::Shared(_) => handle(&std::mem::take(&mut self.buffer)),
+                }
             }
             Err(error) => {
                 // ECONNREFUSED after an ICMP port unreachable and the like: count, never fatal.
@@ -405,6 +413,7 @@ impl Driver {
                 let _ = reply.send(result);
             }
             Command::AddIceCandidate(candidate, reply) => {
+                let candidate = *candidate;
                 let result = self.core.add_ice_candidate(now, candidate.clone());
                 if let (Ok(()), Some(candidate)) = (&result, candidate) {
                     let ready = self.lookups.request(&candidate);
@@ -449,7 +458,7 @@ impl Driver {
             Command::CreateDataChannel { label, init, reply } => {
                 let result = self
                     .core
-                    .create_data_channel(&label, init)
+                    .create_data_channel(&label, *init)
                     .and_then(|channel| self.channel_handle(channel).ok_or_else(closed_error));
                 let _ = reply.send(result);
             }
@@ -465,7 +474,7 @@ impl Driver {
             Command::AddTrack(track, reply) => {
                 let result = self.core.add_track(track.init());
                 if result.is_ok() {
-                    track.subscribe(self.frames_tx.clone());
+                    track.subscribe(self.frame_sender());
                 }
                 let _ = reply.send(result);
             }
@@ -476,11 +485,11 @@ impl Driver {
                 reply,
             } => {
                 let result = match &track {
-                    Some(track) => self.core.add_transceiver_with_track(track.init(), init),
-                    None => self.core.add_transceiver(kind, init),
+                    Some(track) => self.core.add_transceiver_with_track(track.init(), *init),
+                    None => self.core.add_transceiver(kind, *init),
                 };
                 if let (Ok(_), Some(track)) = (&result, track) {
-                    track.subscribe(self.frames_tx.clone());
+                    track.subscribe(self.frame_sender());
                 }
                 let _ = reply.send(result);
             }
@@ -490,7 +499,7 @@ impl Driver {
             Command::ReplaceTrack(id, track, reply) => {
                 let result = self.core.replace_track(id, track.as_ref().map(LocalTrack::init));
                 if let (Ok(()), Some(track)) = (&result, track) {
-                    track.subscribe(self.frames_tx.clone());
+                    track.subscribe(self.frame_sender());
                 }
                 let _ = reply.send(result);
             }
@@ -501,7 +510,7 @@ impl Driver {
                 let _ = reply.send(self.core.get_parameters(id));
             }
             Command::SetParameters(id, parameters, reply) => {
-                let _ = reply.send(self.core.set_parameters(id, parameters));
+                let _ = reply.send(self.core.set_parameters(id, *parameters));
             }
             Command::StopTransceiver(id, reply) => {
                 let result = self.core.stop_transceiver(id);
@@ -642,6 +651,11 @@ impl Driver {
             }
         }
         released
+    }
+
+    /// A sender into the local tracks' frame queue, which is made on first use.
+    fn frame_sender(&mut self) -> mpsc::Sender<TrackFrame> {
+        self.frames.get_or_insert_with(track::frame_queue).0.clone()
     }
 
     /// Creates the application's handle for a channel and starts tracking it.
@@ -904,7 +918,15 @@ fn reject(command: Command) {
     }
 }
 
-/// Polls every socket once, starting at `first`, for one datagram, which lands in `buffer`.
+thread_local! {
+    /// The receive buffer of every connection task that runs on this thread: a task reads a
+    /// datagram from its own socket into it and hands it to the core in the same poll, so tasks
+    /// need no buffer of their own (64 KiB each, of which idle connections kept a page or more).
+    static RECEIVE_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Polls every socket once, starting at `first`, for one datagram, which lands in this thread's
+/// [`RECEIVE_BUFFER`] (own socket) or in `buffer` (shared socket).
 fn poll_sockets(
     sockets: &mut [Socket],
     first: usize,
@@ -917,15 +939,18 @@ fn poll_sockets(
         let Some(socket) = sockets.get_mut(index) else { continue };
         match &mut socket.io {
             SocketIo::Own(socket) => {
-                if buffer.len() < MAX_DATAGRAM {
-                    // Zeroed by the allocator: pages the kernel never writes to stay unmapped.
-                    *buffer = vec![0; MAX_DATAGRAM];
-                }
-                let mut read = ReadBuf::new(buffer);
-                match socket.poll_recv_from(cx, &mut read) {
-                    Poll::Ready(Ok(source)) => return Poll::Ready((index, Ok((read.filled().len(), source)))),
-                    Poll::Ready(Err(error)) => return Poll::Ready((index, Err(error))),
-                    Poll::Pending => {}
+                let polled = RECEIVE_BUFFER.with_borrow_mut(|buffer| {
+                    if buffer.len() < MAX_DATAGRAM {
+                        // Zeroed by the allocator: pages the kernel never writes to stay unmapped.
+                        *buffer = vec![0; MAX_DATAGRAM];
+                    }
+                    let mut read = ReadBuf::new(buffer);
+                    socket
+                        .poll_recv_from(cx, &mut read)
+                        .map(|result| result.map(|source| (read.filled().len(), source)))
+                });
+                if let Poll::Ready(result) = polled {
+                    return Poll::Ready((index, result));
                 }
             }
             SocketIo::Shared(port) => {
@@ -936,6 +961,14 @@ fn poll_sockets(
         }
     }
     Poll::Pending
+}
+
+/// The next frame a local track wrote; never resolves while no track was ever subscribed.
+async fn next_frame(frames: &mut Option<(mpsc::Sender<TrackFrame>, mpsc::Receiver<TrackFrame>)>) -> Option<TrackFrame> {
+    match frames {
+        Some((_, receiver)) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

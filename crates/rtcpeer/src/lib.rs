@@ -45,7 +45,7 @@ pub use certificate::{KeyAlgorithm, RTCCertificate, RTCDtlsFingerprint, DEFAULT_
 pub use config::{RTCConfiguration, RTCIceServer, RtcpMuxPolicy};
 pub use connection::{PeerConnection, PeerConnectionEvent, RTCPeerConnection};
 pub use data_channel::{DataChannelEvent, RTCDataChannel, SEND_HIGH_WATER_MARK};
-pub use events::{Events, RECEIVE_BACKLOG_LIMIT};
+pub use events::{Events, Queued, RECEIVE_BACKLOG_LIMIT};
 pub use mdns::{MdnsResolveError, MdnsResolver, MDNS_IPV4};
 pub use proto::{
     BundlePolicy, Certificate, Codec, DataChannelInit, DataChannelMessage, DataChannelState, DtlsTransportState,

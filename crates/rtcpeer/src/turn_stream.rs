@@ -81,9 +81,9 @@ fn server_name(host: &IceServerHost) -> Result<ServerName<'static>, String> {
 /// bytes written first) or the server closes.
 pub(crate) struct ServerStreams {
     writers: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
-    input_tx: mpsc::Sender<StreamInput>,
-    /// What the connections report; the connection's task selects on it.
-    pub(crate) input: mpsc::Receiver<StreamInput>,
+    /// What the connections report (the connection's task reads it with [`Self::next_input`]);
+    /// made with the first connection, as most peer connections never open one.
+    input: Option<(mpsc::Sender<StreamInput>, mpsc::Receiver<StreamInput>)>,
     /// The TLS configuration, when some server is `turns:`.
     tls: Option<Arc<ClientConfig>>,
 }
@@ -91,18 +91,26 @@ pub(crate) struct ServerStreams {
 impl ServerStreams {
     /// No connections yet; `tls` is used for servers the core marks as TLS.
     pub(crate) fn new(tls: Option<Arc<ClientConfig>>) -> Self {
-        let (input_tx, input) = mpsc::channel(READ_QUEUE);
         ServerStreams {
             writers: HashMap::new(),
-            input_tx,
-            input,
+            input: None,
             tls,
+        }
+    }
+
+    /// The next report of a connection; never resolves while none was ever opened.
+    pub(crate) async fn next_input(&mut self) -> Option<StreamInput> {
+        match &mut self.input {
+            Some((_, input)) => input.recv().await,
+            None => std::future::pending().await,
         }
     }
 
     /// Queues bytes for `server`, connecting first if needed (over TLS verified for `tls`).
     pub(crate) fn send(&mut self, server: SocketAddr, tls: Option<&IceServerHost>, bytes: Vec<u8>) {
+        let input = &mut self.input;
         let writer = self.writers.entry(server).or_insert_with(|| {
+            let input_tx = input.get_or_insert_with(|| mpsc::channel(READ_QUEUE)).0.clone();
             let (tx, rx) = mpsc::channel(WRITE_QUEUE);
             let security = match tls {
                 None => Ok(None),
@@ -112,7 +120,7 @@ impl ServerStreams {
                     (_, Err(reason)) => Err(reason),
                 },
             };
-            tokio::spawn(run_stream(server, security, rx, self.input_tx.clone()));
+            tokio::spawn(run_stream(server, security, rx, input_tx));
             tx
         });
         if writer.try_send(bytes).is_err() {

@@ -3,6 +3,7 @@
 //! offer leaves us with.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 use super::codecs::{Codec, CodecParameters, MediaType};
 use super::media::{default_extensions, HeaderExtension, MediaSectionParams, SenderParams, MEDIA_PROTOCOL};
@@ -37,6 +38,14 @@ impl Default for MediaCapabilities {
 }
 
 impl MediaCapabilities {
+    /// The [default](MediaCapabilities::default) capabilities, built once and shared: every
+    /// connection negotiates from the same tables, so none needs a copy of its own (2.7 KiB of small
+    /// strings each).
+    pub fn shared_default() -> Arc<MediaCapabilities> {
+        static SHARED: OnceLock<Arc<MediaCapabilities>> = OnceLock::new();
+        Arc::clone(SHARED.get_or_init(|| Arc::new(MediaCapabilities::default())))
+    }
+
     /// Our formats for a media type.
     pub fn codecs(&self, kind: MediaType) -> &[CodecParameters] {
         match kind {

@@ -254,16 +254,21 @@ fn extend_timestamp(newest: &mut Option<u64>, ts: u32) -> u64 {
 /// The media state of a connection.
 #[derive(Debug)]
 pub(super) struct MediaEngine {
-    srtp: Option<SrtpSession>,
+    /// Boxed: the two keyed contexts are most of the engine's size (7 KiB), and a connection
+    /// without media never builds them (see [`MediaEngine::prepare_srtp`]).
+    srtp: Option<Box<SrtpSession>>,
+    /// The keys DTLS exported, until SRTP is first needed.
+    srtp_keys: Option<crate::dtls::SrtpKeyingMaterial>,
     senders: Vec<SendStream>,
     receivers: Vec<ReceiveStream>,
     twcc: Option<TwccRecorder>,
     twcc_seq: u16,
     epoch: Instant,
     next_report: Option<Instant>,
-    /// Scratch for one plaintext packet (built before protecting, or unprotected).
+    /// Scratch for one plaintext packet (built before protecting, or unprotected); empty until the
+    /// first media packet, then it keeps its capacity.
     plain: Vec<u8>,
-    /// Scratch for the packet an RTX packet carries.
+    /// Scratch for the packet an RTX packet carries (grown on the first one, as `plain`).
     restored: Vec<u8>,
     pub(super) counters: MediaCounters,
     /// Send-side bandwidth estimation from the peer's transport-wide feedback.
@@ -286,14 +291,15 @@ impl MediaEngine {
             announced_target: None,
             raw_receivers: Vec::new(),
             srtp: None,
+            srtp_keys: None,
             senders: Vec::new(),
             receivers: Vec::new(),
             twcc: None,
             twcc_seq: 0,
             epoch: now,
             next_report: None,
-            plain: Vec::with_capacity(1500),
-            restored: Vec::with_capacity(1500),
+            plain: Vec::new(),
+            restored: Vec::new(),
             counters: MediaCounters::default(),
         }
     }
@@ -416,7 +422,25 @@ impl MediaEngine {
 
     /// The SRTP protection profile in use, once DTLS gave keys.
     pub(super) fn srtp_profile(&self) -> Option<crate::dtls::SrtpProfile> {
-        self.srtp.as_ref().map(|s| s.tx.profile())
+        let keyed = self.srtp_keys.as_ref().map(|k| k.profile);
+        self.srtp.as_ref().map(|s| s.tx.profile()).or(keyed)
+    }
+
+    /// Builds the SRTP contexts from the keys DTLS exported, if that has not happened yet: when
+    /// DTLS connects with media negotiated, else on the first media packet written or received.
+    pub(super) fn prepare_srtp(&mut self, now: Instant) {
+        if self.srtp.is_some() {
+            return;
+        }
+        let Some(keys) = self.srtp_keys.take() else { return };
+        match SrtpSession::new(&keys) {
+            Ok(session) => {
+                debug!(profile = %keys.profile, "SRTP keys in place");
+                self.srtp = Some(Box::new(session));
+                self.next_report = Some(now + REPORT_INTERVAL);
+            }
+            Err(e) => debug!(error = %e, "SRTP keys unusable"),
+        }
     }
 
     /// A snapshot of every sending stream.
@@ -470,21 +494,20 @@ impl PeerConnection {
         self.media.counters
     }
 
-    /// DTLS is up: SRTP starts with the exported keys.
+    /// DTLS is up: SRTP starts with the exported keys, at once when media is negotiated, else
+    /// once media first flows (a data-only connection never pays for the SRTP contexts).
     pub(super) fn start_srtp(&mut self, keys: Option<crate::dtls::SrtpKeyingMaterial>, now: Instant) {
+        let media_negotiated = self.transceivers.iter().any(|t| t.negotiated.is_some());
         let Some(keys) = keys else {
-            if self.transceivers.iter().any(|t| t.negotiated.is_some()) {
+            if media_negotiated {
                 debug!("DTLS connected without an SRTP profile: media cannot flow");
             }
             return;
         };
-        match SrtpSession::new(&keys) {
-            Ok(session) => {
-                debug!(profile = %keys.profile, "SRTP keys in place");
-                self.media.srtp = Some(session);
-                self.media.next_report = Some(now + REPORT_INTERVAL);
-            }
-            Err(e) => debug!(error = %e, "SRTP keys unusable"),
+        self.media.srtp = None;
+        self.media.srtp_keys = Some(keys);
+        if media_negotiated {
+            self.media.prepare_srtp(now);
         }
     }
 
@@ -561,6 +584,7 @@ impl PeerConnection {
             trace!(%id, ?rid, "encoding not sent (inactive or not accepted)");
             return Ok(false);
         };
+        self.media.prepare_srtp(now);
         if self.media.srtp.is_none() {
             return Err(RtcError::InvalidState("the transport is not connected yet".into()));
         }
@@ -745,6 +769,7 @@ impl PeerConnection {
 
     /// An SRTP or SRTCP datagram from a checked path.
     pub(super) fn handle_srtp(&mut self, now: Instant, datagram: &[u8]) {
+        self.media.prepare_srtp(now);
         let Some(srtp) = &mut self.media.srtp else {
             self.drops.rtp += 1;
             return;

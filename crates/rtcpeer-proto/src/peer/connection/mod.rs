@@ -14,6 +14,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tracing::trace;
@@ -242,7 +243,8 @@ pub struct PeerConnection {
     transceivers: Vec<Transceiver>,
     /// The RTCP CNAME of every stream we send (RFC 7022: random per connection).
     cname: String,
-    capabilities: MediaCapabilities,
+    /// Shared by every connection (immutable tables).
+    capabilities: Arc<MediaCapabilities>,
     media: MediaEngine,
 
     events: VecDeque<PeerEvent>,
@@ -302,7 +304,7 @@ impl PeerConnection {
             ice_restart: IceRestartState::default(),
             transceivers: Vec::new(),
             cname: format!("{:016x}", crate::rand::u64()),
-            capabilities: MediaCapabilities::default(),
+            capabilities: MediaCapabilities::shared_default(),
             media: MediaEngine::new(now, config.bwe),
             events: VecDeque::new(),
             transmits: VecDeque::new(),

@@ -162,6 +162,7 @@ impl PeerConnection {
             trace!(%id, ?rid, "encoding not sent (inactive or not accepted)");
             return Ok(false);
         };
+        self.media.prepare_srtp(now);
         self.media.forward_packet(now, index, &parsed)?;
         self.flush_pacer(now);
         Ok(true)
