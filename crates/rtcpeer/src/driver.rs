@@ -320,11 +320,15 @@ impl Driver {
                 return;
             };
             let result = match &mut socket.io {
+                // Into this thread's buffer, where `handle_datagram` reads own-socket datagrams.
                 SocketIo::Own(udp) => {
-                    if self.buffer.len() < MAX_DATAGRAM {
-                        self.buffer = vec![0; MAX_DATAGRAM];
-                    }
-                    match udp.try_recv_from(&mut self.buffer) {
+                    let received = RECEIVE_BUFFER.with_borrow_mut(|buffer| {
+                        if buffer.len() < MAX_DATAGRAM {
+                            *buffer = vec![0; MAX_DATAGRAM];
+                        }
+                        udp.try_recv_from(buffer)
+                    });
+                    match received {
                         Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
                         result => result,
                     }
