@@ -78,7 +78,7 @@ TURN_USER, TURN_PASS = "test", "test"
 # round after round (`rtcpeer negotiate`, peers/web/perfect.js); pair.py relays every line both ways.
 # The offerer column is the impolite peer (it leads the rounds), the answerer column the polite one.
 PN_SCENARIOS = ("perfect-negotiation",)
-PN_PEERS = ("chromium",)
+PN_PEERS = ("chromium", "firefox")
 PN_ROUNDS = 5
 SCENARIOS = PAIR_SCENARIOS + SERVE_SCENARIOS + MEDIA_SCENARIOS + SIMULCAST_SCENARIOS + RELAY_SCENARIOS + PN_SCENARIOS
 # Third-party pairs of the self-check, as (offerer, answerer).
