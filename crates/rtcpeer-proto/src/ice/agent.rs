@@ -1008,13 +1008,19 @@ impl IceAgent {
     }
 
     fn respond(&mut self, r: &Receive<'_>, msg: Message, signed: bool) {
-        let key = signed.then(|| self.config.local.pwd.clone());
-        self.respond_with_key(r, msg, key.as_deref());
+        let key = signed.then_some(Integrity::Sha1(self.config.local.pwd.as_bytes()));
+        let encoded = msg.encode_with(key, true);
+        self.queue_response(r, encoded);
     }
 
-    /// Sends a response signed with `pwd` (unsigned if `None`).
-    fn respond_with_key(&mut self, r: &Receive<'_>, msg: Message, pwd: Option<&str>) {
-        match msg.encode_with(pwd.map(|k| Integrity::Sha1(k.as_bytes())), true) {
+    /// Sends a response signed with `pwd` instead of our current one.
+    fn respond_with_key(&mut self, r: &Receive<'_>, msg: Message, pwd: &str) {
+        let encoded = msg.encode_with(Some(Integrity::Sha1(pwd.as_bytes())), true);
+        self.queue_response(r, encoded);
+    }
+
+    fn queue_response(&mut self, r: &Receive<'_>, encoded: Result<Vec<u8>, crate::stun::StunError>) {
+        match encoded {
             Ok(bytes) => self.queue_transmit(r.destination, r.source, bytes),
             Err(e) => tracing::warn!(error = %e, "could not encode STUN response"),
         }
@@ -1154,7 +1160,7 @@ impl IceAgent {
         self.stats.requests_accepted += 1;
         let response = Message::new(Class::SuccessResponse, Method::BINDING, msg.transaction_id)
             .with(Attribute::XorMappedAddress(r.source));
-        self.respond_with_key(r, response, Some(pwd));
+        self.respond_with_key(r, response, pwd);
     }
 
     fn learn_peer_reflexive(&mut self, addr: SocketAddr, priority: u32) -> Option<usize> {
