@@ -10,10 +10,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{LinkConditions, Sim};
+use common::{connected, LinkConditions, Sim};
 use rtcpeer_proto::datachannel::{ChannelId, DataChannelInit, DataChannelMessage};
 use rtcpeer_proto::jsep::Codec;
-use rtcpeer_proto::peer::{MediaFrame, PeerConnectionState, PeerEvent, TrackInit};
+use rtcpeer_proto::peer::{MediaFrame, PeerEvent, TrackInit};
 
 /// Size of one message of the reliable transfer.
 const CHUNK: usize = 16 * 1024;
@@ -27,11 +27,6 @@ fn chaos(loss: f64) -> LinkConditions {
         loss,
         duplicate: 0.01,
     }
-}
-
-fn connected(sim: &Sim) -> bool {
-    sim.a.pc.connection_state() == PeerConnectionState::Connected
-        && sim.b.pc.connection_state() == PeerConnectionState::Connected
 }
 
 /// Creates the channels on a, negotiates and runs until every channel is open on both sides;

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{LinkConditions, Sim, SimPeer};
+use common::{connection_states, ice_states, LinkConditions, Sim, SimPeer};
 use rtcpeer_proto::datachannel::{ChannelId, DataChannelInit, DataChannelMessage, DataChannelState};
 use rtcpeer_proto::jsep::{Codec, MediaType};
 use rtcpeer_proto::peer::{
@@ -1267,26 +1267,6 @@ fn i21_the_selected_pair_matches_the_peers_and_none_before_connecting() {
 }
 
 // ---------------------------------------------------------------- 6. states
-
-fn ice_states(events: &[PeerEvent]) -> Vec<IceConnectionState> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            PeerEvent::IceConnectionStateChange(s) => Some(*s),
-            _ => None,
-        })
-        .collect()
-}
-
-fn connection_states(events: &[PeerEvent]) -> Vec<PeerConnectionState> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            PeerEvent::ConnectionStateChange(s) => Some(*s),
-            _ => None,
-        })
-        .collect()
-}
 
 #[test]
 fn s1_states_start_new() {

@@ -7,43 +7,18 @@ mod common;
 
 use std::time::Duration;
 
-use common::{LinkConditions, Sim};
+use common::{connect_with_channel, connected, connection_states, received, LinkConditions, Sim};
 use rtcpeer_proto::datachannel::{ChannelId, DataChannelInit, DataChannelMessage};
 use rtcpeer_proto::ice::IceTiming;
-use rtcpeer_proto::peer::{IceConnectionState, PeerConfig, PeerConnectionState, PeerEvent};
+use rtcpeer_proto::peer::{IceConnectionState, PeerConfig, PeerConnectionState};
 
-fn connected(sim: &Sim) -> bool {
-    sim.a.pc.connection_state() == PeerConnectionState::Connected
-        && sim.b.pc.connection_state() == PeerConnectionState::Connected
-}
-
-/// Connects a and b with one channel opened by a; returns (a's channel, b's channel).
-fn connect_with_channel(sim: &mut Sim) -> (ChannelId, ChannelId) {
-    let a_channel = sim
-        .a
-        .pc
-        .create_data_channel("chat", DataChannelInit::default())
-        .expect("create_data_channel");
-    sim.negotiate();
-    let ok = sim.run_until(Duration::from_secs(10), |s| {
-        connected(s)
-            && s.a.events.contains(&PeerEvent::ChannelOpen(a_channel))
-            && s.b.events.iter().any(|e| matches!(e, PeerEvent::DataChannel(_)))
-    });
-    assert!(ok, "did not connect");
-    let b_channel = sim
-        .b
-        .events
-        .iter()
-        .find_map(|e| match e {
-            PeerEvent::DataChannel(id) => Some(*id),
-            _ => None,
-        })
-        .expect("datachannel event");
-    // Let consent settle into its rhythm.
+/// Connects a and b with one channel opened by a and lets consent settle into its rhythm;
+/// returns (a's channel, b's channel).
+fn connect_and_settle(sim: &mut Sim) -> (ChannelId, ChannelId) {
+    let channels = connect_with_channel(sim, DataChannelInit::default());
     sim.run_until(Duration::from_secs(7), |_| false);
     assert!(connected(sim));
-    (a_channel, b_channel)
+    channels
 }
 
 fn cut(sim: &mut Sim) {
@@ -52,16 +27,6 @@ fn cut(sim: &mut Sim) {
 
 fn restore(sim: &mut Sim) {
     sim.link.loss = 0.0;
-}
-
-fn received(events: &[PeerEvent], id: ChannelId) -> Vec<DataChannelMessage> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            PeerEvent::ChannelMessage(c, m) if *c == id => Some(m.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// How long after now each peer takes to reach `state` (`None` if not within `limit`).
@@ -83,7 +48,7 @@ fn time_to(sim: &mut Sim, state: IceConnectionState, limit: Duration) -> (Option
 #[test]
 fn a_cut_link_disconnects_after_5_to_8_s_and_fails_30_s_after_the_last_answer() {
     let mut sim = Sim::new(1, LinkConditions::perfect());
-    connect_with_channel(&mut sim);
+    connect_and_settle(&mut sim);
     cut(&mut sim);
     let cut_at = sim.now;
     let (a, b) = time_to(&mut sim, IceConnectionState::Disconnected, Duration::from_secs(20));
@@ -120,7 +85,7 @@ fn a_cut_link_disconnects_after_5_to_8_s_and_fails_30_s_after_the_last_answer() 
 #[test]
 fn a_link_restored_before_failure_brings_connected_back_and_the_data_through() {
     let mut sim = Sim::new(2, LinkConditions::perfect());
-    let channels = connect_with_channel(&mut sim);
+    let channels = connect_and_settle(&mut sim);
     let mark = sim.a.events.len();
     cut(&mut sim);
     // Sent into the outage: SCTP keeps them until the path is back.
@@ -154,15 +119,8 @@ fn a_link_restored_before_failure_brings_connected_back_and_the_data_through() {
     });
     assert!(resumed, "data did not resume");
     assert_eq!(received(&sim.b.events, channels.1), sent);
-    let states: Vec<_> = sim.a.events[mark..]
-        .iter()
-        .filter_map(|e| match e {
-            PeerEvent::ConnectionStateChange(s) => Some(*s),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        states,
+        connection_states(&sim.a.events[mark..]),
         [PeerConnectionState::Disconnected, PeerConnectionState::Connected]
     );
 }
@@ -178,7 +136,7 @@ fn configured_consent_timers_are_honoured() {
         ..PeerConfig::default()
     };
     let mut sim = Sim::with_config(3, LinkConditions::perfect(), config);
-    connect_with_channel(&mut sim);
+    connect_and_settle(&mut sim);
     cut(&mut sim);
     let cut_at = sim.now;
     let (a, b) = time_to(&mut sim, IceConnectionState::Disconnected, Duration::from_secs(5));

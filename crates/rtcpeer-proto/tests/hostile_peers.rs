@@ -25,7 +25,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{LinkConditions, Sim};
+use common::{connect_with_channel, connected, LinkConditions, Sim};
 use rtcpeer_proto::datachannel::dcep::{ChannelReliability, ChannelType, DataChannelOpen, DcepMessage};
 use rtcpeer_proto::datachannel::{
     ppid, ChannelId, DataChannelError, DataChannelEvent, DataChannelInit, DataChannelMessage, DataChannelState,
@@ -42,11 +42,6 @@ use rtcpeer_proto::stun::{Attribute, Class, Integrity, Message, Method, Transact
 /// An address no connectivity check ever validated.
 const STRANGER: &str = "127.0.0.9:9";
 
-fn connected(sim: &Sim) -> bool {
-    sim.a.pc.connection_state() == PeerConnectionState::Connected
-        && sim.b.pc.connection_state() == PeerConnectionState::Connected
-}
-
 fn stranger() -> SocketAddr {
     STRANGER.parse().expect("address")
 }
@@ -54,25 +49,8 @@ fn stranger() -> SocketAddr {
 /// A data channel from a to b, open on both sides: (a's id, b's id).
 fn connected_with_channel(seed: u64) -> (Sim, ChannelId, ChannelId) {
     let mut sim = Sim::new(seed, LinkConditions::perfect());
-    let a_ch = sim
-        .a
-        .pc
-        .create_data_channel("hostile", DataChannelInit::default())
-        .unwrap();
-    sim.negotiate();
-    let mut b_ch = None;
-    let open = sim.run_until(Duration::from_secs(10), |s| {
-        s.b.collect_events();
-        b_ch = b_ch.or_else(|| {
-            s.b.events.iter().find_map(|e| match e {
-                PeerEvent::DataChannel(id) => Some(*id),
-                _ => None,
-            })
-        });
-        connected(s) && b_ch.is_some() && s.a.events.contains(&PeerEvent::ChannelOpen(a_ch))
-    });
-    assert!(open, "no channel: a {:?}", sim.a.pc.connection_state());
-    (sim, a_ch, b_ch.unwrap())
+    let (a_ch, b_ch) = connect_with_channel(&mut sim, DataChannelInit::default());
+    (sim, a_ch, b_ch)
 }
 
 fn messages_on(events: &[PeerEvent], id: ChannelId) -> Vec<DataChannelMessage> {

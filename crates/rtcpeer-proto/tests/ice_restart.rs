@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{LinkConditions, Sim};
+use common::{connect_with_channel, connected, connection_states, ice_states, received, LinkConditions, Sim};
 use rtcpeer_proto::datachannel::{ChannelId, DataChannelInit, DataChannelMessage};
 use rtcpeer_proto::jsep::Codec;
 use rtcpeer_proto::peer::{
@@ -39,76 +39,8 @@ fn local_ufrags(sim: &Sim) -> (String, String) {
     )
 }
 
-fn connected(sim: &Sim) -> bool {
-    sim.a.pc.connection_state() == PeerConnectionState::Connected
-        && sim.b.pc.connection_state() == PeerConnectionState::Connected
-}
-
 fn negotiation_needed(events: &[PeerEvent]) -> usize {
     events.iter().filter(|e| **e == PeerEvent::NegotiationNeeded).count()
-}
-
-fn ice_states(events: &[PeerEvent]) -> Vec<IceConnectionState> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            PeerEvent::IceConnectionStateChange(s) => Some(*s),
-            _ => None,
-        })
-        .collect()
-}
-
-fn connection_states(events: &[PeerEvent]) -> Vec<PeerConnectionState> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            PeerEvent::ConnectionStateChange(s) => Some(*s),
-            _ => None,
-        })
-        .collect()
-}
-
-fn received(events: &[PeerEvent], id: ChannelId) -> Vec<DataChannelMessage> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            PeerEvent::ChannelMessage(c, m) if *c == id => Some(m.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Connects a and b with one channel opened by a; returns (a's channel, b's channel).
-fn connect_with_channel(sim: &mut Sim) -> (ChannelId, ChannelId) {
-    let a_channel = sim
-        .a
-        .pc
-        .create_data_channel("chat", DataChannelInit::default())
-        .expect("create_data_channel");
-    sim.negotiate();
-    let ok = sim.run_until(Duration::from_secs(10), |s| {
-        connected(s)
-            && s.a.events.contains(&PeerEvent::ChannelOpen(a_channel))
-            && s.b.events.iter().any(|e| matches!(e, PeerEvent::DataChannel(_)))
-    });
-    assert!(
-        ok,
-        "not connected: a {:?}, b {:?}",
-        sim.a.pc.connection_state(),
-        sim.b.pc.connection_state()
-    );
-    let b_channel = sim
-        .b
-        .events
-        .iter()
-        .find_map(|e| match e {
-            PeerEvent::DataChannel(id) => Some(*id),
-            _ => None,
-        })
-        .expect("datachannel event");
-    sim.a.take_events();
-    sim.b.take_events();
-    (a_channel, b_channel)
 }
 
 /// A numbered binary message of a few hundred to a few thousand bytes.
@@ -140,24 +72,12 @@ fn send_both_ways(
 /// calling `between` after each step (with a little network time before it).
 fn restart_in_steps(sim: &mut Sim, from_b: bool, mut between: impl FnMut(&mut Sim)) {
     let step = Duration::from_millis(40);
-    let offerer = if from_b { &mut sim.b } else { &mut sim.a };
-    let offer = offerer
-        .pc
-        .create_offer_with(OfferOptions { ice_restart: true })
-        .expect("offer");
-    offerer
-        .pc
-        .set_local_description(sim.now, Some(offer.clone()))
-        .expect("sld offer");
+    let now = sim.now;
+    let offer = if from_b { &mut sim.b } else { &mut sim.a }.set_offer(now, OfferOptions { ice_restart: true });
     sim.run_until(step, |_| false);
     between(sim);
-    let answerer = if from_b { &mut sim.a } else { &mut sim.b };
-    answerer.pc.set_remote_description(sim.now, offer).expect("srd offer");
-    let answer = answerer.pc.create_answer().expect("answer");
-    answerer
-        .pc
-        .set_local_description(sim.now, Some(answer.clone()))
-        .expect("sld answer");
+    let now = sim.now;
+    let answer = if from_b { &mut sim.a } else { &mut sim.b }.answer(now, offer);
     sim.run_until(step, |_| false);
     between(sim);
     let offerer = if from_b { &mut sim.b } else { &mut sim.a };
@@ -169,7 +89,7 @@ fn restart_in_steps(sim: &mut Sim, from_b: bool, mut between: impl FnMut(&mut Si
 #[test]
 fn o11_restart_ice_gives_the_next_offer_new_credentials() {
     let mut sim = Sim::new(1, LinkConditions::perfect());
-    connect_with_channel(&mut sim);
+    connect_with_channel(&mut sim, DataChannelInit::default());
     let current = sim.a.pc.local_description().expect("local description");
     // Without a restart, a new offer keeps the credentials.
     let plain = sim.a.pc.create_offer().expect("offer");
@@ -191,7 +111,7 @@ fn o11_restart_ice_gives_the_next_offer_new_credentials() {
 #[test]
 fn o11_d32_a_parameterless_sld_after_restart_ice_offers_new_credentials() {
     let mut sim = Sim::new(1, LinkConditions::perfect());
-    connect_with_channel(&mut sim);
+    connect_with_channel(&mut sim, DataChannelInit::default());
     let current = sim.a.pc.local_description().expect("local description");
     // An offer created before restartIce() is [[LastCreatedOffer]], but no longer valid: the
     // parameterless setLocalDescription() must make a new one with new credentials.
@@ -207,7 +127,7 @@ fn o11_d32_a_parameterless_sld_after_restart_ice_offers_new_credentials() {
 #[test]
 fn o11_the_ice_restart_option_gives_an_offer_new_credentials() {
     let mut sim = Sim::new(2, LinkConditions::perfect());
-    connect_with_channel(&mut sim);
+    connect_with_channel(&mut sim, DataChannelInit::default());
     let current = sim.a.pc.local_description().expect("local description");
     let offer = sim
         .a
@@ -253,7 +173,7 @@ fn o12_restart_ice_before_the_first_negotiation_has_no_effect() {
 #[test]
 fn o12_restart_ice_after_negotiation_fires_negotiationneeded_once() {
     let mut sim = Sim::new(4, LinkConditions::perfect());
-    connect_with_channel(&mut sim);
+    connect_with_channel(&mut sim, DataChannelInit::default());
     sim.a.pc.restart_ice();
     sim.a.pc.restart_ice();
     assert_eq!(negotiation_needed(&sim.a.take_events()), 1);
@@ -275,21 +195,12 @@ fn o12_restart_ice_after_negotiation_fires_negotiationneeded_once() {
 #[test]
 fn o12_restart_ice_in_have_local_offer_fires_negotiationneeded_back_in_stable() {
     let mut sim = Sim::new(5, LinkConditions::perfect());
-    connect_with_channel(&mut sim);
+    connect_with_channel(&mut sim, DataChannelInit::default());
     let before = local_ufrags(&sim);
-    let offer = sim.a.pc.create_offer().expect("offer");
-    sim.a
-        .pc
-        .set_local_description(sim.now, Some(offer.clone()))
-        .expect("sld");
+    let offer = sim.a.set_offer(sim.now, OfferOptions::default());
     sim.a.pc.restart_ice();
     assert_eq!(negotiation_needed(&sim.a.take_events()), 0, "not in stable");
-    sim.b.pc.set_remote_description(sim.now, offer).expect("srd");
-    let answer = sim.b.pc.create_answer().expect("answer");
-    sim.b
-        .pc
-        .set_local_description(sim.now, Some(answer.clone()))
-        .expect("sld");
+    let answer = sim.b.answer(sim.now, offer);
     sim.a.pc.set_remote_description(sim.now, answer).expect("srd");
     assert_eq!(local_ufrags(&sim), before, "that offer was not a restart");
     assert_eq!(
@@ -305,13 +216,12 @@ fn o12_restart_ice_in_have_local_offer_fires_negotiationneeded_back_in_stable() 
 #[test]
 fn o13_the_restart_survives_a_rollback() {
     let mut sim = Sim::new(6, LinkConditions::perfect());
-    let channels = connect_with_channel(&mut sim);
+    let channels = connect_with_channel(&mut sim, DataChannelInit::default());
     let before = local_ufrags(&sim);
     sim.a.pc.restart_ice();
     assert_eq!(negotiation_needed(&sim.a.take_events()), 1);
-    let offer = sim.a.pc.create_offer().expect("offer");
+    let offer = sim.a.set_offer(sim.now, OfferOptions::default());
     assert_ne!(ufrag(&offer), before.0);
-    sim.a.pc.set_local_description(sim.now, Some(offer)).expect("sld");
     sim.run_until(Duration::from_millis(50), |_| false);
     sim.a
         .pc
@@ -349,7 +259,7 @@ fn o13_the_restart_survives_a_rollback() {
 #[test]
 fn o13_the_restart_survives_a_remote_offer() {
     let mut sim = Sim::new(7, LinkConditions::perfect());
-    connect_with_channel(&mut sim);
+    connect_with_channel(&mut sim, DataChannelInit::default());
     let before = local_ufrags(&sim);
     sim.a.pc.restart_ice();
     assert_eq!(negotiation_needed(&sim.a.take_events()), 1);
@@ -369,27 +279,14 @@ fn o13_the_restart_survives_a_remote_offer() {
 #[test]
 fn o13_a_remote_restart_satisfies_restart_ice() {
     let mut sim = Sim::new(8, LinkConditions::perfect());
-    connect_with_channel(&mut sim);
+    connect_with_channel(&mut sim, DataChannelInit::default());
     let before = local_ufrags(&sim);
     sim.a.pc.restart_ice();
     assert_eq!(negotiation_needed(&sim.a.take_events()), 1);
     // b restarts ICE in its own offer: a's answer carries new credentials too.
-    let offer = sim
-        .b
-        .pc
-        .create_offer_with(OfferOptions { ice_restart: true })
-        .expect("offer");
-    sim.b
-        .pc
-        .set_local_description(sim.now, Some(offer.clone()))
-        .expect("sld");
-    sim.a.pc.set_remote_description(sim.now, offer).expect("srd");
-    let answer = sim.a.pc.create_answer().expect("answer");
+    let offer = sim.b.set_offer(sim.now, OfferOptions { ice_restart: true });
+    let answer = sim.a.answer(sim.now, offer);
     assert_ne!(ufrag(&answer), before.0, "the answer to a restart has new credentials");
-    sim.a
-        .pc
-        .set_local_description(sim.now, Some(answer.clone()))
-        .expect("sld");
     sim.b.pc.set_remote_description(sim.now, answer).expect("srd");
     assert!(
         !sim.a.pc.ice_restart_pending(),
@@ -443,17 +340,9 @@ fn assert_gathered_again(events: &[PeerEvent], new_ufrag: &str, who: &str) {
 #[test]
 fn i3_a_restart_goes_through_gathering_to_complete_again_on_both_sides() {
     let mut sim = Sim::new(9, LinkConditions::perfect());
-    connect_with_channel(&mut sim);
+    connect_with_channel(&mut sim, DataChannelInit::default());
     assert_eq!(sim.a.pc.ice_gathering_state(), IceGatheringState::Complete);
-    let offer = sim
-        .a
-        .pc
-        .create_offer_with(OfferOptions { ice_restart: true })
-        .expect("offer");
-    sim.a
-        .pc
-        .set_local_description(sim.now, Some(offer.clone()))
-        .expect("sld");
+    let offer = sim.a.set_offer(sim.now, OfferOptions { ice_restart: true });
     assert_gathered_again(&sim.a.take_events(), &ufrag(&offer), "offerer");
     // SRD changes no gathering state, even with a restart in it.
     sim.b.pc.set_remote_description(sim.now, offer).expect("srd");
@@ -482,7 +371,7 @@ fn i3_a_restart_goes_through_gathering_to_complete_again_on_both_sides() {
 /// the connection never leaves `connected` and neither DTLS nor the channel starts over.
 fn restart_keeps_the_channel(seed: u64, from_b: bool) {
     let mut sim = Sim::new(seed, LinkConditions::perfect());
-    let channels = connect_with_channel(&mut sim);
+    let channels = connect_with_channel(&mut sim, DataChannelInit::default());
     let marks = (sim.a.events.len(), sim.b.events.len());
     let before = local_ufrags(&sim);
     let pairs_before = (
@@ -581,18 +470,9 @@ fn a_track_keeps_flowing_across_a_restart() {
     };
     write(&mut sim, 30);
     sim.a.pc.restart_ice();
-    let offer = sim.a.pc.create_offer().expect("offer");
-    sim.a
-        .pc
-        .set_local_description(sim.now, Some(offer.clone()))
-        .expect("sld");
+    let offer = sim.a.set_offer(sim.now, OfferOptions::default());
     write(&mut sim, 10);
-    sim.b.pc.set_remote_description(sim.now, offer).expect("srd");
-    let answer = sim.b.pc.create_answer().expect("answer");
-    sim.b
-        .pc
-        .set_local_description(sim.now, Some(answer.clone()))
-        .expect("sld");
+    let answer = sim.b.answer(sim.now, offer);
     write(&mut sim, 10);
     sim.a.pc.set_remote_description(sim.now, answer).expect("srd");
     write(&mut sim, 30);
@@ -622,7 +502,7 @@ fn a_track_keeps_flowing_across_a_restart() {
 #[test]
 fn a_restart_after_an_address_change_reconnects_over_the_new_address() {
     let mut sim = Sim::new(13, LinkConditions::perfect());
-    let channels = connect_with_channel(&mut sim);
+    let channels = connect_with_channel(&mut sim, DataChannelInit::default());
     let (_, old_b) = sim.a.pc.selected_candidate_pair().expect("selected pair");
     assert_eq!(old_b, sim.b.addr);
     // b's network changes: its old address is gone.
@@ -700,7 +580,7 @@ fn a_restart_after_an_address_change_reconnects_over_the_new_address() {
 #[test]
 fn a_restart_after_consent_expired_brings_the_connection_back() {
     let mut sim = Sim::new(14, LinkConditions::perfect());
-    let channels = connect_with_channel(&mut sim);
+    let channels = connect_with_channel(&mut sim, DataChannelInit::default());
     sim.link.loss = 1.0;
     let failed = sim.run_until(Duration::from_secs(40), |s| {
         s.a.pc.connection_state() == PeerConnectionState::Failed
@@ -746,28 +626,15 @@ fn a_restart_after_consent_expired_brings_the_connection_back() {
 #[test]
 fn an_answer_to_a_re_offer_keeps_the_dtls_role() {
     let mut sim = Sim::new(15, LinkConditions::perfect());
-    connect_with_channel(&mut sim);
+    connect_with_channel(&mut sim, DataChannelInit::default());
     // a offered actpass and b answered active: b is the DTLS client, a the server.
     let first_answer = sim.b.pc.local_description().expect("b's answer");
     assert_eq!(attribute(&first_answer.sdp, "setup"), "active");
     // b re-offers (restarting ICE): a's answer must keep a the server (RFC 8842), or the
     // peer would see a DTLS role change it cannot make on a live association.
-    let offer = sim
-        .b
-        .pc
-        .create_offer_with(OfferOptions { ice_restart: true })
-        .expect("offer");
-    sim.b
-        .pc
-        .set_local_description(sim.now, Some(offer.clone()))
-        .expect("sld");
-    sim.a.pc.set_remote_description(sim.now, offer).expect("srd");
-    let answer = sim.a.pc.create_answer().expect("answer");
+    let offer = sim.b.set_offer(sim.now, OfferOptions { ice_restart: true });
+    let answer = sim.a.answer(sim.now, offer);
     assert_eq!(attribute(&answer.sdp, "setup"), "passive");
-    sim.a
-        .pc
-        .set_local_description(sim.now, Some(answer.clone()))
-        .expect("sld");
     sim.b.pc.set_remote_description(sim.now, answer).expect("srd");
     assert!(sim.run_until(Duration::from_secs(5), |s| connected(s)));
 }

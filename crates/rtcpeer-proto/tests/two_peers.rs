@@ -5,26 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{LinkConditions, Rng, Sim};
+use common::{connect_with_channel, connected, received, remote_channel, LinkConditions, Rng, Sim};
 use rtcpeer_proto::datachannel::{ChannelId, DataChannelInit, DataChannelMessage, DataChannelState};
 use rtcpeer_proto::net::{Receive, Transmit};
 use rtcpeer_proto::peer::{
-    DtlsTransportState, IceGatheringState, PeerConnectionState, PeerEvent, RtcError, SessionDescriptionInit,
-    SignalingState,
+    DtlsTransportState, IceGatheringState, OfferOptions, PeerConnectionState, PeerEvent, RtcError,
+    SessionDescriptionInit, SignalingState,
 };
-
-fn connected(sim: &Sim) -> bool {
-    sim.a.pc.connection_state() == PeerConnectionState::Connected
-        && sim.b.pc.connection_state() == PeerConnectionState::Connected
-}
-
-/// The remote side's channel, announced by its `datachannel` event.
-fn remote_channel(events: &[PeerEvent]) -> Option<ChannelId> {
-    events.iter().find_map(|e| match e {
-        PeerEvent::DataChannel(id) => Some(*id),
-        _ => None,
-    })
-}
 
 fn opened(events: &[PeerEvent], id: ChannelId) -> bool {
     events.contains(&PeerEvent::ChannelOpen(id))
@@ -48,33 +35,6 @@ fn messages(seed: u64, count: usize) -> Vec<DataChannelMessage> {
             }
         })
         .collect()
-}
-
-fn received(events: &[PeerEvent], id: ChannelId) -> Vec<DataChannelMessage> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            PeerEvent::ChannelMessage(c, m) if *c == id => Some(m.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Connects a and b with one channel opened by a; returns (a's channel, b's channel).
-fn connect_with_channel(sim: &mut Sim, init: DataChannelInit) -> (ChannelId, ChannelId) {
-    let a_channel = sim.a.pc.create_data_channel("chat", init).expect("create_data_channel");
-    sim.negotiate();
-    let ok = sim.run_until(Duration::from_secs(30), |s| {
-        connected(s) && opened(&s.a.events, a_channel) && remote_channel(&s.b.events).is_some()
-    });
-    assert!(
-        ok,
-        "not connected after 30 s: a {:?}, b {:?}",
-        sim.a.pc.connection_state(),
-        sim.b.pc.connection_state()
-    );
-    let b_channel = remote_channel(&sim.b.events).expect("datachannel event");
-    (a_channel, b_channel)
 }
 
 /// Sends `msgs` from one side, pacing on bufferedAmount, until the other side has them all.
@@ -334,11 +294,8 @@ fn the_peers_close_closes_our_dtls_transport_at_once_and_its_channels() {
 fn wrong_remote_fingerprint_fails_and_never_connects() {
     let mut sim = Sim::new(6, LinkConditions::perfect());
     sim.a.pc.create_data_channel("x", DataChannelInit::default()).unwrap();
-    let offer = sim.a.pc.create_offer().unwrap();
-    sim.a.pc.set_local_description(sim.now, Some(offer.clone())).unwrap();
-    sim.b.pc.set_remote_description(sim.now, offer).unwrap();
-    let answer = sim.b.pc.create_answer().unwrap();
-    sim.b.pc.set_local_description(sim.now, Some(answer.clone())).unwrap();
+    let offer = sim.a.set_offer(sim.now, OfferOptions::default());
+    let answer = sim.b.answer(sim.now, offer);
     // Replace the fingerprint's first byte: the certificate b presents no longer matches.
     let start = answer.sdp.find("a=fingerprint:sha-256 ").unwrap() + "a=fingerprint:sha-256 ".len();
     let mut tampered = answer.sdp.clone();

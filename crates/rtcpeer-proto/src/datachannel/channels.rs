@@ -138,7 +138,8 @@ pub struct DataChannels {
     remote_max_message_size: usize,
     channels: BTreeMap<ChannelId, Channel>,
     by_stream: HashMap<u16, ChannelId>,
-    /// [`set_dtls_role`](Self::set_dtls_role) was called: ids can be allocated before the association.
+    /// The DTLS role is known ([`set_dtls_role`](Self::set_dtls_role) or [`start`](Self::start)):
+    /// stream ids are allocated when channels are created.
     role_known: bool,
     next_id: u32,
     events: VecDeque<DataChannelEvent>,
@@ -216,7 +217,7 @@ impl DataChannels {
                 return Err(DataChannelError::IdInUse(id));
             }
             Some(id)
-        } else if self.sctp.is_some() || self.role_known {
+        } else if self.role_known {
             Some(self.allocate_stream_id().ok_or(DataChannelError::TooManyChannels)?)
         } else {
             None
@@ -252,7 +253,7 @@ impl DataChannels {
     /// created from now on, get their stream ids at once (webrtc-pc §6.2: `id` is known as
     /// soon as the role is). Ignored once the association exists.
     pub fn set_dtls_role(&mut self, is_dtls_client: bool) {
-        if self.sctp.is_some() || self.role_known {
+        if self.role_known {
             return;
         }
         self.is_dtls_client = is_dtls_client;
@@ -290,6 +291,7 @@ impl DataChannels {
             return;
         }
         self.is_dtls_client = is_dtls_client;
+        self.role_known = true;
         self.remote_max_message_size = remote_max_message_size;
         let config = SctpConfig {
             is_client: is_dtls_client,

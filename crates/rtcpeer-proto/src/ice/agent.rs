@@ -219,9 +219,10 @@ struct Consent {
     /// When the first consent check after the last answer went out: `disconnected_timeout`
     /// counts from there (as browsers count from the first unanswered check).
     first_unanswered: Option<Instant>,
-    /// Outstanding consent checks (not retransmitted: each interval sends a new one), each
-    /// marked whether it went over the previous generation's path.
-    in_flight: VecDeque<(TransactionId, bool)>,
+    /// Outstanding consent checks (not retransmitted: each interval sends a new one). During an
+    /// ICE restart they all went over the previous path (those on the path selected before it
+    /// included); once a pair is selected, over that pair.
+    in_flight: VecDeque<TransactionId>,
 }
 
 /// The pair selected before an ICE restart: it keeps carrying data, and consent checks under the
@@ -379,12 +380,8 @@ impl IceAgent {
         if self.previous.is_none() {
             self.previous = self.selected_as_previous();
         }
-        if self.previous.is_some() {
-            // Consent checks in flight went over what is now the previous path.
-            for entry in &mut self.consent.in_flight {
-                entry.1 = true;
-            }
-        } else {
+        if self.previous.is_none() {
+            // No path to keep: no consent check in flight can be answered for one.
             self.consent.in_flight.clear();
         }
         self.retired = None;
@@ -976,7 +973,7 @@ impl IceAgent {
     fn send_consent_check(&mut self, now: Instant) {
         let tid = TransactionId::random();
         let request = match (self.selected, &self.previous) {
-            (Some(pair), _) => self.build_request(pair, tid, false).map(|r| (r, false)),
+            (Some(pair), _) => self.build_request(pair, tid, false),
             (None, Some(p)) => self
                 .build_binding(
                     &p.local_candidate,
@@ -985,17 +982,17 @@ impl IceAgent {
                     tid,
                     false,
                 )
-                .map(|bytes| ((bytes, p.local, p.remote), true)),
+                .map(|bytes| (bytes, p.local, p.remote)),
             (None, None) => None,
         };
-        if let Some(((bytes, source, destination), previous)) = request {
+        if let Some((bytes, source, destination)) = request {
             if self.consent.in_flight.len() >= MAX_CONSENT_IN_FLIGHT {
                 self.consent.in_flight.pop_front();
             }
-            self.consent.in_flight.push_back((tid, previous));
+            self.consent.in_flight.push_back(tid);
             self.consent.first_unanswered.get_or_insert(now);
             self.stats.consent_checks_sent += 1;
-            if let Some(p) = self.selected.filter(|_| !previous).and_then(|s| self.pairs.get_mut(s)) {
+            if let Some(p) = self.selected.and_then(|s| self.pairs.get_mut(s)) {
                 p.counters.on_request_sent(tid, now, true);
                 p.counters.consent_requests_sent += 1;
             }
@@ -1011,13 +1008,19 @@ impl IceAgent {
     }
 
     fn respond(&mut self, r: &Receive<'_>, msg: Message, signed: bool) {
-        let key = signed.then(|| self.config.local.pwd.clone());
-        self.respond_with_key(r, msg, key.as_deref());
+        let key = signed.then_some(Integrity::Sha1(self.config.local.pwd.as_bytes()));
+        let encoded = msg.encode_with(key, true);
+        self.queue_response(r, encoded);
     }
 
-    /// Sends a response signed with `pwd` (unsigned if `None`).
-    fn respond_with_key(&mut self, r: &Receive<'_>, msg: Message, pwd: Option<&str>) {
-        match msg.encode_with(pwd.map(|k| Integrity::Sha1(k.as_bytes())), true) {
+    /// Sends a response signed with `pwd` instead of our current one.
+    fn respond_with_key(&mut self, r: &Receive<'_>, msg: Message, pwd: &str) {
+        let encoded = msg.encode_with(Some(Integrity::Sha1(pwd.as_bytes())), true);
+        self.queue_response(r, encoded);
+    }
+
+    fn queue_response(&mut self, r: &Receive<'_>, encoded: Result<Vec<u8>, crate::stun::StunError>) {
+        match encoded {
             Ok(bytes) => self.queue_transmit(r.destination, r.source, bytes),
             Err(e) => tracing::warn!(error = %e, "could not encode STUN response"),
         }
@@ -1157,7 +1160,7 @@ impl IceAgent {
         self.stats.requests_accepted += 1;
         let response = Message::new(Class::SuccessResponse, Method::BINDING, msg.transaction_id)
             .with(Attribute::XorMappedAddress(r.source));
-        self.respond_with_key(r, response, Some(pwd));
+        self.respond_with_key(r, response, pwd);
     }
 
     fn learn_peer_reflexive(&mut self, addr: SocketAddr, priority: u32) -> Option<usize> {
@@ -1188,7 +1191,7 @@ impl IceAgent {
     }
 
     fn owns_transaction(&self, tid: &TransactionId) -> bool {
-        self.consent.in_flight.iter().any(|(t, _)| t == tid)
+        self.consent.in_flight.contains(tid)
             || self
                 .pairs
                 .iter()
@@ -1197,8 +1200,8 @@ impl IceAgent {
 
     fn handle_response(&mut self, now: Instant, r: Receive<'_>, msg: &Message) {
         let tid = msg.transaction_id;
-        if let Some(&(_, previous)) = self.consent.in_flight.iter().find(|(t, _)| *t == tid) {
-            self.handle_consent_response(now, r, msg, previous);
+        if self.consent.in_flight.contains(&tid) {
+            self.handle_consent_response(now, r, msg);
             return;
         }
         let pair = self
@@ -1282,12 +1285,11 @@ impl IceAgent {
         }
     }
 
-    /// The answer to a consent check, on the selected pair or (`previous`) on the path selected
-    /// before a restart: consent is renewed if it is an authenticated success from that path.
-    fn handle_consent_response(&mut self, now: Instant, r: Receive<'_>, msg: &Message, previous: bool) {
+    /// The answer to a consent check, on the selected pair or, during a restart, on the path
+    /// selected before it: consent is renewed if it is an authenticated success from that path.
+    fn handle_consent_response(&mut self, now: Instant, r: Receive<'_>, msg: &Message) {
         let tid = msg.transaction_id;
-        let (pwd, path) = if previous {
-            let Some(p) = &self.previous else { return };
+        let (pwd, path) = if let Some(p) = &self.previous {
             (p.remote_credentials.pwd.clone(), Some((p.local, p.remote)))
         } else {
             let Some(creds) = &self.remote_credentials else { return };
@@ -1300,8 +1302,8 @@ impl IceAgent {
             return;
         }
         self.stats.responses_accepted += 1;
-        self.consent.in_flight.retain(|(t, _)| *t != tid);
-        if let Some(p) = self.selected.filter(|_| !previous).and_then(|s| self.pairs.get_mut(s)) {
+        self.consent.in_flight.retain(|t| *t != tid);
+        if let Some(p) = self.selected.and_then(|s| self.pairs.get_mut(s)) {
             p.counters.on_response(tid, now);
         }
         if msg.class == Class::SuccessResponse && path == Some((r.destination, r.source)) {
@@ -1365,7 +1367,8 @@ impl IceAgent {
         if let Some(previous) = self.previous.take() {
             // The restart is done: the old path only delivers what is still on its way.
             self.retired = Some((previous.local, previous.remote));
-            self.consent.in_flight.retain(|(_, previous)| !previous);
+            // Every consent check in flight went over the old path.
+            self.consent.in_flight.clear();
         }
         self.stats.selected_pair_changes += 1;
         self.ever_connected = true;
@@ -1389,6 +1392,7 @@ impl IceAgent {
                     self.selected = None;
                     self.previous = None;
                     self.retired = None;
+                    self.consent.in_flight.clear();
                     for p in &mut self.pairs {
                         p.in_flight = None;
                     }

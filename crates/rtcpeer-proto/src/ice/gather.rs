@@ -278,15 +278,8 @@ impl IceGatherer {
             return;
         }
         self.started = true;
-        self.now = Some(now);
         self.relay_only = relay_only;
-        self.deadline = Some(now + self.config.timeout);
-        self.hosts = hosts.to_vec();
-        for server in servers {
-            self.start_server(now, server);
-        }
-        self.collect_transmits();
-        self.check_complete();
+        self.ask_servers(now, hosts, servers);
     }
 
     /// Gathers again for an ICE restart: server-reflexive candidates are asked for anew on every
@@ -299,13 +292,18 @@ impl IceGatherer {
             self.start(now, hosts, servers, relay_only);
             return;
         }
-        self.now = Some(now);
         self.complete = false;
-        self.deadline = Some(now + self.config.timeout);
-        self.hosts = hosts.to_vec();
         // Answers to the old Binding requests no longer matter.
         self.bindings.clear();
         self.server_reflexive.clear();
+        self.ask_servers(now, hosts, servers);
+    }
+
+    /// Sends the first requests to every server from `hosts`, with the gathering deadline from `now`.
+    fn ask_servers(&mut self, now: Instant, hosts: &[SocketAddr], servers: &[ServerEndpoint]) {
+        self.now = Some(now);
+        self.deadline = Some(now + self.config.timeout);
+        self.hosts = hosts.to_vec();
         for server in servers {
             self.start_server(now, server);
         }

@@ -640,37 +640,31 @@ impl SctpAssociation {
     /// for, not again until the next input; asking twice for the same inputs only repeats those walks
     /// to learn there is nothing more.
     fn collect_transmits(&mut self) {
-        let mut out = Vec::new();
+        self.output_pending = false;
+        self.unanswered_input = false;
         while let Some(t) = self.endpoint.poll_transmit() {
-            out.push(t.payload);
+            self.queue_payload(t.payload);
         }
-        if let Some((_, association)) = self.association.as_mut() {
-            if self.transmits.len() < MAX_TRANSMIT_QUEUE {
-                self.output_pending = false;
-                self.unanswered_input = false;
-                if let Some(t) = association.poll_transmit(self.now) {
-                    out.push(t.payload);
-                }
-            }
-        } else {
-            self.output_pending = false;
-            self.unanswered_input = false;
+        let now = self.now;
+        if let Some(t) = self.association.as_mut().and_then(|(_, a)| a.poll_transmit(now)) {
+            self.queue_payload(t.payload);
         }
-        for payload in out {
-            if let Payload::RawEncode(packets) = payload {
-                for packet in packets {
-                    if let Some(cumulative) = sack_cumulative_tsn(&packet) {
-                        self.peer_cumulative_tsn = Some(cumulative);
-                        self.sack_repeat = plain_sack_copy(&packet).map(|packet| SackRepeat {
-                            packet,
-                            due: self.now + SACK_REPEAT_AFTER,
-                            wait: SACK_REPEAT_AFTER,
-                            left: SACK_REPEATS,
-                        });
-                    }
-                    self.transmits.push_back(packet.to_vec());
-                }
+    }
+
+    /// Queues the packets of one `sctp-proto` transmit, noting the SACKs among them.
+    fn queue_payload(&mut self, payload: Payload) {
+        let Payload::RawEncode(packets) = payload else { return };
+        for packet in packets {
+            if let Some(cumulative) = sack_cumulative_tsn(&packet) {
+                self.peer_cumulative_tsn = Some(cumulative);
+                self.sack_repeat = plain_sack_copy(&packet).map(|packet| SackRepeat {
+                    packet,
+                    due: self.now + SACK_REPEAT_AFTER,
+                    wait: SACK_REPEAT_AFTER,
+                    left: SACK_REPEATS,
+                });
             }
+            self.transmits.push_back(packet.to_vec());
         }
     }
 

@@ -11,8 +11,12 @@ use std::collections::BinaryHeap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use rtcpeer_proto::datachannel::{ChannelId, DataChannelInit, DataChannelMessage};
 use rtcpeer_proto::net::{Receive, Transmit};
-use rtcpeer_proto::peer::{IceCandidateInit, PeerConfig, PeerConnection, PeerEvent, SessionDescriptionInit};
+use rtcpeer_proto::peer::{
+    IceCandidateInit, IceConnectionState, OfferOptions, PeerConfig, PeerConnection, PeerConnectionState, PeerEvent,
+    SessionDescriptionInit,
+};
 
 /// A small deterministic generator (xorshift64*).
 pub struct Rng(u64);
@@ -118,6 +122,104 @@ impl SimPeer {
         self.collect_events();
         std::mem::take(&mut self.fresh)
     }
+
+    /// Creates an offer with `options` and applies it as the local description; returns it.
+    pub fn set_offer(&mut self, now: Instant, options: OfferOptions) -> SessionDescriptionInit {
+        let name = self.name;
+        let offer = self
+            .pc
+            .create_offer_with(options)
+            .unwrap_or_else(|e| panic!("{name}: create_offer: {e:?}"));
+        self.pc
+            .set_local_description(now, Some(offer.clone()))
+            .unwrap_or_else(|e| panic!("{name}: set_local_description: {e:?}"));
+        offer
+    }
+
+    /// Applies the remote `offer`, creates the answer and applies it as the local description;
+    /// returns the answer.
+    pub fn answer(&mut self, now: Instant, offer: SessionDescriptionInit) -> SessionDescriptionInit {
+        let name = self.name;
+        self.pc
+            .set_remote_description(now, offer)
+            .unwrap_or_else(|e| panic!("{name}: set_remote_description: {e:?}"));
+        let answer = self
+            .pc
+            .create_answer()
+            .unwrap_or_else(|e| panic!("{name}: create_answer: {e:?}"));
+        self.pc
+            .set_local_description(now, Some(answer.clone()))
+            .unwrap_or_else(|e| panic!("{name}: set_local_description: {e:?}"));
+        answer
+    }
+}
+
+/// Whether both peers' connections are `connected`.
+pub fn connected(sim: &Sim) -> bool {
+    sim.a.pc.connection_state() == PeerConnectionState::Connected
+        && sim.b.pc.connection_state() == PeerConnectionState::Connected
+}
+
+/// The channel the first `datachannel` event announced.
+pub fn remote_channel(events: &[PeerEvent]) -> Option<ChannelId> {
+    events.iter().find_map(|e| match e {
+        PeerEvent::DataChannel(id) => Some(*id),
+        _ => None,
+    })
+}
+
+/// The messages that arrived on channel `id`, in order.
+pub fn received(events: &[PeerEvent], id: ChannelId) -> Vec<DataChannelMessage> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            PeerEvent::ChannelMessage(c, m) if *c == id => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The ICE connection states the events report, in order.
+pub fn ice_states(events: &[PeerEvent]) -> Vec<IceConnectionState> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            PeerEvent::IceConnectionStateChange(s) => Some(*s),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The connection states the events report, in order.
+pub fn connection_states(events: &[PeerEvent]) -> Vec<PeerConnectionState> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            PeerEvent::ConnectionStateChange(s) => Some(*s),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Connects a and b with one channel ("chat", `init`) opened by a and runs until it is open on a
+/// and announced on b (within 30 s of simulated time); returns (a's channel, b's channel). The
+/// events so far count as looked at: `fresh` starts empty on both sides.
+pub fn connect_with_channel(sim: &mut Sim, init: DataChannelInit) -> (ChannelId, ChannelId) {
+    let a_channel = sim.a.pc.create_data_channel("chat", init).expect("create_data_channel");
+    sim.negotiate();
+    let ok = sim.run_until(Duration::from_secs(30), |s| {
+        connected(s) && s.a.events.contains(&PeerEvent::ChannelOpen(a_channel)) && remote_channel(&s.b.events).is_some()
+    });
+    assert!(
+        ok,
+        "not connected after 30 s: a {:?}, b {:?}",
+        sim.a.pc.connection_state(),
+        sim.b.pc.connection_state()
+    );
+    let b_channel = remote_channel(&sim.b.events).expect("datachannel event");
+    sim.a.take_events();
+    sim.b.take_events();
+    (a_channel, b_channel)
 }
 
 struct InFlight {
@@ -211,20 +313,8 @@ impl Sim {
 
     /// Offer from `a`, answer from `b`, applied on both sides.
     pub fn negotiate(&mut self) {
-        let offer = self.a.pc.create_offer().expect("create_offer");
-        self.a
-            .pc
-            .set_local_description(self.now, Some(offer.clone()))
-            .expect("a: set_local_description");
-        self.b
-            .pc
-            .set_remote_description(self.now, offer)
-            .expect("b: set_remote_description");
-        let answer = self.b.pc.create_answer().expect("create_answer");
-        self.b
-            .pc
-            .set_local_description(self.now, Some(answer.clone()))
-            .expect("b: set_local_description");
+        let offer = self.a.set_offer(self.now, OfferOptions::default());
+        let answer = self.b.answer(self.now, offer);
         self.a
             .pc
             .set_remote_description(self.now, answer)

@@ -121,18 +121,17 @@ impl PeerConnection {
     }
 
     pub(super) fn flush_sctp(&mut self) {
-        if self.dtls.is_some() {
-            while let Some(packet) = self.channels.poll_transmit() {
-                if let Some(dtls) = &mut self.dtls {
-                    if let Err(e) = dtls.send(&packet) {
-                        trace!(error = %e, "SCTP packet not sent");
-                    }
-                }
-                // Record by record: one drain of SCTP can yield more packets than DTLS queues.
-                self.flush_dtls();
+        // Record by record: one drain of SCTP can yield more packets than DTLS queues.
+        loop {
+            self.flush_dtls();
+            let Some(dtls) = &mut self.dtls else { return };
+            let Some(packet) = self.channels.poll_transmit() else {
+                return;
+            };
+            if let Err(e) = dtls.send(&packet) {
+                trace!(error = %e, "SCTP packet not sent");
             }
         }
-        self.flush_dtls();
     }
 
     pub(super) fn flush_dtls(&mut self) {
