@@ -39,7 +39,7 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::messages::Generator;
 use crate::pair::signaling::{self, LineReader};
-use crate::pair::{local_description_when_gathered, PairError};
+use crate::pair::{local_description_when_gathered, step as call, PairError};
 
 /// The label of the channel the offerer opens.
 pub const CHANNEL: &str = "bulk";
@@ -151,10 +151,6 @@ fn emit(start: Instant, mut event: serde_json::Value) {
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{event}");
     let _ = stdout.flush();
-}
-
-fn call(step: &'static str) -> impl FnOnce(rtcpeer::RtcError) -> PairError {
-    move |error| PairError::Call { step, error }
 }
 
 /// Runs the peer until `quit`, the end of stdin, or a broken stream.
