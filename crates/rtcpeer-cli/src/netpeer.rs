@@ -73,15 +73,17 @@ pub struct NetpeerOptions {
     pub ice_timing: IceTiming,
 }
 
-/// The byte at `position` of the deterministic stream.
-pub fn stream_byte(position: u64) -> u8 {
-    let word = Generator::new(position / 8).next();
-    (word >> ((position % 8) * 8)) as u8
+/// The deterministic stream from `position` on: word `w` (bytes `8w..8w+8`, little endian) is
+/// the first output of `Generator::new(w)`, made once for its eight bytes.
+fn stream_from(position: u64) -> impl Iterator<Item = u8> {
+    (position / 8..)
+        .flat_map(|word| Generator::new(word).next().to_le_bytes())
+        .skip((position % 8) as usize)
 }
 
 /// `len` bytes of the stream from `position` on.
 pub fn stream_bytes(position: u64, len: usize) -> Vec<u8> {
-    (position..position + len as u64).map(stream_byte).collect()
+    stream_from(position).take(len).collect()
 }
 
 /// Synthetic VP8 frame `number`: the VP8 key-frame bit, the number (8 bytes, little endian), then
@@ -489,7 +491,11 @@ impl Receiver {
         match message {
             DataChannelMessage::Binary(bytes) => {
                 self.batch_start.get_or_insert_with(Instant::now);
-                if let Some(offset) = (0..bytes.len()).find(|&i| bytes[i] != stream_byte(self.position + i as u64)) {
+                if let Some(offset) = bytes
+                    .iter()
+                    .zip(stream_from(self.position))
+                    .position(|(got, want)| *got != want)
+                {
                     return Err(format!(
                         "byte {} of the stream differs (a message of {} B at position {})",
                         self.position + offset as u64,
@@ -541,6 +547,13 @@ mod tests {
         let second = stream_bytes(1000, 1000);
         assert_ne!(first, second);
         assert_eq!(stream_bytes(500, 10), first[500..510]);
+        // Byte p is byte p % 8 of the first output of the generator seeded with p / 8.
+        for p in [0u64, 7, 8, 501, 4093] {
+            assert_eq!(
+                stream_bytes(p, 1)[0],
+                (Generator::new(p / 8).next() >> (p % 8 * 8)) as u8
+            );
+        }
         let start = Instant::now();
         let mut receiver = Receiver::default();
         let error = receiver
@@ -548,7 +561,13 @@ mod tests {
             .unwrap_err();
         assert!(error.starts_with("byte "), "{error}");
         let mut receiver = Receiver::default();
-        receiver.accept(DataChannelMessage::Binary(first), start).unwrap();
+        // Messages need not end on a word of the stream.
+        receiver
+            .accept(DataChannelMessage::Binary(first[..3].to_vec()), start)
+            .unwrap();
+        receiver
+            .accept(DataChannelMessage::Binary(first[3..].to_vec()), start)
+            .unwrap();
         receiver.accept(DataChannelMessage::Binary(second), start).unwrap();
         assert_eq!(
             receiver.accept(DataChannelMessage::Text("mark 1500".into()), start),
