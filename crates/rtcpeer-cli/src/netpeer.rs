@@ -275,7 +275,15 @@ async fn connect_and_serve(
                 }
             },
             line = lines.next_line(SdpType::Offer) => {
-                let Ok(line) = line else { break };
+                let line = match line {
+                    Ok(line) => line,
+                    Err(signaling::SignalingError::Ended(_)) => break,
+                    // A line too long or not UTF-8: say so rather than quit as if asked to.
+                    Err(error) => {
+                        emit(start, json!({"event": "error", "what": error.to_string()}));
+                        return Err(error.into());
+                    }
+                };
                 if line.trim_start().starts_with('{') {
                     match serde_json::from_str::<SessionDescriptionInit>(&line) {
                         Ok(description) => {
