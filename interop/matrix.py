@@ -18,7 +18,7 @@ and ``media-play`` cells (VP8 and H.264) are run by ``peers/aiortc_media.py``; t
 ``simulcast-receive`` cells (VP8, H.264; Chromium sends three rid layers to ``serve --record``)
 are run by ``simulcast_check.mjs``.
 
-The ``perfect-negotiation`` cells (Chromium, rtcpeer impolite and polite) run the W3C perfect-negotiation
+The ``perfect-negotiation`` cells (Chromium and Firefox ESR, rtcpeer impolite and polite) run the W3C perfect-negotiation
 pattern on both sides while both change the connection at once, round after round, through ``pair.py
 --relay all``; the offerer column is the impolite peer.
 

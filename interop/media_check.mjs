@@ -17,15 +17,10 @@
 //            back: inbound video framesDecoded >= 30 and still growing.
 // --codec puts the codec first with setCodecPreferences (and picks the played file's codec).
 // The last stderr line is `PASS …` or `FAIL <why>`; exit 0 on pass. Run inside ns.sh.
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { launchBrowser } from './peers/launch.mjs';
-
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.dirname(HERE);
+import { FAKE_MEDIA, fail, openPage, run, sleep, startCheck, startServer, waitConnected } from './lib/serve.mjs';
 
 function usage(msg) {
   process.stderr.write(
@@ -57,58 +52,10 @@ function parseArgs(argv) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
-const tag = `[media-${opts.mode} ${opts.browser} ${opts.codec}]`;
-const t0 = Date.now();
-const elapsed = () => ((Date.now() - t0) / 1000).toFixed(2);
-const log = (msg) => process.stderr.write(`${tag} +${elapsed()}s ${msg}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-class CheckError extends Error {}
-const fail = (msg) => {
-  throw new CheckError(msg);
-};
-
-// ------------------------------------------------------------------ finish --
-let browser = null;
-let server = null;
-let finishing = false;
-const serverLines = [];
-let workDir = null;
-async function finish(code, message) {
-  if (finishing) return;
-  finishing = true;
-  const killer = setTimeout(() => {
-    log(code === 0 ? `PASS ${message}` : `FAIL ${message}`);
-    process.exit(code);
-  }, 5000);
-  try {
-    if (browser) await browser.close();
-  } catch (e) {
-    log(`closing the browser: ${e.message}`);
-  }
-  if (server && server.exitCode === null) server.kill('SIGTERM');
-  if (workDir && !opts.out) fs.rmSync(workDir, { recursive: true, force: true });
-  clearTimeout(killer);
-  log(code === 0 ? `PASS ${message}` : `FAIL ${message}`);
-  process.exit(code);
-}
-for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => finish(128 + os.constants.signals[sig], `got ${sig}`));
-let step = 'starting';
-const timer = setTimeout(() => finish(3, `timed out after ${opts.timeout} s while ${step}`), opts.timeout * 1000);
-timer.unref();
-const doing = (what) => {
-  step = what;
-  log(what);
-};
+const check = startCheck(`[media-${opts.mode} ${opts.browser} ${opts.codec}]`, opts.timeout);
+const { log, doing } = check;
 
 // ----------------------------------------------------------------- helpers --
-function run(program, args) {
-  const r = spawnSync(program, args, { encoding: 'utf8' });
-  if (r.error) fail(`${program}: ${r.error.message}`);
-  if (r.status !== 0) fail(`${program} ${args.join(' ')} exited ${r.status}: ${r.stderr.trim().split('\n').pop()}`);
-  return r.stdout;
-}
-
 /** Encodes the files `--play` sends: a test pattern (keyframe every second) and a tone. */
 function makeMedia(dir) {
   const video = path.join(dir, opts.codec === 'vp8' ? 'video.ivf' : 'video.h264');
@@ -133,42 +80,6 @@ function probe(file) {
   const stream = (json.streams || [])[0] || {};
   const duration = Number(stream.duration ?? json.format?.duration ?? 0);
   return { codec: stream.codec_name, frames: Number(stream.nb_read_frames || 0), duration };
-}
-
-/** Starts `rtcpeer serve` with `extra` arguments; resolves to its `http://ADDR` base. */
-function startServer(extra) {
-  const bin = process.env.RTCPEER_BIN || path.join(REPO, 'target', 'release', 'rtcpeer');
-  const env = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info,sctp_proto=off', NO_COLOR: '1' };
-  const args = ['serve', '--listen', '127.0.0.1:0', ...extra];
-  log(`starting ${bin} ${args.join(' ')}`);
-  server = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let found = false;
-    const watch = (stream) => {
-      let rest = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk) => {
-        const parts = (rest + chunk).split('\n');
-        rest = parts.pop();
-        for (const line of parts) {
-          log(`[rtcpeer] ${line}`);
-          serverLines.push(line);
-          const m = !found && /listening on (http:\/\/\S+)/.exec(line);
-          if (m) {
-            found = true;
-            resolve(m[1].replace(/\/$/, ''));
-          }
-        }
-      });
-    };
-    watch(server.stdout);
-    watch(server.stderr);
-    server.on('error', (e) => reject(new CheckError(`could not start ${bin}: ${e.message}`)));
-    server.on('exit', (code, sig) => {
-      if (!found) reject(new CheckError(`rtcpeer serve exited (${sig || code}) before printing its address`));
-      else if (!finishing) finish(1, `rtcpeer serve exited (${sig || code}) during the check`);
-    });
-  });
 }
 
 // --------------------------------------------------------- in the browser --
@@ -262,18 +173,6 @@ async function rtpStats() {
 }
 
 // ------------------------------------------------------------------ checks --
-async function waitConnected(page) {
-  doing('waiting for connected');
-  const until = Date.now() + 15000;
-  for (;;) {
-    const state = await page.evaluate(() => window.m.pc.connectionState);
-    if (state === 'connected') return;
-    if (state === 'failed' || state === 'closed') fail(`the connection is ${state}`);
-    if (Date.now() > until) fail(`the connection is ${state} after 15 s`);
-    await sleep(100);
-  }
-}
-
 async function deleteSession(page) {
   doing('DELETE the session');
   const status = await page.evaluate(async () => (await fetch(window.m.resource, { method: 'DELETE' })).status);
@@ -287,12 +186,12 @@ function checkCodecs(stats, direction) {
     fail(`${direction}bound video codec is ${used.join(', ') || 'unknown'}, expected ${expectedCodec()}`);
 }
 
-async function checkRecord(page, recDir) {
+async function checkRecord(page, recDir, serverLines) {
   doing('connecting with camera and microphone');
   const c = await page.evaluate(connect, { send: 'only', codec: opts.codec });
   if (c.error) fail(c.error);
   log(`201, Location ${c.location}, answer's first video codec ${c.answerVideoCodec}`);
-  await waitConnected(page);
+  await waitConnected(check, page);
   doing('sending for 4.5 s');
   await sleep(4500);
   const stats = await page.evaluate(rtpStats);
@@ -301,8 +200,9 @@ async function checkRecord(page, recDir) {
   await deleteSession(page);
   doing('waiting for both recordings to be finished');
   const until = Date.now() + 10000;
-  while (serverLines.filter((l) => l.includes('recording finished')).length < 2) {
-    if (Date.now() > until) fail(`${serverLines.filter((l) => l.includes('recording finished')).length} of 2 recordings finished 10 s after DELETE`);
+  const finished = () => serverLines.filter((l) => l.includes('recording finished')).length;
+  while (finished() < 2) {
+    if (Date.now() > until) fail(`${finished()} of 2 recordings finished 10 s after DELETE`);
     await sleep(100);
   }
   const files = fs.readdirSync(recDir).sort();
@@ -322,7 +222,7 @@ async function checkPlay(page) {
   const c = await page.evaluate(connect, { send: null, codec: opts.codec });
   if (c.error) fail(c.error);
   log(`201, answer's first video codec ${c.answerVideoCodec}`);
-  await waitConnected(page);
+  await waitConnected(check, page);
   doing('waiting for 60 decoded video frames');
   const until = Date.now() + 12000;
   let stats;
@@ -346,7 +246,7 @@ async function checkReflect(page) {
   const c = await page.evaluate(connect, { send: 'recv', codec: opts.codec });
   if (c.error) fail(c.error);
   log(`201, answer's first video codec ${c.answerVideoCodec}`);
-  await waitConnected(page);
+  await waitConnected(check, page);
   doing('waiting for 30 decoded reflected frames');
   const until = Date.now() + 12000;
   let stats;
@@ -365,8 +265,9 @@ async function checkReflect(page) {
 }
 
 // -------------------------------------------------------------------- main --
-try {
-  workDir = opts.out ? path.resolve(opts.out) : fs.mkdtempSync(path.join(os.tmpdir(), 'media-check-'));
+await check.run(async () => {
+  const workDir = opts.out ? path.resolve(opts.out) : fs.mkdtempSync(path.join(os.tmpdir(), 'media-check-'));
+  if (!opts.out) check.atFinish(() => fs.rmSync(workDir, { recursive: true, force: true }));
   fs.mkdirSync(workDir, { recursive: true });
   let extra;
   const recDir = path.join(workDir, 'recorded');
@@ -381,25 +282,11 @@ try {
     extra = ['--reflect'];
   }
   doing('starting rtcpeer serve');
-  const base = await startServer(extra);
-  doing(`starting ${opts.browser}`);
-  browser = await launchBrowser(
-    opts.browser,
-    opts.mdns,
-    { 'media.navigator.streams.fake': true, 'media.navigator.permission.disabled': true },
-    ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
-  );
-  const page = await browser.newPage();
-  page.on('console', (msg) => log(`console.${msg.type()}: ${msg.text()}`));
-  page.on('pageerror', (e) => finish(1, `page error: ${e.message}`));
+  const { base, lines } = await startServer(check, extra);
+  const page = await openPage(check, opts.browser, opts.mdns, FAKE_MEDIA);
   doing(`opening ${base}/`);
   await page.goto(`${base}/`);
-  let summary;
-  if (opts.mode === 'record') summary = await checkRecord(page, recDir);
-  else if (opts.mode === 'play') summary = await checkPlay(page);
-  else summary = await checkReflect(page);
-  await finish(0, summary);
-} catch (e) {
-  const why = e instanceof CheckError ? e.message : `${step}: ${e.message.split('\n')[0]}`;
-  await finish(1, why);
-}
+  if (opts.mode === 'record') return checkRecord(page, recDir, lines);
+  if (opts.mode === 'play') return checkPlay(page);
+  return checkReflect(page);
+});

@@ -93,47 +93,11 @@ class Side:
                 pass
 
 
-async def relay_line(src: Side, dst: Side, want: str) -> None:
-    """Pass the one signaling line of type `want` from src's stdout to dst's stdin.
-
-    After that, src's stdout must stay silent: anything more is a protocol error."""
-    assert src.proc and src.proc.stdout and dst.proc and dst.proc.stdin
-    passed = False
-    while True:
-        try:
-            raw = await src.proc.stdout.readline()
-        except ValueError:
-            src.protocol_error = f"stdout line longer than {MAX_LINE} bytes"
-            src.kill()
-            return
-        if not raw:
-            if not passed and not src.stopped:
-                src.protocol_error = src.protocol_error or f"exited without writing its {want} line"
-            return
-        text = raw.decode("utf-8", "replace").strip()
-        if not text:
-            continue
-        try:
-            msg = json.loads(text)
-        except json.JSONDecodeError:
-            src.protocol_error = f"stdout line is not JSON: {text[:80]!r}"
-            src.kill()
-            return
-        if passed or not isinstance(msg, dict) or msg.get("type") != want or not isinstance(msg.get("sdp"), str):
-            src.protocol_error = f"unexpected stdout line (wanted one {want} line): {text[:80]!r}"
-            src.kill()
-            return
-        passed = True
-        dst.proc.stdin.write(raw if raw.endswith(b"\n") else raw + b"\n")
-        await dst.proc.stdin.drain()
-
-
-async def relay_all(src: Side, dst: Side) -> None:
-    """Pass every line of src's stdout to dst's stdin (``--relay all``): each must be a JSON object.
-
-    The perfect-negotiation cells signal both ways all along (descriptions, candidates and the
-    harness's own round/bye/ack lines), so no line has a fixed place."""
-    assert src.proc and src.proc.stdout and dst.proc and dst.proc.stdin
+async def stdout_objects(src: Side):
+    """Yield ``(raw, msg)`` for each non-blank line of src's stdout until it ends; ``msg`` is the line
+    parsed as a JSON object. A line too long or not a JSON object is a protocol error: src is killed
+    and nothing more is yielded."""
+    assert src.proc and src.proc.stdout
     while True:
         try:
             raw = await src.proc.stdout.readline()
@@ -154,11 +118,46 @@ async def relay_all(src: Side, dst: Side) -> None:
             src.protocol_error = f"stdout line is not a JSON object: {text[:80]!r}"
             src.kill()
             return
-        try:
-            dst.proc.stdin.write(raw if raw.endswith(b"\n") else raw + b"\n")
-            await dst.proc.stdin.drain()
-        except (BrokenPipeError, ConnectionResetError):
-            return  # the other side has ended; its exit code tells why
+        yield raw, msg
+
+
+async def forward(raw: bytes, dst: Side) -> bool:
+    """Write one line to dst's stdin; False once dst has ended (its exit code tells why)."""
+    assert dst.proc and dst.proc.stdin
+    try:
+        dst.proc.stdin.write(raw if raw.endswith(b"\n") else raw + b"\n")
+        await dst.proc.stdin.drain()
+    except (BrokenPipeError, ConnectionResetError):
+        return False
+    return True
+
+
+async def relay_line(src: Side, dst: Side, want: str) -> None:
+    """Pass the one signaling line of type `want` from src's stdout to dst's stdin.
+
+    After that, src's stdout must stay silent: anything more is a protocol error."""
+    passed = False
+    async for raw, msg in stdout_objects(src):
+        if passed or msg.get("type") != want or not isinstance(msg.get("sdp"), str):
+            text = raw.decode("utf-8", "replace").strip()
+            src.protocol_error = f"unexpected stdout line (wanted one {want} line): {text[:80]!r}"
+            src.kill()
+            return
+        passed = True
+        if not await forward(raw, dst):
+            return
+    if not passed and not src.stopped:
+        src.protocol_error = src.protocol_error or f"exited without writing its {want} line"
+
+
+async def relay_all(src: Side, dst: Side) -> None:
+    """Pass every line of src's stdout to dst's stdin (``--relay all``): each must be a JSON object.
+
+    The perfect-negotiation cells signal both ways all along (descriptions, candidates and the
+    harness's own round/bye/ack lines), so no line has a fixed place."""
+    async for raw, _ in stdout_objects(src):
+        if not await forward(raw, dst):
+            return
 
 
 async def run(args: argparse.Namespace) -> dict:

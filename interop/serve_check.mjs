@@ -16,15 +16,9 @@
 //         the channel to close and the connection to leave `connected`.
 // The last stderr line is `PASS …` or `FAIL <why>`; exit 0 on pass, non-zero otherwise.
 // Run it inside ns.sh like every interop cell. See interop/README.md.
-import { spawn } from 'node:child_process';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { launchBrowser } from './peers/launch.mjs';
-
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.dirname(HERE);
+import { fail, openPage, sleep, startCheck, startServer } from './lib/serve.mjs';
 
 function usage(msg) {
   process.stderr.write(
@@ -56,83 +50,8 @@ function parseArgs(argv) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
-const tag = `[serve-${opts.mode} ${opts.browser} mdns-${opts.mdns}]`;
-const t0 = Date.now();
-const elapsed = () => ((Date.now() - t0) / 1000).toFixed(2);
-const log = (msg) => process.stderr.write(`${tag} +${elapsed()}s ${msg}\n`);
-
-/** A failed check: its message becomes the `FAIL` line. */
-class CheckError extends Error {}
-const fail = (msg) => {
-  throw new CheckError(msg);
-};
-
-// ------------------------------------------------------------------ finish --
-let browser = null;
-let server = null; // the rtcpeer serve child process
-let blank = null; // the node HTTP server of the whip mode's blank page
-let finishing = false;
-async function finish(code, message) {
-  if (finishing) return;
-  finishing = true;
-  const killer = setTimeout(() => {
-    log(code === 0 ? `PASS ${message}` : `FAIL ${message}`);
-    process.exit(code);
-  }, 5000);
-  try {
-    if (browser) await browser.close();
-  } catch (e) {
-    log(`closing the browser: ${e.message}`);
-  }
-  if (blank) blank.close();
-  if (server && server.exitCode === null) server.kill('SIGTERM');
-  clearTimeout(killer);
-  // Last, so that it is the last stderr line.
-  log(code === 0 ? `PASS ${message}` : `FAIL ${message}`);
-  process.exit(code);
-}
-for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => finish(128 + os.constants.signals[sig], `got ${sig}`));
-let step = 'starting';
-const timer = setTimeout(() => finish(3, `timed out after ${opts.timeout} s while ${step}`), opts.timeout * 1000);
-timer.unref();
-const doing = (what) => {
-  step = what;
-  log(what);
-};
-
-// ------------------------------------------------------------ rtcpeer serve --
-/** Starts `rtcpeer serve` on a free loopback port; resolves to its `http://ADDR` base. */
-function startServer() {
-  const bin = process.env.RTCPEER_BIN || path.join(REPO, 'target', 'release', 'rtcpeer');
-  const env = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info,sctp_proto=off', NO_COLOR: '1' };
-  server = spawn(bin, ['serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let found = false;
-    const watch = (stream) => {
-      let rest = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk) => {
-        const parts = (rest + chunk).split('\n');
-        rest = parts.pop();
-        for (const line of parts) {
-          log(`[rtcpeer] ${line}`);
-          const m = !found && /listening on (http:\/\/\S+)/.exec(line);
-          if (m) {
-            found = true;
-            resolve(m[1].replace(/\/$/, ''));
-          }
-        }
-      });
-    };
-    watch(server.stdout);
-    watch(server.stderr);
-    server.on('error', (e) => reject(new CheckError(`could not start ${bin}: ${e.message}`)));
-    server.on('exit', (code, sig) => {
-      if (!found) reject(new CheckError(`rtcpeer serve exited (${sig || code}) before printing its address`));
-      else if (!finishing) finish(1, `rtcpeer serve exited (${sig || code}) during the check`);
-    });
-  });
-}
+const check = startCheck(`[serve-${opts.mode} ${opts.browser} mdns-${opts.mdns}]`, opts.timeout);
+const { log, doing } = check;
 
 // ----------------------------------------------------------------- browser --
 /** Evaluates `fn(arg)` in the page every 100 ms until it returns a truthy value; fails after `ms`. */
@@ -142,7 +61,7 @@ async function waitFor(page, what, ms, fn, arg) {
     const value = await page.evaluate(fn, arg);
     if (value) return value;
     if (Date.now() > until) fail(`${what} not seen within ${ms / 1000} s`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 
@@ -167,7 +86,7 @@ async function checkPage(page, base) {
       fail(`the page shows connection ${conn}${errors.length ? `: ${errors.join('; ')}` : ''}`);
     }
     if (Date.now() > until) fail(`the page shows connection ${conn}, chat ${chat} after 15 s`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   log(`page shows ICE ${await state('ice')}, connection connected, chat open`);
 
@@ -253,7 +172,7 @@ async function checkPage(page, base) {
 // -------------------------------------------------------------- whip mode --
 /** Serves one blank page on 127.0.0.1 (another origin than the server's); resolves to its URL. */
 function startBlankPage() {
-  blank = http.createServer((req, res) => {
+  const blank = http.createServer((req, res) => {
     if (req.url === '/favicon.ico') res.writeHead(204).end();
     else if (req.url === '/') {
       res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'no-store' });
@@ -261,6 +180,7 @@ function startBlankPage() {
     } else res.writeHead(404).end();
   });
   blank.keepAliveTimeout = 0;
+  check.atFinish(() => blank.close());
   return new Promise((r) => blank.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${blank.address().port}/`)));
 }
 
@@ -381,7 +301,7 @@ async function checkWhip(page, base) {
   await waitFor(page, 'channel chat closed after DELETE', 10000, () => window.whip.closed);
   const closedAfter = ((Date.now() - deleted) / 1000).toFixed(1);
   // Within --leave-wait, but no longer than the overall timeout leaves (the channel has closed: that passes).
-  const leaveWait = Math.max(1, Math.min(opts.leaveWait, opts.timeout - (Date.now() - t0) / 1000 - 3));
+  const leaveWait = Math.max(1, Math.min(opts.leaveWait, opts.timeout - (Date.now() - check.t0) / 1000 - 3));
   doing(`waiting up to ${leaveWait.toFixed(1)} s for the connection to leave connected`);
   const left = await page
     .evaluate(async (ms) => {
@@ -403,18 +323,10 @@ async function checkWhip(page, base) {
 }
 
 // -------------------------------------------------------------------- main --
-try {
+await check.run(async () => {
   doing('starting rtcpeer serve');
-  const base = await startServer();
+  const { base } = await startServer(check);
   log(`rtcpeer serves ${base}`);
-  doing(`starting ${opts.browser}`);
-  browser = await launchBrowser(opts.browser, opts.mdns);
-  const page = await browser.newPage();
-  page.on('console', (m) => log(`console.${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => finish(1, `page error: ${e.message}`));
-  const summary = opts.mode === 'page' ? await checkPage(page, base) : await checkWhip(page, base);
-  await finish(0, summary);
-} catch (e) {
-  const why = e instanceof CheckError ? e.message : `${step}: ${e.message.split('\n')[0]}`;
-  await finish(1, why);
-}
+  const page = await openPage(check, opts.browser, opts.mdns);
+  return opts.mode === 'page' ? checkPage(page, base) : checkWhip(page, base);
+});

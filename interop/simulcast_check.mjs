@@ -14,15 +14,10 @@
 // ffprobe decodes >= 30 frames, and the three files' frame sizes must differ (largest for f).
 // The browser's outbound-rtp stats per rid and its bandwidth estimate are logged.
 // The last stderr line is `PASS …` or `FAIL <why>`; exit 0 on pass. Run inside ns.sh.
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { launchBrowser } from './peers/launch.mjs';
-
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.dirname(HERE);
+import { FAKE_MEDIA, fail, openPage, run, sleep, startCheck, startServer, waitConnected } from './lib/serve.mjs';
 
 function usage(msg) {
   process.stderr.write(
@@ -55,58 +50,10 @@ function parseArgs(argv) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
-const tag = `[simulcast-${opts.mode} ${opts.browser} ${opts.codec}]`;
-const t0 = Date.now();
-const elapsed = () => ((Date.now() - t0) / 1000).toFixed(2);
-const log = (msg) => process.stderr.write(`${tag} +${elapsed()}s ${msg}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-class CheckError extends Error {}
-const fail = (msg) => {
-  throw new CheckError(msg);
-};
-
-// ------------------------------------------------------------------ finish --
-let browser = null;
-let server = null;
-let finishing = false;
-const serverLines = [];
-let workDir = null;
-async function finish(code, message) {
-  if (finishing) return;
-  finishing = true;
-  const killer = setTimeout(() => {
-    log(code === 0 ? `PASS ${message}` : `FAIL ${message}`);
-    process.exit(code);
-  }, 5000);
-  try {
-    if (browser) await browser.close();
-  } catch (e) {
-    log(`closing the browser: ${e.message}`);
-  }
-  if (server && server.exitCode === null) server.kill('SIGTERM');
-  if (workDir && !opts.out) fs.rmSync(workDir, { recursive: true, force: true });
-  clearTimeout(killer);
-  log(code === 0 ? `PASS ${message}` : `FAIL ${message}`);
-  process.exit(code);
-}
-for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(sig, () => finish(128 + os.constants.signals[sig], `got ${sig}`));
-let step = 'starting';
-const timer = setTimeout(() => finish(3, `timed out after ${opts.timeout} s while ${step}`), opts.timeout * 1000);
-timer.unref();
-const doing = (what) => {
-  step = what;
-  log(what);
-};
+const check = startCheck(`[simulcast-${opts.mode} ${opts.browser} ${opts.codec}]`, opts.timeout);
+const { log, doing } = check;
 
 // ----------------------------------------------------------------- helpers --
-function run(program, args) {
-  const r = spawnSync(program, args, { encoding: 'utf8' });
-  if (r.error) fail(`${program}: ${r.error.message}`);
-  if (r.status !== 0) fail(`${program} ${args.join(' ')} exited ${r.status}: ${r.stderr.trim().split('\n').pop()}`);
-  return r.stdout;
-}
-
 /** ffprobe's decoded-frame count and the sizes of the decoded frames of the file's first stream. */
 function probe(file) {
   const out = run('ffprobe', [
@@ -122,42 +69,6 @@ function probe(file) {
   // The size most frames have (the encoder may adapt a layer's size for a moment).
   const main = [...sizes.entries()].sort((x, y) => y[1] - x[1])[0];
   return { codec: stream.codec_name, frames: (json.frames || []).length, size: main ? main[0] : 'none', sizes: Object.fromEntries(sizes) };
-}
-
-/** Starts `rtcpeer serve` with `extra` arguments; resolves to its `http://ADDR` base. */
-function startServer(extra) {
-  const bin = process.env.RTCPEER_BIN || path.join(REPO, 'target', 'release', 'rtcpeer');
-  const env = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info,sctp_proto=off', NO_COLOR: '1' };
-  const args = ['serve', '--listen', '127.0.0.1:0', ...extra];
-  log(`starting ${bin} ${args.join(' ')}`);
-  server = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let found = false;
-    const watch = (stream) => {
-      let rest = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk) => {
-        const parts = (rest + chunk).split('\n');
-        rest = parts.pop();
-        for (const line of parts) {
-          log(`[rtcpeer] ${line}`);
-          serverLines.push(line);
-          const m = !found && /listening on (http:\/\/\S+)/.exec(line);
-          if (m) {
-            found = true;
-            resolve(m[1].replace(/\/$/, ''));
-          }
-        }
-      });
-    };
-    watch(server.stdout);
-    watch(server.stderr);
-    server.on('error', (e) => reject(new CheckError(`could not start ${bin}: ${e.message}`)));
-    server.on('exit', (code, sig) => {
-      if (!found) reject(new CheckError(`rtcpeer serve exited (${sig || code}) before printing its address`));
-      else if (!finishing) finish(1, `rtcpeer serve exited (${sig || code}) during the check`);
-    });
-  });
 }
 
 // --------------------------------------------------------- in the browser --
@@ -226,21 +137,9 @@ async function layerStats() {
 }
 
 // ------------------------------------------------------------------ checks --
-async function waitConnected(page) {
-  doing('waiting for connected');
-  const until = Date.now() + 15000;
-  for (;;) {
-    const state = await page.evaluate(() => window.m.pc.connectionState);
-    if (state === 'connected') return;
-    if (state === 'failed' || state === 'closed') fail(`the connection is ${state}`);
-    if (Date.now() > until) fail(`the connection is ${state} after 15 s`);
-    await sleep(100);
-  }
-}
-
 const RIDS = ['q', 'h', 'f'];
 
-async function checkReceive(page, recDir) {
+async function checkReceive(page, recDir, serverLines) {
   doing('connecting with three simulcast layers');
   const c = await page.evaluate(connect, { codec: opts.codec, rids: RIDS });
   if (c.error) fail(c.error);
@@ -249,7 +148,7 @@ async function checkReceive(page, recDir) {
   log(`answer: ${c.answerVideo.join(' | ')}`);
   for (const rid of RIDS) if (!c.answerVideo.includes(`a=rid:${rid} recv`)) fail(`the answer has no a=rid:${rid} recv`);
   if (!c.answerVideo.includes(`a=simulcast:recv ${RIDS.join(';')}`)) fail('the answer has no a=simulcast:recv q;h;f');
-  await waitConnected(page);
+  await waitConnected(check, page);
   doing(`sending for ${opts.seconds} s`);
   for (let s = 0; s < opts.seconds; s += 2) {
     await sleep(2000);
@@ -286,23 +185,16 @@ async function checkReceive(page, recDir) {
 }
 
 // -------------------------------------------------------------------- main --
-try {
-  workDir = opts.out ? path.resolve(opts.out) : fs.mkdtempSync(path.join(os.tmpdir(), 'simulcast-check-'));
+await check.run(async () => {
+  const workDir = opts.out ? path.resolve(opts.out) : fs.mkdtempSync(path.join(os.tmpdir(), 'simulcast-check-'));
+  if (!opts.out) check.atFinish(() => fs.rmSync(workDir, { recursive: true, force: true }));
   fs.mkdirSync(workDir, { recursive: true });
   const recDir = path.join(workDir, 'recorded');
   fs.rmSync(recDir, { recursive: true, force: true });
   doing('starting rtcpeer serve');
-  const base = await startServer(['--record', recDir]);
-  doing(`starting ${opts.browser}`);
-  browser = await launchBrowser(opts.browser, opts.mdns, {}, ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
-  const page = await browser.newPage();
-  page.on('console', (msg) => log(`console.${msg.type()}: ${msg.text()}`));
-  page.on('pageerror', (e) => finish(1, `page error: ${e.message}`));
+  const { base, lines } = await startServer(check, ['--record', recDir]);
+  const page = await openPage(check, opts.browser, opts.mdns, FAKE_MEDIA);
   doing(`opening ${base}/`);
   await page.goto(`${base}/`);
-  const summary = await checkReceive(page, recDir);
-  await finish(0, summary);
-} catch (e) {
-  const why = e instanceof CheckError ? e.message : `${step}: ${e.message.split('\n')[0]}`;
-  await finish(1, why);
-}
+  return checkReceive(page, recDir, lines);
+});

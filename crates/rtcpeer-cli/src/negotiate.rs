@@ -22,21 +22,20 @@
 mod negotiator;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, Read, Write};
+use std::io::Write;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use rtcpeer::{
     DataChannelEvent, DataChannelInit, DataChannelMessage, DataChannelState, MediaType, PeerConnectionEvent,
-    RTCConfiguration, RTCDataChannel, RTCPeerConnection, SignalingState, TransceiverInit,
+    RTCConfiguration, RTCDataChannel, RTCPeerConnection, SdpType, SignalingState, TransceiverInit,
 };
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use self::negotiator::{Negotiator, Politeness, Signal, Step};
+use crate::pair::signaling::{LineReader, SignalingError};
 
-/// The longest signaling line accepted.
-const MAX_LINE: usize = 1024 * 1024;
 /// How long to wait after a round has settled before starting the next.
 const ROUND_PAUSE: Duration = Duration::from_millis(200);
 
@@ -478,32 +477,24 @@ fn write_stdout(mut values: mpsc::UnboundedReceiver<Value>) {
     });
 }
 
-/// Reads stdin lines on a thread: the pattern's signals go to `signals`, the harness's lines to `controls`.
+/// Reads stdin lines (on the signaling's reader thread): the pattern's signals go to `signals`, the
+/// harness's lines to `controls`.
 fn read_stdin(signals: mpsc::Sender<Signal>, controls: mpsc::UnboundedSender<Result<Control, String>>) {
-    std::thread::spawn(move || {
-        let stdin = std::io::stdin();
-        let mut input = stdin.lock();
-        let mut line = String::new();
+    let mut lines = LineReader::stdin();
+    tokio::spawn(async move {
         loop {
-            line.clear();
-            match (&mut input).take(MAX_LINE as u64 + 1).read_line(&mut line) {
-                Ok(0) => return,
-                Ok(n) if n > MAX_LINE => {
-                    let _ = controls.send(Err(format!("a stdin line is longer than {MAX_LINE} bytes")));
-                    return;
-                }
-                Ok(_) => {}
+            // The type only names what an ended stdin was waiting for, and an end is no error here.
+            let line = match lines.next_line(SdpType::Offer).await {
+                Ok(line) => line,
+                Err(SignalingError::Ended(_)) => return,
                 Err(e) => {
-                    let _ = controls.send(Err(format!("cannot read stdin: {e}")));
+                    let _ = controls.send(Err(e.to_string()));
                     return;
                 }
-            }
-            if line.trim().is_empty() {
-                continue;
-            }
+            };
             match parse_line(&line) {
                 Ok(Ok(signal)) => {
-                    if signals.blocking_send(signal).is_err() {
+                    if signals.send(signal).await.is_err() {
                         return;
                     }
                 }

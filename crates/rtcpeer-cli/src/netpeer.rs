@@ -39,7 +39,7 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::messages::Generator;
 use crate::pair::signaling::{self, LineReader};
-use crate::pair::{local_description_when_gathered, PairError};
+use crate::pair::{local_description_when_gathered, step as call, PairError};
 
 /// The label of the channel the offerer opens.
 pub const CHANNEL: &str = "bulk";
@@ -73,15 +73,17 @@ pub struct NetpeerOptions {
     pub ice_timing: IceTiming,
 }
 
-/// The byte at `position` of the deterministic stream.
-pub fn stream_byte(position: u64) -> u8 {
-    let word = Generator::new(position / 8).next();
-    (word >> ((position % 8) * 8)) as u8
+/// The deterministic stream from `position` on: word `w` (bytes `8w..8w+8`, little endian) is
+/// the first output of `Generator::new(w)`, made once for its eight bytes.
+fn stream_from(position: u64) -> impl Iterator<Item = u8> {
+    (position / 8..)
+        .flat_map(|word| Generator::new(word).next().to_le_bytes())
+        .skip((position % 8) as usize)
 }
 
 /// `len` bytes of the stream from `position` on.
 pub fn stream_bytes(position: u64, len: usize) -> Vec<u8> {
-    (position..position + len as u64).map(stream_byte).collect()
+    stream_from(position).take(len).collect()
 }
 
 /// Synthetic VP8 frame `number`: the VP8 key-frame bit, the number (8 bytes, little endian), then
@@ -151,10 +153,6 @@ fn emit(start: Instant, mut event: serde_json::Value) {
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{event}");
     let _ = stdout.flush();
-}
-
-fn call(step: &'static str) -> impl FnOnce(rtcpeer::RtcError) -> PairError {
-    move |error| PairError::Call { step, error }
 }
 
 /// Runs the peer until `quit`, the end of stdin, or a broken stream.
@@ -277,7 +275,15 @@ async fn connect_and_serve(
                 }
             },
             line = lines.next_line(SdpType::Offer) => {
-                let Ok(line) = line else { break };
+                let line = match line {
+                    Ok(line) => line,
+                    Err(signaling::SignalingError::Ended(_)) => break,
+                    // A line too long or not UTF-8: say so rather than quit as if asked to.
+                    Err(error) => {
+                        emit(start, json!({"event": "error", "what": error.to_string()}));
+                        return Err(error.into());
+                    }
+                };
                 if line.trim_start().starts_with('{') {
                     match serde_json::from_str::<SessionDescriptionInit>(&line) {
                         Ok(description) => {
@@ -493,7 +499,11 @@ impl Receiver {
         match message {
             DataChannelMessage::Binary(bytes) => {
                 self.batch_start.get_or_insert_with(Instant::now);
-                if let Some(offset) = (0..bytes.len()).find(|&i| bytes[i] != stream_byte(self.position + i as u64)) {
+                if let Some(offset) = bytes
+                    .iter()
+                    .zip(stream_from(self.position))
+                    .position(|(got, want)| *got != want)
+                {
                     return Err(format!(
                         "byte {} of the stream differs (a message of {} B at position {})",
                         self.position + offset as u64,
@@ -545,6 +555,13 @@ mod tests {
         let second = stream_bytes(1000, 1000);
         assert_ne!(first, second);
         assert_eq!(stream_bytes(500, 10), first[500..510]);
+        // Byte p is byte p % 8 of the first output of the generator seeded with p / 8.
+        for p in [0u64, 7, 8, 501, 4093] {
+            assert_eq!(
+                stream_bytes(p, 1)[0],
+                (Generator::new(p / 8).next() >> (p % 8 * 8)) as u8
+            );
+        }
         let start = Instant::now();
         let mut receiver = Receiver::default();
         let error = receiver
@@ -552,7 +569,13 @@ mod tests {
             .unwrap_err();
         assert!(error.starts_with("byte "), "{error}");
         let mut receiver = Receiver::default();
-        receiver.accept(DataChannelMessage::Binary(first), start).unwrap();
+        // Messages need not end on a word of the stream.
+        receiver
+            .accept(DataChannelMessage::Binary(first[..3].to_vec()), start)
+            .unwrap();
+        receiver
+            .accept(DataChannelMessage::Binary(first[3..].to_vec()), start)
+            .unwrap();
         receiver.accept(DataChannelMessage::Binary(second), start).unwrap();
         assert_eq!(
             receiver.accept(DataChannelMessage::Text("mark 1500".into()), start),

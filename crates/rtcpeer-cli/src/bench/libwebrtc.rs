@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::peers::parse_fields;
+use super::peers::{run_for_fields, skip_all};
 use super::report::Comparison;
 
 /// The comparison key of this stack.
@@ -51,22 +51,14 @@ impl Libwebrtc {
 
     /// Runs `bench` with `args` and reads the number fields `fields` of its last output line.
     pub fn run_fields(&self, bench: &str, args: &[String], fields: &[&str]) -> Vec<Comparison> {
-        let skip_all = |why: String| fields.iter().map(|_| Comparison::Skipped(why.clone())).collect();
-        let script = match self {
-            Libwebrtc::Ready { script } => script,
-            Libwebrtc::Unavailable(why) => return skip_all(why.clone()),
-        };
-        let output = match Command::new("node").arg(script).arg(bench).args(args).output() {
-            Ok(output) => output,
-            Err(error) => return skip_all(format!("cannot run node: {error}")),
-        };
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let last = stderr.lines().last().unwrap_or("no message").trim().to_owned();
-            return skip_all(format!("libwebrtc {bench} failed: {last}"));
+        match self {
+            Libwebrtc::Ready { script } => run_for_fields(
+                Command::new("node").arg(script).arg(bench).args(args),
+                &format!("{NAME} {bench}"),
+                fields,
+            ),
+            Libwebrtc::Unavailable(why) => skip_all(fields, why),
         }
-        parse_fields(&String::from_utf8_lossy(&output.stdout), fields)
-            .unwrap_or_else(|why| skip_all(format!("libwebrtc {bench}: {why}")))
     }
 }
 

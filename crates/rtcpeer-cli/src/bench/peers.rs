@@ -55,32 +55,44 @@ impl Peers {
 
     /// Like [`run`](Self::run), reading several fields of the one output line.
     pub fn run_fields(&self, bench: &str, stack: &str, args: &[String], fields: &[&str]) -> Vec<Comparison> {
-        let skip_all = |why: String| fields.iter().map(|_| Comparison::Skipped(why.clone())).collect();
-        let binary = match self {
-            Peers::Built(binary) => binary,
-            Peers::Unavailable(why) => return skip_all(why.clone()),
-        };
-        let output = match Command::new(binary)
-            .arg(bench)
-            .args(["--stack", stack])
-            .args(args)
-            .output()
-        {
-            Ok(output) => output,
-            Err(error) => return skip_all(format!("cannot run {}: {error}", binary.display())),
-        };
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let last = stderr.lines().last().unwrap_or("no message").trim().to_owned();
-            return skip_all(format!("{stack} {bench} failed: {last}"));
+        match self {
+            Peers::Built(binary) => run_for_fields(
+                Command::new(binary).arg(bench).args(["--stack", stack]).args(args),
+                &format!("{stack} {bench}"),
+                fields,
+            ),
+            Peers::Unavailable(why) => skip_all(fields, why),
         }
-        parse_fields(&String::from_utf8_lossy(&output.stdout), fields)
-            .unwrap_or_else(|why| skip_all(format!("{stack} {bench}: {why}")))
     }
 }
 
+/// Every one of `fields` skipped for `why`.
+pub(super) fn skip_all(fields: &[&str], why: &str) -> Vec<Comparison> {
+    fields.iter().map(|_| Comparison::Skipped(why.to_owned())).collect()
+}
+
+/// Runs `command` and reads the number `fields` of the last line it prints; when it cannot run, fails
+/// or prints no such line, every field is skipped with the reason (`label`, the stack and the bench,
+/// names the run in it).
+pub(super) fn run_for_fields(command: &mut Command, label: &str, fields: &[&str]) -> Vec<Comparison> {
+    let output = match command.output() {
+        Ok(output) => output,
+        Err(error) => {
+            let program = Path::new(command.get_program()).display().to_string();
+            return skip_all(fields, &format!("cannot run {program}: {error}"));
+        }
+    };
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stderr.lines().last().unwrap_or("no message").trim();
+        return skip_all(fields, &format!("{label} failed: {last}"));
+    }
+    parse_fields(&String::from_utf8_lossy(&output.stdout), fields)
+        .unwrap_or_else(|why| skip_all(fields, &format!("{label}: {why}")))
+}
+
 /// Reads number `fields` from the last JSON line of `stdout`.
-pub(super) fn parse_fields(stdout: &str, fields: &[&str]) -> Result<Vec<Comparison>, String> {
+fn parse_fields(stdout: &str, fields: &[&str]) -> Result<Vec<Comparison>, String> {
     let line = stdout
         .lines()
         .rev()

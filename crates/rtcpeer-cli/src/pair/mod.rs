@@ -145,7 +145,8 @@ impl PairError {
     }
 }
 
-fn step(step: &'static str) -> impl FnOnce(RtcError) -> PairError {
+/// Names the API call `step` in the error it failed with.
+pub(crate) fn step(step: &'static str) -> impl FnOnce(RtcError) -> PairError {
     move |error| PairError::Call { step, error }
 }
 
