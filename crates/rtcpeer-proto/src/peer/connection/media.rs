@@ -1155,7 +1155,7 @@ impl PeerConnection {
             if let (true, Some(_), Some(rid), Some(ext)) = (built, &stream.rtx, &stream.rid, stream.repaired_rid_ext) {
                 self.media.restored.clear();
                 let plain = &self.media.plain;
-                if with_repaired_rid(plain, stream.mid_ext, &stream.mid, ext, rid, &mut self.media.restored).is_err() {
+                if with_repaired_rid(plain, stream.rid_ext, ext, rid, &mut self.media.restored).is_err() {
                     continue;
                 }
                 restored = true;
@@ -1289,12 +1289,12 @@ impl PeerConnection {
     }
 }
 
-/// Rewrites an RTX packet of a simulcast layer into `out` with the mid and repaired-rid
-/// extensions in place of the ones the original carried.
+/// Rewrites an RTX packet of a simulcast layer into `out` naming the layer it repairs: the rid
+/// extension (`rid_ext`) gives way to the repaired-rid one; the others (mid, abs-send-time, the
+/// transport-wide sequence number the retransmission is restamped with) are kept.
 fn with_repaired_rid(
     rtx: &[u8],
-    mid_ext: Option<u8>,
-    mid: &str,
+    rid_ext: Option<u8>,
     repaired_rid_ext: u8,
     rid: &str,
     out: &mut Vec<u8>,
@@ -1307,8 +1307,8 @@ fn with_repaired_rid(
         packet.ssrc,
     );
     builder.marker = packet.marker;
-    if let Some(ext) = mid_ext {
-        builder.extension(ext, mid.as_bytes());
+    for element in packet.extensions().filter(|e| Some(e.id) != rid_ext) {
+        builder.extension(element.id, element.data);
     }
     builder.extension(repaired_rid_ext, rid.as_bytes());
     builder.write(packet.payload, out)
@@ -1336,4 +1336,43 @@ pub(super) fn queue_transmit(
         destination,
         contents,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_layer_s_rtx_packet_names_the_layer_it_repairs_and_keeps_its_other_extensions() {
+        let mut builder = RtpBuilder::new(97, 5, 9000, 0x1234);
+        builder.marker = true;
+        builder
+            .extension(4, b"0")
+            .extension(10, b"h")
+            .extension(3, &[0x00, 0x07]);
+        let mut rtx = Vec::new();
+        builder.write(b"osn+payload", &mut rtx).unwrap();
+        let mut out = Vec::new();
+        with_repaired_rid(&rtx, Some(10), 11, "h", &mut out).unwrap();
+        let packet = RtpPacket::parse(&out).unwrap();
+        assert_eq!(packet.extension_data(10), None);
+        assert_eq!(packet.extension_data(11), Some(&b"h"[..]));
+        assert_eq!(packet.extension_data(4), Some(&b"0"[..]));
+        // The transport-wide sequence number stays, so the retransmission can be restamped.
+        let mut next = 40;
+        assert_eq!(super::super::congestion::restamp_twcc(&mut out, 3, &mut next), Some(40));
+        let packet = RtpPacket::parse(&out).unwrap();
+        assert_eq!(packet.extension_data(3), Some(&[0x00, 0x28][..]));
+        assert_eq!(
+            (
+                packet.payload_type,
+                packet.sequence_number,
+                packet.timestamp,
+                packet.ssrc,
+                packet.marker
+            ),
+            (97, 5, 9000, 0x1234, true)
+        );
+        assert_eq!(packet.payload, b"osn+payload");
+    }
 }
