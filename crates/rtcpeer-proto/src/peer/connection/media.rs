@@ -836,7 +836,8 @@ impl PeerConnection {
         let unmutes = t.track_fired && t.receiver_muted;
         let id = t.id;
         let sender_ssrc = t.ssrc;
-        let raw_rid = (deliver && !self.media.raw_receivers.is_empty()).then(|| stream.rid.clone());
+        // The rid is copied into a raw packet only for a transceiver that asked for them.
+        let raw_rid = (deliver && self.media.raw_receivers.contains(&id)).then(|| stream.rid.clone());
         if let Some(seq) = stream
             .twcc_ext
             .and_then(|ext| packet.extension_data(ext))

@@ -187,7 +187,8 @@ impl PeerConnection {
         Ok(())
     }
 
-    /// Raises [`PeerEvent::RtpPacket`] for a packet of a transceiver that asked for them.
+    /// Raises [`PeerEvent::RtpPacket`] for a packet of a transceiver that asked for them (the
+    /// caller checks `raw_receivers`, before it copies the stream's rid).
     pub(super) fn deliver_raw(
         &mut self,
         id: TransceiverId,
