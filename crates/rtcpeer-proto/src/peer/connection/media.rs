@@ -317,9 +317,6 @@ impl MediaEngine {
         index: usize,
         packet: &RtpPacket<'_>,
     ) -> Result<(), RtcError> {
-        if self.srtp.is_none() {
-            return Err(RtcError::InvalidState("the transport is not connected yet".into()));
-        }
         let Some(stream) = self.senders.get_mut(index) else {
             return Err(RtcError::InvalidState("the sender has no stream".into()));
         };
@@ -520,6 +517,16 @@ impl PeerConnection {
     /// senders: see [`write_frame_for_rid`](Self::write_frame_for_rid). A sender without an
     /// encoding of that rid skips the frame.
     pub fn write_track_frame_for_rid(&mut self, now: Instant, track_id: &str, rid: Option<&str>, frame: &MediaFrame) {
+        self.write_to_track(track_id, |pc, id| pc.write_frame_for_rid(now, id, rid, frame));
+    }
+
+    /// Calls `write` for every transceiver whose sender carries the track `track_id` (a runtime's
+    /// track fan-out); errors are logged, not returned.
+    pub(super) fn write_to_track(
+        &mut self,
+        track_id: &str,
+        mut write: impl FnMut(&mut Self, TransceiverId) -> Result<bool, RtcError>,
+    ) {
         for index in 0..self.transceivers.len() {
             let Some(id) = self
                 .transceivers
@@ -529,10 +536,47 @@ impl PeerConnection {
             else {
                 continue;
             };
-            if let Err(e) = self.write_frame_for_rid(now, id, rid, frame) {
-                trace!(error = %e, %id, "frame not sent");
+            if let Err(e) = write(self, id) {
+                trace!(error = %e, %id, "not sent");
             }
         }
+    }
+
+    /// Runs one write of the application's (a frame or a raw packet): refused once the connection
+    /// is closed, and counted in `frames_not_sent` when it fails.
+    pub(super) fn write_counted(
+        &mut self,
+        write: impl FnOnce(&mut Self) -> Result<bool, RtcError>,
+    ) -> Result<bool, RtcError> {
+        let result = if self.closed {
+            Err(super::closed_error())
+        } else {
+            write(self)
+        };
+        if result.is_err() {
+            self.media.counters.frames_not_sent += 1;
+        }
+        result
+    }
+
+    /// The send stream of the transceiver's encoding `rid`, with SRTP in place (see
+    /// [`send_stream`](Self::send_stream)): `None` when that encoding is not sent, `InvalidState`
+    /// before the transport is up.
+    pub(super) fn ready_send_stream(
+        &mut self,
+        now: Instant,
+        id: TransceiverId,
+        rid: Option<&str>,
+    ) -> Result<Option<usize>, RtcError> {
+        let Some(index) = self.send_stream(id, rid)? else {
+            trace!(%id, ?rid, "encoding not sent (inactive or not accepted)");
+            return Ok(None);
+        };
+        self.media.prepare_srtp(now);
+        if self.media.srtp.is_none() {
+            return Err(RtcError::InvalidState("the transport is not connected yet".into()));
+        }
+        Ok(Some(index))
     }
 
     /// Sends one encoded frame of the transceiver's track, on its first encoding (the only one
@@ -563,11 +607,7 @@ impl PeerConnection {
         rid: Option<&str>,
         frame: &MediaFrame,
     ) -> Result<bool, RtcError> {
-        let result = self.write_frame_inner(now, id, rid, frame);
-        if result.is_err() {
-            self.media.counters.frames_not_sent += 1;
-        }
-        result
+        self.write_counted(|pc| pc.write_frame_inner(now, id, rid, frame))
     }
 
     fn write_frame_inner(
@@ -577,17 +617,9 @@ impl PeerConnection {
         rid: Option<&str>,
         frame: &MediaFrame,
     ) -> Result<bool, RtcError> {
-        if self.closed {
-            return Err(super::closed_error());
-        }
-        let Some(index) = self.send_stream(id, rid)? else {
-            trace!(%id, ?rid, "encoding not sent (inactive or not accepted)");
+        let Some(index) = self.ready_send_stream(now, id, rid)? else {
             return Ok(false);
         };
-        self.media.prepare_srtp(now);
-        if self.media.srtp.is_none() {
-            return Err(RtcError::InvalidState("the transport is not connected yet".into()));
-        }
         let Some(stream) = self.media.senders.get_mut(index) else {
             return Err(RtcError::InvalidState(format!("{id} does not send")));
         };
