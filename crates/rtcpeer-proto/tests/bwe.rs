@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{Bottleneck, LinkConditions, Rng, Sim};
 use rtcpeer_proto::bwe::{BweConfig, SendSideBwe};
 use rtcpeer_proto::jsep::Codec;
-use rtcpeer_proto::peer::{MediaFrame, PeerConnectionState, PeerEvent, TrackInit, TransceiverId};
+use rtcpeer_proto::peer::{MediaFrame, PeerEvent, TrackInit, TransceiverId};
 use rtcpeer_proto::rtp::rtcp::{PacketStatus, TransportCc};
 use rtcpeer_proto::rtp::RtcpPacket;
 use rtcpeer_proto::stats::StatsKind;
@@ -41,13 +41,7 @@ fn connected_video(sim: &mut Sim) -> TransceiverId {
         })
         .expect("add_track");
     sim.negotiate();
-    assert!(
-        sim.run_until(Duration::from_secs(10), |s| {
-            s.a.pc.connection_state() == PeerConnectionState::Connected
-                && s.b.pc.connection_state() == PeerConnectionState::Connected
-        }),
-        "did not connect"
-    );
+    sim.connect();
     id
 }
 

@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use common::{LinkConditions, Sim};
 use rtcpeer_proto::jsep::Codec;
-use rtcpeer_proto::peer::{
-    MediaFrame, PeerConnectionState, PeerEvent, ReceivedFrame, ReceivedRtp, RtcError, TrackInit, TransceiverId,
-};
+use rtcpeer_proto::peer::{MediaFrame, PeerEvent, ReceivedFrame, ReceivedRtp, RtcError, TrackInit, TransceiverId};
 use rtcpeer_proto::rtp::RtpPacket;
 
 fn track(id: &str) -> TrackInit {
@@ -27,11 +25,6 @@ fn vp8_frame(index: usize, len: usize) -> Vec<u8> {
     let mut frame: Vec<u8> = (0..len).map(|i| (i * 31 + index * 7) as u8).collect();
     frame[0] = if index % 30 == 0 { 0x00 } else { 0x01 } | ((index as u8) << 1 & 0xFE);
     frame
-}
-
-fn connected(sim: &mut Sim) -> bool {
-    sim.a.pc.connection_state() == PeerConnectionState::Connected
-        && sim.b.pc.connection_state() == PeerConnectionState::Connected
 }
 
 /// The transceiver of the first `track` event among `events`.
@@ -87,20 +80,14 @@ impl Forwarder {
         leg1.negotiate();
         let b_in = track_transceiver(&leg1.b.take_events()).expect("b's track event");
         leg1.b.pc.set_receive_rtp(b_in, true).expect("raw RTP on b");
-        assert!(
-            leg1.run_until(Duration::from_secs(10), connected),
-            "A-B did not connect"
-        );
+        leg1.connect();
 
         let mut leg2 = Sim::new(seed + 1, leg2_link);
         let b_out = leg2.a.pc.add_track(track("forwarded")).expect("add on b");
         leg2.negotiate();
         let c_in = track_transceiver(&leg2.b.take_events()).expect("c's track event");
         leg2.b.pc.set_receive_rtp(c_in, true).expect("raw RTP on c");
-        assert!(
-            leg2.run_until(Duration::from_secs(10), connected),
-            "B-C did not connect"
-        );
+        leg2.connect();
         Forwarder {
             leg1,
             leg2,

@@ -12,7 +12,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rtcpeer_proto::net::{Receive, Transmit};
-use rtcpeer_proto::peer::{IceCandidateInit, PeerConfig, PeerConnection, PeerEvent, SessionDescriptionInit};
+use rtcpeer_proto::peer::{
+    IceCandidateInit, PeerConfig, PeerConnection, PeerConnectionState, PeerEvent, SessionDescriptionInit,
+};
 
 /// A small deterministic generator (xorshift64*).
 pub struct Rng(u64);
@@ -211,11 +213,26 @@ impl Sim {
 
     /// Offer from `a`, answer from `b`, applied on both sides.
     pub fn negotiate(&mut self) {
+        self.negotiate_edited(str::to_string, str::to_string);
+    }
+
+    /// [`negotiate`](Self::negotiate) with each description edited on its way: `b` receives
+    /// `edit_offer(offer)`, `a` receives `edit_answer(answer)`; each side keeps its own unedited
+    /// (a remote that strips or rewrites lines, say).
+    pub fn negotiate_edited(
+        &mut self,
+        edit_offer: impl FnOnce(&str) -> String,
+        edit_answer: impl FnOnce(&str) -> String,
+    ) {
         let offer = self.a.pc.create_offer().expect("create_offer");
         self.a
             .pc
             .set_local_description(self.now, Some(offer.clone()))
             .expect("a: set_local_description");
+        let offer = SessionDescriptionInit {
+            sdp: edit_offer(&offer.sdp),
+            ..offer
+        };
         self.b
             .pc
             .set_remote_description(self.now, offer)
@@ -225,10 +242,28 @@ impl Sim {
             .pc
             .set_local_description(self.now, Some(answer.clone()))
             .expect("b: set_local_description");
+        let answer = SessionDescriptionInit {
+            sdp: edit_answer(&answer.sdp),
+            ..answer
+        };
         self.a
             .pc
             .set_remote_description(self.now, answer)
             .expect("a: set_remote_description");
+    }
+
+    /// Whether both peers' connections are `Connected`.
+    pub fn connected(&self) -> bool {
+        self.a.pc.connection_state() == PeerConnectionState::Connected
+            && self.b.pc.connection_state() == PeerConnectionState::Connected
+    }
+
+    /// Runs until both peers are connected; panics if they are not within 10 s of simulated time.
+    pub fn connect(&mut self) {
+        assert!(
+            self.run_until(Duration::from_secs(10), |s| s.connected()),
+            "the peers did not connect"
+        );
     }
 
     /// Offer from `b`, answer from `a`, applied on both sides.
