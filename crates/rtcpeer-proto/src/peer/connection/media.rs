@@ -41,6 +41,9 @@ use super::{PeerConnection, PeerEvent, MAX_QUEUED_TRANSMITS};
 /// The largest RTP payload we packetize into (1200-byte packets leave room for
 /// the header, extensions, the SRTP tag and any tunnel along the path).
 const MAX_RTP_PAYLOAD: usize = 1100;
+/// Room for the RTP header we stamp: 12 bytes, the extension block's 4 and its elements (mid and
+/// rid of up to 16 bytes, abs-send-time, transport-wide sequence number) with their padding.
+const MAX_RTP_HEADER: usize = 64;
 /// The most receive streams (SSRCs) a connection tracks.
 const MAX_RECEIVE_STREAMS: usize = 64;
 /// How often reports (SR/RR + SDES) go out.
@@ -265,8 +268,8 @@ pub(super) struct MediaEngine {
     twcc_seq: u16,
     epoch: Instant,
     next_report: Option<Instant>,
-    /// Scratch for one plaintext packet (built before protecting, or unprotected); empty until the
-    /// first media packet, then it keeps its capacity.
+    /// Scratch for one plaintext packet (an RTCP packet or retransmission built before protecting,
+    /// or a received packet unprotected); empty until first used, then it keeps its capacity.
     plain: Vec<u8>,
     /// Scratch for the packet an RTX packet carries (grown on the first one, as `plain`).
     restored: Vec<u8>,
@@ -383,21 +386,22 @@ impl MediaEngine {
             twcc_seq = Some(self.twcc_seq);
             self.twcc_seq = self.twcc_seq.wrapping_add(1);
         }
-        self.plain.clear();
+        // Built straight into the buffer that becomes the packet's `Transmit`, protected in place.
+        let mut packet = Vec::with_capacity(payload.len() + MAX_RTP_HEADER + MAX_OVERHEAD);
         builder
-            .write(payload, &mut self.plain)
+            .write(payload, &mut packet)
             .map_err(|e| RtcError::Operation(format!("RTP: {e}")))?;
-        let _ = stream.history.insert(&self.plain, now);
+        let _ = stream.history.insert(&packet, now);
         stream.stats.on_sent(timestamp, payload.len(), now);
-        let mut packet = Vec::with_capacity(self.plain.len() + MAX_OVERHEAD);
-        if let Err(e) = srtp.tx.protect_rtp(&self.plain, &mut packet) {
+        let header_len = packet.len().saturating_sub(payload.len());
+        if let Err(e) = srtp.tx.protect_rtp_in_place(&mut packet) {
             count_srtp_error(&mut self.counters, &e);
             return Ok(());
         }
         self.counters.rtp_sent += 1;
         stream.counters.packets_sent += 1;
         stream.counters.bytes_sent += payload.len() as u64;
-        stream.counters.header_bytes_sent += self.plain.len().saturating_sub(payload.len()) as u64;
+        stream.counters.header_bytes_sent += header_len as u64;
         let audio = stream.codec.media_type() == Some(crate::jsep::MediaType::Audio);
         super::congestion::pace(&mut self.pacer, packet, twcc_seq, audio);
         Ok(())
