@@ -459,6 +459,11 @@ impl MediaEngine {
             .collect()
     }
 
+    /// The transceiver of the first stream we receive, if any.
+    pub(super) fn first_receiving_transceiver(&self) -> Option<TransceiverId> {
+        self.receivers.first().map(|r| r.transceiver)
+    }
+
     /// The SSRCs of the streams we receive.
     pub(super) fn receive_ssrcs(&self) -> impl Iterator<Item = u32> + '_ {
         self.receivers.iter().map(|r| r.ssrc)
