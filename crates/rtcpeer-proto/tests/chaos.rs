@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{connected, LinkConditions, Sim};
+use common::{LinkConditions, Sim};
 use rtcpeer_proto::datachannel::{ChannelId, DataChannelInit, DataChannelMessage};
 use rtcpeer_proto::jsep::Codec;
 use rtcpeer_proto::peer::{MediaFrame, PeerEvent, TrackInit};
@@ -45,7 +45,7 @@ fn open_channels(sim: &mut Sim, inits: &[(&str, DataChannelInit)]) -> Vec<(Chann
         .collect();
     sim.negotiate();
     let opened = sim.run_until(Duration::from_secs(60), |s| {
-        connected(s)
+        s.connected()
             && ours
                 .iter()
                 .all(|(_, id)| s.a.events.contains(&PeerEvent::ChannelOpen(*id)))
@@ -264,7 +264,7 @@ fn video_under_ten_percent_loss_delivers_most_frames_whole_and_in_order() {
         .expect("add_track");
     sim.negotiate();
     assert!(
-        sim.run_until(Duration::from_secs(60), |s| connected(s)),
+        sim.run_until(Duration::from_secs(60), |s| s.connected()),
         "did not connect"
     );
     let mut sent = Vec::new();

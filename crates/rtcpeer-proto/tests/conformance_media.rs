@@ -39,15 +39,10 @@ fn name(result: Result<impl std::fmt::Debug, RtcError>) -> &'static str {
     }
 }
 
-fn connected(sim: &Sim) -> bool {
-    sim.a.pc.connection_state() == PeerConnectionState::Connected
-        && sim.b.pc.connection_state() == PeerConnectionState::Connected
-}
-
 fn connect(sim: &mut Sim) {
     sim.negotiate();
     assert!(
-        sim.run_until(Duration::from_secs(10), |s| connected(s)),
+        sim.run_until(Duration::from_secs(10), |s| s.connected()),
         "the peers did not connect"
     );
 }
@@ -826,7 +821,7 @@ fn renegotiation_a_track_added_after_connecting_reaches_the_peer_after_the_re_of
         sim.b.pc.transceiver(back).and_then(|t| t.current_direction),
         Some(TransceiverDirection::SendRecv)
     );
-    assert!(connected(&sim));
+    assert!(sim.connected());
 }
 
 #[test]
@@ -1248,7 +1243,7 @@ fn i20_a_candidate_for_a_stopped_transceivers_section_does_not_break_the_connect
     // Accepted or refused, it leaves the connection up.
     let _ = sim.b.pc.add_ice_candidate(sim.now, Some(c));
     sim.run_until(Duration::from_secs(2), |_| false);
-    assert!(connected(&sim));
+    assert!(sim.connected());
 }
 
 #[test]
@@ -2231,7 +2226,7 @@ fn p7_a_fingerprint_that_does_not_match_the_certificate_never_connects() {
         .set_local_description(sim.now, Some(answer.clone()))
         .expect("SLD");
     sim.a.pc.set_remote_description(sim.now, answer).expect("SRD");
-    assert!(!sim.run_until(Duration::from_secs(10), |s| connected(s)));
+    assert!(!sim.run_until(Duration::from_secs(10), |s| s.connected()));
     assert_ne!(sim.b.pc.connection_state(), PeerConnectionState::Connected);
 }
 

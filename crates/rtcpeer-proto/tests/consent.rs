@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{connect_with_channel, connected, connection_states, received, LinkConditions, Sim};
+use common::{connect_with_channel, connection_states, received, LinkConditions, Sim};
 use rtcpeer_proto::datachannel::{ChannelId, DataChannelInit, DataChannelMessage};
 use rtcpeer_proto::ice::IceTiming;
 use rtcpeer_proto::peer::{IceConnectionState, PeerConfig, PeerConnectionState};
@@ -17,7 +17,7 @@ use rtcpeer_proto::peer::{IceConnectionState, PeerConfig, PeerConnectionState};
 fn connect_and_settle(sim: &mut Sim) -> (ChannelId, ChannelId) {
     let channels = connect_with_channel(sim, DataChannelInit::default());
     sim.run_until(Duration::from_secs(7), |_| false);
-    assert!(connected(sim));
+    assert!(sim.connected());
     channels
 }
 

@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use common::{LinkConditions, Sim};
 use rtcpeer_proto::jsep::Codec;
-use rtcpeer_proto::peer::{
-    MediaFrame, PeerConnectionState, PeerEvent, ReceivedFrame, ReceivedRtp, RtcError, TrackInit, TransceiverId,
-};
+use rtcpeer_proto::peer::{MediaFrame, PeerEvent, ReceivedFrame, ReceivedRtp, RtcError, TrackInit, TransceiverId};
 use rtcpeer_proto::rtp::RtpPacket;
 
 fn track(id: &str) -> TrackInit {
@@ -27,11 +25,6 @@ fn vp8_frame(index: usize, len: usize) -> Vec<u8> {
     let mut frame: Vec<u8> = (0..len).map(|i| (i * 31 + index * 7) as u8).collect();
     frame[0] = if index % 30 == 0 { 0x00 } else { 0x01 } | ((index as u8) << 1 & 0xFE);
     frame
-}
-
-fn connected(sim: &mut Sim) -> bool {
-    sim.a.pc.connection_state() == PeerConnectionState::Connected
-        && sim.b.pc.connection_state() == PeerConnectionState::Connected
 }
 
 /// The transceiver of the first `track` event among `events`.
@@ -87,20 +80,14 @@ impl Forwarder {
         leg1.negotiate();
         let b_in = track_transceiver(&leg1.b.take_events()).expect("b's track event");
         leg1.b.pc.set_receive_rtp(b_in, true).expect("raw RTP on b");
-        assert!(
-            leg1.run_until(Duration::from_secs(10), connected),
-            "A-B did not connect"
-        );
+        leg1.connect();
 
         let mut leg2 = Sim::new(seed + 1, leg2_link);
         let b_out = leg2.a.pc.add_track(track("forwarded")).expect("add on b");
         leg2.negotiate();
         let c_in = track_transceiver(&leg2.b.take_events()).expect("c's track event");
         leg2.b.pc.set_receive_rtp(c_in, true).expect("raw RTP on c");
-        assert!(
-            leg2.run_until(Duration::from_secs(10), connected),
-            "B-C did not connect"
-        );
+        leg2.connect();
         Forwarder {
             leg1,
             leg2,
@@ -339,4 +326,37 @@ fn a_malformed_packet_is_refused_and_nothing_is_sent() {
     }));
     let result = f.leg2.a.pc.write_rtp(now, TransceiverId(99), None, &valid);
     assert!(matches!(result, Err(RtcError::InvalidAccess(_))), "{result:?}");
+}
+
+#[test]
+fn raw_packets_are_raised_only_while_the_transceiver_asks_and_frames_flow_throughout() {
+    let mut sim = Sim::new(51, LinkConditions::perfect());
+    let a_track = sim.a.pc.add_track(track("camera")).expect("add on a");
+    sim.negotiate();
+    let b_in = track_transceiver(&sim.b.take_events()).expect("b's track event");
+    sim.connect();
+    sim.b.take_events();
+    // Writes the keyframes `range` numbers and returns what b raised meanwhile: (packets, frames).
+    let send = |sim: &mut Sim, range: std::ops::Range<usize>| {
+        for i in range {
+            let media = MediaFrame {
+                data: vp8_frame(i * 30, 2000).into(),
+                pts: Duration::from_millis(33 * i as u64),
+            };
+            let now = sim.now;
+            sim.a.pc.write_frame(now, a_track, &media).expect("write_frame");
+            sim.run_until(Duration::from_millis(33), |_| false);
+        }
+        sim.run_until(Duration::from_millis(200), |_| false);
+        let events = sim.b.take_events();
+        (packets(&events).len(), frames(&events).len())
+    };
+    let (raw, frames_seen) = send(&mut sim, 0..5);
+    assert_eq!((raw, frames_seen), (0, 5), "before set_receive_rtp");
+    sim.b.pc.set_receive_rtp(b_in, true).expect("on");
+    let (raw, frames_seen) = send(&mut sim, 5..10);
+    assert!(raw >= 10, "{raw} packets for 5 two-packet frames");
+    assert_eq!(frames_seen, 5, "frames still flow with raw packets on");
+    sim.b.pc.set_receive_rtp(b_in, false).expect("off");
+    assert_eq!(send(&mut sim, 10..15), (0, 5), "after set_receive_rtp(false)");
 }

@@ -25,7 +25,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{connect_with_channel, connected, LinkConditions, Sim};
+use common::{connect_with_channel, LinkConditions, Sim};
 use rtcpeer_proto::datachannel::dcep::{ChannelReliability, ChannelType, DataChannelOpen, DcepMessage};
 use rtcpeer_proto::datachannel::{
     ppid, ChannelId, DataChannelError, DataChannelEvent, DataChannelInit, DataChannelMessage, DataChannelState,
@@ -137,7 +137,7 @@ fn stun_with_a_wrong_message_integrity_or_fingerprint_is_ignored_and_counted() {
     // Nothing changed for the user: still connected, data still flows.
     sim.a.pc.send(a_ch, &DataChannelMessage::Text("after".into())).unwrap();
     sim.run_until(Duration::from_secs(1), |_| false);
-    assert!(connected(&sim));
+    assert!(sim.connected());
     assert_eq!(
         messages_on(&sim.b.events, b_ch),
         vec![DataChannelMessage::Text("after".into())]
@@ -172,7 +172,7 @@ fn dtls_from_an_address_that_passed_no_check_is_dropped_and_counted() {
     }
     sim.run_until(Duration::from_secs(1), |_| false);
     assert_eq!(messages_on(&sim.b.events, b_ch), vec![message]);
-    assert!(connected(&sim));
+    assert!(sim.connected());
 }
 
 /// a and b connected, a sending VP8 on one transceiver; returns a's transceiver.
@@ -186,7 +186,7 @@ fn connected_with_video(seed: u64) -> (Sim, rtcpeer_proto::peer::TransceiverId) 
     let id = sim.a.pc.add_track(track).unwrap();
     sim.negotiate();
     assert!(
-        sim.run_until(Duration::from_secs(10), |s| connected(s)),
+        sim.run_until(Duration::from_secs(10), |s| s.connected()),
         "did not connect"
     );
     (sim, id)
@@ -289,7 +289,7 @@ fn a_message_above_the_remote_max_message_size_is_refused_and_the_channel_stays_
         sim.a.pc.data_channel(a_ch).map(|i| i.state),
         Some(DataChannelState::Open)
     );
-    assert!(connected(&sim));
+    assert!(sim.connected());
 }
 
 #[test]
@@ -677,7 +677,7 @@ fn a_remote_offer_needing_more_than_64_transceivers_is_refused_whole_and_the_con
     }));
     sim.negotiate();
     assert_eq!(sim.b.pc.transceivers().len(), 1);
-    assert!(sim.run_until(Duration::from_secs(2), |s| connected(s)));
+    assert!(sim.run_until(Duration::from_secs(2), |s| s.connected()));
 
     // 64 media sections (65 m-lines with the data section) are within the limit.
     let mut sim = Sim::new(30, LinkConditions::perfect());

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{connect_with_channel, connected, connection_states, ice_states, received, LinkConditions, Sim};
+use common::{connect_with_channel, connection_states, ice_states, received, LinkConditions, Sim};
 use rtcpeer_proto::datachannel::{ChannelId, DataChannelInit, DataChannelMessage};
 use rtcpeer_proto::jsep::Codec;
 use rtcpeer_proto::peer::{
@@ -160,7 +160,7 @@ fn o12_restart_ice_before_the_first_negotiation_has_no_effect() {
     assert_eq!(negotiation_needed(&sim.a.take_events()), 1);
     let first = sim.a.pc.create_offer().expect("first offer");
     sim.negotiate();
-    assert!(sim.run_until(Duration::from_secs(10), |s| connected(s)
+    assert!(sim.run_until(Duration::from_secs(10), |s| s.connected()
         && s.a.events.contains(&PeerEvent::ChannelOpen(channel))));
     // The first offer was not a restart, and nothing is pending after it.
     assert_eq!(ufrag(&sim.a.pc.local_description().expect("local")), ufrag(&first));
@@ -180,7 +180,7 @@ fn o12_restart_ice_after_negotiation_fires_negotiationneeded_once() {
     assert!(sim.a.pc.ice_restart_pending());
     let before = local_ufrags(&sim);
     sim.negotiate();
-    assert!(sim.run_until(Duration::from_secs(5), |s| connected(s)));
+    assert!(sim.run_until(Duration::from_secs(5), |s| s.connected()));
     let after = local_ufrags(&sim);
     assert_ne!(after.0, before.0, "offerer's ufrag");
     assert_ne!(after.1, before.1, "answerer's ufrag");
@@ -253,7 +253,7 @@ fn o13_the_restart_survives_a_rollback() {
     let (more, _) = send_both_ways(&mut sim, channels, 3, 3);
     assert!(sim.run_until(Duration::from_secs(5), |s| received(&s.b.events, channels.1).len() == 6));
     assert_eq!(received(&sim.b.events, channels.1)[3..], more[..]);
-    assert!(connected(&sim));
+    assert!(sim.connected());
 }
 
 #[test]
@@ -273,7 +273,7 @@ fn o13_the_restart_survives_a_remote_offer() {
     sim.negotiate();
     let after = local_ufrags(&sim);
     assert!(after.0 != before.0 && after.1 != before.1);
-    assert!(sim.run_until(Duration::from_secs(5), |s| connected(s)));
+    assert!(sim.run_until(Duration::from_secs(5), |s| s.connected()));
 }
 
 #[test]
@@ -297,7 +297,7 @@ fn o13_a_remote_restart_satisfies_restart_ice() {
     assert!(after.0 != before.0 && after.1 != before.1);
     // A later plain offer from a keeps the new credentials.
     assert_eq!(ufrag(&sim.a.pc.create_offer().expect("offer")), after.0);
-    assert!(sim.run_until(Duration::from_secs(5), |s| connected(s)));
+    assert!(sim.run_until(Duration::from_secs(5), |s| s.connected()));
 }
 
 /// The gathering events after a restarting local description: `gathering`, candidates under the
@@ -364,7 +364,7 @@ fn i3_a_restart_goes_through_gathering_to_complete_again_on_both_sides() {
     // The local description lists the new candidates.
     let local = sim.a.pc.local_description().expect("local");
     assert!(local.sdp.contains("a=candidate:") && local.sdp.contains("a=end-of-candidates"));
-    assert!(sim.run_until(Duration::from_secs(5), |s| connected(s)));
+    assert!(sim.run_until(Duration::from_secs(5), |s| s.connected()));
 }
 
 /// A restart from `from_b`'s side while both sides keep sending; everything arrives byte-exact,
@@ -417,10 +417,10 @@ fn restart_keeps_the_channel(seed: u64, from_b: bool) {
             PeerEvent::ChannelOpen(_) | PeerEvent::DataChannel(_) | PeerEvent::ChannelClose(_)
         )));
     }
-    assert!(connected(&sim));
+    assert!(sim.connected());
     // And it stays up: consent now runs under the new credentials.
     sim.run_until(Duration::from_secs(15), |_| false);
-    assert!(connected(&sim));
+    assert!(sim.connected());
     // The new generation selected its own pair on both sides.
     assert!(
         sim.a.pc.ice_stats().selected_pair_changes > pairs_before.0,
@@ -450,7 +450,7 @@ fn a_track_keeps_flowing_across_a_restart() {
     };
     let id = sim.a.pc.add_track(track).expect("add_track");
     sim.negotiate();
-    assert!(sim.run_until(Duration::from_secs(10), |s| connected(s)));
+    assert!(sim.run_until(Duration::from_secs(10), |s| s.connected()));
     let mut sent = Vec::new();
     let mut write = |sim: &mut Sim, count: usize| {
         for _ in 0..count {
@@ -525,7 +525,7 @@ fn a_restart_after_an_address_change_reconnects_over_the_new_address() {
     assert_eq!(negotiation_needed(&sim.b.take_events()), 1);
     sim.negotiate_from_b();
     let up = sim.run_until(Duration::from_secs(10), |s| {
-        connected(s)
+        s.connected()
             && received(&s.b.events, channels.1).len() == to_b.len()
             && received(&s.a.events, channels.0).len() == to_a.len()
     });
@@ -596,7 +596,7 @@ fn a_restart_after_consent_expired_brings_the_connection_back() {
     sim.a.pc.restart_ice();
     sim.negotiate();
     assert!(
-        sim.run_until(Duration::from_secs(10), |s| connected(s)),
+        sim.run_until(Duration::from_secs(10), |s| s.connected()),
         "a {:?}, b {:?}",
         sim.a.pc.connection_state(),
         sim.b.pc.connection_state()
@@ -636,5 +636,5 @@ fn an_answer_to_a_re_offer_keeps_the_dtls_role() {
     let answer = sim.a.answer(sim.now, offer);
     assert_eq!(attribute(&answer.sdp, "setup"), "passive");
     sim.b.pc.set_remote_description(sim.now, answer).expect("srd");
-    assert!(sim.run_until(Duration::from_secs(5), |s| connected(s)));
+    assert!(sim.run_until(Duration::from_secs(5), |s| s.connected()));
 }

@@ -89,6 +89,8 @@ fn an_idle_connection_with_one_channel_keeps_little_memory() {
     };
     let fresh = PeerConnection::new(config.clone(), std::time::Instant::now()).expect("peer connection");
     let fresh_heap = heap_of(fresh);
+    // The counter sees the connection's heap (a measure of 0 would pass any limit).
+    assert!(fresh_heap > 0, "no heap counted for a new connection");
 
     let mut sim = Sim::with_config(7, LinkConditions::perfect(), config.clone());
     let channel = sim

@@ -35,11 +35,6 @@ fn tracks(events: &[PeerEvent]) -> Vec<(TransceiverId, String, MediaType, String
         .collect()
 }
 
-fn connected(sim: &Sim) -> bool {
-    sim.a.pc.connection_state() == PeerConnectionState::Connected
-        && sim.b.pc.connection_state() == PeerConnectionState::Connected
-}
-
 #[test]
 fn tracks_added_by_the_offerer_arrive_at_the_answerer_with_their_ids_and_streams() {
     let mut sim = Sim::new(1, LinkConditions::perfect());
@@ -47,10 +42,7 @@ fn tracks_added_by_the_offerer_arrive_at_the_answerer_with_their_ids_and_streams
     let audio = sim.a.pc.add_track(track("microphone", Codec::Opus)).expect("add audio");
     assert!(sim.a.take_events().contains(&PeerEvent::NegotiationNeeded));
     sim.negotiate();
-    assert!(
-        sim.run_until(Duration::from_secs(10), |s| connected(s)),
-        "media-only connection did not connect"
-    );
+    sim.connect();
 
     let arrived = tracks(&sim.b.events);
     assert_eq!(arrived.len(), 2, "b heard {arrived:?}");
@@ -201,7 +193,7 @@ fn removing_a_track_makes_negotiation_needed_and_the_next_offer_stops_sending() 
     let mut sim = Sim::new(5, LinkConditions::perfect());
     let id = sim.a.pc.add_track(track("camera", Codec::Vp8)).expect("add");
     sim.negotiate();
-    assert!(sim.run_until(Duration::from_secs(10), |s| connected(s)));
+    sim.connect();
     sim.a.take_events();
     sim.a.pc.remove_track(id).expect("remove");
     assert!(sim.a.take_events().contains(&PeerEvent::NegotiationNeeded));
@@ -233,10 +225,7 @@ fn frames_received(events: &[PeerEvent]) -> Vec<rtcpeer_proto::peer::ReceivedFra
 fn send_video(sim: &mut Sim, count: usize, sizes: impl Fn(usize) -> usize) -> Vec<Vec<u8>> {
     let id = sim.a.pc.add_track(track("camera", Codec::Vp8)).expect("add");
     sim.negotiate();
-    assert!(
-        sim.run_until(Duration::from_secs(10), |s| connected(s)),
-        "did not connect"
-    );
+    sim.connect();
     let mut sent = Vec::new();
     for i in 0..count {
         let frame = vp8_frame(i, i % 30 == 0, sizes(i));

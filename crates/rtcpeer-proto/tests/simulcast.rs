@@ -10,8 +10,7 @@ use std::time::Duration;
 use common::{LinkConditions, Sim};
 use rtcpeer_proto::jsep::{Codec, MediaType};
 use rtcpeer_proto::peer::{
-    MediaFrame, PeerConnectionState, PeerEvent, RtcError, RtpEncodingParameters, TrackInit, TransceiverId,
-    TransceiverInit,
+    MediaFrame, PeerEvent, RtcError, RtpEncodingParameters, TrackInit, TransceiverId, TransceiverInit,
 };
 use rtcpeer_proto::stats::StatsKind;
 
@@ -33,11 +32,6 @@ fn three_layers() -> TransceiverInit {
         send_encodings: encodings,
         ..Default::default()
     }
-}
-
-fn connected(sim: &Sim) -> bool {
-    sim.a.pc.connection_state() == PeerConnectionState::Connected
-        && sim.b.pc.connection_state() == PeerConnectionState::Connected
 }
 
 /// A synthetic VP8 frame unique to (layer, index): keyframe tag bit 0 on keyframes.
@@ -148,10 +142,7 @@ fn three_layers_arrive_as_three_streams_each_readable_by_rid_and_byte_exact() {
         .add_transceiver_with_track(camera(), three_layers())
         .expect("transceiver");
     sim.negotiate();
-    assert!(
-        sim.run_until(Duration::from_secs(10), |s| connected(s)),
-        "no connection"
-    );
+    sim.connect();
     let sent = send_layers(&mut sim, id, &RIDS, 60);
 
     let got = received_by_rid(&sim.b.events);
@@ -206,7 +197,7 @@ fn t10_an_inactive_encoding_sends_nothing_and_set_parameters_switches_layers() {
         .add_transceiver_with_track(camera(), init)
         .expect("transceiver");
     sim.negotiate();
-    assert!(sim.run_until(Duration::from_secs(10), |s| connected(s)));
+    sim.connect();
 
     let params = sim.a.pc.get_parameters(id).expect("get_parameters");
     let actives: Vec<(Option<&str>, bool)> = params.encodings.iter().map(|e| (e.rid.as_deref(), e.active)).collect();
@@ -335,26 +326,14 @@ fn an_answer_without_simulcast_leaves_the_first_encoding_as_one_plain_stream() {
         .pc
         .add_transceiver_with_track(camera(), three_layers())
         .expect("transceiver");
-    let offer = sim.a.pc.create_offer().expect("offer");
-    sim.a
-        .pc
-        .set_local_description(sim.now, Some(offer.clone()))
-        .expect("sld");
-    sim.b.pc.set_remote_description(sim.now, offer).expect("srd");
-    let answer = sim.b.pc.create_answer().expect("answer");
-    sim.b
-        .pc
-        .set_local_description(sim.now, Some(answer.clone()))
-        .expect("sld answer");
     // An answerer that does not do simulcast drops the rid and simulcast lines.
-    let plain: String = answer
-        .sdp
-        .split_inclusive("\r\n")
-        .filter(|l| !l.starts_with("a=rid:") && !l.starts_with("a=simulcast:"))
-        .collect();
-    let answer = rtcpeer_proto::peer::SessionDescriptionInit { sdp: plain, ..answer };
-    sim.a.pc.set_remote_description(sim.now, answer).expect("srd answer");
-    assert!(sim.run_until(Duration::from_secs(10), |s| connected(s)));
+    sim.negotiate_edited(str::to_string, |answer| {
+        answer
+            .split_inclusive("\r\n")
+            .filter(|l| !l.starts_with("a=rid:") && !l.starts_with("a=simulcast:"))
+            .collect()
+    });
+    sim.connect();
 
     let sent = send_layers(&mut sim, id, &RIDS, 20);
     let got = received_by_rid(&sim.b.events);
@@ -402,11 +381,7 @@ fn an_offer_asking_for_simulcast_gets_the_layers_it_names() {
         .set_local_description(sim.now, Some(answer.clone()))
         .expect("sld answer");
     sim.b.pc.set_remote_description(sim.now, answer).expect("srd answer");
-    // Swap the roles of the simulation's peers' candidates: trickle both ways.
-    assert!(
-        sim.run_until(Duration::from_secs(10), |s| connected(s)),
-        "no connection"
-    );
+    sim.connect();
 
     let sent = send_layers(&mut sim, id, &["lo", "hi"], 30);
     let got = received_by_rid(&sim.b.events);
@@ -438,7 +413,7 @@ fn lost_packets_of_every_layer_are_repaired_over_its_own_rtx_stream() {
         .add_transceiver_with_track(camera(), three_layers())
         .expect("transceiver");
     sim.negotiate();
-    assert!(sim.run_until(Duration::from_secs(10), |s| connected(s)));
+    sim.connect();
     let sent = send_layers(&mut sim, id, &RIDS, 90);
     let (a, b) = (sim.a.pc.media_counters(), sim.b.pc.media_counters());
     assert!(b.nacks_sent > 0 && a.retransmitted > 0, "no repair: a {a:?} b {b:?}");
@@ -473,26 +448,15 @@ fn only_the_layers_the_answer_accepts_are_sent() {
         .pc
         .add_transceiver_with_track(camera(), three_layers())
         .expect("transceiver");
-    let offer = sim.a.pc.create_offer().expect("offer");
-    sim.a
-        .pc
-        .set_local_description(sim.now, Some(offer.clone()))
-        .expect("sld");
-    sim.b.pc.set_remote_description(sim.now, offer).expect("srd");
-    let answer = sim.b.pc.create_answer().expect("answer");
-    sim.b
-        .pc
-        .set_local_description(sim.now, Some(answer.clone()))
-        .expect("sld answer");
     // The answerer (an SFU, say) takes q and f and declines h.
-    let sdp = answer
-        .sdp
-        .replace("a=rid:h recv\r\n", "")
-        .replace("a=simulcast:recv q;h;f", "a=simulcast:recv q;f");
-    assert_ne!(sdp, answer.sdp);
-    let answer = rtcpeer_proto::peer::SessionDescriptionInit { sdp, ..answer };
-    sim.a.pc.set_remote_description(sim.now, answer).expect("srd answer");
-    assert!(sim.run_until(Duration::from_secs(10), |s| connected(s)));
+    sim.negotiate_edited(str::to_string, |answer| {
+        let sdp = answer
+            .replace("a=rid:h recv\r\n", "")
+            .replace("a=simulcast:recv q;h;f", "a=simulcast:recv q;f");
+        assert_ne!(sdp, answer);
+        sdp
+    });
+    sim.connect();
 
     let sent = send_layers(&mut sim, id, &RIDS, 20);
     let got = received_by_rid(&sim.b.events);
@@ -523,7 +487,7 @@ fn a_keyframe_request_names_the_layer_it_is_for() {
         .add_transceiver_with_track(camera(), three_layers())
         .expect("transceiver");
     sim.negotiate();
-    assert!(sim.run_until(Duration::from_secs(10), |s| connected(s)));
+    sim.connect();
     send_layers(&mut sim, id, &RIDS, 10);
     keyframe_requests(&mut sim);
     let b_video = sim.b.pc.transceivers()[0].id;

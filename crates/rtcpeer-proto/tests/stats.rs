@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{LinkConditions, Sim};
 use rtcpeer_proto::datachannel::{ChannelId, DataChannelInit, DataChannelMessage};
 use rtcpeer_proto::jsep::Codec;
-use rtcpeer_proto::peer::{MediaFrame, PeerConnectionState, PeerEvent, StatsSelector, TrackInit, TransceiverId};
+use rtcpeer_proto::peer::{MediaFrame, PeerEvent, StatsSelector, TrackInit, TransceiverId};
 use rtcpeer_proto::stats::*;
 
 /// Wallclock of the simulation's start, in ms since the UNIX epoch.
@@ -77,10 +77,7 @@ fn scenario() -> Scenario {
             }) {
                 b_channel.set(Some(id));
             }
-            s.a.events.contains(&PeerEvent::ChannelOpen(channel))
-                && b_channel.get().is_some()
-                && s.a.pc.connection_state() == PeerConnectionState::Connected
-                && s.b.pc.connection_state() == PeerConnectionState::Connected
+            s.a.events.contains(&PeerEvent::ChannelOpen(channel)) && b_channel.get().is_some() && s.connected()
         }),
         "did not connect"
     );
@@ -418,9 +415,7 @@ fn on_a_lossy_link_losses_nacks_and_retransmissions_are_counted_on_both_sides() 
         })
         .expect("add_track");
     sim.negotiate();
-    assert!(sim.run_until(Duration::from_secs(10), |s| s.a.pc.connection_state()
-        == PeerConnectionState::Connected
-        && s.b.pc.connection_state() == PeerConnectionState::Connected));
+    sim.connect();
     for i in 0..120 {
         let mut data: Vec<u8> = (0..4000).map(|n| (n + i) as u8).collect();
         data[0] = if i % 30 == 0 { 0x00 } else { 0x01 };
@@ -466,26 +461,8 @@ fn three_keyframe_requests(edit: impl Fn(&str) -> String) -> ((u64, u64), (u64, 
             stream_ids: vec!["s".into()],
         })
         .expect("add_track");
-    let offer = sim.a.pc.create_offer().expect("offer");
-    sim.a
-        .pc
-        .set_local_description(sim.now, Some(offer.clone()))
-        .expect("sld");
-    let offer = rtcpeer_proto::peer::SessionDescriptionInit {
-        sdp: edit(&offer.sdp),
-        ..offer
-    };
-    sim.b.pc.set_remote_description(sim.now, offer).expect("srd");
-    let answer = sim.b.pc.create_answer().expect("answer");
-    sim.b
-        .pc
-        .set_local_description(sim.now, Some(answer.clone()))
-        .expect("sld answer");
-    sim.a.pc.set_remote_description(sim.now, answer).expect("srd answer");
-    assert!(sim.run_until(Duration::from_secs(10), |s| {
-        s.a.pc.connection_state() == PeerConnectionState::Connected
-            && s.b.pc.connection_state() == PeerConnectionState::Connected
-    }));
+    sim.negotiate_edited(edit, str::to_string);
+    sim.connect();
     let counts = |sim: &Sim| {
         let (ra, rb) = (report(sim, true), report(sim, false));
         let out = body!(only(&ra, StatsType::OutboundRtp), OutboundRtp).clone();

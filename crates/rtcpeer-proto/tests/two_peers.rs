@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{connect_with_channel, connected, received, remote_channel, LinkConditions, Rng, Sim};
+use common::{connect_with_channel, received, remote_channel, LinkConditions, Rng, Sim};
 use rtcpeer_proto::datachannel::{ChannelId, DataChannelInit, DataChannelMessage, DataChannelState};
 use rtcpeer_proto::net::{Receive, Transmit};
 use rtcpeer_proto::peer::{
@@ -159,7 +159,7 @@ fn peers_connect_without_trickle() {
         local.sdp
     );
     assert!(local.sdp.contains("a=end-of-candidates"));
-    assert!(sim.run_until(Duration::from_secs(10), |s| connected(s) && opened(&s.a.events, a_ch)));
+    assert!(sim.run_until(Duration::from_secs(10), |s| s.connected() && opened(&s.a.events, a_ch)));
 }
 
 #[test]
@@ -174,7 +174,7 @@ fn pre_negotiated_channel_opens_on_both_sides_with_its_id() {
     let b_ch = sim.b.pc.create_data_channel("pre", init).unwrap();
     sim.negotiate();
     assert!(sim.run_until(Duration::from_secs(10), |s| {
-        connected(s) && opened(&s.a.events, a_ch) && opened(&s.b.events, b_ch)
+        s.connected() && opened(&s.a.events, a_ch) && opened(&s.b.events, b_ch)
     }));
     assert_eq!(
         remote_channel(&sim.b.events),

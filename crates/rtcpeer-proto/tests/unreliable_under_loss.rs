@@ -18,11 +18,6 @@ use rtcpeer_proto::peer::{PeerConnectionState, PeerEvent};
 
 const MESSAGES: u32 = 300;
 
-fn connected(sim: &Sim) -> bool {
-    sim.a.pc.connection_state() == PeerConnectionState::Connected
-        && sim.b.pc.connection_state() == PeerConnectionState::Connected
-}
-
 fn remote_channel(events: &[PeerEvent]) -> Option<ChannelId> {
     events.iter().find_map(|e| match e {
         PeerEvent::DataChannel(id) => Some(*id),
@@ -64,7 +59,7 @@ fn run(seed: u64, idle_first: Duration) -> Option<Vec<DataChannelMessage>> {
         .expect("create_data_channel");
     sim.negotiate();
     let ok = sim.run_until(Duration::from_secs(30), |s| {
-        connected(s) && s.a.events.contains(&PeerEvent::ChannelOpen(a_ch)) && remote_channel(&s.b.events).is_some()
+        s.connected() && s.a.events.contains(&PeerEvent::ChannelOpen(a_ch)) && remote_channel(&s.b.events).is_some()
     });
     if !ok {
         return None;

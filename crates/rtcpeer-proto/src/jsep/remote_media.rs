@@ -215,40 +215,29 @@ impl RemoteMedia {
     /// The rids the remote sends as simulcast: those its `a=simulcast` send list names
     /// (first alternative of each stream) that have an `a=rid:<id> send` line.
     pub fn send_rids(&self) -> Vec<String> {
-        let Some(simulcast) = &self.simulcast else {
-            return Vec::new();
-        };
-        simulcast
-            .send
-            .iter()
-            .filter_map(|alternatives| alternatives.first())
-            .map(|id| &id.rid)
-            .filter(|rid| {
-                self.rids
-                    .iter()
-                    .any(|r| &r.id == *rid && r.direction == RidDirection::Send)
-            })
-            .take(MAX_REMOTE_RIDS)
-            .cloned()
-            .collect()
+        self.simulcast_rids(RidDirection::Send)
     }
 
     /// The rids the remote asks to receive as simulcast (`a=simulcast:recv`, first alternative
     /// of each stream, with an `a=rid:<id> recv` line), in its order.
     pub fn recv_rids(&self) -> Vec<String> {
+        self.simulcast_rids(RidDirection::Recv)
+    }
+
+    /// The rids of the `a=simulcast` list for `direction` (first alternative of each stream)
+    /// that have an `a=rid` line of that direction, in the list's order.
+    fn simulcast_rids(&self, direction: RidDirection) -> Vec<String> {
         let Some(simulcast) = &self.simulcast else {
             return Vec::new();
         };
-        simulcast
-            .recv
-            .iter()
+        let list = match direction {
+            RidDirection::Send => &simulcast.send,
+            RidDirection::Recv => &simulcast.recv,
+        };
+        list.iter()
             .filter_map(|alternatives| alternatives.first())
             .map(|id| &id.rid)
-            .filter(|rid| {
-                self.rids
-                    .iter()
-                    .any(|r| &r.id == *rid && r.direction == RidDirection::Recv)
-            })
+            .filter(|rid| self.rids.iter().any(|r| &r.id == *rid && r.direction == direction))
             .take(MAX_REMOTE_RIDS)
             .cloned()
             .collect()

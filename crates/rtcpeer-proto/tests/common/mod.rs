@@ -154,12 +154,6 @@ impl SimPeer {
     }
 }
 
-/// Whether both peers' connections are `connected`.
-pub fn connected(sim: &Sim) -> bool {
-    sim.a.pc.connection_state() == PeerConnectionState::Connected
-        && sim.b.pc.connection_state() == PeerConnectionState::Connected
-}
-
 /// The channel the first `datachannel` event announced.
 pub fn remote_channel(events: &[PeerEvent]) -> Option<ChannelId> {
     events.iter().find_map(|e| match e {
@@ -208,7 +202,9 @@ pub fn connect_with_channel(sim: &mut Sim, init: DataChannelInit) -> (ChannelId,
     let a_channel = sim.a.pc.create_data_channel("chat", init).expect("create_data_channel");
     sim.negotiate();
     let ok = sim.run_until(Duration::from_secs(30), |s| {
-        connected(s) && s.a.events.contains(&PeerEvent::ChannelOpen(a_channel)) && remote_channel(&s.b.events).is_some()
+        s.connected()
+            && s.a.events.contains(&PeerEvent::ChannelOpen(a_channel))
+            && remote_channel(&s.b.events).is_some()
     });
     assert!(
         ok,
@@ -313,12 +309,45 @@ impl Sim {
 
     /// Offer from `a`, answer from `b`, applied on both sides.
     pub fn negotiate(&mut self) {
+        self.negotiate_edited(str::to_string, str::to_string);
+    }
+
+    /// [`negotiate`](Self::negotiate) with each description edited on its way: `b` receives
+    /// `edit_offer(offer)`, `a` receives `edit_answer(answer)`; each side keeps its own unedited
+    /// (a remote that strips or rewrites lines, say).
+    pub fn negotiate_edited(
+        &mut self,
+        edit_offer: impl FnOnce(&str) -> String,
+        edit_answer: impl FnOnce(&str) -> String,
+    ) {
         let offer = self.a.set_offer(self.now, OfferOptions::default());
+        let offer = SessionDescriptionInit {
+            sdp: edit_offer(&offer.sdp),
+            ..offer
+        };
         let answer = self.b.answer(self.now, offer);
+        let answer = SessionDescriptionInit {
+            sdp: edit_answer(&answer.sdp),
+            ..answer
+        };
         self.a
             .pc
             .set_remote_description(self.now, answer)
             .expect("a: set_remote_description");
+    }
+
+    /// Whether both peers' connections are `Connected`.
+    pub fn connected(&self) -> bool {
+        self.a.pc.connection_state() == PeerConnectionState::Connected
+            && self.b.pc.connection_state() == PeerConnectionState::Connected
+    }
+
+    /// Runs until both peers are connected; panics if they are not within 10 s of simulated time.
+    pub fn connect(&mut self) {
+        assert!(
+            self.run_until(Duration::from_secs(10), |s| s.connected()),
+            "the peers did not connect"
+        );
     }
 
     /// Offer from `b`, answer from `a`, applied on both sides.

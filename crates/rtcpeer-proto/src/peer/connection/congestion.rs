@@ -74,7 +74,7 @@ impl PeerConnection {
     /// before media flows.
     pub fn send_remb(&mut self, bitrate_bps: u64) {
         let ssrcs: Vec<u32> = self.media.receive_ssrcs().take(255).collect();
-        let Some(first) = self.media.receive_streams().first().map(|r| r.transceiver) else {
+        let Some(first) = self.media.first_receiving_transceiver() else {
             return;
         };
         let Some(sender_ssrc) = self.transceivers.get(first.0).map(|t| t.ssrc) else {

@@ -41,6 +41,9 @@ use super::{PeerConnection, PeerEvent, MAX_QUEUED_TRANSMITS};
 /// The largest RTP payload we packetize into (1200-byte packets leave room for
 /// the header, extensions, the SRTP tag and any tunnel along the path).
 const MAX_RTP_PAYLOAD: usize = 1100;
+/// Room for the RTP header we stamp: 12 bytes, the extension block's 4 and its elements (mid and
+/// rid of up to 16 bytes, abs-send-time, transport-wide sequence number) with their padding.
+const MAX_RTP_HEADER: usize = 64;
 /// The most receive streams (SSRCs) a connection tracks.
 const MAX_RECEIVE_STREAMS: usize = 64;
 /// How often reports (SR/RR + SDES) go out.
@@ -265,8 +268,8 @@ pub(super) struct MediaEngine {
     twcc_seq: u16,
     epoch: Instant,
     next_report: Option<Instant>,
-    /// Scratch for one plaintext packet (built before protecting, or unprotected); empty until the
-    /// first media packet, then it keeps its capacity.
+    /// Scratch for one plaintext packet (an RTCP packet or retransmission built before protecting,
+    /// or a received packet unprotected); empty until first used, then it keeps its capacity.
     plain: Vec<u8>,
     /// Scratch for the packet an RTX packet carries (grown on the first one, as `plain`).
     restored: Vec<u8>,
@@ -317,9 +320,6 @@ impl MediaEngine {
         index: usize,
         packet: &RtpPacket<'_>,
     ) -> Result<(), RtcError> {
-        if self.srtp.is_none() {
-            return Err(RtcError::InvalidState("the transport is not connected yet".into()));
-        }
         let Some(stream) = self.senders.get_mut(index) else {
             return Err(RtcError::InvalidState("the sender has no stream".into()));
         };
@@ -386,21 +386,22 @@ impl MediaEngine {
             twcc_seq = Some(self.twcc_seq);
             self.twcc_seq = self.twcc_seq.wrapping_add(1);
         }
-        self.plain.clear();
+        // Built straight into the buffer that becomes the packet's `Transmit`, protected in place.
+        let mut packet = Vec::with_capacity(payload.len() + MAX_RTP_HEADER + MAX_OVERHEAD);
         builder
-            .write(payload, &mut self.plain)
+            .write(payload, &mut packet)
             .map_err(|e| RtcError::Operation(format!("RTP: {e}")))?;
-        let _ = stream.history.insert(&self.plain, now);
+        let _ = stream.history.insert(&packet, now);
         stream.stats.on_sent(timestamp, payload.len(), now);
-        let mut packet = Vec::with_capacity(self.plain.len() + MAX_OVERHEAD);
-        if let Err(e) = srtp.tx.protect_rtp(&self.plain, &mut packet) {
+        let header_len = packet.len().saturating_sub(payload.len());
+        if let Err(e) = srtp.tx.protect_rtp_in_place(&mut packet) {
             count_srtp_error(&mut self.counters, &e);
             return Ok(());
         }
         self.counters.rtp_sent += 1;
         stream.counters.packets_sent += 1;
         stream.counters.bytes_sent += payload.len() as u64;
-        stream.counters.header_bytes_sent += self.plain.len().saturating_sub(payload.len()) as u64;
+        stream.counters.header_bytes_sent += header_len as u64;
         let audio = stream.codec.media_type() == Some(crate::jsep::MediaType::Audio);
         super::congestion::pace(&mut self.pacer, packet, twcc_seq, audio);
         Ok(())
@@ -456,6 +457,11 @@ impl MediaEngine {
                 counters: s.counters.clone(),
             })
             .collect()
+    }
+
+    /// The transceiver of the first stream we receive, if any.
+    pub(super) fn first_receiving_transceiver(&self) -> Option<TransceiverId> {
+        self.receivers.first().map(|r| r.transceiver)
     }
 
     /// The SSRCs of the streams we receive.
@@ -520,6 +526,16 @@ impl PeerConnection {
     /// senders: see [`write_frame_for_rid`](Self::write_frame_for_rid). A sender without an
     /// encoding of that rid skips the frame.
     pub fn write_track_frame_for_rid(&mut self, now: Instant, track_id: &str, rid: Option<&str>, frame: &MediaFrame) {
+        self.write_to_track(track_id, |pc, id| pc.write_frame_for_rid(now, id, rid, frame));
+    }
+
+    /// Calls `write` for every transceiver whose sender carries the track `track_id` (a runtime's
+    /// track fan-out); errors are logged, not returned.
+    pub(super) fn write_to_track(
+        &mut self,
+        track_id: &str,
+        mut write: impl FnMut(&mut Self, TransceiverId) -> Result<bool, RtcError>,
+    ) {
         for index in 0..self.transceivers.len() {
             let Some(id) = self
                 .transceivers
@@ -529,10 +545,47 @@ impl PeerConnection {
             else {
                 continue;
             };
-            if let Err(e) = self.write_frame_for_rid(now, id, rid, frame) {
-                trace!(error = %e, %id, "frame not sent");
+            if let Err(e) = write(self, id) {
+                trace!(error = %e, %id, "not sent");
             }
         }
+    }
+
+    /// Runs one write of the application's (a frame or a raw packet): refused once the connection
+    /// is closed, and counted in `frames_not_sent` when it fails.
+    pub(super) fn write_counted(
+        &mut self,
+        write: impl FnOnce(&mut Self) -> Result<bool, RtcError>,
+    ) -> Result<bool, RtcError> {
+        let result = if self.closed {
+            Err(super::closed_error())
+        } else {
+            write(self)
+        };
+        if result.is_err() {
+            self.media.counters.frames_not_sent += 1;
+        }
+        result
+    }
+
+    /// The send stream of the transceiver's encoding `rid`, with SRTP in place (see
+    /// [`send_stream`](Self::send_stream)): `None` when that encoding is not sent, `InvalidState`
+    /// before the transport is up.
+    pub(super) fn ready_send_stream(
+        &mut self,
+        now: Instant,
+        id: TransceiverId,
+        rid: Option<&str>,
+    ) -> Result<Option<usize>, RtcError> {
+        let Some(index) = self.send_stream(id, rid)? else {
+            trace!(%id, ?rid, "encoding not sent (inactive or not accepted)");
+            return Ok(None);
+        };
+        self.media.prepare_srtp(now);
+        if self.media.srtp.is_none() {
+            return Err(RtcError::InvalidState("the transport is not connected yet".into()));
+        }
+        Ok(Some(index))
     }
 
     /// Sends one encoded frame of the transceiver's track, on its first encoding (the only one
@@ -563,11 +616,7 @@ impl PeerConnection {
         rid: Option<&str>,
         frame: &MediaFrame,
     ) -> Result<bool, RtcError> {
-        let result = self.write_frame_inner(now, id, rid, frame);
-        if result.is_err() {
-            self.media.counters.frames_not_sent += 1;
-        }
-        result
+        self.write_counted(|pc| pc.write_frame_inner(now, id, rid, frame))
     }
 
     fn write_frame_inner(
@@ -577,17 +626,9 @@ impl PeerConnection {
         rid: Option<&str>,
         frame: &MediaFrame,
     ) -> Result<bool, RtcError> {
-        if self.closed {
-            return Err(super::closed_error());
-        }
-        let Some(index) = self.send_stream(id, rid)? else {
-            trace!(%id, ?rid, "encoding not sent (inactive or not accepted)");
+        let Some(index) = self.ready_send_stream(now, id, rid)? else {
             return Ok(false);
         };
-        self.media.prepare_srtp(now);
-        if self.media.srtp.is_none() {
-            return Err(RtcError::InvalidState("the transport is not connected yet".into()));
-        }
         let Some(stream) = self.media.senders.get_mut(index) else {
             return Err(RtcError::InvalidState(format!("{id} does not send")));
         };
@@ -836,7 +877,8 @@ impl PeerConnection {
         let unmutes = t.track_fired && t.receiver_muted;
         let id = t.id;
         let sender_ssrc = t.ssrc;
-        let raw_rid = (deliver && !self.media.raw_receivers.is_empty()).then(|| stream.rid.clone());
+        // The rid is copied into a raw packet only for a transceiver that asked for them.
+        let raw_rid = (deliver && self.media.raw_receivers.contains(&id)).then(|| stream.rid.clone());
         if let Some(seq) = stream
             .twcc_ext
             .and_then(|ext| packet.extension_data(ext))
@@ -1155,7 +1197,7 @@ impl PeerConnection {
             if let (true, Some(_), Some(rid), Some(ext)) = (built, &stream.rtx, &stream.rid, stream.repaired_rid_ext) {
                 self.media.restored.clear();
                 let plain = &self.media.plain;
-                if with_repaired_rid(plain, stream.mid_ext, &stream.mid, ext, rid, &mut self.media.restored).is_err() {
+                if with_repaired_rid(plain, stream.rid_ext, ext, rid, &mut self.media.restored).is_err() {
                     continue;
                 }
                 restored = true;
@@ -1289,12 +1331,12 @@ impl PeerConnection {
     }
 }
 
-/// Rewrites an RTX packet of a simulcast layer into `out` with the mid and repaired-rid
-/// extensions in place of the ones the original carried.
+/// Rewrites an RTX packet of a simulcast layer into `out` naming the layer it repairs: the rid
+/// extension (`rid_ext`) gives way to the repaired-rid one; the others (mid, abs-send-time, the
+/// transport-wide sequence number the retransmission is restamped with) are kept.
 fn with_repaired_rid(
     rtx: &[u8],
-    mid_ext: Option<u8>,
-    mid: &str,
+    rid_ext: Option<u8>,
     repaired_rid_ext: u8,
     rid: &str,
     out: &mut Vec<u8>,
@@ -1307,8 +1349,8 @@ fn with_repaired_rid(
         packet.ssrc,
     );
     builder.marker = packet.marker;
-    if let Some(ext) = mid_ext {
-        builder.extension(ext, mid.as_bytes());
+    for element in packet.extensions().filter(|e| Some(e.id) != rid_ext) {
+        builder.extension(element.id, element.data);
     }
     builder.extension(repaired_rid_ext, rid.as_bytes());
     builder.write(packet.payload, out)
@@ -1336,4 +1378,43 @@ pub(super) fn queue_transmit(
         destination,
         contents,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_layer_s_rtx_packet_names_the_layer_it_repairs_and_keeps_its_other_extensions() {
+        let mut builder = RtpBuilder::new(97, 5, 9000, 0x1234);
+        builder.marker = true;
+        builder
+            .extension(4, b"0")
+            .extension(10, b"h")
+            .extension(3, &[0x00, 0x07]);
+        let mut rtx = Vec::new();
+        builder.write(b"osn+payload", &mut rtx).unwrap();
+        let mut out = Vec::new();
+        with_repaired_rid(&rtx, Some(10), 11, "h", &mut out).unwrap();
+        let packet = RtpPacket::parse(&out).unwrap();
+        assert_eq!(packet.extension_data(10), None);
+        assert_eq!(packet.extension_data(11), Some(&b"h"[..]));
+        assert_eq!(packet.extension_data(4), Some(&b"0"[..]));
+        // The transport-wide sequence number stays, so the retransmission can be restamped.
+        let mut next = 40;
+        assert_eq!(super::super::congestion::restamp_twcc(&mut out, 3, &mut next), Some(40));
+        let packet = RtpPacket::parse(&out).unwrap();
+        assert_eq!(packet.extension_data(3), Some(&[0x00, 0x28][..]));
+        assert_eq!(
+            (
+                packet.payload_type,
+                packet.sequence_number,
+                packet.timestamp,
+                packet.ssrc,
+                packet.marker
+            ),
+            (97, 5, 9000, 0x1234, true)
+        );
+        assert_eq!(packet.payload, b"osn+payload");
+    }
 }

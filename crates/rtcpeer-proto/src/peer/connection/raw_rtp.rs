@@ -122,29 +122,13 @@ impl PeerConnection {
         rid: Option<&str>,
         packet: &[u8],
     ) -> Result<bool, RtcError> {
-        let result = self.write_rtp_inner(now, id, rid, packet);
-        if result.is_err() {
-            self.media.counters.frames_not_sent += 1;
-        }
-        result
+        self.write_counted(|pc| pc.write_rtp_inner(now, id, rid, packet))
     }
 
     /// [`write_rtp`](Self::write_rtp) for every transceiver whose sender carries the track
     /// `track_id` (what a runtime's track fan-out calls); errors are logged, not returned.
     pub fn write_track_rtp_for_rid(&mut self, now: Instant, track_id: &str, rid: Option<&str>, packet: &[u8]) {
-        for index in 0..self.transceivers.len() {
-            let Some(id) = self
-                .transceivers
-                .get(index)
-                .filter(|t| t.track.as_ref().is_some_and(|track| track.id == track_id))
-                .map(|t| t.id)
-            else {
-                continue;
-            };
-            if let Err(e) = self.write_rtp(now, id, rid, packet) {
-                trace!(error = %e, %id, "RTP packet not sent");
-            }
-        }
+        self.write_to_track(track_id, |pc, id| pc.write_rtp(now, id, rid, packet));
     }
 
     fn write_rtp_inner(
@@ -154,15 +138,10 @@ impl PeerConnection {
         rid: Option<&str>,
         packet: &[u8],
     ) -> Result<bool, RtcError> {
-        if self.closed {
-            return Err(super::closed_error());
-        }
         let parsed = RtpPacket::parse(packet).map_err(|e| RtcError::Type(format!("not an RTP packet: {e}")))?;
-        let Some(index) = self.send_stream(id, rid)? else {
-            trace!(%id, ?rid, "encoding not sent (inactive or not accepted)");
+        let Some(index) = self.ready_send_stream(now, id, rid)? else {
             return Ok(false);
         };
-        self.media.prepare_srtp(now);
         self.media.forward_packet(now, index, &parsed)?;
         self.flush_pacer(now);
         Ok(true)
@@ -187,7 +166,8 @@ impl PeerConnection {
         Ok(())
     }
 
-    /// Raises [`PeerEvent::RtpPacket`] for a packet of a transceiver that asked for them.
+    /// Raises [`PeerEvent::RtpPacket`] for a packet of a transceiver that asked for them (the
+    /// caller checks `raw_receivers`, before it copies the stream's rid).
     pub(super) fn deliver_raw(
         &mut self,
         id: TransceiverId,
@@ -196,9 +176,6 @@ impl PeerConnection {
         packet: &RtpPacket<'_>,
         plain: &[u8],
     ) {
-        if !self.media.raw_receivers.contains(&id) {
-            return;
-        }
         let received = ReceivedRtp {
             data: Bytes::copy_from_slice(plain),
             codec,
