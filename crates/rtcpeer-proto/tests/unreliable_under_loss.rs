@@ -14,7 +14,7 @@ use common::{LinkConditions, Sim};
 use rtcpeer_proto::datachannel::{
     ChannelId, DataChannelEvent, DataChannelInit, DataChannelMessage, DataChannels, DataChannelsConfig,
 };
-use rtcpeer_proto::peer::{PeerConnectionState, PeerEvent};
+use rtcpeer_proto::peer::PeerEvent;
 
 const MESSAGES: u32 = 300;
 
