@@ -43,9 +43,6 @@ pub(crate) struct Transceiver {
     /// The remote track's `muted`: from its `track` event until RTP arrives, and again once
     /// the remote stops sending it.
     pub(crate) receiver_muted: bool,
-    /// `[[Stopped]]`: its media section was rejected by a negotiation (or the connection closed);
-    /// `currentDirection` reads `stopped`. `direction` reading `stopped` alone is `[[Stopping]]`.
-    pub(crate) stopped: bool,
     /// Listed nowhere any more: stopped and negotiated away, or removed by the rollback of the
     /// remote offer that created it (kept only so that later transceivers' ids stay valid).
     pub(crate) removed: bool,
@@ -84,7 +81,6 @@ impl Transceiver {
             receiver_muted: true,
             encodings: Vec::new(),
             parameters_transaction: None,
-            stopped: false,
             removed: false,
         }
         .with_encodings(vec![RtpEncodingParameters::default()])
@@ -134,8 +130,16 @@ impl Transceiver {
     }
 
     /// Stopping or stopped: `stop()` was called (or a negotiation rejected its section).
-    fn stopped(&self) -> bool {
+    fn stopping_or_stopped(&self) -> bool {
         self.direction == TransceiverDirection::Stopped
+    }
+
+    /// `[[Stopped]]`: its media section was rejected by a negotiation (or the connection closed);
+    /// `currentDirection` reads `stopped` (only [`mark_stopped`](Self::mark_stopped) sets it, and
+    /// no negotiation changes it afterwards: a stopped transceiver's section is always rejected).
+    /// `direction` reading `stopped` alone is `[[Stopping]]`.
+    fn is_stopped(&self) -> bool {
+        self.current_direction == Some(TransceiverDirection::Stopped)
     }
 
     /// `[[Stopped]]` (webrtc-pc §5.4 "stop the RTCRtpTransceiver"): it neither sends nor
@@ -145,7 +149,6 @@ impl Transceiver {
         self.current_direction = Some(TransceiverDirection::Stopped);
         self.negotiated = None;
         self.track_fired = false;
-        self.stopped = true;
     }
 
     /// "Process the removal of a remote track" (webrtc-pc §4.4.1.6): a track the application
@@ -228,7 +231,7 @@ impl Transceiver {
             receiver_track_id: self.receiver_track_id.clone(),
             send_codec: self.send_format().map(|c| c.codec),
             receive_codecs,
-            stopped: self.stopped,
+            stopped: self.is_stopped(),
         }
     }
 }
@@ -295,7 +298,7 @@ impl PeerConnection {
         if self
             .transceivers
             .iter()
-            .any(|t| t.track.as_ref().is_some_and(|s| s.id == track.id) && !t.stopped())
+            .any(|t| t.track.as_ref().is_some_and(|s| s.id == track.id) && !t.stopping_or_stopped())
         {
             return Err(RtcError::InvalidAccess(format!(
                 "track {} already has a sender on this connection",
@@ -305,7 +308,7 @@ impl PeerConnection {
         let reusable = self
             .transceivers
             .iter()
-            .position(|t| t.kind == kind && !t.sender_ever_had_track && !t.stopped());
+            .position(|t| t.kind == kind && !t.sender_ever_had_track && !t.stopping_or_stopped());
         let id = match reusable {
             Some(index) => TransceiverId(index),
             None => {
@@ -340,7 +343,7 @@ impl PeerConnection {
             .get_mut(id.0)
             .ok_or_else(|| RtcError::InvalidAccess(format!("no {id} on this connection")))?;
         // webrtc-pc §4.4.1.6 removeTrack: nothing happens on a stopping or stopped transceiver.
-        if t.stopped() || t.track.take().is_none() {
+        if t.stopping_or_stopped() || t.track.take().is_none() {
             return Ok(());
         }
         t.direction = match t.direction {
@@ -362,7 +365,7 @@ impl PeerConnection {
             .transceivers
             .get_mut(id.0)
             .ok_or_else(|| RtcError::InvalidAccess(format!("no {id} on this connection")))?;
-        if t.stopped() {
+        if t.stopping_or_stopped() {
             return Err(RtcError::InvalidState(format!("{id} is stopped")));
         }
         if let Some(track) = &track {
@@ -391,7 +394,7 @@ impl PeerConnection {
             .transceivers
             .get_mut(id.0)
             .ok_or_else(|| RtcError::InvalidAccess(format!("no {id} on this connection")))?;
-        if t.stopped() {
+        if t.stopping_or_stopped() {
             return Err(RtcError::InvalidState(format!("{id} is stopped")));
         }
         if t.direction != direction {
@@ -415,7 +418,7 @@ impl PeerConnection {
             .transceivers
             .get_mut(id.0)
             .ok_or_else(|| RtcError::InvalidAccess(format!("no {id} on this connection")))?;
-        if t.stopped() {
+        if t.stopping_or_stopped() {
             return Ok(());
         }
         debug!(%id, "transceiver stopping");
@@ -487,9 +490,9 @@ impl PeerConnection {
             return true;
         }
         self.transceivers.iter().filter(|t| !t.removed).any(|t| {
-            if t.stopped() {
+            if t.stopping_or_stopped() {
                 // Stopping: its section must be rejected. One never offered has nothing to tell.
-                return !t.stopped && t.mid.is_some();
+                return !t.is_stopped() && t.mid.is_some();
             }
             match (&t.mid, t.current_direction) {
                 (None, _) | (Some(_), None) => true,
@@ -528,7 +531,7 @@ impl PeerConnection {
             else {
                 continue;
             };
-            if t.stopped() {
+            if t.stopping_or_stopped() {
                 *section = LocalSection::Rejected {
                     kind: params.kind.as_str().to_string(),
                     protocol: params.protocol.clone(),
@@ -543,7 +546,7 @@ impl PeerConnection {
             let Some(t) = self.transceivers.get(index) else {
                 continue;
             };
-            if t.stopped()
+            if t.stopping_or_stopped()
                 || t.mid
                     .as_ref()
                     .is_some_and(|m| sections.iter().any(|s| s.mid() == Some(m.as_str())))
@@ -571,7 +574,7 @@ impl PeerConnection {
         else {
             return rejected();
         };
-        if t.stopped() {
+        if t.stopping_or_stopped() {
             return rejected();
         }
         match answer_media(mid, media, &remote.protocol, &t.wants(&self.cname), &self.capabilities) {
@@ -591,7 +594,7 @@ impl PeerConnection {
         let mut reusable: Vec<&Transceiver> = self
             .transceivers
             .iter()
-            .filter(|t| t.mid.is_none() && t.from_add_track && !t.stopped())
+            .filter(|t| t.mid.is_none() && t.from_add_track && !t.stopping_or_stopped())
             .collect();
         let mut added = 0usize;
         for s in remote.sections.iter().filter(|s| !s.rejected) {
@@ -631,7 +634,7 @@ impl PeerConnection {
             .filter_map(|s| s.mid.clone())
             .collect();
         for t in &mut self.transceivers {
-            if !t.stopped && t.mid.as_ref().is_some_and(|m| rejected.contains(m)) {
+            if !t.is_stopped() && t.mid.as_ref().is_some_and(|m| rejected.contains(m)) {
                 debug!(id = %t.id, "the remote offer rejected its section; transceiver stopped");
                 t.mark_stopped();
             }
@@ -649,7 +652,7 @@ impl PeerConnection {
             let reusable = self
                 .transceivers
                 .iter()
-                .position(|t| t.mid.is_none() && t.kind == kind && t.from_add_track && !t.stopped());
+                .position(|t| t.mid.is_none() && t.kind == kind && t.from_add_track && !t.stopping_or_stopped());
             let index = match reusable {
                 Some(index) => index,
                 None => match self.new_transceiver(kind, TransceiverDirection::RecvOnly) {
@@ -742,7 +745,7 @@ impl PeerConnection {
             .transceivers
             .get_mut(id.0)
             .ok_or_else(|| RtcError::InvalidAccess(format!("no {id} on this connection")))?;
-        if t.stopped() {
+        if t.stopping_or_stopped() {
             return Err(RtcError::InvalidState(format!("{id} is stopped")));
         }
         let Some(expected) = t.parameters_transaction.take() else {
@@ -794,7 +797,7 @@ impl PeerConnection {
             let Some(t) = self
                 .transceivers
                 .iter_mut()
-                .find(|t| t.mid.as_deref() == Some(mid.as_str()) && !t.stopped())
+                .find(|t| t.mid.as_deref() == Some(mid.as_str()) && !t.stopping_or_stopped())
             else {
                 continue;
             };
@@ -845,7 +848,7 @@ impl PeerConnection {
             if let Some(t) = self
                 .transceivers
                 .iter_mut()
-                .find(|t| t.mid.is_none() && t.kind == kind && !t.stopped())
+                .find(|t| t.mid.is_none() && t.kind == kind && !t.stopping_or_stopped())
             {
                 t.mid = Some(mid);
             }
@@ -878,10 +881,10 @@ impl PeerConnection {
         for t in &mut self.transceivers {
             let section_rejected = t.mid.as_ref().is_some_and(|m| rejected.contains(m));
             // A transceiver stopped before it was ever offered has no section to reject.
-            if section_rejected || (t.stopped() && t.mid.is_none()) {
+            if section_rejected || (t.stopping_or_stopped() && t.mid.is_none()) {
                 t.mark_stopped();
             }
-            if t.stopped && !t.removed {
+            if t.is_stopped() && !t.removed {
                 debug!(id = %t.id, "stopped transceiver removed");
                 t.removed = true;
             }
