@@ -466,17 +466,16 @@ impl PeerConnection {
     fn rollback(&mut self, now: Instant, implicit: bool) -> Result<(), RtcError> {
         self.check_transition(Side::Local, SdpType::Rollback)?;
         let local_offer = self.signaling == SignalingState::HaveLocalOffer;
-        // Tracks the rolled-back remote offer announced leave their streams again.
+        // Tracks the rolled-back remote offer announced leave their streams again (before a
+        // transceiver it created is stopped, which forgets its track).
         let mut removals = Vec::new();
         if let Some(point) = self.rollback_point.take() {
+            self.local = point.local;
+            self.remote = point.remote;
             for (index, t) in self.transceivers.iter_mut().enumerate() {
                 if !point.fired.get(index).copied().unwrap_or(false) {
                     removals.extend(t.remove_remote_track());
                 }
-            }
-            self.local = point.local;
-            self.remote = point.remote;
-            for (index, t) in self.transceivers.iter_mut().enumerate() {
                 if point.created.contains(&index) && !t.sender_ever_had_track {
                     t.removed = true;
                     t.mark_stopped();
