@@ -273,12 +273,14 @@ impl PeerConnection {
                 self.negotiate_dtls_role();
                 self.apply_media_negotiation(true);
                 self.release_unused_transport();
-                self.update_negotiation_needed();
             }
             SdpType::Rollback => {}
         }
         self.start_gathering(now);
         self.local_ice_description_applied(now);
+        // Back in `stable` after an answer (a no-op otherwise), once the ICE credentials are
+        // settled: what changed during the exchange may need another one.
+        self.update_negotiation_needed();
         self.pump(now);
         Ok(())
     }
@@ -392,11 +394,12 @@ impl PeerConnection {
                 self.negotiate_dtls_role();
                 self.apply_media_negotiation(false);
                 self.release_unused_transport();
-                self.update_negotiation_needed();
             }
             SdpType::Rollback => {}
         }
         self.remote_ice_description_applied();
+        // As after a local answer.
+        self.update_negotiation_needed();
         self.pump(now);
         Ok(())
     }
@@ -495,7 +498,6 @@ impl PeerConnection {
             self.push_event(event);
         }
         if !implicit {
-            self.ice_restart_after_rollback();
             self.update_negotiation_needed();
         }
         self.pump(now);

@@ -478,6 +478,10 @@ impl PeerConnection {
 
     /// Webrtc-pc §4.7.3 "check if negotiation is needed", against the applied descriptions.
     fn is_negotiation_needed(&self) -> bool {
+        // `[[LocalIceCredentialsToReplace]]`: `restartIce()`, or a rolled-back restart offer.
+        if self.ice_restart_pending() {
+            return true;
+        }
         let data_section = self.local.as_ref().is_some_and(|l| {
             l.sections
                 .iter()
@@ -860,8 +864,6 @@ impl PeerConnection {
     pub(super) fn apply_media_negotiation(&mut self, our_answer: bool) {
         self.negotiate_transceivers(our_answer);
         self.remove_stopped_transceivers();
-        // Back in `stable`: what changed during the exchange may need another one.
-        self.update_negotiation_needed();
     }
 
     /// After a complete exchange: transceivers whose section is rejected are stopped, and
