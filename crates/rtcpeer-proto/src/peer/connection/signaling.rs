@@ -74,7 +74,7 @@ impl PeerConnection {
     /// The sections an offer made now would have: those already negotiated keep their place,
     /// in order; then new transceivers; then the data section if channels exist and none was
     /// negotiated.
-    fn offer_sections_now(&mut self) -> Vec<LocalSection> {
+    fn offer_sections_now(&self) -> Vec<LocalSection> {
         let base = self.local.as_ref().map(|l| l.sections.clone()).unwrap_or_default();
         let mut sections = self.offer_sections(base);
         if !sections.iter().any(|s| matches!(s, LocalSection::Data { .. })) && self.channels.ids().next().is_some() {
@@ -153,7 +153,7 @@ impl PeerConnection {
 
     /// Whether a created description still says what one created now would (webrtc-pc: "no
     /// longer accurately represents the system state").
-    fn still_valid(&mut self, params: &LocalParameters, kind: SdpType) -> bool {
+    fn still_valid(&self, params: &LocalParameters, kind: SdpType) -> bool {
         let creds = self.ice.local_credentials();
         if params.ice_ufrag != creds.ufrag || params.ice_pwd != creds.pwd {
             return false;

@@ -516,8 +516,7 @@ impl PeerConnection {
 
     /// The media sections of a new offer: those already negotiated keep their place,
     /// transceivers without a section get a new one at the end.
-    pub(super) fn offer_sections(&mut self, mut sections: Vec<LocalSection>) -> Vec<LocalSection> {
-        let cname = self.cname.clone();
+    pub(super) fn offer_sections(&self, mut sections: Vec<LocalSection>) -> Vec<LocalSection> {
         let established: Vec<HeaderExtension> = sections
             .iter()
             .filter_map(|s| match s {
@@ -543,7 +542,7 @@ impl PeerConnection {
                     mid: Some(params.mid.clone()),
                 };
             } else {
-                *params = offer_media(&params.mid, t.kind, &t.wants(&cname), &self.capabilities);
+                *params = offer_media(&params.mid, t.kind, &t.wants(&self.cname), &self.capabilities);
             }
         }
         for index in 0..self.transceivers.len() {
@@ -558,7 +557,7 @@ impl PeerConnection {
                 continue;
             }
             let mid = t.mid.clone().unwrap_or_else(|| next_free_mid(&sections));
-            let params = offer_media(&mid, t.kind, &t.wants(&cname), &self.capabilities);
+            let params = offer_media(&mid, t.kind, &t.wants(&self.cname), &self.capabilities);
             sections.push(LocalSection::Media(params));
         }
         align_extension_ids(&mut sections, &established);
