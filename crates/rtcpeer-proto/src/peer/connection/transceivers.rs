@@ -6,8 +6,8 @@ use tracing::debug;
 
 use crate::jsep::{
     align_extension_ids, answer_media, apply_answer, offer_media, simulcast, Codec, HeaderExtension, LocalSection,
-    MediaNegotiationError, MediaType, NegotiatedMedia, RemoteParameters, RemoteSection, SendLayer, SenderParams,
-    TransceiverWants,
+    MediaNegotiationError, MediaType, NegotiatedMedia, RemoteMsid, RemoteParameters, RemoteSection, SendLayer,
+    SenderParams, TransceiverWants,
 };
 use crate::peer::transceiver::*;
 
@@ -151,6 +151,28 @@ impl Transceiver {
         self.track_fired = false;
     }
 
+    /// "Process the addition of a remote track" (webrtc-pc §4.4.1.6): the remote's section `mid`
+    /// sends to us, with the track and streams its `a=msid` names. The track is muted until its
+    /// first RTP packet. Returns its `track` event; nothing if the application heard of it already.
+    fn add_remote_track(&mut self, mid: &str, msid: &[RemoteMsid]) -> Option<PeerEvent> {
+        if self.track_fired {
+            return None;
+        }
+        self.track_fired = true;
+        self.receiver_muted = true;
+        if let Some(track_id) = msid.first().and_then(|m| m.track_id.clone()) {
+            self.receiver_track_id = track_id;
+        }
+        self.remote_stream_ids = remote_streams(msid);
+        Some(PeerEvent::Track {
+            transceiver: self.id,
+            mid: mid.to_string(),
+            kind: self.kind,
+            track_id: self.receiver_track_id.clone(),
+            stream_ids: self.remote_stream_ids.clone(),
+        })
+    }
+
     /// "Process the removal of a remote track" (webrtc-pc §4.4.1.6): a track the application
     /// heard of mutes (if it was unmuted) and leaves each of its remote streams, in that order.
     /// Returns the events; nothing if no `track` event announced it.
@@ -277,11 +299,10 @@ impl PeerConnection {
         let kind = track_kind(&track)?;
         let id = self.add_transceiver(kind, init)?;
         if let Some(t) = self.transceivers.get_mut(id.0) {
-            t.stream_ids = if t.stream_ids.is_empty() {
-                track.stream_ids.clone()
-            } else {
-                t.stream_ids.clone()
-            };
+            // `init.streams` if it named any, else the track's own.
+            if t.stream_ids.is_empty() {
+                t.stream_ids = track.stream_ids.clone();
+            }
             t.track = Some(track);
             t.sender_ever_had_track = true;
         }
@@ -793,10 +814,7 @@ impl PeerConnection {
             let (Some(media), Some(mid)) = (&section.media, &section.mid) else {
                 continue;
             };
-            let remote_sends = matches!(
-                media.direction,
-                crate::sdp::Direction::SendRecv | crate::sdp::Direction::SendOnly
-            );
+            let remote_sends = TransceiverDirection::from(media.direction).sends();
             let Some(t) = self
                 .transceivers
                 .iter_mut()
@@ -810,22 +828,7 @@ impl PeerConnection {
                 events.extend(t.remove_remote_track());
                 continue;
             }
-            if t.track_fired {
-                continue;
-            }
-            t.track_fired = true;
-            t.receiver_muted = true;
-            if let Some(track_id) = media.msid.first().and_then(|m| m.track_id.clone()) {
-                t.receiver_track_id = track_id;
-            }
-            t.remote_stream_ids = remote_streams(&media.msid);
-            events.push(PeerEvent::Track {
-                transceiver: t.id,
-                mid: mid.clone(),
-                kind: t.kind,
-                track_id: t.receiver_track_id.clone(),
-                stream_ids: t.remote_stream_ids.clone(),
-            });
+            events.extend(t.add_remote_track(mid, &media.msid));
         }
         for event in events {
             self.push_event(event);
@@ -913,15 +916,10 @@ impl PeerConnection {
             } else {
                 apply_answer(params, remote_media)
             };
-            let remote_sends = matches!(
-                remote_media.direction,
-                crate::sdp::Direction::SendRecv | crate::sdp::Direction::SendOnly
-            );
-            let stream_ids = remote_streams(&remote_media.msid);
-            let track_id = remote_media.msid.first().and_then(|m| m.track_id.clone());
-            results.push((params.mid.clone(), negotiated, remote_sends, stream_ids, track_id));
+            let remote_sends = TransceiverDirection::from(remote_media.direction).sends();
+            results.push((params.mid.clone(), negotiated, remote_sends, remote_media.msid.clone()));
         }
-        for (mid, negotiated, remote_sends, stream_ids, track_id) in results {
+        for (mid, negotiated, remote_sends, msid) in results {
             let Some(index) = self
                 .transceivers
                 .iter()
@@ -951,21 +949,9 @@ impl PeerConnection {
                     }
                 }
                 let receives = t.current_direction.is_some_and(TransceiverDirection::receives);
-                if remote_sends && receives && !t.track_fired {
-                    t.track_fired = true;
-                    t.receiver_muted = true;
-                    if let Some(track_id) = track_id {
-                        t.receiver_track_id = track_id;
-                    }
-                    t.remote_stream_ids = stream_ids;
-                    events.push(PeerEvent::Track {
-                        transceiver: t.id,
-                        mid: mid.clone(),
-                        kind: t.kind,
-                        track_id: t.receiver_track_id.clone(),
-                        stream_ids: t.remote_stream_ids.clone(),
-                    });
-                } else if !(remote_sends && receives) {
+                if remote_sends && receives {
+                    events.extend(t.add_remote_track(&mid, &msid));
+                } else {
                     events.extend(t.remove_remote_track());
                 }
             }
