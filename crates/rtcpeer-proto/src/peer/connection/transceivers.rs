@@ -615,26 +615,11 @@ impl PeerConnection {
     /// transceiver for) fit within [`MAX_TRANSCEIVERS`]; an `OperationError` if not, so that
     /// the offer is refused whole and the connection stays as it was.
     pub(super) fn check_room_for_remote_offer(&self, remote: &RemoteParameters) -> Result<(), RtcError> {
-        let mut reusable: Vec<&Transceiver> = self
-            .transceivers
+        let added = self
+            .remote_offer_assignments(remote)
             .iter()
-            .filter(|t| t.mid.is_none() && t.from_add_track && !t.stopping_or_stopped())
-            .collect();
-        let mut added = 0usize;
-        for s in remote.sections.iter().filter(|s| !s.rejected) {
-            let (Some(mid), Some(media)) = (&s.mid, &s.media) else {
-                continue;
-            };
-            if self.transceivers.iter().any(|t| t.mid.as_deref() == Some(mid.as_str())) {
-                continue;
-            }
-            match reusable.iter().position(|t| t.kind == media.kind) {
-                Some(i) => {
-                    reusable.swap_remove(i);
-                }
-                None => added += 1,
-            }
-        }
+            .filter(|(_, _, reused)| reused.is_none())
+            .count();
         if self.transceivers.len() + added > MAX_TRANSCEIVERS {
             return Err(RtcError::Operation(format!(
                 "the remote offer needs {added} more transceivers than the {} this connection has; \
@@ -663,21 +648,8 @@ impl PeerConnection {
                 t.mark_stopped();
             }
         }
-        let sections: Vec<(String, MediaType)> = remote
-            .sections
-            .iter()
-            .filter(|s| !s.rejected)
-            .filter_map(|s| Some((s.mid.clone()?, s.media.as_ref()?.kind)))
-            .collect();
-        for (mid, kind) in sections {
-            if self.transceivers.iter().any(|t| t.mid.as_deref() == Some(mid.as_str())) {
-                continue;
-            }
-            let reusable = self
-                .transceivers
-                .iter()
-                .position(|t| t.mid.is_none() && t.kind == kind && t.from_add_track && !t.stopping_or_stopped());
-            let index = match reusable {
+        for (mid, kind, reused) in self.remote_offer_assignments(remote) {
+            let index = match reused {
                 Some(index) => index,
                 None => match self.new_transceiver(kind, TransceiverDirection::RecvOnly) {
                     Ok(id) => id.0,
@@ -692,6 +664,36 @@ impl PeerConnection {
             }
         }
         self.take_offered_simulcast();
+    }
+
+    /// The audio/video sections of a remote offer that no transceiver has yet, each with the
+    /// transceiver it goes to: the first unassociated one of its kind that `add_track` made
+    /// (JSEP §5.10), or `None` for a new `recvonly` one.
+    fn remote_offer_assignments(&self, remote: &RemoteParameters) -> Vec<(String, MediaType, Option<usize>)> {
+        let mut reusable: Vec<(usize, MediaType)> = self
+            .transceivers
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.mid.is_none() && t.from_add_track && !t.stopping_or_stopped())
+            .map(|(index, t)| (index, t.kind))
+            .collect();
+        let mut assignments: Vec<(String, MediaType, Option<usize>)> = Vec::new();
+        for s in remote.sections.iter().filter(|s| !s.rejected) {
+            let (Some(mid), Some(media)) = (&s.mid, &s.media) else {
+                continue;
+            };
+            let taken = self.transceivers.iter().any(|t| t.mid.as_ref() == Some(mid))
+                || assignments.iter().any(|(m, _, _)| m == mid);
+            if taken {
+                continue;
+            }
+            let reused = reusable
+                .iter()
+                .position(|(_, kind)| *kind == media.kind)
+                .map(|p| reusable.remove(p).0);
+            assignments.push((mid.clone(), media.kind, reused));
+        }
+        assignments
     }
 
     /// A remote offer that asks to receive simulcast (`a=simulcast:recv`, as an SFU sends)
