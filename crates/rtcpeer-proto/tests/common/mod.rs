@@ -211,6 +211,13 @@ impl Sim {
 
     /// Offer from `a`, answer from `b`, applied on both sides.
     pub fn negotiate(&mut self) {
+        self.offer_to_b();
+        self.answer_to_a();
+    }
+
+    /// An offer from `a`, applied as `a`'s local and `b`'s remote description; returned for
+    /// inspection.
+    pub fn offer_to_b(&mut self) -> SessionDescriptionInit {
         let offer = self.a.pc.create_offer().expect("create_offer");
         self.a
             .pc
@@ -218,8 +225,14 @@ impl Sim {
             .expect("a: set_local_description");
         self.b
             .pc
-            .set_remote_description(self.now, offer)
+            .set_remote_description(self.now, offer.clone())
             .expect("b: set_remote_description");
+        offer
+    }
+
+    /// `b`'s answer to the offer it has, applied as `b`'s local and `a`'s remote description;
+    /// returned for inspection.
+    pub fn answer_to_a(&mut self) -> SessionDescriptionInit {
         let answer = self.b.pc.create_answer().expect("create_answer");
         self.b
             .pc
@@ -227,8 +240,9 @@ impl Sim {
             .expect("b: set_local_description");
         self.a
             .pc
-            .set_remote_description(self.now, answer)
+            .set_remote_description(self.now, answer.clone())
             .expect("a: set_remote_description");
+        answer
     }
 
     /// Offer from `b`, answer from `a`, applied on both sides.
