@@ -99,20 +99,10 @@ fn send_audio(sim: &mut Sim, id: TransceiverId, count: usize) {
     sim.run_until(Duration::from_millis(200), |_| false);
 }
 
-/// Offer from `a`, answer from `b`, with the answer's descriptions returned for inspection.
+/// Offer from `a`, answer from `b`, with the descriptions returned for inspection.
 fn renegotiate(sim: &mut Sim) -> (SessionDescriptionInit, SessionDescriptionInit) {
-    let offer = sim.a.pc.create_offer().expect("offer");
-    sim.a
-        .pc
-        .set_local_description(sim.now, Some(offer.clone()))
-        .expect("a SLD");
-    sim.b.pc.set_remote_description(sim.now, offer.clone()).expect("b SRD");
-    let answer = sim.b.pc.create_answer().expect("answer");
-    sim.b
-        .pc
-        .set_local_description(sim.now, Some(answer.clone()))
-        .expect("b SLD");
-    sim.a.pc.set_remote_description(sim.now, answer.clone()).expect("a SRD");
+    let offer = sim.offer_to_b();
+    let answer = sim.answer_to_a();
     sim.a.collect_events();
     sim.b.collect_events();
     (offer, answer)
@@ -158,12 +148,7 @@ fn t4_adding_the_same_track_twice_is_invalid_access() {
 fn t5_add_track_reuses_a_remote_offered_transceiver_of_its_kind_only() {
     let mut sim = Sim::new(1, LinkConditions::perfect());
     sim.a.pc.add_track(track("cam", Codec::Vp8)).expect("a video");
-    let offer = sim.a.pc.create_offer().expect("offer");
-    sim.a
-        .pc
-        .set_local_description(sim.now, Some(offer.clone()))
-        .expect("SLD");
-    sim.b.pc.set_remote_description(sim.now, offer).expect("SRD");
+    sim.offer_to_b();
     let offered = sim.b.pc.transceivers();
     assert_eq!(offered.len(), 1);
     // A track of another kind gets a transceiver of its own.
@@ -187,12 +172,7 @@ fn t5_add_track_reuses_a_remote_offered_transceiver_of_its_kind_only() {
 fn t6_add_transceiver_never_reuses_a_transceiver() {
     let mut sim = Sim::new(2, LinkConditions::perfect());
     sim.a.pc.add_track(track("cam", Codec::Vp8)).expect("a video");
-    let offer = sim.a.pc.create_offer().expect("offer");
-    sim.a
-        .pc
-        .set_local_description(sim.now, Some(offer.clone()))
-        .expect("SLD");
-    sim.b.pc.set_remote_description(sim.now, offer).expect("SRD");
+    sim.offer_to_b();
     let before = sim.b.pc.transceivers();
     let added = sim
         .b
@@ -313,12 +293,7 @@ fn t13_local_offer_assigns_the_mid_the_remote_sees() {
 fn t14_a_remote_offer_creates_recvonly_transceivers_negotiated_by_the_answer() {
     let mut sim = Sim::new(4, LinkConditions::perfect());
     sim.a.pc.add_track(track("cam", Codec::Vp8)).expect("add");
-    let offer = sim.a.pc.create_offer().expect("offer");
-    sim.a
-        .pc
-        .set_local_description(sim.now, Some(offer.clone()))
-        .expect("SLD");
-    sim.b.pc.set_remote_description(sim.now, offer).expect("SRD");
+    sim.offer_to_b();
     let created = sim.b.pc.transceivers().remove(0);
     assert_eq!(created.direction, TransceiverDirection::RecvOnly);
     assert_eq!((created.current_direction, created.stopped), (None, false));
@@ -450,12 +425,7 @@ fn t18_a_removed_remote_track_keeps_its_receiver_mutes_and_leaves_its_stream() {
     assert!(frames_on(&sim.b.take_events(), receiver) > 0, "frames before removal");
 
     sim.a.pc.remove_track(id).expect("remove");
-    let offer = sim.a.pc.create_offer().expect("offer");
-    sim.a
-        .pc
-        .set_local_description(sim.now, Some(offer.clone()))
-        .expect("a SLD");
-    sim.b.pc.set_remote_description(sim.now, offer).expect("b SRD");
+    sim.offer_to_b();
     // Both before setRemoteDescription returned: `mute`, then `removetrack` on the stream.
     assert_eq!(
         sim.b.take_events(),
@@ -469,12 +439,7 @@ fn t18_a_removed_remote_track_keeps_its_receiver_mutes_and_leaves_its_stream() {
             },
         ]
     );
-    let answer = sim.b.pc.create_answer().expect("answer");
-    sim.b
-        .pc
-        .set_local_description(sim.now, Some(answer.clone()))
-        .expect("b SLD");
-    sim.a.pc.set_remote_description(sim.now, answer).expect("a SRD");
+    sim.answer_to_a();
     // Once only: completing the exchange does not remove it again.
     let after: Vec<PeerEvent> = sim.b.take_events();
     assert!(
@@ -559,21 +524,11 @@ fn t20_stop_ends_receiving_and_the_next_negotiation_removes_the_transceiver() {
     assert_eq!(info.direction, TransceiverDirection::Stopped);
     assert_eq!(sim.a.pc.transceivers().len(), 2, "visible until negotiated");
 
-    let offer = sim.a.pc.create_offer().expect("offer");
-    sim.a
-        .pc
-        .set_local_description(sim.now, Some(offer.clone()))
-        .expect("SLD");
-    sim.b.pc.set_remote_description(sim.now, offer).expect("SRD");
+    sim.offer_to_b();
     let remote = sim.b.pc.transceiver(b_stopped).expect("b's transceiver");
     assert_eq!(remote.current_direction, Some(TransceiverDirection::Stopped));
     assert!(remote.stopped);
-    let answer = sim.b.pc.create_answer().expect("answer");
-    sim.b
-        .pc
-        .set_local_description(sim.now, Some(answer.clone()))
-        .expect("b SLD");
-    sim.a.pc.set_remote_description(sim.now, answer).expect("a SRD");
+    sim.answer_to_a();
     for side in [&sim.a.pc, &sim.b.pc] {
         let left: Vec<TransceiverId> = side.transceivers().iter().map(|t| t.id).collect();
         assert_eq!(left.len(), 1, "the stopped transceiver is gone");
@@ -720,12 +675,7 @@ fn t25_negotiationneeded_waits_for_stable_and_follows_its_signalingstatechange()
         .expect("dc");
     assert_eq!(negotiation_needed_count(&sim.a.take_events()), 0);
     sim.b.pc.set_remote_description(sim.now, offer).expect("SRD");
-    let answer = sim.b.pc.create_answer().expect("answer");
-    sim.b
-        .pc
-        .set_local_description(sim.now, Some(answer.clone()))
-        .expect("b SLD");
-    sim.a.pc.set_remote_description(sim.now, answer).expect("a SRD");
+    sim.answer_to_a();
     let events = sim.a.take_events();
     let stable = events
         .iter()
@@ -802,18 +752,7 @@ fn renegotiation_a_track_added_after_connecting_reaches_the_peer_after_the_re_of
     // The answerer adds one of its own and offers it: the roles swap without trouble.
     let back = sim.b.pc.add_track(track("reply", Codec::Opus)).expect("b add");
     assert!(sim.b.take_events().contains(&PeerEvent::NegotiationNeeded));
-    let offer = sim.b.pc.create_offer().expect("b offer");
-    sim.b
-        .pc
-        .set_local_description(sim.now, Some(offer.clone()))
-        .expect("b SLD");
-    sim.a.pc.set_remote_description(sim.now, offer).expect("a SRD");
-    let answer = sim.a.pc.create_answer().expect("a answer");
-    sim.a
-        .pc
-        .set_local_description(sim.now, Some(answer.clone()))
-        .expect("a SLD");
-    sim.b.pc.set_remote_description(sim.now, answer).expect("b SRD");
+    sim.negotiate_from_b();
     sim.a.collect_events();
     let heard_by_a = tracks(&sim.a.events);
     assert_eq!(heard_by_a.len(), 1, "{heard_by_a:?}");
@@ -966,13 +905,7 @@ fn i5_a_renegotiation_that_stops_every_transceiver_takes_gathering_back_to_new()
     sim.b.take_events();
 
     sim.a.pc.stop_transceiver(id).expect("stop");
-    let offer = sim.a.pc.create_offer().expect("offer");
-
-    sim.a
-        .pc
-        .set_local_description(sim.now, Some(offer.clone()))
-        .expect("a SLD");
-    sim.b.pc.set_remote_description(sim.now, offer).expect("b SRD");
+    sim.offer_to_b();
     let answer = sim.b.pc.create_answer().expect("answer");
     sim.b
         .pc
@@ -1084,12 +1017,7 @@ fn with_remote_offer() -> (Sim, String) {
         .create_data_channel("dc", DataChannelInit::default())
         .expect("dc");
     sim.a.pc.add_track(track("mic", Codec::Opus)).expect("add");
-    let offer = sim.a.pc.create_offer().expect("offer");
-    sim.a
-        .pc
-        .set_local_description(sim.now, Some(offer.clone()))
-        .expect("SLD");
-    sim.b.pc.set_remote_description(sim.now, offer.clone()).expect("SRD");
+    let offer = sim.offer_to_b();
     let ufrag = offer
         .sdp
         .lines()
@@ -2220,12 +2148,7 @@ fn p7_a_fingerprint_that_does_not_match_the_certificate_never_connects() {
         .pc
         .set_remote_description(sim.now, SessionDescriptionInit::offer(offer.sdp.replace(&fp, &wrong)))
         .expect("SRD");
-    let answer = sim.b.pc.create_answer().expect("answer");
-    sim.b
-        .pc
-        .set_local_description(sim.now, Some(answer.clone()))
-        .expect("SLD");
-    sim.a.pc.set_remote_description(sim.now, answer).expect("SRD");
+    sim.answer_to_a();
     assert!(!sim.run_until(Duration::from_secs(10), |s| s.connected()));
     assert_ne!(sim.b.pc.connection_state(), PeerConnectionState::Connected);
 }

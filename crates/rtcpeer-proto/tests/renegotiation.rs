@@ -1,5 +1,5 @@
 //! Renegotiation details that perfect negotiation with a browser depends on: whoever offers
-//! next, the DTLS roles stay; and a transceiver that cannot send yet does not ask for a
+//! next, the DTLS roles stay; and a transceiver that has no track to send yet does not ask for a
 //! negotiation after every exchange.
 
 use std::time::Instant;
@@ -67,9 +67,13 @@ fn a_sending_transceiver_without_a_track_is_negotiated_once() {
     let (mut a, mut b) = (pc(), pc());
     audio(&mut a);
     assert_eq!(negotiation_needed(&mut a), 1);
-    exchange(&mut a, &mut b);
-    // Its sendrecv direction cannot send without a track, so the offer said recvonly: that is
-    // what was asked for, and nothing is left to negotiate on either side.
+    let answer = exchange(&mut a, &mut b);
+    // The offer says sendrecv without a track (the sender announces its muted track, as
+    // browsers do); the answerer, with nothing to send, answers recvonly. Our side of that is
+    // what the transceiver asks for, so nothing is left to negotiate on either side.
+    let offer = a.current_local_description().expect("offer");
+    assert!(offer.sdp.contains("a=sendrecv\r\n"), "{}", offer.sdp);
+    assert!(answer.sdp.contains("a=recvonly\r\n"), "{}", answer.sdp);
     assert_eq!(negotiation_needed(&mut a), 0, "offerer");
     assert_eq!(negotiation_needed(&mut b), 0, "answerer");
     // The same once the answerer adds one of its own and offers.

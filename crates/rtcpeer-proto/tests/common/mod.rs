@@ -309,7 +309,8 @@ impl Sim {
 
     /// Offer from `a`, answer from `b`, applied on both sides.
     pub fn negotiate(&mut self) {
-        self.negotiate_edited(str::to_string, str::to_string);
+        self.offer_to_b();
+        self.answer_to_a();
     }
 
     /// [`negotiate`](Self::negotiate) with each description edited on its way: `b` receives
@@ -334,6 +335,32 @@ impl Sim {
             .pc
             .set_remote_description(self.now, answer)
             .expect("a: set_remote_description");
+    }
+
+    /// An offer from `a`, applied as `a`'s local and `b`'s remote description; returned for
+    /// inspection.
+    pub fn offer_to_b(&mut self) -> SessionDescriptionInit {
+        let offer = self.a.set_offer(self.now, OfferOptions::default());
+        self.b
+            .pc
+            .set_remote_description(self.now, offer.clone())
+            .expect("b: set_remote_description");
+        offer
+    }
+
+    /// `b`'s answer to the offer it has, applied as `b`'s local and `a`'s remote description;
+    /// returned for inspection.
+    pub fn answer_to_a(&mut self) -> SessionDescriptionInit {
+        let answer = self.b.pc.create_answer().expect("create_answer");
+        self.b
+            .pc
+            .set_local_description(self.now, Some(answer.clone()))
+            .expect("b: set_local_description");
+        self.a
+            .pc
+            .set_remote_description(self.now, answer.clone())
+            .expect("a: set_remote_description");
+        answer
     }
 
     /// Whether both peers' connections are `Connected`.

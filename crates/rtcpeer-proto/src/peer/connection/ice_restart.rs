@@ -26,7 +26,7 @@ use crate::ice::IceCredentials;
 use crate::jsep::{LocalParameters, RemoteParameters};
 
 use super::super::types::*;
-use super::{PeerConnection, PeerEvent};
+use super::PeerConnection;
 
 /// The options of `createOffer` (`RTCOfferOptions`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,7 +56,7 @@ impl PeerConnection {
             return;
         }
         self.ice_restart.requested = true;
-        self.check_ice_restart_negotiation();
+        self.update_negotiation_needed();
     }
 
     /// Whether the next offer must restart ICE: `restartIce()` was called, or the agent has
@@ -129,29 +129,12 @@ impl PeerConnection {
         self.ice_description_settled();
     }
 
-    /// In `stable`, remembers the negotiated ufrag and fires `negotiationneeded` if a restart is
-    /// still pending.
+    /// In `stable`, remembers the negotiated ufrag (a restart still pending then is a reason for
+    /// `negotiationneeded`, see [`ice_restart_pending`](Self::ice_restart_pending)).
     fn ice_description_settled(&mut self) {
         if self.signaling == SignalingState::Stable && self.current_local.is_some() {
             // The description just negotiated is the one last applied locally.
             self.ice_restart.negotiated_ufrag = self.local.as_ref().map(|l| l.ice_ufrag.clone());
-        }
-        self.check_ice_restart_negotiation();
-    }
-
-    /// After a local rollback: a restart offer that was rolled back left the agent with
-    /// credentials the peer never agreed to, so negotiation is needed again.
-    pub(super) fn ice_restart_after_rollback(&mut self) {
-        self.check_ice_restart_negotiation();
-    }
-
-    fn check_ice_restart_negotiation(&mut self) {
-        if self.closed || self.signaling != SignalingState::Stable || self.negotiation_needed {
-            return;
-        }
-        if self.ice_restart_pending() {
-            self.negotiation_needed = true;
-            self.push_event(PeerEvent::NegotiationNeeded);
         }
     }
 

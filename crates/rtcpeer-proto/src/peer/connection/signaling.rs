@@ -74,7 +74,7 @@ impl PeerConnection {
     /// The sections an offer made now would have: those already negotiated keep their place,
     /// in order; then new transceivers; then the data section if channels exist and none was
     /// negotiated.
-    fn offer_sections_now(&mut self) -> Vec<LocalSection> {
+    fn offer_sections_now(&self) -> Vec<LocalSection> {
         let base = self.local.as_ref().map(|l| l.sections.clone()).unwrap_or_default();
         let mut sections = self.offer_sections(base);
         if !sections.iter().any(|s| matches!(s, LocalSection::Data { .. })) && self.channels.ids().next().is_some() {
@@ -153,7 +153,7 @@ impl PeerConnection {
 
     /// Whether a created description still says what one created now would (webrtc-pc: "no
     /// longer accurately represents the system state").
-    fn still_valid(&mut self, params: &LocalParameters, kind: SdpType) -> bool {
+    fn still_valid(&self, params: &LocalParameters, kind: SdpType) -> bool {
         let creds = self.ice.local_credentials();
         if params.ice_ufrag != creds.ufrag || params.ice_pwd != creds.pwd {
             return false;
@@ -273,12 +273,14 @@ impl PeerConnection {
                 self.negotiate_dtls_role();
                 self.apply_media_negotiation(true);
                 self.release_unused_transport();
-                self.update_negotiation_needed();
             }
             SdpType::Rollback => {}
         }
         self.start_gathering(now);
         self.local_ice_description_applied(now);
+        // Back in `stable` after an answer (a no-op otherwise), once the ICE credentials are
+        // settled: what changed during the exchange may need another one.
+        self.update_negotiation_needed();
         self.pump(now);
         Ok(())
     }
@@ -392,11 +394,12 @@ impl PeerConnection {
                 self.negotiate_dtls_role();
                 self.apply_media_negotiation(false);
                 self.release_unused_transport();
-                self.update_negotiation_needed();
             }
             SdpType::Rollback => {}
         }
         self.remote_ice_description_applied();
+        // As after a local answer.
+        self.update_negotiation_needed();
         self.pump(now);
         Ok(())
     }
@@ -466,17 +469,16 @@ impl PeerConnection {
     fn rollback(&mut self, now: Instant, implicit: bool) -> Result<(), RtcError> {
         self.check_transition(Side::Local, SdpType::Rollback)?;
         let local_offer = self.signaling == SignalingState::HaveLocalOffer;
-        // Tracks the rolled-back remote offer announced leave their streams again.
+        // Tracks the rolled-back remote offer announced leave their streams again (before a
+        // transceiver it created is stopped, which forgets its track).
         let mut removals = Vec::new();
         if let Some(point) = self.rollback_point.take() {
+            self.local = point.local;
+            self.remote = point.remote;
             for (index, t) in self.transceivers.iter_mut().enumerate() {
                 if !point.fired.get(index).copied().unwrap_or(false) {
                     removals.extend(t.remove_remote_track());
                 }
-            }
-            self.local = point.local;
-            self.remote = point.remote;
-            for (index, t) in self.transceivers.iter_mut().enumerate() {
                 if point.created.contains(&index) && !t.sender_ever_had_track {
                     t.removed = true;
                     t.mark_stopped();
@@ -496,7 +498,6 @@ impl PeerConnection {
             self.push_event(event);
         }
         if !implicit {
-            self.ice_restart_after_rollback();
             self.update_negotiation_needed();
         }
         self.pump(now);

@@ -6,8 +6,8 @@ use tracing::debug;
 
 use crate::jsep::{
     align_extension_ids, answer_media, apply_answer, offer_media, simulcast, Codec, HeaderExtension, LocalSection,
-    MediaNegotiationError, MediaType, NegotiatedMedia, RemoteParameters, RemoteSection, SendLayer, SenderParams,
-    TransceiverWants,
+    MediaNegotiationError, MediaType, NegotiatedMedia, RemoteMsid, RemoteParameters, RemoteSection, SendLayer,
+    SenderParams, TransceiverWants,
 };
 use crate::peer::transceiver::*;
 
@@ -43,9 +43,6 @@ pub(crate) struct Transceiver {
     /// The remote track's `muted`: from its `track` event until RTP arrives, and again once
     /// the remote stops sending it.
     pub(crate) receiver_muted: bool,
-    /// `[[Stopped]]`: its media section was rejected by a negotiation (or the connection closed);
-    /// `currentDirection` reads `stopped`. `direction` reading `stopped` alone is `[[Stopping]]`.
-    pub(crate) stopped: bool,
     /// Listed nowhere any more: stopped and negotiated away, or removed by the rollback of the
     /// remote offer that created it (kept only so that later transceivers' ids stay valid).
     pub(crate) removed: bool,
@@ -84,7 +81,6 @@ impl Transceiver {
             receiver_muted: true,
             encodings: Vec::new(),
             parameters_transaction: None,
-            stopped: false,
             removed: false,
         }
         .with_encodings(vec![RtpEncodingParameters::default()])
@@ -134,8 +130,16 @@ impl Transceiver {
     }
 
     /// Stopping or stopped: `stop()` was called (or a negotiation rejected its section).
-    fn stopped(&self) -> bool {
+    fn stopping_or_stopped(&self) -> bool {
         self.direction == TransceiverDirection::Stopped
+    }
+
+    /// `[[Stopped]]`: its media section was rejected by a negotiation (or the connection closed);
+    /// `currentDirection` reads `stopped` (only [`mark_stopped`](Self::mark_stopped) sets it, and
+    /// no negotiation changes it afterwards: a stopped transceiver's section is always rejected).
+    /// `direction` reading `stopped` alone is `[[Stopping]]`.
+    fn is_stopped(&self) -> bool {
+        self.current_direction == Some(TransceiverDirection::Stopped)
     }
 
     /// `[[Stopped]]` (webrtc-pc §5.4 "stop the RTCRtpTransceiver"): it neither sends nor
@@ -145,7 +149,28 @@ impl Transceiver {
         self.current_direction = Some(TransceiverDirection::Stopped);
         self.negotiated = None;
         self.track_fired = false;
-        self.stopped = true;
+    }
+
+    /// "Process the addition of a remote track" (webrtc-pc §4.4.1.6): the remote's section `mid`
+    /// sends to us, with the track and streams its `a=msid` names. The track is muted until its
+    /// first RTP packet. Returns its `track` event; nothing if the application heard of it already.
+    fn add_remote_track(&mut self, mid: &str, msid: &[RemoteMsid]) -> Option<PeerEvent> {
+        if self.track_fired {
+            return None;
+        }
+        self.track_fired = true;
+        self.receiver_muted = true;
+        if let Some(track_id) = msid.first().and_then(|m| m.track_id.clone()) {
+            self.receiver_track_id = track_id;
+        }
+        self.remote_stream_ids = remote_streams(msid);
+        Some(PeerEvent::Track {
+            transceiver: self.id,
+            mid: mid.to_string(),
+            kind: self.kind,
+            track_id: self.receiver_track_id.clone(),
+            stream_ids: self.remote_stream_ids.clone(),
+        })
     }
 
     /// "Process the removal of a remote track" (webrtc-pc §4.4.1.6): a track the application
@@ -228,7 +253,7 @@ impl Transceiver {
             receiver_track_id: self.receiver_track_id.clone(),
             send_codec: self.send_format().map(|c| c.codec),
             receive_codecs,
-            stopped: self.stopped,
+            stopped: self.is_stopped(),
         }
     }
 }
@@ -274,11 +299,10 @@ impl PeerConnection {
         let kind = track_kind(&track)?;
         let id = self.add_transceiver(kind, init)?;
         if let Some(t) = self.transceivers.get_mut(id.0) {
-            t.stream_ids = if t.stream_ids.is_empty() {
-                track.stream_ids.clone()
-            } else {
-                t.stream_ids.clone()
-            };
+            // `init.streams` if it named any, else the track's own.
+            if t.stream_ids.is_empty() {
+                t.stream_ids = track.stream_ids.clone();
+            }
             t.track = Some(track);
             t.sender_ever_had_track = true;
         }
@@ -295,7 +319,7 @@ impl PeerConnection {
         if self
             .transceivers
             .iter()
-            .any(|t| t.track.as_ref().is_some_and(|s| s.id == track.id) && !t.stopped())
+            .any(|t| t.track.as_ref().is_some_and(|s| s.id == track.id) && !t.stopping_or_stopped())
         {
             return Err(RtcError::InvalidAccess(format!(
                 "track {} already has a sender on this connection",
@@ -305,7 +329,7 @@ impl PeerConnection {
         let reusable = self
             .transceivers
             .iter()
-            .position(|t| t.kind == kind && !t.sender_ever_had_track && !t.stopped());
+            .position(|t| t.kind == kind && !t.sender_ever_had_track && !t.stopping_or_stopped());
         let id = match reusable {
             Some(index) => TransceiverId(index),
             None => {
@@ -340,7 +364,7 @@ impl PeerConnection {
             .get_mut(id.0)
             .ok_or_else(|| RtcError::InvalidAccess(format!("no {id} on this connection")))?;
         // webrtc-pc §4.4.1.6 removeTrack: nothing happens on a stopping or stopped transceiver.
-        if t.stopped() || t.track.take().is_none() {
+        if t.stopping_or_stopped() || t.track.take().is_none() {
             return Ok(());
         }
         t.direction = match t.direction {
@@ -362,7 +386,7 @@ impl PeerConnection {
             .transceivers
             .get_mut(id.0)
             .ok_or_else(|| RtcError::InvalidAccess(format!("no {id} on this connection")))?;
-        if t.stopped() {
+        if t.stopping_or_stopped() {
             return Err(RtcError::InvalidState(format!("{id} is stopped")));
         }
         if let Some(track) = &track {
@@ -391,7 +415,7 @@ impl PeerConnection {
             .transceivers
             .get_mut(id.0)
             .ok_or_else(|| RtcError::InvalidAccess(format!("no {id} on this connection")))?;
-        if t.stopped() {
+        if t.stopping_or_stopped() {
             return Err(RtcError::InvalidState(format!("{id} is stopped")));
         }
         if t.direction != direction {
@@ -415,7 +439,7 @@ impl PeerConnection {
             .transceivers
             .get_mut(id.0)
             .ok_or_else(|| RtcError::InvalidAccess(format!("no {id} on this connection")))?;
-        if t.stopped() {
+        if t.stopping_or_stopped() {
             return Ok(());
         }
         debug!(%id, "transceiver stopping");
@@ -475,6 +499,10 @@ impl PeerConnection {
 
     /// Webrtc-pc §4.7.3 "check if negotiation is needed", against the applied descriptions.
     fn is_negotiation_needed(&self) -> bool {
+        // `[[LocalIceCredentialsToReplace]]`: `restartIce()`, or a rolled-back restart offer.
+        if self.ice_restart_pending() {
+            return true;
+        }
         let data_section = self.local.as_ref().is_some_and(|l| {
             l.sections
                 .iter()
@@ -487,9 +515,9 @@ impl PeerConnection {
             return true;
         }
         self.transceivers.iter().filter(|t| !t.removed).any(|t| {
-            if t.stopped() {
+            if t.stopping_or_stopped() {
                 // Stopping: its section must be rejected. One never offered has nothing to tell.
-                return !t.stopped && t.mid.is_some();
+                return !t.is_stopped() && t.mid.is_some();
             }
             match (&t.mid, t.current_direction) {
                 (None, _) | (Some(_), None) => true,
@@ -509,8 +537,7 @@ impl PeerConnection {
 
     /// The media sections of a new offer: those already negotiated keep their place,
     /// transceivers without a section get a new one at the end.
-    pub(super) fn offer_sections(&mut self, mut sections: Vec<LocalSection>) -> Vec<LocalSection> {
-        let cname = self.cname.clone();
+    pub(super) fn offer_sections(&self, mut sections: Vec<LocalSection>) -> Vec<LocalSection> {
         let established: Vec<HeaderExtension> = sections
             .iter()
             .filter_map(|s| match s {
@@ -528,7 +555,7 @@ impl PeerConnection {
             else {
                 continue;
             };
-            if t.stopped() {
+            if t.stopping_or_stopped() {
                 *section = LocalSection::Rejected {
                     kind: params.kind.as_str().to_string(),
                     protocol: params.protocol.clone(),
@@ -536,14 +563,14 @@ impl PeerConnection {
                     mid: Some(params.mid.clone()),
                 };
             } else {
-                *params = offer_media(&params.mid, t.kind, &t.wants(&cname), &self.capabilities);
+                *params = offer_media(&params.mid, t.kind, &t.wants(&self.cname), &self.capabilities);
             }
         }
         for index in 0..self.transceivers.len() {
             let Some(t) = self.transceivers.get(index) else {
                 continue;
             };
-            if t.stopped()
+            if t.stopping_or_stopped()
                 || t.mid
                     .as_ref()
                     .is_some_and(|m| sections.iter().any(|s| s.mid() == Some(m.as_str())))
@@ -551,7 +578,7 @@ impl PeerConnection {
                 continue;
             }
             let mid = t.mid.clone().unwrap_or_else(|| next_free_mid(&sections));
-            let params = offer_media(&mid, t.kind, &t.wants(&cname), &self.capabilities);
+            let params = offer_media(&mid, t.kind, &t.wants(&self.cname), &self.capabilities);
             sections.push(LocalSection::Media(params));
         }
         align_extension_ids(&mut sections, &established);
@@ -571,7 +598,7 @@ impl PeerConnection {
         else {
             return rejected();
         };
-        if t.stopped() {
+        if t.stopping_or_stopped() {
             return rejected();
         }
         match answer_media(mid, media, &remote.protocol, &t.wants(&self.cname), &self.capabilities) {
@@ -588,26 +615,11 @@ impl PeerConnection {
     /// transceiver for) fit within [`MAX_TRANSCEIVERS`]; an `OperationError` if not, so that
     /// the offer is refused whole and the connection stays as it was.
     pub(super) fn check_room_for_remote_offer(&self, remote: &RemoteParameters) -> Result<(), RtcError> {
-        let mut reusable: Vec<&Transceiver> = self
-            .transceivers
+        let added = self
+            .remote_offer_assignments(remote)
             .iter()
-            .filter(|t| t.mid.is_none() && t.from_add_track && !t.stopped())
-            .collect();
-        let mut added = 0usize;
-        for s in remote.sections.iter().filter(|s| !s.rejected) {
-            let (Some(mid), Some(media)) = (&s.mid, &s.media) else {
-                continue;
-            };
-            if self.transceivers.iter().any(|t| t.mid.as_deref() == Some(mid.as_str())) {
-                continue;
-            }
-            match reusable.iter().position(|t| t.kind == media.kind) {
-                Some(i) => {
-                    reusable.swap_remove(i);
-                }
-                None => added += 1,
-            }
-        }
+            .filter(|(_, _, reused)| reused.is_none())
+            .count();
         if self.transceivers.len() + added > MAX_TRANSCEIVERS {
             return Err(RtcError::Operation(format!(
                 "the remote offer needs {added} more transceivers than the {} this connection has; \
@@ -631,26 +643,13 @@ impl PeerConnection {
             .filter_map(|s| s.mid.clone())
             .collect();
         for t in &mut self.transceivers {
-            if !t.stopped && t.mid.as_ref().is_some_and(|m| rejected.contains(m)) {
+            if !t.is_stopped() && t.mid.as_ref().is_some_and(|m| rejected.contains(m)) {
                 debug!(id = %t.id, "the remote offer rejected its section; transceiver stopped");
                 t.mark_stopped();
             }
         }
-        let sections: Vec<(String, MediaType)> = remote
-            .sections
-            .iter()
-            .filter(|s| !s.rejected)
-            .filter_map(|s| Some((s.mid.clone()?, s.media.as_ref()?.kind)))
-            .collect();
-        for (mid, kind) in sections {
-            if self.transceivers.iter().any(|t| t.mid.as_deref() == Some(mid.as_str())) {
-                continue;
-            }
-            let reusable = self
-                .transceivers
-                .iter()
-                .position(|t| t.mid.is_none() && t.kind == kind && t.from_add_track && !t.stopped());
-            let index = match reusable {
+        for (mid, kind, reused) in self.remote_offer_assignments(remote) {
+            let index = match reused {
                 Some(index) => index,
                 None => match self.new_transceiver(kind, TransceiverDirection::RecvOnly) {
                     Ok(id) => id.0,
@@ -665,6 +664,36 @@ impl PeerConnection {
             }
         }
         self.take_offered_simulcast();
+    }
+
+    /// The audio/video sections of a remote offer that no transceiver has yet, each with the
+    /// transceiver it goes to: the first unassociated one of its kind that `add_track` made
+    /// (JSEP §5.10), or `None` for a new `recvonly` one.
+    fn remote_offer_assignments(&self, remote: &RemoteParameters) -> Vec<(String, MediaType, Option<usize>)> {
+        let mut reusable: Vec<(usize, MediaType)> = self
+            .transceivers
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.mid.is_none() && t.from_add_track && !t.stopping_or_stopped())
+            .map(|(index, t)| (index, t.kind))
+            .collect();
+        let mut assignments: Vec<(String, MediaType, Option<usize>)> = Vec::new();
+        for s in remote.sections.iter().filter(|s| !s.rejected) {
+            let (Some(mid), Some(media)) = (&s.mid, &s.media) else {
+                continue;
+            };
+            let taken = self.transceivers.iter().any(|t| t.mid.as_ref() == Some(mid))
+                || assignments.iter().any(|(m, _, _)| m == mid);
+            if taken {
+                continue;
+            }
+            let reused = reusable
+                .iter()
+                .position(|(_, kind)| *kind == media.kind)
+                .map(|p| reusable.remove(p).0);
+            assignments.push((mid.clone(), media.kind, reused));
+        }
+        assignments
     }
 
     /// A remote offer that asks to receive simulcast (`a=simulcast:recv`, as an SFU sends)
@@ -742,7 +771,7 @@ impl PeerConnection {
             .transceivers
             .get_mut(id.0)
             .ok_or_else(|| RtcError::InvalidAccess(format!("no {id} on this connection")))?;
-        if t.stopped() {
+        if t.stopping_or_stopped() {
             return Err(RtcError::InvalidState(format!("{id} is stopped")));
         }
         let Some(expected) = t.parameters_transaction.take() else {
@@ -787,14 +816,11 @@ impl PeerConnection {
             let (Some(media), Some(mid)) = (&section.media, &section.mid) else {
                 continue;
             };
-            let remote_sends = matches!(
-                media.direction,
-                crate::sdp::Direction::SendRecv | crate::sdp::Direction::SendOnly
-            );
+            let remote_sends = TransceiverDirection::from(media.direction).sends();
             let Some(t) = self
                 .transceivers
                 .iter_mut()
-                .find(|t| t.mid.as_deref() == Some(mid.as_str()) && !t.stopped())
+                .find(|t| t.mid.as_deref() == Some(mid.as_str()) && !t.stopping_or_stopped())
             else {
                 continue;
             };
@@ -804,22 +830,7 @@ impl PeerConnection {
                 events.extend(t.remove_remote_track());
                 continue;
             }
-            if t.track_fired {
-                continue;
-            }
-            t.track_fired = true;
-            t.receiver_muted = true;
-            if let Some(track_id) = media.msid.first().and_then(|m| m.track_id.clone()) {
-                t.receiver_track_id = track_id;
-            }
-            t.remote_stream_ids = remote_streams(&media.msid);
-            events.push(PeerEvent::Track {
-                transceiver: t.id,
-                mid: mid.clone(),
-                kind: t.kind,
-                track_id: t.receiver_track_id.clone(),
-                stream_ids: t.remote_stream_ids.clone(),
-            });
+            events.extend(t.add_remote_track(mid, &media.msid));
         }
         for event in events {
             self.push_event(event);
@@ -845,7 +856,7 @@ impl PeerConnection {
             if let Some(t) = self
                 .transceivers
                 .iter_mut()
-                .find(|t| t.mid.is_none() && t.kind == kind && !t.stopped())
+                .find(|t| t.mid.is_none() && t.kind == kind && !t.stopping_or_stopped())
             {
                 t.mid = Some(mid);
             }
@@ -857,8 +868,6 @@ impl PeerConnection {
     pub(super) fn apply_media_negotiation(&mut self, our_answer: bool) {
         self.negotiate_transceivers(our_answer);
         self.remove_stopped_transceivers();
-        // Back in `stable`: what changed during the exchange may need another one.
-        self.update_negotiation_needed();
     }
 
     /// After a complete exchange: transceivers whose section is rejected are stopped, and
@@ -878,10 +887,10 @@ impl PeerConnection {
         for t in &mut self.transceivers {
             let section_rejected = t.mid.as_ref().is_some_and(|m| rejected.contains(m));
             // A transceiver stopped before it was ever offered has no section to reject.
-            if section_rejected || (t.stopped() && t.mid.is_none()) {
+            if section_rejected || (t.stopping_or_stopped() && t.mid.is_none()) {
                 t.mark_stopped();
             }
-            if t.stopped && !t.removed {
+            if t.is_stopped() && !t.removed {
                 debug!(id = %t.id, "stopped transceiver removed");
                 t.removed = true;
             }
@@ -909,15 +918,10 @@ impl PeerConnection {
             } else {
                 apply_answer(params, remote_media)
             };
-            let remote_sends = matches!(
-                remote_media.direction,
-                crate::sdp::Direction::SendRecv | crate::sdp::Direction::SendOnly
-            );
-            let stream_ids = remote_streams(&remote_media.msid);
-            let track_id = remote_media.msid.first().and_then(|m| m.track_id.clone());
-            results.push((params.mid.clone(), negotiated, remote_sends, stream_ids, track_id));
+            let remote_sends = TransceiverDirection::from(remote_media.direction).sends();
+            results.push((params.mid.clone(), negotiated, remote_sends, remote_media.msid.clone()));
         }
-        for (mid, negotiated, remote_sends, stream_ids, track_id) in results {
+        for (mid, negotiated, remote_sends, msid) in results {
             let Some(index) = self
                 .transceivers
                 .iter()
@@ -947,21 +951,9 @@ impl PeerConnection {
                     }
                 }
                 let receives = t.current_direction.is_some_and(TransceiverDirection::receives);
-                if remote_sends && receives && !t.track_fired {
-                    t.track_fired = true;
-                    t.receiver_muted = true;
-                    if let Some(track_id) = track_id {
-                        t.receiver_track_id = track_id;
-                    }
-                    t.remote_stream_ids = stream_ids;
-                    events.push(PeerEvent::Track {
-                        transceiver: t.id,
-                        mid: mid.clone(),
-                        kind: t.kind,
-                        track_id: t.receiver_track_id.clone(),
-                        stream_ids: t.remote_stream_ids.clone(),
-                    });
-                } else if !(remote_sends && receives) {
+                if remote_sends && receives {
+                    events.extend(t.add_remote_track(&mid, &msid));
+                } else {
                     events.extend(t.remove_remote_track());
                 }
             }
