@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::{loopback_peer, pump, wait_for, Seen, LOOPBACK};
+use common::{loopback_peer, negotiate, pump, wait_for, Seen, LOOPBACK};
 use rtcpeer::{
     BundlePolicy, Certificate, DataChannelInit, IceTransportPolicy, KeyAlgorithm, PeerConnectionEvent,
     PeerConnectionState, RTCCertificate, RTCConfiguration, RTCIceServer, RTCPeerConnection, RtcError, RtcpMuxPolicy,
@@ -579,12 +579,8 @@ async fn connect(a_config: RTCConfiguration) -> (RTCPeerConnection, RTCPeerConne
     a.create_data_channel("x", DataChannelInit::default())
         .await
         .expect("channel");
-    a.set_local_description(None).await.expect("offer");
+    negotiate(&a, &b).await;
     let offer = a.local_description().await.unwrap().expect("offer");
-    b.set_remote_description(offer.clone()).await.expect("SRD");
-    b.set_local_description(None).await.expect("answer");
-    let answer = b.local_description().await.unwrap().expect("answer");
-    a.set_remote_description(answer).await.expect("SRD(answer)");
     let (mut a_seen, _) = pump(&mut a, &b);
     let (_b_seen, _) = pump(&mut b, &a);
     wait_for(&mut a_seen, Seen::Connection(PeerConnectionState::Connected)).await;
