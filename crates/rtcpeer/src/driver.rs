@@ -690,14 +690,15 @@ impl Driver {
         if current.is_empty() {
             return;
         }
-        let (kept, gone): (Vec<Socket>, Vec<Socket>) = std::mem::take(&mut self.sockets)
-            .into_iter()
-            .partition(|s| current.contains(&s.local.ip()));
-        self.sockets = kept;
-        for socket in gone {
-            debug!(local = %socket.local, "address gone; socket closed");
-            self.core.remove_local_address(socket.local);
-        }
+        let core = &mut self.core;
+        self.sockets.retain(|socket| {
+            let kept = current.contains(&socket.local.ip());
+            if !kept {
+                debug!(local = %socket.local, "address gone; socket closed");
+                core.remove_local_address(socket.local);
+            }
+            kept
+        });
         for ip in current {
             if self.sockets.iter().any(|s| s.local.ip() == ip) {
                 continue;
