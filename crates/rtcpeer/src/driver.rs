@@ -434,8 +434,12 @@ impl Driver {
             Command::CanTrickleIceCandidates(reply) => {
                 let _ = reply.send(self.core.can_trickle_ice_candidates());
             }
-            Command::SetIceConfiguration(policy, servers, reply) => {
-                let _ = reply.send(self.core.set_ice_configuration(policy, servers));
+            Command::SetIceConfiguration(policy, servers, tls, reply) => {
+                let result = self.core.set_ice_configuration(policy, servers);
+                if result.is_ok() {
+                    self.streams.set_tls(tls);
+                }
+                let _ = reply.send(result);
             }
             Command::States(reply) => {
                 let _ = reply.send(self.states());
@@ -901,7 +905,7 @@ fn reject(command: Command) {
         Command::SetLocalDescription(_, reply)
         | Command::SetRemoteDescription(_, reply)
         | Command::AddIceCandidate(_, reply)
-        | Command::SetIceConfiguration(_, _, reply)
+        | Command::SetIceConfiguration(_, _, _, reply)
         | Command::Send { reply, .. } => drop(reply.send(Err(closed_error()))),
         Command::CreateDataChannel { reply, .. } => drop(reply.send(Err(closed_error()))),
         Command::AddTrack(_, reply) | Command::AddTransceiver { reply, .. } => drop(reply.send(Err(closed_error()))),

@@ -248,6 +248,12 @@ async fn c14_set_configuration_applies_the_constructor_rules() {
     both_paths(servers(&["stun:127.0.0.1"], None, None))
         .await
         .expect("valid on both paths");
+    // An extra TLS root that is no certificate, with a `turns:` server to use it for.
+    let bad_root = RTCConfiguration {
+        turn_tls_roots: vec![rtcpeer::CertificateDer::from(vec![0x30, 0x03, 0x02, 0x01, 0x00])],
+        ..servers(&["turns:127.0.0.1"], Some("u"), Some("c"))
+    };
+    assert_eq!(error_name(bad_root).await, "SyntaxError");
 }
 
 #[tokio::test]

@@ -171,6 +171,33 @@ async fn an_untrusted_or_misnamed_certificate_is_an_icecandidateerror_and_no_rel
 }
 
 #[tokio::test]
+async fn a_turns_server_given_by_set_configuration_is_used_over_tls() {
+    let pki = make_pki(&["127.0.0.1"]);
+    let server = tls_server(&pki);
+    let url = format!("turns:{}", server.tls_addr().unwrap());
+    // Constructed without any server: TLS comes with set_configuration.
+    let mut pc = RTCPeerConnection::new(RTCConfiguration::bound_to([LOOPBACK]))
+        .await
+        .unwrap();
+    pc.set_configuration(coturn::relay_config(url, vec![pki.ca()]))
+        .await
+        .expect("setConfiguration");
+    let events = gather(&mut pc).await;
+    let relays = events
+        .iter()
+        .filter(|e| matches!(e, PeerConnectionEvent::IceCandidate(Some(c)) if c.candidate.contains(" typ relay")))
+        .count();
+    assert_eq!(relays, 1, "{events:?}");
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, PeerConnectionEvent::IceCandidateError { .. })),
+        "{events:?}"
+    );
+    pc.close().await;
+}
+
+#[tokio::test]
 async fn a_bad_extra_root_is_refused_at_construction_only_when_tls_is_used() {
     let garbage = CertificateDer::from(vec![0x30, 0x03, 0x02, 0x01, 0x00]);
     let config = |url: &str| RTCConfiguration {
