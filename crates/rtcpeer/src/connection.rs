@@ -486,8 +486,9 @@ impl RTCPeerConnection {
     /// `InvalidModificationError` to change what cannot change after construction: the
     /// certificates (an empty list keeps them), `bundle_policy`, `rtcp_mux_policy`, and
     /// `ice_candidate_pool_size` once a local description is set. The ICE
-    /// servers and transport policy apply from the next gathering on; `bind_addresses` and
-    /// `mdns` (rtcpeer extensions) keep their values from construction.
+    /// servers, transport policy and `turn_tls_roots` apply from the next gathering on; the other
+    /// rtcpeer extensions (`bind_addresses`, `mdns`, `ice_timing`, `congestion_control`,
+    /// `shared_socket`) keep their values from construction, and `get_configuration` reports those.
     pub async fn set_configuration(&self, config: RTCConfiguration) -> Result<(), RtcError> {
         if self.is_closed() {
             return Err(closed_error());
@@ -537,6 +538,9 @@ impl RTCPeerConnection {
             certificates: current.certificates,
             bind_addresses: current.bind_addresses,
             mdns: current.mdns,
+            ice_timing: current.ice_timing,
+            congestion_control: current.congestion_control,
+            shared_socket: current.shared_socket,
             ..config
         };
         Ok(())

@@ -257,6 +257,34 @@ async fn c14_set_configuration_applies_the_constructor_rules() {
 }
 
 #[tokio::test]
+async fn c14_set_configuration_reports_only_what_it_applies() {
+    // The rtcpeer extensions that are fixed at construction are reported as constructed, not as
+    // last given to set_configuration (which does not apply them).
+    let pc = loopback_peer().await;
+    let constructed = pc.get_configuration();
+    let slow = rtcpeer::IceTiming {
+        consent_interval: Duration::from_secs(7),
+        ..rtcpeer::IceTiming::default()
+    };
+    let shared = rtcpeer::SharedUdpSocket::bind((LOOPBACK, 0).into()).expect("shared socket");
+    pc.set_configuration(RTCConfiguration {
+        ice_timing: slow,
+        shared_socket: Some(shared),
+        bind_addresses: Vec::new(),
+        ice_transport_policy: IceTransportPolicy::Relay,
+        ..RTCConfiguration::default()
+    })
+    .await
+    .expect("setConfiguration");
+    let got = pc.get_configuration();
+    assert_eq!(got.ice_transport_policy, IceTransportPolicy::Relay, "applied");
+    assert_eq!(got.ice_timing, constructed.ice_timing);
+    assert!(got.shared_socket.is_none());
+    assert_eq!(got.bind_addresses, constructed.bind_addresses);
+    pc.close().await;
+}
+
+#[tokio::test]
 async fn c15_set_configuration_is_atomic() {
     let pc = loopback_peer().await;
     let config = RTCConfiguration {
