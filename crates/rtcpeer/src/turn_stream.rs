@@ -280,6 +280,8 @@ struct TlsSession {
     session: ClientConnection,
     /// The server sent close_notify.
     peer_closed: bool,
+    /// The records on their way to the socket; kept so that a write needs no allocation.
+    outgoing: Vec<u8>,
 }
 
 impl TlsSession {
@@ -287,15 +289,16 @@ impl TlsSession {
         TlsSession {
             session,
             peer_closed: false,
+            outgoing: Vec::new(),
         }
     }
 
     /// Writes the records the session has ready to the socket.
     async fn flush(&mut self, writer: &mut OwnedWriteHalf) -> io::Result<()> {
         while self.session.wants_write() {
-            let mut records = Vec::new();
-            self.session.write_tls(&mut records)?;
-            writer.write_all(&records).await?;
+            self.outgoing.clear();
+            self.session.write_tls(&mut self.outgoing)?;
+            writer.write_all(&self.outgoing).await?;
         }
         Ok(())
     }
