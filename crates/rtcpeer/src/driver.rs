@@ -589,23 +589,24 @@ impl Driver {
         }
     }
 
-    /// Tells the shared sockets our ICE ufrag (from the local description), so STUN requests naming it
-    /// find this connection.
+    /// Tells the shared socket, if the connection uses one, our ICE ufrag (from the local
+    /// description), so STUN requests naming it find this connection.
     fn register_ufrag(&mut self) {
+        let Some(port) = self.sockets.iter_mut().find_map(|socket| match &mut socket.io {
+            SocketIo::Shared(port) => Some(port),
+            SocketIo::Own(_) => None,
+        }) else {
+            return;
+        };
         let Some(description) = self.core.local_description() else {
             return;
         };
-        let Some(ufrag) = description
+        if let Some(ufrag) = description
             .sdp
             .lines()
             .find_map(|line| line.trim_end().strip_prefix("a=ice-ufrag:"))
-        else {
-            return;
-        };
-        for socket in &mut self.sockets {
-            if let SocketIo::Shared(port) = &mut socket.io {
-                port.set_ufrag(ufrag);
-            }
+        {
+            port.set_ufrag(ufrag);
         }
     }
 
