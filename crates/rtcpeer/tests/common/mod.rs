@@ -190,13 +190,21 @@ pub async fn open_channel(channel: &mut RTCDataChannel) {
 
 /// Offer/answer in memory, candidates by trickle, a reliable channel open on both sides.
 pub async fn connected_pair() -> (Pair, Vec<Seen>) {
-    let mut offerer = loopback_peer().await;
-    let mut answerer = loopback_peer().await;
+    connect_pair(loopback_peer().await, loopback_peer().await, "test").await
+}
+
+/// [`connected_pair`] for two given connections and a channel labelled `label`; also returns
+/// the offerer's events up to `connected`.
+pub async fn connect_pair(
+    mut offerer: RTCPeerConnection,
+    mut answerer: RTCPeerConnection,
+    label: &str,
+) -> (Pair, Vec<Seen>) {
     let mut offerer_channel = offerer
-        .create_data_channel("test", DataChannelInit::default())
+        .create_data_channel(label, DataChannelInit::default())
         .await
         .expect("createDataChannel");
-    assert_eq!(offerer_channel.label(), "test");
+    assert_eq!(offerer_channel.label(), label);
     assert_eq!(offerer_channel.ready_state(), DataChannelState::Connecting);
 
     let offer = offerer.create_offer().await.expect("createOffer");
@@ -217,7 +225,7 @@ pub async fn connected_pair() -> (Pair, Vec<Seen>) {
     let offerer_log = wait_for(&mut offerer_seen, Seen::Connection(PeerConnectionState::Connected)).await;
 
     let answerer_channel = open_both(&mut offerer_channel, &mut answerer_channels).await;
-    assert_eq!(answerer_channel.label(), "test");
+    assert_eq!(answerer_channel.label(), label);
     (
         Pair {
             offerer,
