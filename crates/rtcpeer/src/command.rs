@@ -56,10 +56,12 @@ pub(crate) enum Command {
     /// One of the six description attributes.
     Description(DescriptionAttribute, oneshot::Sender<Option<SessionDescriptionInit>>),
     CanTrickleIceCandidates(oneshot::Sender<Option<bool>>),
-    /// `setConfiguration`'s ICE part (servers already resolved).
+    /// `setConfiguration`'s ICE part (servers already resolved, with the TLS configuration for
+    /// their `turns:` URLs).
     SetIceConfiguration(
         rtcpeer_proto::peer::IceTransportPolicy,
         Vec<rtcpeer_proto::ice::ServerEndpoint>,
+        Option<std::sync::Arc<rustls::ClientConfig>>,
         Reply<()>,
     ),
     States(oneshot::Sender<States>),

@@ -95,8 +95,9 @@ pub struct RTCConfiguration {
     /// rtcpeer extension: CA certificates (DER) trusted for `turns:` servers besides the
     /// Mozilla root store built in (`webpki-roots`), for private deployments and tests.
     ///
-    /// Checked when the connection is created if some server is `turns:`: a certificate that
-    /// is not a usable CA is a `SyntaxError`.
+    /// Checked by [`RTCPeerConnection::new`](crate::RTCPeerConnection::new) and
+    /// [`set_configuration`](crate::RTCPeerConnection::set_configuration) when some server is
+    /// `turns:`: a certificate that is not a usable CA is a `SyntaxError`.
     pub turn_tls_roots: Vec<CertificateDer<'static>>,
     /// rtcpeer extension: consent freshness (RFC 7675) timers. The defaults are the browsers':
     /// a consent check on the selected pair every 2.5 s (randomized ×0.8–1.2), ICE

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use rtcpeer_proto::ice::server::{IceServerHost, IceServerScheme, ValidIceServer};
+use rtcpeer_proto::ice::server::{IceServerHost, ValidIceServer};
 use rtcpeer_proto::ice::{Candidate, ServerEndpoint};
 
 use tokio::net::UdpSocket;
@@ -279,6 +279,7 @@ impl RTCPeerConnection {
         check_certificates(&config.certificates)?;
         check_rtcp_mux_policy(config.rtcp_mux_policy)?;
         let servers = crate::config::validate(&config.ice_servers)?;
+        let tls = crate::turn_stream::tls_for(&servers, &config.turn_tls_roots)?;
         let shared = config.shared_socket.as_ref().map(|socket| socket.register());
         let follows_addresses = shared.is_none() && config.bind_addresses.is_empty();
         let addresses = if shared.is_some() {
@@ -297,13 +298,6 @@ impl RTCPeerConnection {
             bind_all(&addresses).instrument(span.clone()).await?
         };
         let ice_servers = resolve_servers(&servers).instrument(span.clone()).await;
-        // TLS is set up (and the extra roots checked) only when some server is `turns:`.
-        let any_tls = ice_servers.iter().any(|s| s.url.scheme == IceServerScheme::Turns);
-        let tls = if any_tls {
-            Some(crate::turn_stream::tls_config(&config.turn_tls_roots)?)
-        } else {
-            None
-        };
         let core_config = PeerConfig {
             certificate: config.certificates.first().map(|c| c.as_proto().clone()),
             bundle_policy: config.bundle_policy,
@@ -492,8 +486,9 @@ impl RTCPeerConnection {
     /// `InvalidModificationError` to change what cannot change after construction: the
     /// certificates (an empty list keeps them), `bundle_policy`, `rtcp_mux_policy`, and
     /// `ice_candidate_pool_size` once a local description is set. The ICE
-    /// servers and transport policy apply from the next gathering on; `bind_addresses` and
-    /// `mdns` (rtcpeer extensions) keep their values from construction.
+    /// servers, transport policy and `turn_tls_roots` apply from the next gathering on; the other
+    /// rtcpeer extensions (`bind_addresses`, `mdns`, `ice_timing`, `congestion_control`,
+    /// `shared_socket`) keep their values from construction, and `get_configuration` reports those.
     pub async fn set_configuration(&self, config: RTCConfiguration) -> Result<(), RtcError> {
         if self.is_closed() {
             return Err(closed_error());
@@ -531,10 +526,11 @@ impl RTCPeerConnection {
             ));
         }
         let servers = crate::config::validate(&config.ice_servers)?;
+        let tls = crate::turn_stream::tls_for(&servers, &config.turn_tls_roots)?;
         let endpoints = resolve_servers(&servers).await;
         let policy = config.ice_transport_policy;
         call(&self.commands, |reply| {
-            Command::SetIceConfiguration(policy, endpoints, reply)
+            Command::SetIceConfiguration(policy, endpoints, tls, reply)
         })
         .await??;
         let mut stored = self.config.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -542,6 +538,9 @@ impl RTCPeerConnection {
             certificates: current.certificates,
             bind_addresses: current.bind_addresses,
             mdns: current.mdns,
+            ice_timing: current.ice_timing,
+            congestion_control: current.congestion_control,
+            shared_socket: current.shared_socket,
             ..config
         };
         Ok(())

@@ -80,10 +80,18 @@ impl Socket {
     }
 }
 
+/// Where the bytes of a datagram the task received are.
+enum Received {
+    /// The first this many bytes of this thread's [`RECEIVE_BUFFER`] (read from a socket of our own).
+    Buffered(usize),
+    /// Handed over by a shared socket, which allocates every datagram for its connection's queue.
+    Owned(Vec<u8>),
+}
+
 /// What woke the task.
 enum Input {
     Command(Option<Command>),
-    Datagram(usize, io::Result<(usize, SocketAddr)>),
+    Datagram(usize, io::Result<(Received, SocketAddr)>),
     Timeout,
     Drained,
     Resolved(LookupResult),
@@ -105,9 +113,6 @@ pub(crate) struct Driver {
     channels: HashMap<ChannelId, ChannelEntry>,
     waiting_sends: usize,
     stats: TransportStats,
-    /// The datagram a shared socket handed over, until it is handled (then freed: the shared
-    /// socket allocates every datagram anyway). Our own sockets read into [`RECEIVE_BUFFER`].
-    buffer: Vec<u8>,
     /// The socket polled first next time, so that no socket starves the others.
     next_socket: usize,
     ended: watch::Sender<bool>,
@@ -173,7 +178,6 @@ impl Driver {
             channels: HashMap::new(),
             waiting_sends: 0,
             stats: TransportStats::default(),
-            buffer: Vec::new(),
             next_socket: 0,
             ended,
             final_states,
@@ -200,13 +204,12 @@ impl Driver {
             let reading = !self.backlog.is_full();
             let input = {
                 let sockets = &mut self.sockets;
-                let buffer = &mut self.buffer;
                 let first = self.next_socket;
                 let resolving = self.lookups.is_busy();
                 let lookups = &mut self.lookups;
                 tokio::select! {
                     command = self.commands.recv() => Input::Command(command),
-                    (index, result) = poll_fn(|cx| poll_sockets(sockets, first, buffer, cx)), if reading => {
+                    (index, result) = poll_fn(|cx| poll_sockets(sockets, first, cx)), if reading => {
                         Input::Datagram(index, result)
                     }
                     () = self.backlog.drained(), if !reading => Input::Drained,
@@ -320,21 +323,12 @@ impl Driver {
                 return;
             };
             let result = match &mut socket.io {
-                // Into this thread's buffer, where `handle_datagram` reads own-socket datagrams.
-                SocketIo::Own(udp) => {
-                    let received = RECEIVE_BUFFER.with_borrow_mut(|buffer| {
-                        if buffer.len() < MAX_DATAGRAM {
-                            *buffer = vec![0; MAX_DATAGRAM];
-                        }
-                        udp.try_recv_from(buffer)
-                    });
-                    match received {
-                        Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
-                        result => result,
-                    }
-                }
-                SocketIo::Shared(port) => match port.try_recv(&mut self.buffer) {
-                    Some(received) => Ok(received),
+                SocketIo::Own(udp) => match with_receive_buffer(|buffer| udp.try_recv_from(buffer)) {
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                    result => result.map(|(len, source)| (Received::Buffered(len), source)),
+                },
+                SocketIo::Shared(port) => match port.try_recv() {
+                    Some((bytes, source)) => Ok((Received::Owned(bytes), source)),
                     None => return,
                 },
             };
@@ -342,20 +336,18 @@ impl Driver {
         }
     }
 
-    fn handle_datagram(&mut self, index: usize, result: io::Result<(usize, SocketAddr)>) {
+    fn handle_datagram(&mut self, index: usize, result: io::Result<(Received, SocketAddr)>) {
         self.next_socket = (index + 1) % self.sockets.len().max(1);
         let Some(socket) = self.sockets.get(index) else {
             return;
         };
         match result {
-            Ok((len, source)) => {
-                self.stats.datagrams_received += 1;
-                self.stats.bytes_received += len as u64;
+            Ok((received, source)) => {
                 let destination = socket.local;
-                let core = &mut self.core;
-                let mut handle = |buffer: &[u8]| {
-                    let contents = buffer.get(..len).unwrap_or_default();
-                    core.handle_receive(
+                let mut handle = |contents: &[u8]| {
+                    self.stats.datagrams_received += 1;
+                    self.stats.bytes_received += contents.len() as u64;
+                    self.core.handle_receive(
                         Instant::now(),
                         Receive {
                             source,
@@ -364,9 +356,11 @@ impl Driver {
                         },
                     );
                 };
-                match socket.io {
-                    SocketIo::Own(_) => RECEIVE_BUFFER.with_borrow(|buffer| handle(buffer)),
-                    SocketIo::Shared(_) => handle(&std::mem::take(&mut self.buffer)),
+                match received {
+                    Received::Buffered(len) => {
+                        RECEIVE_BUFFER.with_borrow(|buffer| handle(buffer.get(..len).unwrap_or_default()))
+                    }
+                    Received::Owned(bytes) => handle(&bytes),
                 }
             }
             Err(error) => {
@@ -440,8 +434,12 @@ impl Driver {
             Command::CanTrickleIceCandidates(reply) => {
                 let _ = reply.send(self.core.can_trickle_ice_candidates());
             }
-            Command::SetIceConfiguration(policy, servers, reply) => {
-                let _ = reply.send(self.core.set_ice_configuration(policy, servers));
+            Command::SetIceConfiguration(policy, servers, tls, reply) => {
+                let result = self.core.set_ice_configuration(policy, servers);
+                if result.is_ok() {
+                    self.streams.set_tls(tls);
+                }
+                let _ = reply.send(result);
             }
             Command::States(reply) => {
                 let _ = reply.send(self.states());
@@ -591,23 +589,24 @@ impl Driver {
         }
     }
 
-    /// Tells the shared sockets our ICE ufrag (from the local description), so STUN requests naming it
-    /// find this connection.
+    /// Tells the shared socket, if the connection uses one, our ICE ufrag (from the local
+    /// description), so STUN requests naming it find this connection.
     fn register_ufrag(&mut self) {
+        let Some(port) = self.sockets.iter_mut().find_map(|socket| match &mut socket.io {
+            SocketIo::Shared(port) => Some(port),
+            SocketIo::Own(_) => None,
+        }) else {
+            return;
+        };
         let Some(description) = self.core.local_description() else {
             return;
         };
-        let Some(ufrag) = description
+        if let Some(ufrag) = description
             .sdp
             .lines()
             .find_map(|line| line.trim_end().strip_prefix("a=ice-ufrag:"))
-        else {
-            return;
-        };
-        for socket in &mut self.sockets {
-            if let SocketIo::Shared(port) = &mut socket.io {
-                port.set_ufrag(ufrag);
-            }
+        {
+            port.set_ufrag(ufrag);
         }
     }
 
@@ -696,14 +695,15 @@ impl Driver {
         if current.is_empty() {
             return;
         }
-        let (kept, gone): (Vec<Socket>, Vec<Socket>) = std::mem::take(&mut self.sockets)
-            .into_iter()
-            .partition(|s| current.contains(&s.local.ip()));
-        self.sockets = kept;
-        for socket in gone {
-            debug!(local = %socket.local, "address gone; socket closed");
-            self.core.remove_local_address(socket.local);
-        }
+        let core = &mut self.core;
+        self.sockets.retain(|socket| {
+            let kept = current.contains(&socket.local.ip());
+            if !kept {
+                debug!(local = %socket.local, "address gone; socket closed");
+                core.remove_local_address(socket.local);
+            }
+            kept
+        });
         for ip in current {
             if self.sockets.iter().any(|s| s.local.ip() == ip) {
                 continue;
@@ -906,7 +906,7 @@ fn reject(command: Command) {
         Command::SetLocalDescription(_, reply)
         | Command::SetRemoteDescription(_, reply)
         | Command::AddIceCandidate(_, reply)
-        | Command::SetIceConfiguration(_, _, reply)
+        | Command::SetIceConfiguration(_, _, _, reply)
         | Command::Send { reply, .. } => drop(reply.send(Err(closed_error()))),
         Command::CreateDataChannel { reply, .. } => drop(reply.send(Err(closed_error()))),
         Command::AddTrack(_, reply) | Command::AddTransceiver { reply, .. } => drop(reply.send(Err(closed_error()))),
@@ -929,39 +929,40 @@ thread_local! {
     static RECEIVE_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Polls every socket once, starting at `first`, for one datagram, which lands in this thread's
-/// [`RECEIVE_BUFFER`] (own socket) or in `buffer` (shared socket).
+/// Runs `read` on this thread's [`RECEIVE_BUFFER`], made on first use.
+fn with_receive_buffer<R>(read: impl FnOnce(&mut [u8]) -> R) -> R {
+    RECEIVE_BUFFER.with_borrow_mut(|buffer| {
+        if buffer.len() < MAX_DATAGRAM {
+            // Zeroed by the allocator: pages the kernel never writes to stay unmapped.
+            *buffer = vec![0; MAX_DATAGRAM];
+        }
+        read(buffer)
+    })
+}
+
+/// Polls every socket once, starting at `first`, for one datagram.
 fn poll_sockets(
     sockets: &mut [Socket],
     first: usize,
-    buffer: &mut Vec<u8>,
     cx: &mut std::task::Context<'_>,
-) -> Poll<(usize, io::Result<(usize, SocketAddr)>)> {
+) -> Poll<(usize, io::Result<(Received, SocketAddr)>)> {
     let count = sockets.len();
     for offset in 0..count {
         let index = (first + offset) % count;
         let Some(socket) = sockets.get_mut(index) else { continue };
-        match &mut socket.io {
-            SocketIo::Own(socket) => {
-                let polled = RECEIVE_BUFFER.with_borrow_mut(|buffer| {
-                    if buffer.len() < MAX_DATAGRAM {
-                        // Zeroed by the allocator: pages the kernel never writes to stay unmapped.
-                        *buffer = vec![0; MAX_DATAGRAM];
-                    }
-                    let mut read = ReadBuf::new(buffer);
-                    socket
-                        .poll_recv_from(cx, &mut read)
-                        .map(|result| result.map(|source| (read.filled().len(), source)))
-                });
-                if let Poll::Ready(result) = polled {
-                    return Poll::Ready((index, result));
-                }
-            }
-            SocketIo::Shared(port) => {
-                if let Poll::Ready((len, source)) = port.poll_recv(cx, buffer) {
-                    return Poll::Ready((index, Ok((len, source))));
-                }
-            }
+        let polled = match &mut socket.io {
+            SocketIo::Own(socket) => with_receive_buffer(|buffer| {
+                let mut read = ReadBuf::new(buffer);
+                socket
+                    .poll_recv_from(cx, &mut read)
+                    .map_ok(|source| (Received::Buffered(read.filled().len()), source))
+            }),
+            SocketIo::Shared(port) => port
+                .poll_recv(cx)
+                .map(|(bytes, source)| Ok((Received::Owned(bytes), source))),
+        };
+        if polled.is_ready() {
+            return polled.map(|result| (index, result));
         }
     }
     Poll::Pending

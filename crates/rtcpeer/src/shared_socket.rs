@@ -201,25 +201,20 @@ impl SharedPort {
     }
 
     /// Like [`poll_recv`](Self::poll_recv), without waiting: `None` when no datagram is queued.
-    pub(crate) fn try_recv(&mut self, buffer: &mut Vec<u8>) -> Option<(usize, SocketAddr)> {
+    pub(crate) fn try_recv(&mut self) -> Option<Datagram> {
         if self.closed {
             return None;
         }
-        let (data, source) = self.receiver.try_recv().ok()?;
-        *buffer = data;
-        Some((buffer.len(), source))
+        self.receiver.try_recv().ok()
     }
 
-    /// The next datagram for this connection: moved into `buffer`, with its length and source.
-    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>, buffer: &mut Vec<u8>) -> Poll<(usize, SocketAddr)> {
+    /// The next datagram for this connection, with its source.
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Datagram> {
         if self.closed {
             return Poll::Pending;
         }
         match self.receiver.poll_recv(cx) {
-            Poll::Ready(Some((data, source))) => {
-                *buffer = data;
-                Poll::Ready((buffer.len(), source))
-            }
+            Poll::Ready(Some(datagram)) => Poll::Ready(datagram),
             Poll::Ready(None) => {
                 self.closed = true;
                 Poll::Pending

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rtcpeer_proto::ice::server::IceServerHost;
+use rtcpeer_proto::ice::server::{IceServerHost, IceServerScheme, ValidIceServer};
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -49,6 +49,19 @@ pub(crate) enum StreamInput {
 /// Builds the TLS client configuration for `turns:` servers: the Mozilla roots of
 /// `webpki-roots` plus `extra_roots` (the rtcpeer extension `turn_tls_roots`), TLS 1.2 and 1.3,
 /// the aws-lc-rs provider. An extra root that is not a usable CA certificate is an error.
+/// The TLS configuration for `servers` when one of them has a `turns:` URL, else `None`; the
+/// extra roots are checked only then (see [`tls_config`]).
+pub(crate) fn tls_for(
+    servers: &[ValidIceServer],
+    extra_roots: &[CertificateDer<'static>],
+) -> Result<Option<Arc<ClientConfig>>, RtcError> {
+    let any_tls = servers
+        .iter()
+        .flat_map(|server| &server.urls)
+        .any(|url| url.scheme == IceServerScheme::Turns);
+    any_tls.then(|| tls_config(extra_roots)).transpose()
+}
+
 pub(crate) fn tls_config(extra_roots: &[CertificateDer<'static>]) -> Result<Arc<ClientConfig>, RtcError> {
     let mut roots = RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
@@ -96,6 +109,11 @@ impl ServerStreams {
             input: None,
             tls,
         }
+    }
+
+    /// Replaces the TLS configuration (`setConfiguration`): connections opened from now on use it.
+    pub(crate) fn set_tls(&mut self, tls: Option<Arc<ClientConfig>>) {
+        self.tls = tls;
     }
 
     /// The next report of a connection; never resolves while none was ever opened.
@@ -262,6 +280,8 @@ struct TlsSession {
     session: ClientConnection,
     /// The server sent close_notify.
     peer_closed: bool,
+    /// The records on their way to the socket; kept so that a write needs no allocation.
+    outgoing: Vec<u8>,
 }
 
 impl TlsSession {
@@ -269,15 +289,16 @@ impl TlsSession {
         TlsSession {
             session,
             peer_closed: false,
+            outgoing: Vec::new(),
         }
     }
 
     /// Writes the records the session has ready to the socket.
     async fn flush(&mut self, writer: &mut OwnedWriteHalf) -> io::Result<()> {
         while self.session.wants_write() {
-            let mut records = Vec::new();
-            self.session.write_tls(&mut records)?;
-            writer.write_all(&records).await?;
+            self.outgoing.clear();
+            self.session.write_tls(&mut self.outgoing)?;
+            writer.write_all(&self.outgoing).await?;
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::{loopback_peer, pump, wait_for, Seen, LOOPBACK};
+use common::{loopback_peer, negotiate, pump, wait_for, Seen, LOOPBACK};
 use rtcpeer::{
     BundlePolicy, Certificate, DataChannelInit, IceTransportPolicy, KeyAlgorithm, PeerConnectionEvent,
     PeerConnectionState, RTCCertificate, RTCConfiguration, RTCIceServer, RTCPeerConnection, RtcError, RtcpMuxPolicy,
@@ -248,6 +248,40 @@ async fn c14_set_configuration_applies_the_constructor_rules() {
     both_paths(servers(&["stun:127.0.0.1"], None, None))
         .await
         .expect("valid on both paths");
+    // An extra TLS root that is no certificate, with a `turns:` server to use it for.
+    let bad_root = RTCConfiguration {
+        turn_tls_roots: vec![rtcpeer::CertificateDer::from(vec![0x30, 0x03, 0x02, 0x01, 0x00])],
+        ..servers(&["turns:127.0.0.1"], Some("u"), Some("c"))
+    };
+    assert_eq!(error_name(bad_root).await, "SyntaxError");
+}
+
+#[tokio::test]
+async fn c14_set_configuration_reports_only_what_it_applies() {
+    // The rtcpeer extensions that are fixed at construction are reported as constructed, not as
+    // last given to set_configuration (which does not apply them).
+    let pc = loopback_peer().await;
+    let constructed = pc.get_configuration();
+    let slow = rtcpeer::IceTiming {
+        consent_interval: Duration::from_secs(7),
+        ..rtcpeer::IceTiming::default()
+    };
+    let shared = rtcpeer::SharedUdpSocket::bind((LOOPBACK, 0).into()).expect("shared socket");
+    pc.set_configuration(RTCConfiguration {
+        ice_timing: slow,
+        shared_socket: Some(shared),
+        bind_addresses: Vec::new(),
+        ice_transport_policy: IceTransportPolicy::Relay,
+        ..RTCConfiguration::default()
+    })
+    .await
+    .expect("setConfiguration");
+    let got = pc.get_configuration();
+    assert_eq!(got.ice_transport_policy, IceTransportPolicy::Relay, "applied");
+    assert_eq!(got.ice_timing, constructed.ice_timing);
+    assert!(got.shared_socket.is_none());
+    assert_eq!(got.bind_addresses, constructed.bind_addresses);
+    pc.close().await;
 }
 
 #[tokio::test]
@@ -579,12 +613,8 @@ async fn connect(a_config: RTCConfiguration) -> (RTCPeerConnection, RTCPeerConne
     a.create_data_channel("x", DataChannelInit::default())
         .await
         .expect("channel");
-    a.set_local_description(None).await.expect("offer");
+    negotiate(&a, &b).await;
     let offer = a.local_description().await.unwrap().expect("offer");
-    b.set_remote_description(offer.clone()).await.expect("SRD");
-    b.set_local_description(None).await.expect("answer");
-    let answer = b.local_description().await.unwrap().expect("answer");
-    a.set_remote_description(answer).await.expect("SRD(answer)");
     let (mut a_seen, _) = pump(&mut a, &b);
     let (_b_seen, _) = pump(&mut b, &a);
     wait_for(&mut a_seen, Seen::Connection(PeerConnectionState::Connected)).await;

@@ -80,16 +80,6 @@ async fn e5_renegotiating_from_the_negotiationneeded_handler_recurses_without_pi
     b.close().await;
 }
 
-/// Offer from `a`, answer from `b`, complete descriptions (no trickle needed on loopback).
-async fn exchange(a: &rtcpeer::RTCPeerConnection, b: &rtcpeer::RTCPeerConnection) {
-    a.set_local_description(None).await.expect("offer");
-    let offer = a.local_description().await.expect("local").expect("offer");
-    b.set_remote_description(offer).await.expect("remote offer");
-    b.set_local_description(None).await.expect("answer");
-    let answer = b.local_description().await.expect("local").expect("answer");
-    a.set_remote_description(answer).await.expect("remote answer");
-}
-
 #[tokio::test]
 async fn t1_t3_t20_get_senders_and_get_receivers_follow_the_transceivers() {
     use rtcpeer::{MediaType, TransceiverInit};
@@ -121,7 +111,7 @@ async fn t1_t3_t20_get_senders_and_get_receivers_follow_the_transceivers() {
     assert!(receivers.iter().all(|r| !r.track_id.is_empty()));
     assert_ne!(receivers[0].track_id, receivers[1].track_id);
 
-    exchange(&a, &b).await;
+    negotiate(&a, &b).await;
     assert_eq!(a.get_senders().await.expect("senders")[0].codec, Some(Codec::Opus));
     // The answerer got a receiver (and a sender without a track) for each offered section.
     assert_eq!(b.get_receivers().await.expect("receivers").len(), 2);
@@ -134,7 +124,7 @@ async fn t1_t3_t20_get_senders_and_get_receivers_follow_the_transceivers() {
 
     // A stopped transceiver's sender and receiver leave both lists once negotiated away.
     a.stop_transceiver(video).await.expect("stop");
-    exchange(&a, &b).await;
+    negotiate(&a, &b).await;
     let left: Vec<_> = a
         .get_senders()
         .await

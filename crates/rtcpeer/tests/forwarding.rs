@@ -7,33 +7,11 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::loopback_peer;
-use rtcpeer::{Codec, LocalTrack, MediaFrame, PeerConnectionEvent, RTCPeerConnection, RemoteTrack};
+use common::{loopback_peer, negotiate, next_track};
+use rtcpeer::{Codec, LocalTrack, MediaFrame};
 use tokio::time::timeout;
 
 const PATIENCE: Duration = Duration::from_secs(15);
-
-async fn negotiate(offerer: &RTCPeerConnection, answerer: &RTCPeerConnection) {
-    offerer.set_local_description(None).await.expect("SLD(offer)");
-    let offer = offerer.local_description().await.expect("alive").expect("offer");
-    answerer.set_remote_description(offer).await.expect("SRD(offer)");
-    answerer.set_local_description(None).await.expect("SLD(answer)");
-    let answer = answerer.local_description().await.expect("alive").expect("answer");
-    offerer.set_remote_description(answer).await.expect("SRD(answer)");
-}
-
-async fn next_track(pc: &mut RTCPeerConnection) -> RemoteTrack {
-    timeout(PATIENCE, async {
-        while let Some(event) = pc.next_event().await {
-            if let PeerConnectionEvent::Track(track) = event {
-                return track;
-            }
-        }
-        panic!("the connection ended before a track arrived");
-    })
-    .await
-    .expect("a track event")
-}
 
 /// Frame `i`: unique bytes and length, a VP8 keyframe every 10th.
 fn frame(i: usize) -> Vec<u8> {

@@ -10,59 +10,13 @@ mod coturn;
 use std::time::Duration;
 
 use common::*;
-use coturn::{Coturn, PASS, USER};
+use coturn::{relay_peer, Coturn};
 use rtcpeer::{
-    DataChannelInit, DataChannelMessage, IceCandidateInit, IceTransportPolicy, OfferOptions, PeerConnectionEvent,
-    PeerConnectionState, RTCConfiguration, RTCDataChannel, RTCIceServer, RTCPeerConnection, SessionDescriptionInit,
+    DataChannelInit, DataChannelMessage, IceCandidateInit, OfferOptions, PeerConnectionState, RTCDataChannel,
+    RTCPeerConnection, SessionDescriptionInit,
 };
 use tokio::sync::mpsc;
-use tokio::time::{sleep, timeout};
-
-/// Like the common pump, but a candidate the peer refuses is offered again a little later (in
-/// order), as a signaling channel would hold one gathered under new credentials until the peer
-/// has the description that carries them.
-fn pump_holding(
-    pc: &mut RTCPeerConnection,
-    other: &RTCPeerConnection,
-) -> (mpsc::UnboundedReceiver<Seen>, mpsc::UnboundedReceiver<RTCDataChannel>) {
-    let other = other.clone();
-    let (seen_tx, seen) = mpsc::unbounded_channel();
-    let (channel_tx, channels) = mpsc::unbounded_channel();
-    let mut events = pc.take_events().expect("a fresh connection has its event stream");
-    tokio::spawn(async move {
-        while let Some(event) = events.recv().await {
-            let seen = match event {
-                PeerConnectionEvent::IceCandidate(candidate) => {
-                    hand_over(&other, candidate.clone()).await;
-                    Seen::Candidate(candidate)
-                }
-                PeerConnectionEvent::IceGatheringStateChange(s) => Seen::Gathering(s.to_string()),
-                PeerConnectionEvent::IceConnectionStateChange(s) => Seen::IceConnection(s.to_string()),
-                PeerConnectionEvent::ConnectionStateChange(s) => Seen::Connection(s),
-                PeerConnectionEvent::SignalingStateChange(s) => Seen::Signaling(s),
-                PeerConnectionEvent::NegotiationNeeded => Seen::NegotiationNeeded,
-                PeerConnectionEvent::IceCandidateError { error_code, .. } => Seen::CandidateError(error_code),
-                PeerConnectionEvent::DataChannel(channel) => {
-                    let _ = channel_tx.send(channel);
-                    Seen::DataChannel
-                }
-                _ => Seen::Media,
-            };
-            let _ = seen_tx.send(seen);
-        }
-    });
-    (seen, channels)
-}
-
-async fn hand_over(other: &RTCPeerConnection, candidate: Option<IceCandidateInit>) {
-    for _ in 0..100 {
-        if other.add_ice_candidate(candidate.clone()).await.is_ok() {
-            return;
-        }
-        sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the peer never accepted {candidate:?}");
-}
+use tokio::time::timeout;
 
 fn ufrag(desc: &SessionDescriptionInit) -> String {
     desc.sdp
@@ -108,17 +62,8 @@ async fn restart_ice_and_renegotiation_keep_the_channel_and_the_connected_state(
 async fn a_relay_only_restart_through_coturn_keeps_the_channel() {
     let server = Coturn::start();
     let url = format!("turn:{}?transport=udp", server.addr());
-    let relay_only = || RTCConfiguration {
-        ice_servers: vec![RTCIceServer {
-            urls: vec![url.clone()],
-            username: Some(USER.into()),
-            credential: Some(PASS.into()),
-        }],
-        ice_transport_policy: IceTransportPolicy::Relay,
-        ..RTCConfiguration::bound_to([LOOPBACK])
-    };
-    let offerer = RTCPeerConnection::new(relay_only()).await.expect("offerer");
-    let answerer = RTCPeerConnection::new(relay_only()).await.expect("answerer");
+    let offerer = relay_peer(url.clone(), Vec::new()).await;
+    let answerer = relay_peer(url, Vec::new()).await;
     timeout(
         Duration::from_secs(60),
         restart_keeps_the_channel(offerer, answerer, "relay"),

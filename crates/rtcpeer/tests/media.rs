@@ -6,35 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::loopback_peer;
-use rtcpeer::{Codec, LocalTrack, MediaFrame, PeerConnectionEvent, RTCPeerConnection, RemoteTrack};
+use common::{loopback_peer, negotiate, next_track};
+use rtcpeer::{Codec, LocalTrack, MediaFrame, PeerConnectionEvent, RemoteTrack};
 use tokio::time::timeout;
 
 const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Offer/answer with complete descriptions (host candidates are gathered at once on loopback).
-async fn negotiate(offerer: &RTCPeerConnection, answerer: &RTCPeerConnection) {
-    offerer.set_local_description(None).await.expect("SLD(offer)");
-    let offer = offerer.local_description().await.expect("alive").expect("offer");
-    answerer.set_remote_description(offer).await.expect("SRD(offer)");
-    answerer.set_local_description(None).await.expect("SLD(answer)");
-    let answer = answerer.local_description().await.expect("alive").expect("answer");
-    offerer.set_remote_description(answer).await.expect("SRD(answer)");
-}
-
-/// The first `track` event of `pc`.
-async fn next_track(pc: &mut RTCPeerConnection) -> RemoteTrack {
-    timeout(PATIENCE, async {
-        while let Some(event) = pc.next_event().await {
-            if let PeerConnectionEvent::Track(track) = event {
-                return track;
-            }
-        }
-        panic!("the connection ended before a track arrived");
-    })
-    .await
-    .expect("a track event")
-}
 
 fn frame(i: usize) -> MediaFrame {
     let len = 100 + (i * 1777) % 5000;

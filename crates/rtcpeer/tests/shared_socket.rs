@@ -5,19 +5,8 @@ mod common;
 use std::net::SocketAddr;
 
 use common::*;
-use rtcpeer::{
-    DataChannelInit, DataChannelMessage, PeerConnectionState, RTCConfiguration, RTCDataChannel, RTCPeerConnection,
-    SharedUdpSocket,
-};
+use rtcpeer::{DataChannelMessage, RTCConfiguration, RTCPeerConnection, SharedUdpSocket};
 use tokio::time::timeout;
-
-/// One connected pair: the offerer's channel and the answerer's.
-struct Connected {
-    offerer: RTCPeerConnection,
-    answerer: RTCPeerConnection,
-    offerer_channel: RTCDataChannel,
-    answerer_channel: RTCDataChannel,
-}
 
 fn config(shared: Option<&SharedUdpSocket>) -> RTCConfiguration {
     RTCConfiguration {
@@ -28,39 +17,14 @@ fn config(shared: Option<&SharedUdpSocket>) -> RTCConfiguration {
 
 /// Connects an offerer and an answerer, either or both on `shared` sockets, with one open channel labelled
 /// `label`.
-async fn connect(offerer: RTCConfiguration, answerer: RTCConfiguration, label: &str) -> Connected {
-    let mut offerer = RTCPeerConnection::new(offerer).await.expect("offerer");
-    let mut answerer = RTCPeerConnection::new(answerer).await.expect("answerer");
-    let mut offerer_channel = offerer
-        .create_data_channel(label, DataChannelInit::default())
-        .await
-        .expect("createDataChannel");
-    let offer = offerer.create_offer().await.expect("createOffer");
-    offerer.set_local_description(Some(offer.clone())).await.expect("SLD");
-    answerer.set_remote_description(offer).await.expect("SRD");
-    let answer = answerer.create_answer().await.expect("createAnswer");
-    answerer.set_local_description(Some(answer.clone())).await.expect("SLD");
-    offerer.set_remote_description(answer).await.expect("SRD");
-    let (mut offerer_seen, _) = pump(&mut offerer, &answerer);
-    let (_answerer_seen, mut answerer_channels) = pump(&mut answerer, &offerer);
-    wait_for(&mut offerer_seen, Seen::Connection(PeerConnectionState::Connected)).await;
-    let mut answerer_channel = timeout(PATIENCE, answerer_channels.recv())
-        .await
-        .expect("the datachannel event comes")
-        .expect("a remote channel");
-    assert_eq!(answerer_channel.label(), label);
-    open_channel(&mut offerer_channel).await;
-    open_channel(&mut answerer_channel).await;
-    Connected {
-        offerer,
-        answerer,
-        offerer_channel,
-        answerer_channel,
-    }
+async fn connect(offerer: RTCConfiguration, answerer: RTCConfiguration, label: &str) -> Pair {
+    let offerer = RTCPeerConnection::new(offerer).await.expect("offerer");
+    let answerer = RTCPeerConnection::new(answerer).await.expect("answerer");
+    connect_pair(offerer, answerer, label).await.0
 }
 
 /// Sends a distinct message each way on every pair and checks that each arrives at its own peer only.
-async fn exchange(pairs: &mut [Connected]) {
+async fn exchange(pairs: &mut [Pair]) {
     for (i, pair) in pairs.iter().enumerate() {
         pair.offerer_channel
             .send_text(&format!("to answerer {i}"))

@@ -9,30 +9,13 @@ mod coturn;
 
 use std::time::{Duration, Instant};
 
-use common::{next_message, open_channel, pump, wait_for, Seen, LOOPBACK};
-use coturn::{make_pki, Coturn, Options, PASS, USER};
-use rtcpeer::{
-    CertificateDer, DataChannelInit, DataChannelMessage, IceTransportPolicy, PeerConnectionState, RTCConfiguration,
-    RTCIceServer, RTCPeerConnection,
-};
+use common::{negotiate, next_message, open_both, pump, wait_for, Seen};
+use coturn::{make_pki, relay_peer, Coturn, Options};
+use rtcpeer::{CertificateDer, DataChannelInit, DataChannelMessage, PeerConnectionState};
 use tokio::time::timeout;
 
 /// The most coturn grants here: the client asks for 600 s and gets this.
 const MAX_LIFETIME: u64 = 4;
-
-async fn peer(url: String, roots: Vec<CertificateDer<'static>>) -> RTCPeerConnection {
-    let config = RTCConfiguration {
-        ice_servers: vec![RTCIceServer {
-            urls: vec![url],
-            username: Some(USER.into()),
-            credential: Some(PASS.into()),
-        }],
-        ice_transport_policy: IceTransportPolicy::Relay,
-        turn_tls_roots: roots,
-        ..RTCConfiguration::bound_to([LOOPBACK])
-    };
-    RTCPeerConnection::new(config).await.expect("a connection")
-}
 
 /// What coturn logs when it frees an allocation of the test's user.
 const ENDED: &str = "closed (2nd stage), user <test>";
@@ -43,32 +26,18 @@ fn lines(log: &str, what: &str) -> usize {
 }
 
 async fn outlive_the_lifetime(server: &Coturn, url: String, roots: Vec<CertificateDer<'static>>) {
-    let mut offerer = peer(url.clone(), roots.clone()).await;
-    let mut answerer = peer(url, roots).await;
+    let mut offerer = relay_peer(url.clone(), roots.clone()).await;
+    let mut answerer = relay_peer(url, roots).await;
     let mut offerer_channel = offerer
         .create_data_channel("refresh", DataChannelInit::default())
         .await
         .unwrap();
-    offerer.set_local_description(None).await.unwrap();
-    answerer
-        .set_remote_description(offerer.local_description().await.unwrap().unwrap())
-        .await
-        .unwrap();
-    answerer.set_local_description(None).await.unwrap();
-    offerer
-        .set_remote_description(answerer.local_description().await.unwrap().unwrap())
-        .await
-        .unwrap();
+    negotiate(&offerer, &answerer).await;
     let (mut offerer_seen, _) = pump(&mut offerer, &answerer);
     let (_answerer_seen, mut answerer_channels) = pump(&mut answerer, &offerer);
     wait_for(&mut offerer_seen, Seen::Connection(PeerConnectionState::Connected)).await;
     let connected = Instant::now();
-    let mut answerer_channel = timeout(common::PATIENCE, answerer_channels.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    open_channel(&mut offerer_channel).await;
-    open_channel(&mut answerer_channel).await;
+    let mut answerer_channel = open_both(&mut offerer_channel, &mut answerer_channels).await;
 
     // Past two granted lifetimes: without refreshes coturn would have freed both allocations
     // and nothing more would arrive.

@@ -7,8 +7,8 @@ mod coturn;
 
 use std::time::Duration;
 
-use common::{next_message, open_channel, pump, wait_for, Seen, LOOPBACK};
-use coturn::{Coturn, PASS, USER};
+use common::{negotiate, next_message, open_both, pump, wait_for, Seen, LOOPBACK};
+use coturn::{gather, relay_config, Coturn, PASS};
 use rtcpeer::{
     DataChannelInit, DataChannelMessage, IceTransportPolicy, PeerConnectionEvent, PeerConnectionState,
     RTCConfiguration, RTCIceServer, RTCPeerConnection,
@@ -18,15 +18,11 @@ use tokio::time::timeout;
 
 /// A loopback connection using `url` with the given credential.
 async fn peer(url: String, credential: &str, policy: IceTransportPolicy) -> RTCPeerConnection {
-    let config = RTCConfiguration {
-        ice_servers: vec![RTCIceServer {
-            urls: vec![url],
-            username: Some(USER.into()),
-            credential: Some(credential.into()),
-        }],
+    let mut config = RTCConfiguration {
         ice_transport_policy: policy,
-        ..RTCConfiguration::bound_to([LOOPBACK])
+        ..relay_config(url, Vec::new())
     };
+    config.ice_servers[0].credential = Some(credential.into());
     RTCPeerConnection::new(config).await.expect("a connection")
 }
 
@@ -48,12 +44,7 @@ async fn relay_only_pair(url: String) {
         .create_data_channel("relay", DataChannelInit::default())
         .await
         .unwrap();
-    let offer = offerer.create_offer().await.unwrap();
-    offerer.set_local_description(Some(offer.clone())).await.unwrap();
-    answerer.set_remote_description(offer).await.unwrap();
-    let answer = answerer.create_answer().await.unwrap();
-    answerer.set_local_description(Some(answer.clone())).await.unwrap();
-    offerer.set_remote_description(answer).await.unwrap();
+    negotiate(&offerer, &answerer).await;
     let (mut offerer_seen, _) = pump(&mut offerer, &answerer);
     let (mut answerer_seen, mut answerer_channels) = pump(&mut answerer, &offerer);
 
@@ -65,12 +56,7 @@ async fn relay_only_pair(url: String) {
     assert_eq!(candidate_types(&answerer_log), ["relay"], "{answerer_log:?}");
     assert!(!log.iter().any(|s| matches!(s, Seen::CandidateError(_))), "{log:?}");
 
-    let mut answerer_channel = timeout(common::PATIENCE, answerer_channels.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    open_channel(&mut offerer_channel).await;
-    open_channel(&mut answerer_channel).await;
+    let mut answerer_channel = open_both(&mut offerer_channel, &mut answerer_channels).await;
     let big: Vec<u8> = (0..20_000u32).map(|i| (i * 7 % 251) as u8).collect();
     for message in [
         DataChannelMessage::Text("through the relay".into()),
@@ -113,25 +99,6 @@ async fn relay_only_peers_connect_through_coturn_over_tcp() {
     timeout(Duration::from_secs(20), relay_only_pair(url))
         .await
         .unwrap_or_else(|_| panic!("timed out; coturn log:\n{}", server.log()));
-}
-
-/// Gathers alone (no peer) until complete; returns what was seen.
-async fn gather(pc: &mut RTCPeerConnection) -> Vec<PeerConnectionEvent> {
-    pc.create_data_channel("x", DataChannelInit::default()).await.unwrap();
-    pc.set_local_description(None).await.unwrap();
-    let mut seen = Vec::new();
-    let complete = timeout(Duration::from_secs(15), async {
-        while let Some(event) = pc.next_event().await {
-            let done = matches!(&event, PeerConnectionEvent::IceCandidate(None));
-            seen.push(event);
-            if done {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(complete.is_ok(), "gathering never completed: {seen:?}");
-    seen
 }
 
 fn kinds(events: &[PeerConnectionEvent]) -> Vec<String> {

@@ -8,11 +8,11 @@ mod coturn;
 
 use std::time::Duration;
 
-use common::{next_message, open_channel, pump, wait_for, Seen, LOOPBACK};
-use coturn::{make_pki, Coturn, Options, Pki, PASS, USER};
+use common::{negotiate, next_message, open_both, pump, wait_for, Seen, LOOPBACK};
+use coturn::{gather, make_pki, relay_peer as peer, Coturn, Options, Pki, PASS, USER};
 use rtcpeer::{
-    CertificateDer, DataChannelInit, DataChannelMessage, IceTransportPolicy, PeerConnectionEvent, PeerConnectionState,
-    RTCConfiguration, RTCIceServer, RTCPeerConnection, StatsKind, StatsType,
+    CertificateDer, DataChannelInit, DataChannelMessage, PeerConnectionEvent, PeerConnectionState, RTCConfiguration,
+    RTCIceServer, RTCPeerConnection, StatsKind, StatsType,
 };
 use rtcpeer_proto::ice::CandidateKind;
 use rtcpeer_proto::stats::StatsCandidateType;
@@ -24,21 +24,6 @@ fn tls_server(pki: &Pki) -> Coturn {
         verbose: true,
         ..Options::default()
     })
-}
-
-/// A relay-only loopback connection through `url`, trusting `roots` for TLS.
-async fn peer(url: String, roots: Vec<CertificateDer<'static>>) -> RTCPeerConnection {
-    let config = RTCConfiguration {
-        ice_servers: vec![RTCIceServer {
-            urls: vec![url],
-            username: Some(USER.into()),
-            credential: Some(PASS.into()),
-        }],
-        ice_transport_policy: IceTransportPolicy::Relay,
-        turn_tls_roots: roots,
-        ..RTCConfiguration::bound_to([LOOPBACK])
-    };
-    RTCPeerConnection::new(config).await.expect("a connection")
 }
 
 /// The `relayProtocol` of the selected pair's local candidate in `pc`'s stats.
@@ -69,16 +54,7 @@ async fn relay_only_pair_over_tls(server: &Coturn, ca: CertificateDer<'static>) 
         .create_data_channel("tls", DataChannelInit::default())
         .await
         .unwrap();
-    offerer.set_local_description(None).await.unwrap();
-    answerer
-        .set_remote_description(offerer.local_description().await.unwrap().unwrap())
-        .await
-        .unwrap();
-    answerer.set_local_description(None).await.unwrap();
-    offerer
-        .set_remote_description(answerer.local_description().await.unwrap().unwrap())
-        .await
-        .unwrap();
+    negotiate(&offerer, &answerer).await;
     let (mut offerer_seen, _) = pump(&mut offerer, &answerer);
     let (mut answerer_seen, mut answerer_channels) = pump(&mut answerer, &offerer);
     let mut log = wait_for(&mut offerer_seen, Seen::Gathering("complete".into())).await;
@@ -93,12 +69,7 @@ async fn relay_only_pair_over_tls(server: &Coturn, ca: CertificateDer<'static>) 
         assert_eq!(relays, 1, "{log:?}");
     }
 
-    let mut answerer_channel = timeout(common::PATIENCE, answerer_channels.recv())
-        .await
-        .unwrap()
-        .unwrap();
-    open_channel(&mut offerer_channel).await;
-    open_channel(&mut answerer_channel).await;
+    let mut answerer_channel = open_both(&mut offerer_channel, &mut answerer_channels).await;
     let big: Vec<u8> = (0..50_000u32).map(|i| (i * 13 % 253) as u8).collect();
     for message in [
         DataChannelMessage::Text("through TLS".into()),
@@ -136,25 +107,6 @@ async fn relay_only_peers_connect_through_coturn_over_tls() {
         .filter(|l| l.contains("new, realm=<example.org>, username=<test>") && l.contains("method=TLS"))
         .count();
     assert_eq!(tls_sessions, 2, "{log}");
-}
-
-/// Gathers alone until complete; returns what was seen.
-async fn gather(pc: &mut RTCPeerConnection) -> Vec<PeerConnectionEvent> {
-    pc.create_data_channel("x", DataChannelInit::default()).await.unwrap();
-    pc.set_local_description(None).await.unwrap();
-    let mut seen = Vec::new();
-    let complete = timeout(Duration::from_secs(15), async {
-        while let Some(event) = pc.next_event().await {
-            let done = matches!(&event, PeerConnectionEvent::IceCandidate(None));
-            seen.push(event);
-            if done {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(complete.is_ok(), "gathering never completed: {seen:?}");
-    seen
 }
 
 /// The one `icecandidateerror` of a relay-only gathering that found no candidate.
@@ -215,6 +167,33 @@ async fn an_untrusted_or_misnamed_certificate_is_an_icecandidateerror_and_no_rel
     let (code, _, text) = only_error(&gather(&mut pc).await);
     assert_eq!(code, 701);
     assert!(text.contains("not valid for name \"127.0.0.1\""), "{text}");
+    pc.close().await;
+}
+
+#[tokio::test]
+async fn a_turns_server_given_by_set_configuration_is_used_over_tls() {
+    let pki = make_pki(&["127.0.0.1"]);
+    let server = tls_server(&pki);
+    let url = format!("turns:{}", server.tls_addr().unwrap());
+    // Constructed without any server: TLS comes with set_configuration.
+    let mut pc = RTCPeerConnection::new(RTCConfiguration::bound_to([LOOPBACK]))
+        .await
+        .unwrap();
+    pc.set_configuration(coturn::relay_config(url, vec![pki.ca()]))
+        .await
+        .expect("setConfiguration");
+    let events = gather(&mut pc).await;
+    let relays = events
+        .iter()
+        .filter(|e| matches!(e, PeerConnectionEvent::IceCandidate(Some(c)) if c.candidate.contains(" typ relay")))
+        .count();
+    assert_eq!(relays, 1, "{events:?}");
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, PeerConnectionEvent::IceCandidateError { .. })),
+        "{events:?}"
+    );
     pc.close().await;
 }
 

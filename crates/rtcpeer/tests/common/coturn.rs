@@ -11,6 +11,9 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rtcpeer::{
+    CertificateDer, IceTransportPolicy, PeerConnectionEvent, RTCConfiguration, RTCIceServer, RTCPeerConnection,
+};
 
 pub const USER: &str = "test";
 pub const PASS: &str = "test";
@@ -27,6 +30,49 @@ pub struct Pki {
     pub chain_pem: String,
     /// The server's private key in PEM.
     pub key_pem: String,
+}
+
+/// A relay-only loopback configuration using the TURN server at `url` as the test's user,
+/// trusting `roots` (besides the built-in ones) for `turns:`.
+pub fn relay_config(url: String, roots: Vec<CertificateDer<'static>>) -> RTCConfiguration {
+    RTCConfiguration {
+        ice_servers: vec![RTCIceServer {
+            urls: vec![url],
+            username: Some(USER.into()),
+            credential: Some(PASS.into()),
+        }],
+        ice_transport_policy: IceTransportPolicy::Relay,
+        turn_tls_roots: roots,
+        ..RTCConfiguration::bound_to([std::net::Ipv4Addr::LOCALHOST.into()])
+    }
+}
+
+/// A connection with [`relay_config`].
+pub async fn relay_peer(url: String, roots: Vec<CertificateDer<'static>>) -> RTCPeerConnection {
+    RTCPeerConnection::new(relay_config(url, roots))
+        .await
+        .expect("a connection")
+}
+
+/// Gathers alone (no peer) until complete; returns what was seen.
+pub async fn gather(pc: &mut RTCPeerConnection) -> Vec<PeerConnectionEvent> {
+    pc.create_data_channel("x", rtcpeer::DataChannelInit::default())
+        .await
+        .unwrap();
+    pc.set_local_description(None).await.unwrap();
+    let mut seen = Vec::new();
+    let complete = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Some(event) = pc.next_event().await {
+            let done = matches!(&event, PeerConnectionEvent::IceCandidate(None));
+            seen.push(event);
+            if done {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(complete.is_ok(), "gathering never completed: {seen:?}");
+    seen
 }
 
 /// A fresh CA, and a server certificate for `names` (DNS names or IP addresses) signed by it.
@@ -51,8 +97,8 @@ pub fn make_pki(names: &[&str]) -> Pki {
 
 impl Pki {
     /// The CA certificate, as `RTCConfiguration::turn_tls_roots` takes it.
-    pub fn ca(&self) -> rtcpeer::CertificateDer<'static> {
-        rtcpeer::CertificateDer::from(self.ca_der.clone())
+    pub fn ca(&self) -> CertificateDer<'static> {
+        CertificateDer::from(self.ca_der.clone())
     }
 }
 

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use rtcpeer::{
     DataChannelEvent, DataChannelInit, DataChannelMessage, DataChannelState, DtlsTransportState, IceCandidateInit,
-    PeerConnectionEvent, PeerConnectionState, RTCConfiguration, RTCDataChannel, RTCPeerConnection, SignalingState,
+    PeerConnectionEvent, PeerConnectionState, RTCConfiguration, RTCDataChannel, RTCPeerConnection, RemoteTrack,
+    SignalingState,
 };
 use tokio::sync::mpsc;
-use tokio::time::timeout;
+use tokio::time::{sleep, timeout};
 
 pub const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 pub const PATIENCE: Duration = Duration::from_secs(20);
@@ -37,6 +38,24 @@ pub fn pump(
     pc: &mut RTCPeerConnection,
     other: &RTCPeerConnection,
 ) -> (mpsc::UnboundedReceiver<Seen>, mpsc::UnboundedReceiver<RTCDataChannel>) {
+    pump_with(pc, other, false)
+}
+
+/// Like [`pump`], but a candidate the peer refuses is offered again a little later (in order), as
+/// a signaling channel would hold one gathered under new credentials until the peer has the
+/// description that carries them.
+pub fn pump_holding(
+    pc: &mut RTCPeerConnection,
+    other: &RTCPeerConnection,
+) -> (mpsc::UnboundedReceiver<Seen>, mpsc::UnboundedReceiver<RTCDataChannel>) {
+    pump_with(pc, other, true)
+}
+
+fn pump_with(
+    pc: &mut RTCPeerConnection,
+    other: &RTCPeerConnection,
+    holding: bool,
+) -> (mpsc::UnboundedReceiver<Seen>, mpsc::UnboundedReceiver<RTCDataChannel>) {
     let other = other.clone();
     let (seen_tx, seen) = mpsc::unbounded_channel();
     let (channel_tx, channels) = mpsc::unbounded_channel();
@@ -44,6 +63,10 @@ pub fn pump(
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
             let seen = match event {
+                PeerConnectionEvent::IceCandidate(candidate) if holding => {
+                    hand_over(&other, candidate.clone()).await;
+                    Seen::Candidate(candidate)
+                }
                 PeerConnectionEvent::IceCandidate(candidate) => {
                     other
                         .add_ice_candidate(candidate.clone())
@@ -74,6 +97,17 @@ pub fn pump(
         }
     });
     (seen, channels)
+}
+
+/// Adds `candidate` to `other`, retrying for a while as long as it is refused.
+async fn hand_over(other: &RTCPeerConnection, candidate: Option<IceCandidateInit>) {
+    for _ in 0..100 {
+        if other.add_ice_candidate(candidate.clone()).await.is_ok() {
+            return;
+        }
+        sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the peer never accepted {candidate:?}");
 }
 
 pub struct Pair {
@@ -107,6 +141,45 @@ pub async fn wait_for(seen: &mut mpsc::UnboundedReceiver<Seen>, wanted: Seen) ->
     log
 }
 
+/// Offer/answer in memory with the descriptions `setLocalDescription()` makes (on loopback they
+/// carry the host candidates, gathered at once).
+pub async fn negotiate(offerer: &RTCPeerConnection, answerer: &RTCPeerConnection) {
+    offerer.set_local_description(None).await.expect("SLD(offer)");
+    let offer = offerer.local_description().await.expect("alive").expect("offer");
+    answerer.set_remote_description(offer).await.expect("SRD(offer)");
+    answerer.set_local_description(None).await.expect("SLD(answer)");
+    let answer = answerer.local_description().await.expect("alive").expect("answer");
+    offerer.set_remote_description(answer).await.expect("SRD(answer)");
+}
+
+/// The first `track` event of `pc`, skipping the others.
+pub async fn next_track(pc: &mut RTCPeerConnection) -> RemoteTrack {
+    timeout(PATIENCE, async {
+        while let Some(event) = pc.next_event().await {
+            if let PeerConnectionEvent::Track(track) = event {
+                return track;
+            }
+        }
+        panic!("the connection ended before a track arrived");
+    })
+    .await
+    .expect("a track event")
+}
+
+/// The remote end of the offerer's channel (from the answerer's pump), once both ends are open.
+pub async fn open_both(
+    offerer_channel: &mut RTCDataChannel,
+    answerer_channels: &mut mpsc::UnboundedReceiver<RTCDataChannel>,
+) -> RTCDataChannel {
+    let mut answerer_channel = timeout(PATIENCE, answerer_channels.recv())
+        .await
+        .expect("the datachannel event comes")
+        .expect("a remote channel");
+    open_channel(offerer_channel).await;
+    open_channel(&mut answerer_channel).await;
+    answerer_channel
+}
+
 pub async fn open_channel(channel: &mut RTCDataChannel) {
     let event = timeout(PATIENCE, channel.next_event())
         .await
@@ -117,13 +190,21 @@ pub async fn open_channel(channel: &mut RTCDataChannel) {
 
 /// Offer/answer in memory, candidates by trickle, a reliable channel open on both sides.
 pub async fn connected_pair() -> (Pair, Vec<Seen>) {
-    let mut offerer = loopback_peer().await;
-    let mut answerer = loopback_peer().await;
+    connect_pair(loopback_peer().await, loopback_peer().await, "test").await
+}
+
+/// [`connected_pair`] for two given connections and a channel labelled `label`; also returns
+/// the offerer's events up to `connected`.
+pub async fn connect_pair(
+    mut offerer: RTCPeerConnection,
+    mut answerer: RTCPeerConnection,
+    label: &str,
+) -> (Pair, Vec<Seen>) {
     let mut offerer_channel = offerer
-        .create_data_channel("test", DataChannelInit::default())
+        .create_data_channel(label, DataChannelInit::default())
         .await
         .expect("createDataChannel");
-    assert_eq!(offerer_channel.label(), "test");
+    assert_eq!(offerer_channel.label(), label);
     assert_eq!(offerer_channel.ready_state(), DataChannelState::Connecting);
 
     let offer = offerer.create_offer().await.expect("createOffer");
@@ -143,13 +224,8 @@ pub async fn connected_pair() -> (Pair, Vec<Seen>) {
     let (answerer_seen, mut answerer_channels) = pump(&mut answerer, &offerer);
     let offerer_log = wait_for(&mut offerer_seen, Seen::Connection(PeerConnectionState::Connected)).await;
 
-    let mut answerer_channel = timeout(PATIENCE, answerer_channels.recv())
-        .await
-        .expect("the datachannel event comes")
-        .expect("a remote channel");
-    assert_eq!(answerer_channel.label(), "test");
-    open_channel(&mut offerer_channel).await;
-    open_channel(&mut answerer_channel).await;
+    let answerer_channel = open_both(&mut offerer_channel, &mut answerer_channels).await;
+    assert_eq!(answerer_channel.label(), label);
     (
         Pair {
             offerer,

@@ -1,9 +1,12 @@
 //! Helpers of the runtime conformance and leak tests: loopback peers that signal without
 //! trickle (each reads the other's complete description), so that no task holds a handle of
-//! the other connection and dropping a test's handles ends both connections.
+//! the other connection and dropping a test's handles ends both connections. The constants and
+//! the panicking offer/answer helper are the trickle helpers' own ([`common`]).
 #![allow(dead_code)]
 
-use std::net::{IpAddr, Ipv4Addr};
+#[path = "../common/mod.rs"]
+mod common;
+
 use std::time::Duration;
 
 use rtcpeer::{
@@ -12,8 +15,9 @@ use rtcpeer::{
 };
 use tokio::time::timeout;
 
-pub const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
-pub const PATIENCE: Duration = Duration::from_secs(20);
+// Not every test binary that includes this module uses each of them.
+#[allow(unused_imports)]
+pub use common::{negotiate, LOOPBACK, PATIENCE};
 
 /// A connection bound to loopback only, with mDNS off (nothing leaves the machine).
 pub async fn loopback_peer(certificate: Option<Certificate>) -> RTCPeerConnection {
