@@ -598,16 +598,7 @@ impl Driver {
         }) else {
             return;
         };
-        let Some(description) = self.core.local_description() else {
-            return;
-        };
-        if let Some(ufrag) = description
-            .sdp
-            .lines()
-            .find_map(|line| line.trim_end().strip_prefix("a=ice-ufrag:"))
-        {
-            port.set_ufrag(ufrag);
-        }
+        port.set_ufrag(self.core.local_ice_ufrag());
     }
 
     /// Sends now, or queues the send behind earlier waiting ones while the channel's buffer is above the mark.

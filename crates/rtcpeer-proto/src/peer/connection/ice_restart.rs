@@ -48,6 +48,12 @@ pub(super) struct IceRestartState {
 }
 
 impl PeerConnection {
+    /// The ICE ufrag this connection's checks answer to now (the local description's, once
+    /// applied): what a shared UDP port routes STUN requests by.
+    pub fn local_ice_ufrag(&self) -> &str {
+        &self.ice.local_credentials().ufrag
+    }
+
     /// `restartIce()`: the next offer restarts ICE. Before the first negotiation (no local
     /// description yet) it has no effect; afterwards it fires `negotiationneeded` once the
     /// signaling state is `stable`.
